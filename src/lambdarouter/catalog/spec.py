@@ -1,0 +1,96 @@
+"""Typed catalog entries: a model and the endpoints (host + upstream id + price) that serve it.
+
+Prices are `Decimal` USD per token so costs are exact; they are written as strings in the data file and
+in `/models`, as OpenRouter does.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Parameters every chat endpoint of a wire format accepts unless the endpoint lists its own.
+# Sources: each provider's chat API reference; names are OpenRouter's `supported_parameters`.
+DEFAULT_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "openai": (
+        "max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed",
+        "logit_bias", "logprobs", "top_logprobs", "response_format", "structured_outputs", "tools",
+        "tool_choice",
+    ),
+    "anthropic": (
+        "max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "reasoning",
+        "include_reasoning", "response_format", "structured_outputs",
+    ),
+    "gemini": (
+        "max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty",
+        "presence_penalty", "tools", "tool_choice", "response_format", "structured_outputs", "reasoning",
+        "include_reasoning",
+    ),
+    "bedrock": ("max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice"),
+}
+
+
+class EndpointSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    upstream_id: str
+    context_length: int = Field(gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    prompt: Decimal = Field(ge=0)
+    completion: Decimal = Field(ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    reasoning: Decimal | None = Field(default=None, ge=0)
+    request: Decimal = Field(default=Decimal(0), ge=0)
+    image: Decimal = Field(default=Decimal(0), ge=0)
+    supported_parameters: tuple[str, ...] | None = None
+    quantization: str | None = None
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-zA-Z0-9][a-zA-Z0-9._:-]*$")
+    name: str
+    created: int
+    description: str = ""
+    input_modalities: tuple[str, ...] = ("text",)
+    output_modalities: tuple[str, ...] = ("text",)
+    tokenizer: str = "Other"
+    hugging_face_id: str | None = None
+    endpoints: tuple[EndpointSpec, ...] = Field(min_length=1)
+
+    @property
+    def context_length(self) -> int:
+        return max(e.context_length for e in self.endpoints)
+
+
+class CatalogFile(BaseModel):
+    """One TOML file: the bundled catalog or a user's `LAMBDAROUTER_CONFIG`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: dict[str, str] = Field(default_factory=dict)
+    models: list[ModelSpec] = Field(default_factory=list)
+    hosts: list[HostRow] = Field(default_factory=list)
+
+
+class HostRow(BaseModel):
+    """A user-added host: mirrors `lambdarouter.hosts.HostSpec`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    display_name: str | None = None
+    wire_format: str = Field(default="openai", pattern=r"^(openai|anthropic|gemini|bedrock)$")
+    base_url: str | None = None
+    api_key_env: str | None = None
+    base_url_env: str | None = None
+    auth: str = Field(default="bearer", pattern=r"^(bearer|api-key-header|x-api-key|x-goog-api-key|none)$")
+    headers: dict[str, str] = Field(default_factory=dict)
+    data_collection: bool = False
+
+
+CatalogFile.model_rebuild()

@@ -1,0 +1,31 @@
+"""Process settings, read once from the environment with the design's names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "lambdarouter" / "db.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: Path
+    config_path: Path | None
+    admin_key: str | None
+    connect_timeout: float
+    read_timeout: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        config = os.environ.get("LAMBDAROUTER_CONFIG")
+        return cls(
+            db_path=Path(os.environ.get("LAMBDAROUTER_DB") or default_db_path()),
+            config_path=Path(config) if config else None,
+            admin_key=os.environ.get("LAMBDAROUTER_ADMIN_KEY") or None,
+            connect_timeout=float(os.environ.get("LAMBDAROUTER_CONNECT_TIMEOUT", "10")),
+            read_timeout=float(os.environ.get("LAMBDAROUTER_READ_TIMEOUT", "300")),
+        )

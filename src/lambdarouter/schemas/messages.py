@@ -1,0 +1,167 @@
+"""Chat messages, content parts and tools as the OpenAI Chat Completions API defines them.
+
+Reference: https://platform.openai.com/docs/api-reference/chat/create (messages, tools, tool_choice).
+Messages and parts allow extra fields so vendor extensions (e.g. Anthropic-style `cache_control` on a
+part, as OpenRouter documents) reach OpenAI-compatible hosts unchanged; unknown part or role *types* are
+rejected by the discriminators.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WireModel(BaseModel):
+    """Base for inbound wire objects: keep unknown fields so pass-through loses nothing."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(WireModel):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(WireModel):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(WireModel):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(WireModel):
+    data: str
+    format: str
+
+
+class AudioPart(WireModel):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class FilePart(WireModel):
+    type: Literal["file"]
+    file: dict[str, Any]
+
+
+class RefusalPart(WireModel):
+    type: Literal["refusal"]
+    refusal: str
+
+
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | FilePart | RefusalPart, Field(discriminator="type")]
+
+
+class FunctionCall(WireModel):
+    name: str
+    arguments: str
+
+
+class ToolCall(WireModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class SystemMessage(WireModel):
+    role: Literal["system"]
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class DeveloperMessage(WireModel):
+    role: Literal["developer"]
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class UserMessage(WireModel):
+    role: Literal["user"]
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class AssistantMessage(WireModel):
+    role: Literal["assistant"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    refusal: str | None = None
+    # OpenRouter: reasoning text and signed details a client sends back unchanged on the next turn.
+    reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
+    function_call: FunctionCall | None = None  # deprecated by OpenAI; accepted
+
+
+class ToolMessage(WireModel):
+    role: Literal["tool"]
+    content: str | list[ContentPart]
+    tool_call_id: str
+
+
+class FunctionMessage(WireModel):
+    """Deprecated `function` role: accepted so old clients are not rejected."""
+
+    role: Literal["function"]
+    content: str | None
+    name: str
+
+
+Message = Annotated[
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
+    Field(discriminator="role"),
+]
+
+
+class FunctionDefinition(WireModel):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(WireModel):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(WireModel):
+    name: str
+
+
+class NamedToolChoice(WireModel):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class JSONSchemaFormat(WireModel):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormatText(WireModel):
+    type: Literal["text"]
+
+
+class ResponseFormatJSONObject(WireModel):
+    type: Literal["json_object"]
+
+
+class ResponseFormatJSONSchema(WireModel):
+    type: Literal["json_schema"]
+    json_schema: JSONSchemaFormat
+
+
+ResponseFormat = Annotated[
+    ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema, Field(discriminator="type")
+]
