@@ -31,6 +31,11 @@ class HostSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Whether the host may train on or retain prompts (OpenRouter's `data_collection` filter).
     data_collection: bool = False
+    # Path appended to the base URL before the wire format's own path (Azure's v1 API: `/openai/v1`).
+    base_path: str = ""
+    # OpenAI deprecated `max_tokens` for `max_completion_tokens` (its reasoning models reject the old
+    # name), while many compatible hosts only know `max_tokens`: which one this host gets.
+    max_tokens_field: str = "max_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +56,12 @@ def _openai_compatible(name: str, display: str, env: str, url: str) -> HostSpec:
 
 BUILTIN_HOSTS: tuple[HostSpec, ...] = (
     HostSpec("openai", "OpenAI", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY",
-             base_url_env="OPENAI_BASE_URL"),
-    # Azure's base URL is the resource endpoint; the deployment path is built by the adapter.
+             base_url_env="OPENAI_BASE_URL", max_tokens_field="max_completion_tokens"),
+    # Azure: the resource endpoint plus the v1 API path, which takes the deployment as `model`
+    # (https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle).
     HostSpec("azure", "Azure", "openai", None, "AZURE_OPENAI_API_KEY", auth="api-key-header",
-             base_url_env="AZURE_OPENAI_ENDPOINT"),
+             base_url_env="AZURE_OPENAI_ENDPOINT", base_path="/openai/v1",
+             max_tokens_field="max_completion_tokens"),
     HostSpec("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY",
              auth="x-api-key", base_url_env="ANTHROPIC_BASE_URL"),
     HostSpec("google-ai-studio", "Google AI Studio", "gemini", "https://generativelanguage.googleapis.com",
@@ -84,7 +91,7 @@ def resolve_host(spec: HostSpec, credentials: Credentials) -> ResolvedHost:
     api_key = credentials.get(spec.api_key_env) if spec.api_key_env else None
     if spec.auth != "none" and not api_key:
         raise _missing(spec, spec.api_key_env or "API key")
-    return ResolvedHost(spec, base_url.rstrip("/"), api_key)
+    return ResolvedHost(spec, base_url.rstrip("/") + spec.base_path, api_key)
 
 
 def is_configured(spec: HostSpec, credentials: Credentials) -> bool:

@@ -34,7 +34,7 @@ class ResolvedModel:
     variant: Variant | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity-hashed: rendered answers are cached per catalog
 class Catalog:
     models: dict[str, ModelSpec]
     aliases: dict[str, str]

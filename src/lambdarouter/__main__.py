@@ -1,0 +1,5 @@
+import sys
+
+from lambdarouter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Starlette app: the gateway's only HTTP surface, assembled per Lambda function from route groups."""

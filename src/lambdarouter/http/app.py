@@ -1,0 +1,46 @@
+"""The app factory: every route under `/api/v1` and `/v1`, or only the groups one function serves."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Mount
+
+from lambdarouter.errors import GatewayError
+from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_unexpected
+
+if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions need it
+    from lambdarouter.service import Gateway
+
+# Route group → the module holding its `ROUTES`; imported only when a function serves it.
+ROUTE_GROUPS: dict[str, str] = {
+    "chat_completions": "lambdarouter.http.chat",
+    "models": "lambdarouter.http.models",
+    "health": "lambdarouter.http.health",
+    "openapi": "lambdarouter.http.openapi",
+}
+PREFIXES = ("/api/v1", "/v1")
+
+
+def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None = None) -> Starlette:
+    """An app with the named route groups (all when None); `gateway` replaces the default (tests)."""
+    chosen = list(ROUTE_GROUPS) if groups is None else list(groups)
+    unknown = set(chosen) - set(ROUTE_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown route groups: {sorted(unknown)}")
+    routes: list[BaseRoute] = []
+    for group in chosen:
+        routes.extend(import_module(ROUTE_GROUPS[group]).ROUTES)
+    app = Starlette(
+        routes=[Mount(prefix, routes=routes) for prefix in PREFIXES],
+        exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
+                            Exception: on_unexpected},
+    )
+    if gateway is not None:
+        app.state.gateway = gateway
+        app.state.catalog = gateway.catalog
+    return app

@@ -1,0 +1,19 @@
+"""The process-wide `Gateway`, built on first use and reused by warm invocations."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from lambdarouter.catalog import load_catalog
+from lambdarouter.config import Settings
+from lambdarouter.credentials import EnvCredentials
+from lambdarouter.providers import transport
+from lambdarouter.service import Gateway
+from lambdarouter.store import open_store
+
+
+@cache
+def default_gateway() -> Gateway:
+    settings = Settings.from_env()
+    transport.configure_timeouts(settings.connect_timeout, settings.read_timeout)
+    return Gateway(load_catalog(settings.config_path), open_store(settings.db_path), EnvCredentials())

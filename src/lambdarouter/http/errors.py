@@ -1,0 +1,51 @@
+"""Every error a client sees, rendered in the design's envelope; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lambdarouter.errors import GatewayError
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    return JSONResponse(error.envelope(), status_code=error.status, headers=error.headers or None)
+
+
+def validation_error(exc: ValidationError) -> GatewayError:
+    """The first problem pydantic found, said plainly (`messages.0.role: ...`)."""
+    first: Any = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return GatewayError(400, "Request body is not valid JSON.")
+    location = ".".join(str(part) for part in first["loc"])
+    where = f"{location}: " if location else ""
+    return GatewayError(400, f"Invalid request: {where}{first['msg']}",
+                        metadata={"errors": [_plain(e) for e in exc.errors(include_url=False, include_input=False)]})
+
+
+def _plain(error: Any) -> dict[str, Any]:
+    return {"loc": [str(part) for part in error["loc"]], "msg": error["msg"], "type": error["type"]}
+
+
+async def on_gateway_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def on_http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "No such route.", 405: "Method not allowed on this route."}.get(exc.status_code, exc.detail)
+    return error_response(GatewayError(exc.status_code, message))
+
+
+async def on_unexpected(_: Request, exc: Exception) -> Response:
+    logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": {"code": 500, "message": "Internal error.", "type": "internal_error"}},
+                        status_code=500)

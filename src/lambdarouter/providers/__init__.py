@@ -1,0 +1,24 @@
+"""Wire-format adapters, imported only when a request needs them (cold start is per format used)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from lambdarouter.errors import GatewayError
+from lambdarouter.hosts import WireFormat
+from lambdarouter.providers.base import WireAdapter
+
+_ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
+    "openai": ("lambdarouter.providers.openai", "OpenAIAdapter"),
+}
+_adapters: dict[str, WireAdapter] = {}
+
+
+def adapter_for(wire_format: WireFormat) -> WireAdapter:
+    adapter = _adapters.get(wire_format)
+    if adapter is None:
+        if wire_format not in _ADAPTER_CLASSES:
+            raise GatewayError(503, f"The {wire_format} wire format is not available in this gateway.")
+        module, name = _ADAPTER_CLASSES[wire_format]
+        adapter = _adapters[wire_format] = getattr(import_module(module), name)()
+    return adapter

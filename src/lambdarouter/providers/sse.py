@@ -1,0 +1,68 @@
+"""Incremental Server-Sent Events decoding (https://html.spec.whatwg.org/multipage/server-sent-events.html).
+
+Bytes arrive in arbitrary pieces; events are separated by a blank line, with LF, CRLF or CR line ends
+(Gemini sends CRLF). Comments (`:`) are dropped; multi-line `data:` fields are joined with newlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    event: str | None
+    data: str
+
+
+class SSEDecoder:
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._event: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        self._buffer += chunk.decode("utf-8", errors="replace")
+        events: list[SSEEvent] = []
+        while True:
+            line, complete, rest = self._take_line(self._buffer)
+            if not complete:
+                return events
+            self._buffer = rest
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+
+    def flush(self) -> list[SSEEvent]:
+        """End of body: a last event without its blank line still counts."""
+        events = self.feed(b"\n") if self._buffer else []
+        event = self._line("")
+        return [*events, event] if event is not None else events
+
+    @staticmethod
+    def _take_line(buffer: str) -> tuple[str, bool, str]:
+        """(line, complete, rest): the first line of `buffer` if its end has arrived."""
+        lf, cr = buffer.find("\n"), buffer.find("\r")
+        if cr == -1 or (lf != -1 and lf < cr):
+            return (buffer[:lf], True, buffer[lf + 1 :]) if lf != -1 else (buffer, False, "")
+        if cr + 1 == len(buffer):
+            return buffer, False, ""  # wait: this CR may be the first half of a CRLF
+        skip = 2 if buffer[cr + 1] == "\n" else 1
+        return buffer[:cr], True, buffer[cr + skip :]
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if not line:
+            if not self._data and self._event is None:
+                return None
+            event = SSEEvent(self._event, "\n".join(self._data))
+            self._event, self._data = None, []
+            return event
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None

@@ -1,0 +1,93 @@
+"""The one place the gateway sends HTTP to providers.
+
+One `httpx.AsyncClient` per event loop lives at module scope, so warm Lambda invocations and a local
+server reuse upstream connections. Transport failures become `GatewayError`s here, with the status the
+design's table gives them; HTTP error statuses are handed to the adapter's own error mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from lambdarouter.errors import GatewayError
+from lambdarouter.providers.base import HttpRequest, WireAdapter
+
+_clients: dict[int, httpx.AsyncClient] = {}
+_timeouts = {"connect": 10.0, "read": 300.0}
+
+
+def configure_timeouts(connect: float, read: float) -> None:
+    _timeouts.update(connect=connect, read=read)
+    _clients.clear()
+
+
+def client() -> httpx.AsyncClient:
+    """The client bound to the running loop (httpx pools cannot cross event loops)."""
+    loop_id = id(asyncio.get_running_loop())
+    existing = _clients.get(loop_id)
+    if existing is None or existing.is_closed:
+        timeout = httpx.Timeout(_timeouts["read"], connect=_timeouts["connect"])
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64, keepalive_expiry=60)
+        existing = _clients[loop_id] = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+    return existing
+
+
+def _transport_error(exc: httpx.HTTPError, provider: str) -> GatewayError:
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayError(408, f"{provider}: timed out waiting for the provider.",
+                            metadata={"provider_name": provider}, retryable=True)
+    return GatewayError(502, f"{provider}: could not reach the provider ({type(exc).__name__}).",
+                        metadata={"provider_name": provider}, retryable=True)
+
+
+async def send(request: HttpRequest, adapter: WireAdapter, provider: str) -> bytes:
+    """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
+    try:
+        response = await client().request(request.method, request.url, headers=request.headers,
+                                          content=request.body)
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, provider) from None
+    if response.status_code >= 400:
+        raise adapter.map_error(response.status_code, response.headers, response.content, provider)
+    return response.content
+
+
+@asynccontextmanager
+async def open_stream(request: HttpRequest, adapter: WireAdapter, provider: str) -> AsyncIterator[
+    AsyncIterator[bytes]
+]:
+    """A streamed call: yields the body's byte pieces once a 2xx status arrived.
+
+    Errors before the status (and error statuses) raise before anything is yielded, so the caller can
+    still fall back; errors while reading raise from the iterator.
+    """
+    http = client()
+    try:
+        response = await http.send(
+            http.build_request(request.method, request.url, headers=request.headers, content=request.body),
+            stream=True,
+        )
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, provider) from None
+    try:
+        if response.status_code >= 400:
+            try:
+                body = await response.aread()
+            except httpx.HTTPError:
+                body = b""
+            raise adapter.map_error(response.status_code, response.headers, body, provider)
+        yield _pieces(response, provider)
+    finally:
+        await response.aclose()
+
+
+async def _pieces(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
+    try:
+        async for piece in response.aiter_bytes():
+            yield piece
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, provider) from None
