@@ -97,8 +97,10 @@ def build_catalog(files: list[CatalogFile]) -> Catalog:
     aliases: dict[str, str] = {}
     for file in files:
         hosts.update((row.name, _host_from_row(row)) for row in file.hosts)
-        models.update((m.id, m) for m in file.models)
         aliases.update(file.aliases)
+        for model in file.models:
+            models[model.id] = model
+            aliases.pop(model.id, None)  # a later file's model replaces an earlier file's alias
     for model in models.values():
         for endpoint in model.endpoints:
             if endpoint.host not in hosts:

@@ -10,6 +10,9 @@ from lambdarouter.providers.base import WireAdapter
 
 _ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
     "openai": ("lambdarouter.providers.openai", "OpenAIAdapter"),
+    "anthropic": ("lambdarouter.providers.anthropic", "AnthropicAdapter"),
+    "gemini": ("lambdarouter.providers.gemini", "GeminiAdapter"),
+    "bedrock": ("lambdarouter.providers.bedrock", "BedrockAdapter"),
 }
 _adapters: dict[str, WireAdapter] = {}
 

@@ -45,7 +45,7 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
     drop = OPENROUTER_ONLY_FIELDS | unsupported_fields(request, call.supported_parameters) | {"model"}
     body: dict[str, Any] = {"model": call.endpoint.upstream_id}
-    body.update(request.model_dump(mode="json", exclude_none=True, exclude=set(drop), by_alias=True))
+    body.update(request.model_dump(mode="json", exclude_unset=True, exclude=set(drop), by_alias=True))
     limit = request.output_token_limit()
     body.pop("max_tokens", None)
     body.pop("max_completion_tokens", None)

@@ -1,0 +1,37 @@
+"""Pytest fixtures for the fake upstream.
+
+One :class:`FakeUpstream` server is started per test session (``fake_upstream_server``, session scope,
+for speed) and ``fake_upstream`` (function scope) hands it to each test after ``reset()`` (queue,
+recorded requests, errors and ``default`` cleared), so tests never see each other's scripts. Since the
+server is shared, ``fake_upstream.url`` is the same for every test in a session.
+
+Enable them in a conftest.py or a test module with::
+
+    pytest_plugins = ["tests.fakes.fixtures"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session")
+def fake_upstream_server() -> Iterator[FakeUpstream]:
+    """The session-wide fake upstream server (prefer ``fake_upstream``, which resets it per test)."""
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    """A started, freshly reset :class:`FakeUpstream`; fails the test if the server itself crashed."""
+    fake_upstream_server.reset()
+    yield fake_upstream_server
+    errors = fake_upstream_server.errors
+    fake_upstream_server.reset()
+    if errors:
+        pytest.fail("fake upstream server errors:\n" + "\n".join(errors))
