@@ -20,9 +20,10 @@ from lambdarouter.assemble import Accumulator, Identity
 from lambdarouter.catalog import Catalog
 from lambdarouter.credentials import Credentials
 from lambdarouter.errors import GatewayError, unauthorized
+from lambdarouter.images import inline_remote_images
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
-from lambdarouter.providers.base import StreamDecoder, UpstreamCall
+from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
 from lambdarouter.providers.events import StreamEvent
 from lambdarouter.routing import Candidate, plan
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -55,6 +56,7 @@ class Generation:
     first_token_ms: int | None = None
     attempts: list[tuple[str, int, int]] = field(default_factory=list)
     acc: Accumulator = field(default_factory=Accumulator)
+    inlined: ChatCompletionRequest | None = None  # the request with remote images fetched, once
 
     def identity(self) -> Identity:
         served = self.served_by
@@ -149,15 +151,16 @@ class Gateway:
         yield assemble.usage_chunk(identity, generation.acc.usage, generation.cost())
 
     async def _first_answer(self, generation: Generation,
-                            attempt: Callable[[UpstreamCall], Awaitable[T]]) -> T:
+                            attempt: Callable[[WireAdapter, UpstreamCall], Awaitable[T]]) -> T:
         """Try each candidate until one answers; retryable failures move on to the next."""
         candidates = plan(generation.request, self.catalog, self.credentials)
         for position, candidate in enumerate(candidates):
-            call = UpstreamCall(generation.request, candidate.endpoint, candidate.host,
-                                candidate.supported_parameters, generation.streamed)
             started = time.monotonic()
             try:
-                result = await attempt(call)
+                adapter = adapter_for(candidate.host.spec.wire_format)
+                call = UpstreamCall(await self._prepared(generation, adapter), candidate.endpoint, candidate.host,
+                                    candidate.supported_parameters, generation.streamed)
+                result = await attempt(adapter, call)
             except GatewayError as exc:
                 generation.attempts.append((candidate.endpoint.host, exc.status, _ms(started)))
                 if not exc.retryable or position == len(candidates) - 1:
@@ -168,13 +171,22 @@ class Gateway:
             return result
         raise AssertionError("plan() never returns an empty list")  # pragma: no cover
 
-    async def _call_whole(self, call: UpstreamCall) -> list[StreamEvent]:
-        adapter = adapter_for(call.host.spec.wire_format)
+    @staticmethod
+    async def _prepared(generation: Generation, adapter: WireAdapter) -> ChatCompletionRequest:
+        """The request as this adapter can take it: image URLs fetched once when it needs bytes."""
+        if not adapter.needs_image_bytes:
+            return generation.request
+        if generation.inlined is None:
+            generation.inlined = await inline_remote_images(generation.request)
+        return generation.inlined
+
+    @staticmethod
+    async def _call_whole(adapter: WireAdapter, call: UpstreamCall) -> list[StreamEvent]:
         body = await transport.send(adapter.build_request(call), adapter, call.host.spec.name)
         return adapter.parse_response(body)
 
-    async def _open_stream(self, call: UpstreamCall) -> Opened:
-        adapter = adapter_for(call.host.spec.wire_format)
+    @staticmethod
+    async def _open_stream(adapter: WireAdapter, call: UpstreamCall) -> Opened:
         stack = AsyncExitStack()
         try:
             pieces = await stack.enter_async_context(

@@ -21,7 +21,8 @@ def adapter_for(wire_format: WireFormat) -> WireAdapter:
     adapter = _adapters.get(wire_format)
     if adapter is None:
         if wire_format not in _ADAPTER_CLASSES:
-            raise GatewayError(503, f"The {wire_format} wire format is not available in this gateway.")
+            raise GatewayError(503, f"The {wire_format} wire format is not available in this gateway.",
+                               retryable=True)
         module, name = _ADAPTER_CLASSES[wire_format]
         adapter = _adapters[wire_format] = getattr(import_module(module), name)()
     return adapter

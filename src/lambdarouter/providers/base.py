@@ -50,6 +50,9 @@ class StreamDecoder(Protocol):
 
 
 class WireAdapter(Protocol):
+    # True when the provider cannot take http(s) image URLs: the service fetches them (SSRF-safe) first.
+    needs_image_bytes: bool
+
     def build_request(self, call: UpstreamCall) -> HttpRequest: ...
 
     def parse_response(self, body: bytes) -> list[StreamEvent]: ...

@@ -114,6 +114,8 @@ def _info(data: Mapping[str, Any]) -> UpstreamInfo:
 
 
 class OpenAIAdapter:
+    needs_image_bytes = False  # OpenAI-compatible hosts fetch image URLs themselves
+
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), separators=(",", ":")).encode()
         return HttpRequest("POST", f"{call.host.base_url}/chat/completions", auth_headers(call), body)

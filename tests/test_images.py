@@ -1,0 +1,94 @@
+"""Fetching image URLs for byte-only providers: refused for private networks, capped, sniffed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import httpx
+import pytest
+
+from lambdarouter.errors import GatewayError
+from lambdarouter.images import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, sniff_image_type
+from lambdarouter.schemas.chat import ChatCompletionRequest
+from tests.fakes.upstream import FakeUpstream, Reply
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def fetch(url: str) -> tuple[bytes, str]:
+    async def run() -> tuple[bytes, str]:
+        async with httpx.AsyncClient(timeout=5, follow_redirects=False, trust_env=False) as client:
+            return await fetch_image(url, client)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/x.png", "http://127.9.9.9:8080/x.png", "http://[::1]/x.png", "http://169.254.169.254/latest",
+    "http://10.0.0.5/x.png", "http://192.168.1.1/x.png", "http://172.16.0.1/x.png", "http://localhost/x.png",
+    "http://[::ffff:127.0.0.1]/x.png", "http://0.0.0.0/x.png", "ftp://example.com/x.png", "file:///etc/passwd",
+])
+def test_private_and_odd_urls_are_refused_before_connecting(url: str) -> None:
+    with pytest.raises(GatewayError) as raised:
+        fetch(url)
+    assert raised.value.status == 400
+    assert "cannot be fetched" in raised.value.message
+
+
+def allow(monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream) -> str:
+    host_port = upstream.url.removeprefix("http://")
+    monkeypatch.setenv("LAMBDAROUTER_IMAGE_FETCH_ALLOW", host_port)
+    return upstream.url
+
+
+def test_allowed_host_is_fetched_and_sniffed(monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
+    base = allow(monkeypatch, fake_upstream)
+    fake_upstream.reply(Reply(status=200, headers={"content-type": "text/plain"}, body=PNG), path="/logo")
+    assert fetch(f"{base}/logo") == (PNG, "image/png")
+
+
+def test_redirect_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                  fake_upstream: FakeUpstream) -> None:
+    base = allow(monkeypatch, fake_upstream)
+    fake_upstream.reply(Reply(status=302, headers={"location": "http://169.254.169.254/latest/meta-data"}),
+                        path="/hop")
+    with pytest.raises(GatewayError, match="private"):
+        fetch(f"{base}/hop")
+
+
+def test_size_cap_and_non_images(monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
+    base = allow(monkeypatch, fake_upstream)
+    fake_upstream.reply(Reply(status=200, chunks=[PNG, b"\x00" * MAX_IMAGE_BYTES]), path="/huge")
+    with pytest.raises(GatewayError, match="larger than"):
+        fetch(f"{base}/huge")
+    fake_upstream.reply(Reply(status=200, body=b"<html>not an image</html>"), path="/page")
+    with pytest.raises(GatewayError, match="not a PNG"):
+        fetch(f"{base}/page")
+    fake_upstream.reply(Reply(status=404, body=b"gone"), path="/gone")
+    with pytest.raises(GatewayError, match="HTTP 404"):
+        fetch(f"{base}/gone")
+
+
+def test_inline_replaces_only_remote_urls(monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
+    base = allow(monkeypatch, fake_upstream)
+    fake_upstream.reply(Reply(status=200, body=PNG), path="/a.png")
+    inline = "data:image/gif;base64," + base64.b64encode(b"GIF89a").decode()
+    request = ChatCompletionRequest.model_validate({"model": "a/b", "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "what?"},
+                                     {"type": "image_url", "image_url": {"url": f"{base}/a.png"}},
+                                     {"type": "image_url", "image_url": {"url": inline}}]}]})
+    result = asyncio.run(inline_remote_images(request))
+    parts = result.model_dump(exclude_unset=True)["messages"][1]["content"]
+    assert parts[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64," +
+                                                             base64.b64encode(PNG).decode()}}
+    assert parts[2]["image_url"]["url"] == inline
+    assert len(fake_upstream.requests) == 1
+    assert request.messages[1].model_dump()["content"][1]["image_url"]["url"] == f"{base}/a.png"  # not mutated
+
+
+def test_sniffing() -> None:
+    assert sniff_image_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert sniff_image_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
+    assert sniff_image_type(b"%PDF") is None
