@@ -224,3 +224,16 @@ def test_user_config_adds_a_host_as_one_data_row(http: httpx.Client, fake_upstre
     assert response.status_code == 200, response.text
     assert response.json()["provider"] == "local-vllm"
     assert fake_upstream.requests[0].json()["model"] == "house-model-7b"
+
+
+def test_user_config_adds_an_endpoint_to_a_bundled_model(http: httpx.Client, fake_upstream: FakeUpstream) -> None:
+    """Llama 3.3 70B served by Groq, Together and Bedrock: the Groq row comes from LAMBDAROUTER_CONFIG."""
+    listed = http.get("/models/meta-llama/llama-3.3-70b-instruct/endpoints").json()["data"]["endpoints"]
+    tags = {e["tag"] for e in listed}
+    assert {"groq", "together", "amazon-bedrock"} <= tags
+    fake_upstream.reply(Reply.from_recording(load_recording("openai/text-basic")), path="/groq/v1/chat/completions")
+    response = http.post("/chat/completions", json={"model": "meta-llama/llama-3.3-70b-instruct", "messages": HELLO,
+                                                    "provider": {"only": ["groq"]}})
+    assert response.status_code == 200, response.text
+    assert response.json()["provider"] == "groq"
+    assert fake_upstream.requests[0].json()["model"] == "llama-3.3-70b-versatile"

@@ -15,7 +15,14 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import ValidationError
 
-from lambdarouter.catalog.spec import DEFAULT_PARAMETERS, CatalogFile, EndpointSpec, HostRow, ModelSpec
+from lambdarouter.catalog.spec import (
+    DEFAULT_PARAMETERS,
+    CatalogFile,
+    EndpointSpec,
+    ExtraEndpoint,
+    HostRow,
+    ModelSpec,
+)
 from lambdarouter.errors import bad_request
 from lambdarouter.hosts import BUILTIN_HOSTS, AuthStyle, HostSpec, WireFormat
 
@@ -91,6 +98,14 @@ def _host_from_row(row: HostRow) -> HostSpec:
     )
 
 
+def _with_endpoint(models: dict[str, ModelSpec], extra: ExtraEndpoint) -> ModelSpec:
+    model = models.get(extra.model)
+    if model is None:
+        raise ValueError(f"endpoint for unknown model {extra.model!r}")
+    endpoint = EndpointSpec.model_validate(extra.model_dump(exclude={"model"}))
+    return model.model_copy(update={"endpoints": (*model.endpoints, endpoint)})
+
+
 def build_catalog(files: list[CatalogFile]) -> Catalog:
     hosts = {h.name: h for h in BUILTIN_HOSTS}
     models: dict[str, ModelSpec] = {}
@@ -101,6 +116,8 @@ def build_catalog(files: list[CatalogFile]) -> Catalog:
         for model in file.models:
             models[model.id] = model
             aliases.pop(model.id, None)  # a later file's model replaces an earlier file's alias
+        for extra in file.endpoints:
+            models[extra.model] = _with_endpoint(models, extra)
     for model in models.values():
         for endpoint in model.endpoints:
             if endpoint.host not in hosts:

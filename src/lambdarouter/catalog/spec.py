@@ -75,6 +75,8 @@ class CatalogFile(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
     models: list[ModelSpec] = Field(default_factory=list)
     hosts: list[HostRow] = Field(default_factory=list)
+    # Endpoints added to a model defined elsewhere (e.g. a host the bundled catalog leaves out).
+    endpoints: list[ExtraEndpoint] = Field(default_factory=list)
 
 
 class HostRow(BaseModel):
@@ -91,6 +93,10 @@ class HostRow(BaseModel):
     auth: str = Field(default="bearer", pattern=r"^(bearer|api-key-header|x-api-key|x-goog-api-key|none)$")
     headers: dict[str, str] = Field(default_factory=dict)
     data_collection: bool = False
+
+
+class ExtraEndpoint(EndpointSpec):
+    model: str
 
 
 CatalogFile.model_rebuild()
