@@ -1,0 +1,84 @@
+"""Small translation helpers the Gemini adapter needs and other adapters could share.
+
+Kept apart from `gemini*.py` because nothing here is Gemini-specific: parsing a `data:` URL into its
+media type and base64 payload, pulling the text out of OpenAI content parts, and the one JSON-schema
+cleanup Gemini's JSON Schema fields require. (Named `common_gemini` so it cannot collide with another
+adapter's helper module; a later `providers/common.py` can absorb it.)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from lambdarouter.errors import GatewayError
+from lambdarouter.schemas.messages import ContentPart, TextPart
+
+
+@dataclass(frozen=True, slots=True)
+class DataURL:
+    mime_type: str
+    data: str  # standard base64, as every provider's inline-bytes field takes it
+
+
+def parse_data_url(url: str, what: str = "image") -> DataURL:
+    """`data:<mime>[;base64],<payload>` (RFC 2397) → media type and base64 payload, or a 400 saying why not."""
+    header, comma, payload = url.partition(",")
+    if not header.startswith("data:") or not comma:
+        raise GatewayError(400, f"The {what} URL is not a valid data: URL (expected data:<type>;base64,<data>).")
+    params = header[len("data:"):].split(";")
+    mime = params[0].strip().lower() or "text/plain"  # RFC 2397's default media type
+    if "base64" in (p.strip().lower() for p in params[1:]):
+        try:
+            base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise GatewayError(400, f"The {what} data: URL does not hold valid base64.") from None
+        return DataURL(mime, payload)
+    # A percent-encoded data: URL is legal too; providers only take base64.
+    return DataURL(mime, base64.b64encode(unquote_to_bytes(payload)).decode("ascii"))
+
+
+def text_of(content: str | list[ContentPart] | None, role: str) -> str:
+    """The text of a message whose provider field takes text only (system prompts, tool results)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    for part in content:
+        if not isinstance(part, TextPart):
+            raise GatewayError(400, f"A {role} message may only hold text parts here, not {part.type!r}.")
+        texts.append(part.text)
+    return "".join(texts)
+
+
+def clean_json_schema(schema: Any) -> Any:
+    """A JSON schema with the one shape Gemini's JSON Schema fields reject removed.
+
+    Gemini's `responseJsonSchema` / `parametersJsonSchema` take full JSON Schema and ignore keywords they
+    do not support, except that "if $ref is set on a sub-schema, no other properties, except for those
+    starting as a $, may be set" (GenerationConfig.responseJsonSchema,
+    https://ai.google.dev/api/generate-content#generationconfig). pydantic emits `{"$ref", "description"}`
+    siblings, so those siblings are dropped. `properties` maps user names to schemas: their keys are data,
+    never keywords.
+    """
+    if isinstance(schema, list):
+        return [clean_json_schema(item) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    ref_only = "$ref" in schema
+    cleaned: dict[str, Any] = {}
+    for key, value in schema.items():
+        if ref_only and not key.startswith("$"):
+            continue
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, Mapping):
+            cleaned[key] = {name: clean_json_schema(sub) for name, sub in value.items()}
+        elif key in ("enum", "const", "default", "examples", "required", "propertyOrdering"):
+            cleaned[key] = value  # values, not schemas
+        else:
+            cleaned[key] = clean_json_schema(value)
+    return cleaned
