@@ -12,7 +12,7 @@ from lambdarouter.catalog.spec import EndpointSpec
 from lambdarouter.errors import GatewayError
 from lambdarouter.hosts import BUILTIN_HOSTS, ResolvedHost
 from lambdarouter.providers.base import UpstreamCall
-from lambdarouter.providers.common_gemini import clean_json_schema, parse_data_url
+from lambdarouter.providers.common import clean_json_schema, parse_data_url
 from lambdarouter.providers.events import (
     Finish,
     ReasoningDelta,

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from lambdarouter.errors import bad_request
-from lambdarouter.providers.common_gemini import parse_data_url
+from lambdarouter.providers.common import parse_data_url
 from lambdarouter.schemas.chat import ChatCompletionRequest
 from lambdarouter.schemas.messages import (
     AssistantMessage,
@@ -176,9 +176,9 @@ class MessageTranslator:
         parsed = parse_data_url(data, "file")
         filename = str(file.get("filename") or "")
         stem, dot, extension = filename.rpartition(".")
-        fmt = DOCUMENT_FORMATS.get(parsed.mime_type) or (extension.lower() if dot else None)
+        fmt = DOCUMENT_FORMATS.get(parsed.media_type) or (extension.lower() if dot else None)
         if fmt not in DOCUMENT_EXTENSIONS:
-            raise bad_request(f"amazon-bedrock cannot read {parsed.mime_type} files; it takes "
+            raise bad_request(f"amazon-bedrock cannot read {parsed.media_type} files; it takes "
                               f"{', '.join(sorted(DOCUMENT_EXTENSIONS))}.")
         self._documents += 1
         name = " ".join(_DOCUMENT_NAME_INVALID.sub("-", stem if dot else filename).split())[:200]
@@ -235,9 +235,9 @@ def image_block(url: str) -> dict[str, Any]:
     """
     if url.startswith("data:"):
         data = parse_data_url(url, "image")
-        fmt = IMAGE_FORMATS.get(data.mime_type)
+        fmt = IMAGE_FORMATS.get(data.media_type)
         if fmt is None:
-            raise bad_request(f"amazon-bedrock takes png, jpeg, gif or webp images, not {data.mime_type}.")
+            raise bad_request(f"amazon-bedrock takes png, jpeg, gif or webp images, not {data.media_type}.")
         return {"image": {"format": fmt, "source": {"bytes": data.data}}}
     if url.startswith("s3://"):
         extension = url.rsplit(".", 1)[-1].lower()

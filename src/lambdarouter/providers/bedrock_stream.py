@@ -20,6 +20,7 @@ from typing import Any
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from lambdarouter.errors import GatewayError
+from lambdarouter.providers import common
 from lambdarouter.providers.base import parse_json_body
 from lambdarouter.providers.bedrock_errors import stream_exception
 from lambdarouter.providers.bedrock_messages import REASONING_FORMAT
@@ -84,8 +85,7 @@ def reasoning_encrypted_detail(data: str, index: int) -> dict[str, Any]:
 
 
 def malformed(what: str) -> GatewayError:
-    return GatewayError(502, f"amazon-bedrock sent {what}.", metadata={"provider_name": "amazon-bedrock"},
-                        retryable=True)
+    return common.malformed(what, "amazon-bedrock")
 
 
 def parse_converse(body: bytes) -> list[StreamEvent]:

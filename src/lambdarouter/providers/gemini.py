@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from lambdarouter.errors import GatewayError
 from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body, unsupported_fields
-from lambdarouter.providers.common_gemini import clean_json_schema
+from lambdarouter.providers.common import clean_json_schema
 from lambdarouter.providers.events import StreamEvent
 from lambdarouter.providers.gemini_errors import map_error
 from lambdarouter.providers.gemini_messages import translate_messages

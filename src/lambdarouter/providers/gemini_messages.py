@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdarouter.errors import GatewayError
-from lambdarouter.providers.common_gemini import parse_data_url, text_of
+from lambdarouter.providers.common import parse_data_url, text_of
 from lambdarouter.schemas.messages import (
     AssistantMessage,
     AudioPart,
@@ -125,7 +125,7 @@ def _part(part: ContentPart) -> dict[str, Any]:
         # input_audio.format is "wav" / "mp3"; Gemini takes audio/wav and audio/mp3
         # (https://ai.google.dev/gemini-api/docs/audio#supported-formats).
         data = parse_data_url(f"data:audio/{part.input_audio.format};base64,{part.input_audio.data}", "audio")
-        return {"inlineData": {"mimeType": data.mime_type, "data": data.data}}
+        return {"inlineData": {"mimeType": data.media_type, "data": data.data}}
     if isinstance(part, FilePart):
         file_data = part.file.get("file_data")
         if not isinstance(file_data, str) or not file_data.startswith("data:"):
@@ -137,7 +137,7 @@ def _part(part: ContentPart) -> dict[str, Any]:
 def _media(url: str, what: str) -> dict[str, Any]:
     if url.startswith("data:"):
         data = parse_data_url(url, what)
-        return {"inlineData": {"mimeType": data.mime_type, "data": data.data}}
+        return {"inlineData": {"mimeType": data.media_type, "data": data.data}}
     if url.startswith(FILE_URI_PREFIXES):
         mime, _ = mimetypes.guess_type(url)
         return {"fileData": {"fileUri": url, **({"mimeType": mime} if mime else {})}}

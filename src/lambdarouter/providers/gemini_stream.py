@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.errors import GatewayError
+from lambdarouter.providers import common
 from lambdarouter.providers.events import (
     Finish,
     FinishReason,
@@ -83,7 +84,7 @@ def usage_from(metadata: Mapping[str, Any]) -> TokenUsage:
 
 
 def malformed(what: str) -> GatewayError:
-    return GatewayError(502, f"Gemini sent {what}.", retryable=True)
+    return common.malformed(what, "google-ai-studio")
 
 
 class ResponseTranslator:

@@ -18,6 +18,7 @@ from lambdarouter.providers.base import (
     unsupported_fields,
     upstream_error,
 )
+from lambdarouter.providers.common import malformed
 from lambdarouter.providers.events import (
     Finish,
     FinishReason,
@@ -123,7 +124,7 @@ class OpenAIAdapter:
     def parse_response(self, body: bytes) -> list[StreamEvent]:
         data = parse_json_body(body)
         if not isinstance(data, dict) or not data.get("choices"):
-            raise _malformed("a response without choices")
+            raise malformed("a response without choices")
         choice = data["choices"][0]
         events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {})]
         if choice.get("finish_reason"):
@@ -163,7 +164,7 @@ class OpenAIStreamDecoder:
         for sse in self._sse.flush():
             events.extend(self._event(sse.data))
         if not (self._done or self._finished):
-            raise _malformed("a stream that ended before its last chunk")
+            raise malformed("a stream that ended before its last chunk")
         return events
 
     def _event(self, data: str) -> list[StreamEvent]:
@@ -173,9 +174,9 @@ class OpenAIStreamDecoder:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise _malformed("a stream chunk that is not JSON") from exc
+            raise malformed("a stream chunk that is not JSON") from exc
         if not isinstance(chunk, dict):
-            raise _malformed("a stream chunk that is not an object")
+            raise malformed("a stream chunk that is not an object")
         if "error" in chunk and not chunk.get("choices"):
             # OpenRouter-style mid-stream error: a chunk with a top-level `error`.
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
@@ -213,7 +214,3 @@ class OpenAIStreamDecoder:
             events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"),
                                         function.get("arguments") or ""))
         return events
-
-
-def _malformed(what: str) -> GatewayError:
-    return GatewayError(502, f"The provider sent {what}.", retryable=True)

@@ -1,9 +1,8 @@
-"""Small translation helpers the Gemini adapter needs and other adapters could share.
+"""Translation helpers every native adapter shares.
 
-Kept apart from `gemini*.py` because nothing here is Gemini-specific: parsing a `data:` URL into its
-media type and base64 payload, pulling the text out of OpenAI content parts, and the one JSON-schema
-cleanup Gemini's JSON Schema fields require. (Named `common_gemini` so it cannot collide with another
-adapter's helper module; a later `providers/common.py` can absorb it.)
+Parsing a `data:` URL into its media type and base64 payload, pulling the text out of OpenAI content
+parts, reading a vendor extension off a wire object, the JSON-schema cleanup Gemini's JSON Schema fields
+require, and the error for an upstream answer an adapter cannot read.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from lambdarouter.errors import GatewayError
-from lambdarouter.schemas.messages import ContentPart, TextPart
+from lambdarouter.schemas.messages import ContentPart, TextPart, WireModel
 
 
 @dataclass(frozen=True, slots=True)
 class DataURL:
-    mime_type: str
+    media_type: str
     data: str  # standard base64, as every provider's inline-bytes field takes it
 
 
@@ -82,3 +81,15 @@ def clean_json_schema(schema: Any) -> Any:
         else:
             cleaned[key] = clean_json_schema(value)
     return cleaned
+
+
+def extra_field(model: WireModel, name: str) -> Any:
+    """A vendor extension the client put on a message, part or tool (e.g. Anthropic `cache_control`)."""
+    extra = model.model_extra or {}
+    return extra.get(name)
+
+
+def malformed(what: str, provider: str | None = None) -> GatewayError:
+    """The provider answered with something the adapter cannot read: an upstream fault, worth a fallback."""
+    metadata = {"provider_name": provider} if provider else None
+    return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True)
