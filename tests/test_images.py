@@ -92,3 +92,10 @@ def test_sniffing() -> None:
     assert sniff_image_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
     assert sniff_image_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
     assert sniff_image_type(b"%PDF") is None
+
+
+def test_provider_native_urls_are_left_to_the_adapter() -> None:
+    request = ChatCompletionRequest.model_validate({"model": "a/b", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "s3://bucket/cat.png"}},
+        {"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}}]}]})
+    assert asyncio.run(inline_remote_images(request)) is request

@@ -137,8 +137,10 @@ def remote_image_urls(request: ChatCompletionRequest) -> list[str]:
     for message in request.messages:
         content = getattr(message, "content", None)
         if isinstance(content, list):
+            # Only http(s) is fetched: data: URLs are already bytes, and provider-native schemes (gs://
+            # for Gemini, s3:// for Bedrock) go to the adapter, which takes or refuses them.
             urls.extend(p.image_url.url for p in content
-                        if isinstance(p, ImagePart) and not p.image_url.url.startswith("data:"))
+                        if isinstance(p, ImagePart) and p.image_url.url.startswith(("http://", "https://")))
     return urls
 
 
