@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 UPSTREAM_KEY = "sk-upstream-secret-0123456789"
+ADMIN_KEY = "lr-admin-test-management-key-4d9f2c"  # LAMBDAROUTER_ADMIN_KEY of every test gateway
 EXTRA_MODELS = Path(__file__).parent / "data" / "extra-models.toml"
 
 
@@ -54,11 +55,14 @@ def gateway_env(tmp: Path, upstream_url: str, extra: Mapping[str, str] | None = 
         "LAMBDAROUTER_READ_TIMEOUT": "10",
         "LAMBDAROUTER_CONNECT_TIMEOUT": "5",
         "LAMBDAROUTER_CONFIG": str(EXTRA_MODELS),
+        "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY,
         # Native wire formats: their paths do not collide, so one fake upstream serves them all.
         "ANTHROPIC_API_KEY": UPSTREAM_KEY,
         "ANTHROPIC_BASE_URL": upstream_url,
         "GEMINI_API_KEY": UPSTREAM_KEY,
         "GEMINI_BASE_URL": upstream_url,
+        "AZURE_OPENAI_API_KEY": UPSTREAM_KEY,
+        "AZURE_OPENAI_ENDPOINT": f"{upstream_url}/azure",
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": upstream_url,
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "AKIDTESTGATEWAY",
@@ -66,6 +70,8 @@ def gateway_env(tmp: Path, upstream_url: str, extra: Mapping[str, str] | None = 
         "LOCAL_VLLM_API_KEY": UPSTREAM_KEY,
         "LOCAL_VLLM_BASE_URL": f"{upstream_url}/vllm/v1",
     })
+    for name in ("LAMBDAROUTER_KEYS_TABLE", "LAMBDAROUTER_USAGE_TABLE", "LAMBDAROUTER_IDEMPOTENCY_TABLE"):
+        env.pop(name, None)  # the SQLite file above, unless a test asks for DynamoDB
     env.update(extra or {})
     return env
 

@@ -1,40 +1,172 @@
-"""`lambdarouter serve | keys ...`: the local gateway and its key management, on the same store."""
+"""`lambdarouter serve | keys ... | usage | store init`: the local gateway and its bookkeeping, on the same
+store the server uses (DynamoDB when LAMBDAROUTER_KEYS_TABLE / LAMBDAROUTER_USAGE_TABLE are set, else
+the SQLite file at LAMBDAROUTER_DB)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from lambdarouter.config import Settings
-from lambdarouter.store import KeyRecord, open_store
+from lambdarouter.keys import iso, key_data, parse_time
+from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, describe, open_store
+from lambdarouter.store.model import parse_limit_reset
 
 
-def _key_json(record: KeyRecord) -> dict[str, object]:
-    created = datetime.fromtimestamp(record.created_at, UTC).isoformat()
-    return {"hash": record.hash, "name": record.name, "label": record.label, "disabled": record.disabled,
-            "created_at": created}
+class CommandError(Exception):
+    """A mistake in the command line or its arguments: printed, exit status 2."""
+
+
+def _store() -> Store:
+    return open_store(Settings.from_env())
+
+
+def _show(record: KeyRecord, as_json: bool, plaintext: str | None = None) -> None:
+    now = time.time()
+    if as_json:
+        print(json.dumps({"data": key_data(record, now), **({"key": plaintext} if plaintext else {})}))
+        return
+    if plaintext:
+        print(f"Created key {record.name!r} ({record.label}). It is shown only once:\n\n  {plaintext}\n")
+    for name, value in key_data(record, now).items():
+        print(f"{name:>16}: {value}")
+
+
+def _find(store: Store, ref: str) -> KeyRecord:
+    """A key by its hash or a unique prefix of it (at least 6 characters)."""
+    record = store.find_key(ref)
+    if record is not None:
+        return record
+    matches = [r for r in store.list_keys() if len(ref) >= 6 and r.hash.startswith(ref)]
+    if len(matches) != 1:
+        raise CommandError(f"no key {'uniquely ' if matches else ''}matches {ref!r}")
+    return matches[0]
+
+
+def _optional(value: str | None, parse: Any) -> Any:
+    """`none` clears a setting."""
+    return None if value is None or value.lower() == "none" else parse(value)
+
+
+def _setting_changes(args: argparse.Namespace) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    parsers: dict[str, Any] = {"limit": Decimal, "limit_reset": parse_limit_reset, "expires_at": parse_time,
+                               "rate_limit": RateLimit.parse}
+    for name in ("name", "label", "limit", "limit_reset", "expires_at", "rate_limit"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = _optional(value, parsers.get(name, str))
+    if getattr(args, "allowed_model", None):
+        changes["allowed_models"] = tuple(args.allowed_model)
+    if getattr(args, "any_model", False):
+        changes["allowed_models"] = None
+    if getattr(args, "enable", False):
+        changes["disabled"] = False
+    return changes
 
 
 def keys_create(args: argparse.Namespace) -> int:
-    store = open_store(Settings.from_env().db_path)
-    plaintext, record = store.create_key(args.name)
-    if args.json:
-        print(json.dumps({"key": plaintext, **_key_json(record)}))
-    else:
-        print(f"Created key {record.name!r} ({record.label}). It is shown only once:\n\n  {plaintext}\n")
+    changes = _setting_changes(args)
+    settings = KeySettings(args.name, changes.get("label"), False, changes.get("limit"), changes.get("limit_reset"),
+                           changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
+    plaintext, record = _store().create_key(args.name, settings)
+    _show(record, args.json, plaintext)
     return 0
 
 
 def keys_list(args: argparse.Namespace) -> int:
-    records = open_store(Settings.from_env().db_path).list_keys()
+    records = _store().list_keys()
     if args.json:
-        print(json.dumps([_key_json(r) for r in records]))
-    else:
-        for r in records:
-            print(f"{r.hash[:12]}  {r.label}  {r.name}{'  (disabled)' if r.disabled else ''}")
+        now = time.time()
+        print(json.dumps({"data": [key_data(r, now) for r in records]}))
+        return 0
+    for r in records:
+        limit = f"{r.usage}/{r.limit} USD" if r.limit is not None else f"{r.usage} USD"
+        print(f"{r.hash[:12]}  {r.label}  {r.name}  {limit}{'  (disabled)' if r.disabled else ''}")
+    return 0
+
+
+def keys_show(args: argparse.Namespace) -> int:
+    _show(_find(_store(), args.hash), args.json)
+    return 0
+
+
+def _change(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+    store = _store()
+    record = store.update_key(_find(store, args.hash).hash, changes, time.time())
+    if record is None:
+        raise CommandError(f"key {args.hash!r} was deleted meanwhile")
+    _show(record, args.json)
+    return 0
+
+
+def keys_update(args: argparse.Namespace) -> int:
+    changes = _setting_changes(args)
+    if not changes:
+        raise CommandError("nothing to update: give at least one setting")
+    return _change(args, changes)
+
+
+def keys_disable(args: argparse.Namespace) -> int:
+    return _change(args, {"disabled": True})
+
+
+def keys_delete(args: argparse.Namespace) -> int:
+    store = _store()
+    record = _find(store, args.hash)
+    store.delete_key(record.hash)
+    print(json.dumps({"deleted": True, "hash": record.hash}) if args.json else f"Deleted key {record.name!r}.")
+    return 0
+
+
+def usage(args: argparse.Namespace) -> int:
+    store = _store()
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
+    names = {k.hash: k.name for k in store.list_keys()}
+    rows: dict[str, dict[str, Any]] = {}
+    for record in store.query_generations(None, since, until):
+        group = {"key": f"{names.get(record.key_hash, '(deleted)')} {record.key_hash[:12]}",
+                 "model": record.model or record.model_requested, "provider": record.provider or "(none)"}[args.by]
+        row = rows.setdefault(group, {args.by: group, "requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                      "cost": Decimal(0)})
+        row["requests"] += 1
+        row["prompt_tokens"] += record.prompt_tokens
+        row["completion_tokens"] += record.completion_tokens
+        row["cost"] += record.cost
+    ordered = sorted(rows.values(), key=lambda r: r["cost"], reverse=True)
+    total = sum((r["cost"] for r in ordered), Decimal(0))
+    if args.json:
+        print(json.dumps({"since": iso(since), "until": iso(until), "by": args.by, "total_cost": str(total),
+                          "data": [{**r, "cost": str(r["cost"])} for r in ordered]}))
+        return 0
+    print(f"{args.by:<40} {'requests':>9} {'prompt':>10} {'completion':>11} {'cost (USD)':>14}")
+    for r in ordered:
+        print(f"{r[args.by]:<40} {r['requests']:>9} {r['prompt_tokens']:>10} {r['completion_tokens']:>11} "
+              f"{r['cost']:>14}")
+    print(f"{'total':<40} {sum(r['requests'] for r in ordered):>9} {'':>10} {'':>11} {total:>14}")
+    return 0
+
+
+def store_init(args: argparse.Namespace) -> int:
+    from lambdarouter.store.dynamodb import dynamodb_client
+    from lambdarouter.store.tables import TABLES, create_tables, table_names
+
+    names = table_names()
+    done = create_tables(dynamodb_client(), names)
+    if args.json:
+        print(json.dumps({"tables": [{"name": n, "status": s} for n, s in done]}))
+        return 0
+    for name, status in done:
+        print(f"{name}: {status}")
+    print("\nPoint the gateway at them with:")
+    for table in TABLES:
+        print(f"  export {table.env_var}={names[table.logical_id]}")
     return 0
 
 
@@ -42,16 +174,50 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lambdarouter.http.app import create_app
+    from lambdarouter.store import shared_store
 
     settings = Settings.from_env()
-    store = open_store(settings.db_path)
     url = f"http://{args.host}:{args.port}/api/v1"
-    print(f"lambdarouter serving at {url} (store: {settings.db_path})", flush=True)
-    if not store.has_keys():
+    print(f"lambdarouter serving at {url} (store: {describe(settings)})", flush=True)
+    if not shared_store().has_keys():
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0
+
+
+def _key_settings(command: argparse.ArgumentParser, creating: bool) -> None:
+    command.add_argument("--name", required=creating)
+    command.add_argument("--label", help="shown instead of the masked key")
+    command.add_argument("--limit", help="USD the key may spend per period" + ("" if creating else "; none clears"))
+    command.add_argument("--limit-reset", dest="limit_reset", help="daily | weekly | monthly | none (UTC)")
+    command.add_argument("--expires-at", dest="expires_at", help="ISO 8601 time (UTC unless given)")
+    command.add_argument("--rate-limit", dest="rate_limit", help="N/1m: N requests per interval (s, m, h)")
+    command.add_argument("--allowed-model", dest="allowed_model", action="append",
+                         help="a model id or glob (openai/*) the key may use; repeat for more")
+    if not creating:
+        command.add_argument("--any-model", dest="any_model", action="store_true", help="drop the model list")
+        command.add_argument("--enable", action="store_true", help="enable a disabled key")
+
+
+def _keys_parser(commands: Any) -> None:
+    keys = commands.add_parser("keys", help="manage gateway keys").add_subparsers(dest="action", required=True)
+    specs: list[tuple[str, str, Any, bool]] = [
+        ("create", "create a key (shown once)", keys_create, False),
+        ("list", "list keys (never their plaintext)", keys_list, False),
+        ("show", "one key, by hash or hash prefix", keys_show, True),
+        ("update", "change a key's settings", keys_update, True),
+        ("disable", "disable a key", keys_disable, True),
+        ("delete", "delete a key (its ledger rows stay)", keys_delete, True),
+    ]
+    for name, help_text, handler, takes_hash in specs:
+        command = keys.add_parser(name, help=help_text)
+        if takes_hash:
+            command.add_argument("hash")
+        if name in ("create", "update"):
+            _key_settings(command, creating=name == "create")
+        command.add_argument("--json", action="store_true")
+        command.set_defaults(handler=handler)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,20 +231,29 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     run.set_defaults(handler=serve)
 
-    keys = commands.add_parser("keys", help="manage gateway keys").add_subparsers(dest="action", required=True)
-    create = keys.add_parser("create", help="create a key (shown once)")
-    create.add_argument("--name", required=True)
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(handler=keys_create)
-    listing = keys.add_parser("list", help="list keys (never their plaintext)")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=keys_list)
+    _keys_parser(commands)
+
+    report = commands.add_parser("usage", help="requests, tokens and cost over a period")
+    report.add_argument("--since", help="ISO 8601 start (inclusive)")
+    report.add_argument("--until", help="ISO 8601 end (exclusive)")
+    report.add_argument("--by", choices=("key", "model", "provider"), default="key")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(handler=usage)
+
+    store = commands.add_parser("store", help="the DynamoDB store").add_subparsers(dest="action", required=True)
+    init = store.add_parser("init", help="create the DynamoDB tables (names from LAMBDAROUTER_*_TABLE)")
+    init.add_argument("--json", action="store_true")
+    init.set_defaults(handler=store_init)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except (CommandError, ValueError, ArithmeticError) as exc:
+        print(f"lambdarouter: error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

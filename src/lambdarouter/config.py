@@ -18,6 +18,10 @@ class Settings:
     admin_key: str | None
     connect_timeout: float
     read_timeout: float
+    # DynamoDB (AWS): used instead of SQLite when the keys and usage tables are both named.
+    keys_table: str | None = None
+    usage_table: str | None = None
+    idempotency_table: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +32,7 @@ class Settings:
             admin_key=os.environ.get("LAMBDAROUTER_ADMIN_KEY") or None,
             connect_timeout=float(os.environ.get("LAMBDAROUTER_CONNECT_TIMEOUT", "10")),
             read_timeout=float(os.environ.get("LAMBDAROUTER_READ_TIMEOUT", "300")),
+            keys_table=os.environ.get("LAMBDAROUTER_KEYS_TABLE") or None,
+            usage_table=os.environ.get("LAMBDAROUTER_USAGE_TABLE") or None,
+            idempotency_table=os.environ.get("LAMBDAROUTER_IDEMPOTENCY_TABLE") or None,
         )

@@ -1,7 +1,11 @@
-"""The use case every chat request goes through: authenticate → route → call → account.
+"""The use case every chat request goes through: authenticate → admit → route → call → settle.
 
-Fallback wraps the adapters from here: candidate endpoints are tried in order until one answers
-(before any byte reached the client); whatever happens, one generation record is written.
+Admission refuses before any upstream call: a model the key may not use (403), a full rate window (429),
+a worst case the key cannot afford (402). An admitted request holds its worst-case cost; whatever happens
+afterwards (answer, upstream failure, a stream cut short, a client gone) ends in exactly one `_finish`,
+which writes the ledger row and settles the hold to the same `Decimal` the client is told in `usage.cost`.
+Fallback wraps the adapters from here: candidate endpoints are tried in order until one answers (before
+any byte reached the client).
 """
 
 from __future__ import annotations
@@ -15,23 +19,35 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
+import anyio
+import anyio.to_thread
+
 from lambdarouter import assemble
 from lambdarouter.assemble import Accumulator, Identity
+from lambdarouter.auth import authenticate_key
+from lambdarouter.budget import PromptSize, fill_usage, insufficient_credits, measure, quote
 from lambdarouter.catalog import Catalog
 from lambdarouter.credentials import Credentials
-from lambdarouter.errors import GatewayError, unauthorized
+from lambdarouter.errors import GatewayError
 from lambdarouter.images import inline_remote_images
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
-from lambdarouter.providers.events import StreamEvent
-from lambdarouter.routing import Candidate, plan
+from lambdarouter.providers.events import StreamEvent, TokenUsage
+from lambdarouter.ratelimit import rate_headers, rate_limited
+from lambdarouter.routing import Candidate, plan, requested_models
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
-from lambdarouter.store import GenerationRecord, KeyRecord, Store, hash_key, same_hash
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
+from lambdarouter.store.codec import encode_generation
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Opened = tuple[AsyncExitStack, AsyncIterator[StreamEvent]]
+
+# A hold outlives any request (Lambda's 15 minutes, plus slack); an orphaned one is released after this.
+HOLD_SECONDS = 20 * 60
+# Ledger writes: tried this many times, sleeping between tries; then logged in full (never dropped silently).
+SETTLE_BACKOFF = (0.05, 0.2, 0.8)
 
 
 def new_generation_id() -> str:
@@ -44,12 +60,16 @@ def _ms(since: float) -> int:
 
 @dataclass(slots=True)
 class Generation:
-    """The bookkeeping of one request, from arrival to its ledger record."""
+    """The bookkeeping of one admitted request, from arrival to its ledger record."""
 
     id: str
     key: KeyRecord
     request: ChatCompletionRequest
     streamed: bool
+    candidates: list[Candidate]
+    size: PromptSize
+    hold: Hold | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     created: int = field(default_factory=lambda: int(time.time()))
     served_by: Candidate | None = None
@@ -57,21 +77,34 @@ class Generation:
     attempts: list[tuple[str, int, int]] = field(default_factory=list)
     acc: Accumulator = field(default_factory=Accumulator)
     inlined: ChatCompletionRequest | None = None  # the request with remote images fetched, once
+    finished: bool = False
+    usage: TokenUsage = field(default_factory=TokenUsage)  # final, once finished
+    cost: Decimal = Decimal(0)  # final, once finished: what the ledger and the client both get
+    estimated: bool = False
 
     def identity(self) -> Identity:
         served = self.served_by
         return Identity(self.id, self.created, served.model.id if served else "",
                         served.endpoint.host if served else "")
 
-    def cost(self) -> Decimal:
-        return generation_cost(self.acc.usage, self.served_by.endpoint) if self.served_by else Decimal(0)
-
     def mark_first_token(self) -> None:
         if self.first_token_ms is None:
             self.first_token_ms = _ms(self.started)
 
+    def close_books(self) -> None:
+        """Fix the usage and cost: the provider's report, completed by estimates where it never came."""
+        self.usage = self.acc.usage
+        if self.served_by is None:
+            return  # no endpoint answered: nothing was produced, nothing is charged
+        acc = self.acc
+        pieces = [*acc.text, *acc.refusal, *acc.reasoning, *(a for p in acc.tool_calls.values() for a in p.arguments)]
+        filled = fill_usage(self.usage, self.size, sum(len(p) for p in pieces), len(pieces))
+        if filled is not None:
+            self.usage, self.estimated = filled, True
+        self.cost = generation_cost(self.usage, self.served_by.endpoint)
+
     def record(self, status: str, error: GatewayError | None) -> GenerationRecord:
-        usage, finish, served = self.acc.usage, self.acc.finish, self.served_by
+        usage, finish, served = self.usage, self.acc.finish, self.served_by
         return GenerationRecord(
             id=self.id, key_hash=self.key.hash, created_at=float(self.created),
             model_requested=self.request.model or ",".join(self.request.models or ()),
@@ -80,10 +113,29 @@ class Generation:
             finish_reason=finish.reason if finish else None, native_finish_reason=finish.native if finish else None,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens, cache_write_tokens=usage.cache_write_tokens,
-            reasoning_tokens=usage.reasoning_tokens, cost=self.cost(), latency_ms=_ms(self.started),
+            reasoning_tokens=usage.reasoning_tokens, cost=self.cost, latency_ms=_ms(self.started),
             first_token_ms=self.first_token_ms, attempts=tuple(self.attempts),
-            error=error.message if error else None,
+            error=error.message if error else None, num_media_prompt=self.size.images,
+            usage_estimated=self.estimated,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    id: str
+    completion: ChatCompletion
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    id: str
+    relay: Relay
+    headers: dict[str, str]
+
+
+def _status_of(exc: BaseException) -> str:
+    return "error" if isinstance(exc, Exception) else "aborted"  # cancelled / exiting: the client went away
 
 
 class Gateway:
@@ -93,67 +145,81 @@ class Gateway:
         self.credentials = credentials
 
     def authenticate(self, authorization: str | None) -> KeyRecord:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise unauthorized("Missing API key: send `Authorization: Bearer sk-lr-...`.")
-        digest = hash_key(token)
-        record = self.store.find_key(digest)
-        if record is None or not same_hash(record.hash, digest) or record.disabled:
-            raise unauthorized("Invalid or disabled API key.")
-        return record
+        """The calling key: 401 when missing, unknown, disabled or expired."""
+        return authenticate_key(self.store, authorization, time.time())
 
-    async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> tuple[str, ChatCompletion]:
-        generation = Generation(new_generation_id(), key, request, streamed=False)
+    async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> Answer:
+        generation = await self._admit(request, key, streamed=False)
         try:
             events = await self._first_answer(generation, self._call_whole)
-        except GatewayError as exc:
-            self._record(generation, "error", exc)
+            for event in events:
+                generation.acc.add(event)
+            generation.mark_first_token()
+        except BaseException as exc:
+            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
             raise
-        for event in events:
-            generation.acc.add(event)
-        generation.mark_first_token()
-        self._record(generation, "success", None)
-        return generation.id, assemble.completion(generation.identity(), generation.acc, generation.cost())
+        await self._finish(generation, "success", None)
+        completion = assemble.completion(generation.identity(), generation.acc, generation.cost)
+        completion.usage = assemble.usage_body(generation.usage, generation.cost)
+        return Answer(generation.id, completion, generation.headers)
 
-    async def stream(self, request: ChatCompletionRequest, key: KeyRecord) -> tuple[
-        str, AsyncIterator[ChatCompletionChunk]
-    ]:
+    async def stream(self, request: ChatCompletionRequest, key: KeyRecord) -> Streamed:
         """Opens the upstream stream; errors raise here, before the client got a byte."""
-        generation = Generation(new_generation_id(), key, request, streamed=True)
+        generation = await self._admit(request, key, streamed=True)
         try:
             stack, events = await self._first_answer(generation, self._open_stream)
-        except GatewayError as exc:
-            self._record(generation, "error", exc)
+        except BaseException as exc:
+            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
             raise
-        return generation.id, self._relay(generation, stack, events)
+        return Streamed(generation.id, Relay(self, generation, stack, events), generation.headers)
 
-    async def _relay(self, generation: Generation, stack: AsyncExitStack,
-                     events: AsyncIterator[StreamEvent]) -> AsyncIterator[ChatCompletionChunk]:
-        identity, status, error, first = generation.identity(), "aborted", None, True
-        try:
-            async with stack:
-                async for event in events:
-                    generation.acc.add(event)
-                    out = assemble.chunk(identity, event, first)
-                    if out is not None:
-                        first = False
-                        generation.mark_first_token()
-                        yield out
-            status = "success"
-        except GatewayError as exc:
-            status, error = "error", exc
-        finally:
-            # Also runs when the client went away mid-stream: what was produced is still recorded.
-            self._record(generation, status, error)
-        if error is not None:
-            yield assemble.error_chunk(identity, error)
-        yield assemble.usage_chunk(identity, generation.acc.usage, generation.cost())
+    async def _admit(self, request: ChatCompletionRequest, key: KeyRecord, streamed: bool) -> Generation:
+        """Allowed model (403), routable (400/503), rate window (429), affordable (402) — in that order."""
+        for requested in requested_models(request):
+            canonical = self.catalog.resolve(requested).model.id
+            if not key.allows_model(requested, canonical):
+                raise GatewayError(403, f"This key may not use {requested}.")
+        candidates = plan(request, self.catalog, self.credentials)
+        generation = Generation(new_generation_id(), key, request, streamed, candidates, measure(request))
+        if key.rate_limit is not None:
+            decision = await anyio.to_thread.run_sync(self.store.hit_rate_window, key.hash, key.rate_limit,
+                                                      time.time())
+            if not decision.allowed:
+                raise rate_limited(decision, time.time())
+            generation.headers.update(rate_headers(decision))
+        if key.limit is not None:
+            worst = quote(request, generation.size, [c.endpoint for c in candidates])
+            hold = Hold(generation.id, worst.amount, time.time() + HOLD_SECONDS)
+            result = await anyio.to_thread.run_sync(self.store.reserve, key.hash, hold, time.time())
+            if not result.ok:
+                raise insufficient_credits(worst, result.available)
+            generation.hold = hold
+        return generation
+
+    async def _finish(self, generation: Generation, status: str, error: GatewayError | None) -> None:
+        """Close the books once: the ledger row and the settled hold (retried; logged in full if lost)."""
+        if generation.finished:
+            return
+        generation.finished = True
+        generation.close_books()
+        record = generation.record(status, error)
+        # Shielded: a client that hung up cancels the request, never its accounting.
+        with anyio.CancelScope(shield=True):
+            for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
+                try:
+                    await anyio.to_thread.run_sync(self.store.settle, record, generation.hold, time.time())
+                    return
+                except Exception:
+                    logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)
+                if pause is not None:
+                    await anyio.sleep(pause)
+        logger.error("LEDGER WRITE LOST for %s after %d attempts; record: %s", record.id, len(SETTLE_BACKOFF) + 1,
+                     encode_generation(record))
 
     async def _first_answer(self, generation: Generation,
                             attempt: Callable[[WireAdapter, UpstreamCall], Awaitable[T]]) -> T:
         """Try each candidate until one answers; retryable failures move on to the next."""
-        candidates = plan(generation.request, self.catalog, self.credentials)
+        candidates = generation.candidates
         for position, candidate in enumerate(candidates):
             started = time.monotonic()
             try:
@@ -196,11 +262,47 @@ class Gateway:
             raise
         return stack, _decode(pieces, adapter.stream_decoder())
 
-    def _record(self, generation: Generation, status: str, error: GatewayError | None) -> None:
+
+class Relay:
+    """One open upstream stream on its way to the client, and its accounting whatever way it ends."""
+
+    def __init__(self, gateway: Gateway, generation: Generation, stack: AsyncExitStack,
+                 events: AsyncIterator[StreamEvent]) -> None:
+        self.gateway, self.generation, self.stack, self.events = gateway, generation, stack, events
+
+    async def chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        generation = self.generation
+        identity, status, error, first = generation.identity(), "aborted", None, True
         try:
-            self.store.record_generation(generation.record(status, error))
-        except Exception:  # the ledger issue adds retries; never fail the client's answer here
-            logger.exception("could not record generation %s", generation.id)
+            async with self.stack:
+                async for event in self.events:
+                    generation.acc.add(event)
+                    out = assemble.chunk(identity, event, first)
+                    if out is not None:
+                        first = False
+                        generation.mark_first_token()
+                        yield out
+            status = "success"
+        except GatewayError as exc:
+            status, error = "error", exc
+        except Exception:
+            status = "error"
+            raise
+        finally:
+            # Also runs when the client went away mid-stream: what was produced is still recorded.
+            await self.gateway._finish(generation, status, error)
+        if error is not None:
+            yield assemble.error_chunk(identity, error)
+        yield assemble.usage_chunk(identity, generation.usage, generation.cost)
+
+    async def close(self) -> None:
+        """After the response, however it ended: a stream never iterated (the client left before the first
+        byte) is closed and recorded as aborted too."""
+        if self.generation.finished:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.stack.aclose()
+        await self.gateway._finish(self.generation, "aborted", None)
 
 
 async def _decode(pieces: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[StreamEvent]:
@@ -209,3 +311,4 @@ async def _decode(pieces: AsyncIterator[bytes], decoder: StreamDecoder) -> Async
             yield event
     for event in decoder.close():
         yield event
+

@@ -22,6 +22,11 @@ ROUTE_GROUPS: dict[str, str] = {
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
     "openapi": "lambdarouter.http.openapi",
+    # Control routes: store only, never the service (see http/control.py).
+    "keys": "lambdarouter.http.keys",  # management key
+    "credits": "lambdarouter.http.credits",  # management key
+    "key": "lambdarouter.http.key",
+    "generation": "lambdarouter.http.generation",
 }
 PREFIXES = ("/api/v1", "/v1")
 

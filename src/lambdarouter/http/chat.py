@@ -1,10 +1,12 @@
-"""POST /chat/completions: streamed (SSE) and not."""
+"""POST /chat/completions: streamed (SSE) and not; `Idempotency-Key` replays a non-streamed answer."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -12,42 +14,62 @@ from starlette.routing import Route
 from lambdarouter.errors import GatewayError
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.schemas.chat import ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.idempotency import idempotent
+from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.service import Gateway, Relay
+from lambdarouter.store import KeyRecord
 
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-async def read_request(request: Request) -> ChatCompletionRequest:
+async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
+    return body
+
+
+def parse_request(body: bytes) -> ChatCompletionRequest:
     try:
         return ChatCompletionRequest.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
 
+async def read_request(request: Request) -> ChatCompletionRequest:
+    return parse_request(await read_body(request))
+
+
 async def chat_completions(request: Request) -> Response:
     gateway = gateway_of(request)
-    key = gateway.authenticate(request.headers.get("authorization"))
-    body = await read_request(request)
+    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    raw = await read_body(request)
+    body = parse_request(raw)
     if body.stream:
-        generation_id, chunks = await gateway.stream(body, key)
-        return StreamingResponse(sse(chunks), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, "x-generation-id": generation_id})
-    generation_id, completion = await gateway.complete(body, key)
-    return Response(completion.model_dump_json(), media_type="application/json",
-                    headers={"x-generation-id": generation_id})
+        streamed = await gateway.stream(body, key)
+        return StreamingResponse(sse(streamed.relay), media_type="text/event-stream",
+                                 headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
+                                 background=BackgroundTask(streamed.relay.close))
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None:
+        return await idempotent(gateway.store, key.hash, idempotency_key, raw, lambda: _complete(gateway, body, key))
+    return await _complete(gateway, body, key)
 
 
-async def sse(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecord) -> Response:
+    answer = await gateway.complete(body, key)
+    return Response(answer.completion.model_dump_json(), media_type="application/json",
+                    headers={**answer.headers, "x-generation-id": answer.id})
+
+
+async def sse(relay: Relay) -> AsyncIterator[bytes]:
     """One `data:` event per chunk as it arrives, then `data: [DONE]`."""
-    async for chunk in chunks:
+    async for chunk in relay.chunks():
         yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 

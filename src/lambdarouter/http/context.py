@@ -9,11 +9,11 @@ from lambdarouter.config import Settings
 from lambdarouter.credentials import EnvCredentials
 from lambdarouter.providers import transport
 from lambdarouter.service import Gateway
-from lambdarouter.store import open_store
+from lambdarouter.store import shared_store
 
 
 @cache
 def default_gateway() -> Gateway:
     settings = Settings.from_env()
     transport.configure_timeouts(settings.connect_timeout, settings.read_timeout)
-    return Gateway(load_catalog(settings.config_path), open_store(settings.db_path), EnvCredentials())
+    return Gateway(load_catalog(settings.config_path), shared_store(), EnvCredentials())

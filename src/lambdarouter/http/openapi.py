@@ -22,7 +22,33 @@ ERROR_STATUSES = {
     "400": "Bad request or unknown model", "401": "Missing or invalid key", "402": "Out of credit",
     "404": "No endpoint can serve the request", "408": "Timed out", "413": "Request too large",
     "429": "Rate limited", "502": "Upstream error", "503": "No provider meets the requirements",
+    "403": "Not allowed for this key", "409": "A request with this Idempotency-Key is in progress",
+    "422": "Idempotency-Key reused with another body",
 }
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_STRING_OR_NULL = {"type": ["string", "null"]}
+RATE_LIMIT: dict[str, Any] = {"type": "object", "properties": {"requests": {"type": "integer"},
+                                                               "interval": {"type": "string"}}}
+KEY: dict[str, Any] = {"type": "object", "properties": {
+    "hash": {"type": "string"}, "name": {"type": "string"}, "label": {"type": "string"},
+    "disabled": {"type": "boolean"}, "limit": _NUMBER_OR_NULL, "limit_remaining": _NUMBER_OR_NULL,
+    "limit_reset": {"enum": ["daily", "weekly", "monthly", None]}, "usage": {"type": "number"},
+    "created_at": {"type": "string"}, "updated_at": _STRING_OR_NULL, "expires_at": _STRING_OR_NULL,
+    "rate_limit": RATE_LIMIT, "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
+}}
+KEY_BODY = {"type": "object", "properties": {
+    "name": {"type": "string"}, "label": {"type": "string"}, "disabled": {"type": "boolean"},
+    "limit": _NUMBER_OR_NULL, "limit_reset": {"enum": ["daily", "weekly", "monthly", "none", None]},
+    "expires_at": {"type": ["string", "null"], "format": "date-time"},
+    "rate_limit": {"type": ["object", "null"], "properties": RATE_LIMIT["properties"]},
+    "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
+}}
+GENERATION = {"type": "object", "properties": {
+    name: {"type": kind} for name, kind in (
+        ("id", "string"), ("total_cost", "number"), ("created_at", "string"), ("model", "string"),
+        ("streamed", "boolean"), ("cancelled", "boolean"), ("latency", "integer"), ("tokens_prompt", "integer"),
+        ("tokens_completion", "integer"), ("provider_responses", "array"))
+}}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -37,6 +63,46 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: _json(ErrorResponse, ERROR_STATUSES[code]) for code in codes}
 
 
+def _data(schema: dict[str, Any], description: str = "OK", **extra: Any) -> dict[str, Any]:
+    body = {"type": "object", "properties": {"data": schema, **extra}}
+    return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+def control_operations() -> dict[str, dict[str, Any]]:
+    admin: list[dict[str, list[str]]] = [{"admin": []}]
+    key_path = [{"name": "hash", "in": "path", "required": True, "schema": {"type": "string"}}]
+    key_body = {"required": True, "content": {"application/json": {"schema": KEY_BODY}}}
+    return {
+        "/keys": {
+            "get": {"operationId": "listKeys", "security": admin, "parameters": [
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "include_disabled", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": {"200": _data({"type": "array", "items": KEY}), **_errors("401")}},
+            "post": {"operationId": "createKey", "security": admin, "requestBody": key_body,
+                     "responses": {"201": _data(KEY, "Created; `key` is the plaintext, shown only here",
+                                                key={"type": "string"}), **_errors("400", "401")}},
+        },
+        "/keys/{hash}": {
+            "get": {"operationId": "getKey", "security": admin, "parameters": key_path,
+                    "responses": {"200": _data(KEY), **_errors("401", "404")}},
+            "patch": {"operationId": "updateKey", "security": admin, "parameters": key_path, "requestBody": key_body,
+                      "responses": {"200": _data(KEY), **_errors("400", "401", "404")}},
+            "delete": {"operationId": "deleteKey", "security": admin, "parameters": key_path, "responses": {
+                "200": {"description": "Deleted", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"deleted": {"const": True}}}}}}, **_errors("401", "404")}},
+        },
+        "/credits": {"get": {"operationId": "getCredits", "security": admin, "responses": {"200": _data({
+            "type": "object", "properties": {"total_credits": {"type": "number"}, "total_usage": {"type": "number"}}}),
+            **_errors("401")}}},
+        "/key": {"get": {"operationId": "getCurrentKey", "security": [{"bearer": []}], "responses": {
+            "200": _data({"type": "object", "properties": {k: v for k, v in KEY["properties"].items()
+                                                           if k not in ("hash", "disabled")}}), **_errors("401")}}},
+        "/generation": {"get": {"operationId": "getGeneration", "security": [{"bearer": []}], "parameters": [
+            {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _data(GENERATION), **_errors("400", "401", "404")}}},
+    }
+
+
 def operations() -> dict[str, dict[str, Any]]:
     chat_ok = {
         "description": "A completion, or with `stream: true` a stream of chunks then `data: [DONE]`",
@@ -47,8 +113,12 @@ def operations() -> dict[str, dict[str, Any]]:
         "/chat/completions": {"post": {
             "operationId": "createChatCompletion", "security": [{"bearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ChatCompletionRequest)}}},
-            "responses": {"200": chat_ok, **_errors("400", "401", "402", "404", "408", "413", "429", "502", "503")},
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+                            "description": "Non-streamed only: replay the first answer for 24 h, charged once"}],
+            "responses": {"200": chat_ok, **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422",
+                                                    "429", "502", "503")},
         }},
+        **control_operations(),
         "/models": {"get": {"operationId": "listModels", "responses": {"200": _json(ModelList)}}},
         "/models/{author}/{slug}/endpoints": {"get": {
             "operationId": "listModelEndpoints",
@@ -78,7 +148,9 @@ def document() -> bytes:
                  "description": "OpenRouter-compatible API for AI models."},
         "paths": paths,
         "components": {"schemas": schemas.get("$defs", {}),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "admin": {"type": "http", "scheme": "bearer",
+                                                     "description": "The management key (LAMBDAROUTER_ADMIN_KEY)"}}},
     }
     return json.dumps(doc).encode()
 

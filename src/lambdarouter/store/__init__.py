@@ -1,20 +1,50 @@
-"""Persistence behind one protocol: gateway keys (hashed) and the generation ledger.
+"""Persistence behind one protocol: keys (hashed) with budgets and rate windows, the ledger, idempotency.
 
-The embedded SQLite implementation serves `lambdarouter serve`; a DynamoDB one serves AWS. Both are
-held to one contract test suite.
+Two implementations keep one behaviour (held to one contract suite, tests/test_store_contract.py): the
+embedded SQLite store for `lambdarouter serve`, and DynamoDB on AWS. Every money operation is atomic on
+both: SQLite in one `BEGIN IMMEDIATE` transaction, DynamoDB as one conditional update (or one transaction
+where the ledger row and the key's counters must change together).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lambdarouter.store.model import (
+    LIMIT_RESETS,
+    GenerationRecord,
+    Hold,
+    IdempotencyClaim,
+    KeyRecord,
+    KeySettings,
+    LimitReset,
+    RateDecision,
+    RateLimit,
+    ReserveResult,
+    StoredResponse,
+    period_start,
+)
+
+if TYPE_CHECKING:
+    from lambdarouter.config import Settings
+
+__all__ = [
+    "KEY_PREFIX", "LIMIT_RESETS", "GenerationRecord", "Hold", "IdempotencyClaim", "KeyRecord", "KeySettings",
+    "LimitReset", "RateDecision", "RateLimit", "ReserveResult", "Store", "StoredResponse", "hash_key",
+    "key_label", "new_key", "open_store", "period_start", "same_hash", "shared_store",
+]
 
 KEY_PREFIX = "sk-lr-v1-"
+# Idempotency records: replayable for a day; an in-progress claim outlives any request (Lambda's 15 min).
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_IN_PROGRESS_TTL = 15 * 60
 
 
 def hash_key(plaintext: str) -> str:
@@ -34,58 +64,99 @@ def same_hash(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    hash: str
-    name: str
-    label: str
-    created_at: float
-    disabled: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationRecord:
-    """One ledger row per generation, written once, whatever happened."""
-
-    id: str
-    key_hash: str
-    created_at: float
-    model_requested: str
-    model: str | None
-    provider: str | None
-    streamed: bool
-    status: str  # "success" | "error" | "aborted"
-    finish_reason: str | None
-    native_finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    cost: Decimal
-    latency_ms: int
-    first_token_ms: int | None
-    attempts: tuple[tuple[str, int, int], ...]  # (provider, status, latency ms) per attempt
-    error: str | None = None
-
-
 class Store(Protocol):
-    def create_key(self, name: str) -> tuple[str, KeyRecord]:
+    # -- keys -------------------------------------------------------------------------------------------
+    def create_key(self, name: str, settings: KeySettings | None = None) -> tuple[str, KeyRecord]:
         """Store a new key; the plaintext is returned once and never stored."""
         ...
 
     def find_key(self, key_hash: str) -> KeyRecord | None: ...
 
-    def list_keys(self) -> list[KeyRecord]: ...
+    def list_keys(self, offset: int = 0, limit: int | None = None) -> list[KeyRecord]:
+        """Oldest first."""
+        ...
 
     def has_keys(self) -> bool: ...
 
-    def record_generation(self, record: GenerationRecord) -> None: ...
+    def update_key(self, key_hash: str, changes: Mapping[str, Any], now: float) -> KeyRecord | None:
+        """Apply operator changes (`KeySettings` field names; None clears); None when the key is gone."""
+        ...
+
+    def delete_key(self, key_hash: str) -> bool: ...
+
+    # -- budget -----------------------------------------------------------------------------------------
+    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+        """Set `hold.amount` aside if the key can afford it, atomically (resetting a finished period and
+        releasing expired holds first)."""
+        ...
+
+    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
+        """Write the ledger row and charge `record.cost` (releasing `hold`), as one atomic change.
+
+        Idempotent by generation id: False (and nothing changed) when the generation was already recorded.
+        A hold that expired and was swept meanwhile is not added back twice.
+        """
+        ...
+
+    # -- rate windows -----------------------------------------------------------------------------------
+    def hit_rate_window(self, key_hash: str, limit: RateLimit, now: float) -> RateDecision:
+        """Count one request in the key's current fixed window, unless the window is full."""
+        ...
+
+    # -- ledger -----------------------------------------------------------------------------------------
+    def record_generation(self, record: GenerationRecord) -> bool:
+        """`settle` without money (no hold; the cost is still added to the key's usage)."""
+        ...
 
     def get_generation(self, generation_id: str) -> GenerationRecord | None: ...
 
+    def query_generations(self, key_hash: str | None, since: float | None = None,
+                          until: float | None = None) -> list[GenerationRecord]:
+        """Generations with `since <= created_at < until`, oldest first; all keys when key_hash is None."""
+        ...
 
-def open_store(db_path: Path) -> Store:
+    # -- idempotency ------------------------------------------------------------------------------------
+    def claim_idempotency(self, scope: str, key: str, body_hash: str,
+                          in_progress_ttl: float = IDEMPOTENCY_IN_PROGRESS_TTL) -> IdempotencyClaim:
+        """Start work under (scope, key), or say why not: completed (with the response), in progress, or
+        the key was used with another body."""
+        ...
+
+    def complete_idempotency(self, scope: str, key: str, body_hash: str, response: StoredResponse) -> None: ...
+
+    def release_idempotency(self, scope: str, key: str, body_hash: str) -> None:
+        """Forget an in-progress claim (the work failed; a retry may run again)."""
+        ...
+
+
+def totals(records: Sequence[KeyRecord]) -> tuple[Decimal, Decimal]:
+    """(sum of limits, sum of usage) over keys: what GET /credits reports."""
+    return (sum((r.limit for r in records if r.limit is not None), Decimal(0)),
+            sum((r.usage for r in records), Decimal(0)))
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """DynamoDB when both table variables are set, else the SQLite file at LAMBDAROUTER_DB."""
+    from lambdarouter.config import Settings
+
+    settings = settings or Settings.from_env()
+    if settings.keys_table and settings.usage_table:
+        from lambdarouter.store.dynamodb import DynamoDBStore
+
+        return DynamoDBStore(settings.keys_table, settings.usage_table, settings.idempotency_table)
     from lambdarouter.store.sqlite import SQLiteStore
 
-    return SQLiteStore(db_path)
+    return SQLiteStore(settings.db_path)
+
+
+@cache
+def shared_store() -> Store:
+    """The process-wide store (warm invocations and every route of one process share it)."""
+    return open_store()
+
+
+def describe(settings: Settings) -> str:
+    if settings.keys_table and settings.usage_table:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        return f"DynamoDB {settings.keys_table}, {settings.usage_table}" + (f" at {endpoint}" if endpoint else "")
+    return f"SQLite {settings.db_path}"

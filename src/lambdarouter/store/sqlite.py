@@ -1,16 +1,46 @@
-"""The embedded store for local runs: one SQLite file (WAL), safe across threads of one process."""
+"""The embedded store for local runs: one SQLite file (WAL), safe across threads and processes.
+
+Money changes run in `BEGIN IMMEDIATE` transactions (the database's write lock), so the server and a CLI
+process writing the same file at once still cannot overspend a key. Amounts are stored as decimal text and
+computed in Python: SQLite's numbers are binary floats.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from lambdarouter.store import GenerationRecord, KeyRecord, hash_key, key_label, new_key
+from lambdarouter.store import IDEMPOTENCY_IN_PROGRESS_TTL, IDEMPOTENCY_TTL, hash_key, key_label, new_key
+from lambdarouter.store.codec import (
+    decimal_text,
+    decode_generation,
+    decode_models,
+    decode_rate,
+    encode_generation,
+    encode_models,
+    encode_rate,
+)
+from lambdarouter.store.model import (
+    ZERO,
+    GenerationRecord,
+    Hold,
+    IdempotencyClaim,
+    KeyRecord,
+    KeySettings,
+    RateDecision,
+    RateLimit,
+    ReserveResult,
+    StoredResponse,
+    apply_changes,
+    period_start,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -18,7 +48,30 @@ CREATE TABLE IF NOT EXISTS keys (
     name TEXT NOT NULL,
     label TEXT NOT NULL,
     created_at REAL NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
+    disabled INTEGER NOT NULL DEFAULT 0,
+    limit_usd TEXT,
+    limit_reset TEXT,
+    expires_at REAL,
+    rate_limit TEXT,
+    allowed_models TEXT,
+    updated_at REAL,
+    usage TEXT NOT NULL DEFAULT '0',
+    period_usage TEXT NOT NULL DEFAULT '0',
+    period_start REAL NOT NULL DEFAULT 0,
+    remaining TEXT NOT NULL DEFAULT '0'
+);
+CREATE TABLE IF NOT EXISTS holds (
+    key_hash TEXT NOT NULL,
+    id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (key_hash, id)
+);
+CREATE TABLE IF NOT EXISTS rate_windows (
+    key_hash TEXT NOT NULL,
+    window_start REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key_hash, window_start)
 );
 CREATE TABLE IF NOT EXISTS generations (
     id TEXT PRIMARY KEY,
@@ -27,7 +80,31 @@ CREATE TABLE IF NOT EXISTS generations (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS generations_by_key ON generations (key_hash, created_at);
+CREATE INDEX IF NOT EXISTS generations_by_time ON generations (created_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    response TEXT,
+    expires_at REAL NOT NULL,
+    in_progress_expires_at REAL,
+    PRIMARY KEY (scope, key)
+);
 """
+KEY_COLUMNS = ("hash, name, label, created_at, disabled, limit_usd, limit_reset, expires_at, rate_limit, "
+               "allowed_models, updated_at, usage, period_usage, period_start, remaining")
+SETTING_COLUMNS = ("name", "label", "disabled", "limit_usd", "limit_reset", "expires_at", "rate_limit",
+                   "allowed_models", "updated_at")
+# Statements built once from the column constants above; every value is a bound parameter.
+INSERT_KEY = f"INSERT INTO keys ({KEY_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
+SELECT_KEY = f"SELECT {KEY_COLUMNS} FROM keys WHERE hash = ?"  # noqa: S608
+SELECT_KEYS = f"SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, hash LIMIT ? OFFSET ?"  # noqa: S608
+UPDATE_SETTINGS = (f"UPDATE keys SET {', '.join(c + ' = ?' for c in SETTING_COLUMNS)}, "  # noqa: S608
+                   "remaining = ? WHERE hash = ?")
+SELECT_GENERATIONS = "SELECT record FROM generations WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id"
+SELECT_KEY_GENERATIONS = ("SELECT record FROM generations WHERE key_hash = ? AND created_at >= ? AND created_at < ? "
+                          "ORDER BY created_at, id")
 
 
 class SQLiteStore:
@@ -36,63 +113,203 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
 
-    def create_key(self, name: str) -> tuple[str, KeyRecord]:
-        plaintext = new_key()
-        record = KeyRecord(hash_key(plaintext), name, key_label(plaintext), time.time())
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the thread lock serialises this process, BEGIN IMMEDIATE all processes."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO keys (hash, name, label, created_at) VALUES (?, ?, ?, ?)",
-                (record.hash, record.name, record.label, record.created_at),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- keys -------------------------------------------------------------------------------------------
+    def create_key(self, name: str, settings: KeySettings | None = None) -> tuple[str, KeyRecord]:
+        settings = settings or KeySettings(name)
+        plaintext, now = new_key(), time.time()
+        record = KeyRecord(
+            hash_key(plaintext), name, settings.label or key_label(plaintext), now, settings.disabled,
+            settings.limit, settings.limit_reset, settings.expires_at, settings.rate_limit,
+            settings.allowed_models, period_start=period_start(settings.limit_reset, now),
+            remaining=settings.limit or ZERO,
+        )
+        with self._tx() as db:
+            db.execute(INSERT_KEY, _key_row(record))
         return plaintext, record
 
     def find_key(self, key_hash: str) -> KeyRecord | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT hash, name, label, created_at, disabled FROM keys WHERE hash = ?", (key_hash,)
-            ).fetchone()
-        return _key(row) if row else None
+            return self._load(self._db, key_hash)
 
-    def list_keys(self) -> list[KeyRecord]:
+    def list_keys(self, offset: int = 0, limit: int | None = None) -> list[KeyRecord]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT hash, name, label, created_at, disabled FROM keys ORDER BY created_at"
-            ).fetchall()
-        return [_key(row) for row in rows]
+            rows = self._db.execute(SELECT_KEYS, (-1 if limit is None else limit, offset)).fetchall()
+            return [_key(row, self._holds(self._db, row[0])) for row in rows]
 
     def has_keys(self) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM keys LIMIT 1").fetchone() is not None
 
-    def record_generation(self, record: GenerationRecord) -> None:
-        # INSERT OR IGNORE: a retried write of the same generation never records it twice.
-        with self._lock:
-            self._db.execute(
+    def update_key(self, key_hash: str, changes: Mapping[str, Any], now: float) -> KeyRecord | None:
+        with self._tx() as db:
+            old = self._load(db, key_hash)
+            if old is None:
+                return None
+            new = apply_changes(old, changes, now)
+            # A changed limit moves `remaining` by the difference (see store/model.py).
+            remaining = old.remaining + (new.limit or ZERO) - (old.limit or ZERO)
+            row = dict(zip(KEY_COLUMNS.split(", "), _key_row(new), strict=True))
+            db.execute(UPDATE_SETTINGS, (*(row[c] for c in SETTING_COLUMNS), str(remaining), key_hash))
+            return self._load(db, key_hash)
+
+    def delete_key(self, key_hash: str) -> bool:
+        with self._tx() as db:
+            deleted = db.execute("DELETE FROM keys WHERE hash = ?", (key_hash,)).rowcount > 0
+            db.execute("DELETE FROM holds WHERE key_hash = ?", (key_hash,))
+            db.execute("DELETE FROM rate_windows WHERE key_hash = ?", (key_hash,))
+            return deleted
+
+    @staticmethod
+    def _holds(db: sqlite3.Connection, key_hash: str) -> tuple[Hold, ...]:
+        rows = db.execute("SELECT id, amount, expires_at FROM holds WHERE key_hash = ? ORDER BY id",
+                          (key_hash,)).fetchall()
+        return tuple(Hold(r[0], Decimal(r[1]), r[2]) for r in rows)
+
+    def _load(self, db: sqlite3.Connection, key_hash: str) -> KeyRecord | None:
+        row = db.execute(SELECT_KEY, (key_hash,)).fetchone()
+        return _key(row, self._holds(db, key_hash)) if row else None
+
+    # -- budget -----------------------------------------------------------------------------------------
+    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+        with self._tx() as db:
+            key = self._load(db, key_hash)
+            if key is None:
+                return ReserveResult(False, ZERO)
+            remaining, period_usage, start = key.remaining, key.period_usage, key.period_start
+            current = period_start(key.limit_reset, now)
+            if start < current:  # the period rolled over: its spend no longer counts
+                remaining, period_usage, start = remaining + period_usage, ZERO, current
+            remaining += self._sweep(db, key_hash, now)
+            ok = remaining >= hold.amount
+            if ok:
+                db.execute("INSERT INTO holds (key_hash, id, amount, expires_at) VALUES (?, ?, ?, ?)",
+                           (key_hash, hold.id, str(hold.amount), hold.expires_at))
+            db.execute("UPDATE keys SET remaining = ?, period_usage = ?, period_start = ? WHERE hash = ?",
+                       (str(remaining - hold.amount if ok else remaining), str(period_usage), start, key_hash))
+            return ReserveResult(ok, remaining)
+
+    @staticmethod
+    def _sweep(db: sqlite3.Connection, key_hash: str, now: float) -> Decimal:
+        """Delete expired holds; what they held goes back to `remaining`."""
+        rows = db.execute("SELECT amount FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now))
+        released = sum((Decimal(r[0]) for r in rows.fetchall()), ZERO)
+        db.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now))
+        return released
+
+    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
+        with self._tx() as db:
+            inserted = db.execute(
                 "INSERT OR IGNORE INTO generations (id, key_hash, created_at, record) VALUES (?, ?, ?, ?)",
-                (record.id, record.key_hash, record.created_at, _encode(record)),
-            )
+                (record.id, record.key_hash, record.created_at, encode_generation(record))).rowcount
+            if not inserted:
+                return False  # recorded before: the charge was made then
+            row = db.execute("SELECT remaining, usage, period_usage FROM keys WHERE hash = ?",
+                             (record.key_hash,)).fetchone()
+            if row is None:
+                return True  # the key was deleted meanwhile: the ledger still has the row
+            remaining = Decimal(row[0]) - record.cost
+            if hold is not None:
+                held = db.execute("SELECT amount FROM holds WHERE key_hash = ? AND id = ?",
+                                  (record.key_hash, hold.id)).fetchone()
+                if held is not None:  # still held (not swept as expired): give it back
+                    remaining += Decimal(held[0])
+                    db.execute("DELETE FROM holds WHERE key_hash = ? AND id = ?", (record.key_hash, hold.id))
+            db.execute("UPDATE keys SET remaining = ?, usage = ?, period_usage = ? WHERE hash = ?",
+                       (str(remaining), str(Decimal(row[1]) + record.cost), str(Decimal(row[2]) + record.cost),
+                        record.key_hash))
+            return True
+
+    # -- rate windows -----------------------------------------------------------------------------------
+    def hit_rate_window(self, key_hash: str, limit: RateLimit, now: float) -> RateDecision:
+        start, end = limit.window(now)
+        with self._tx() as db:
+            db.execute("DELETE FROM rate_windows WHERE key_hash = ? AND window_start < ?", (key_hash, start))
+            row = db.execute("SELECT count FROM rate_windows WHERE key_hash = ? AND window_start = ?",
+                             (key_hash, start)).fetchone()
+            count = row[0] if row else 0
+            if count >= limit.requests:
+                return RateDecision(False, limit.requests, 0, end)
+            db.execute("INSERT INTO rate_windows (key_hash, window_start, count) VALUES (?, ?, 1) "
+                       "ON CONFLICT (key_hash, window_start) DO UPDATE SET count = count + 1", (key_hash, start))
+            return RateDecision(True, limit.requests, limit.requests - count - 1, end)
+
+    # -- ledger -----------------------------------------------------------------------------------------
+    def record_generation(self, record: GenerationRecord) -> bool:
+        return self.settle(record, None, time.time())
 
     def get_generation(self, generation_id: str) -> GenerationRecord | None:
         with self._lock:
             row = self._db.execute("SELECT record FROM generations WHERE id = ?", (generation_id,)).fetchone()
-        return _decode(row[0]) if row else None
+        return decode_generation(row[0]) if row else None
+
+    def query_generations(self, key_hash: str | None, since: float | None = None,
+                          until: float | None = None) -> list[GenerationRecord]:
+        bounds = (since or 0.0, until if until is not None else float("inf"))
+        with self._lock:
+            if key_hash is None:
+                rows = self._db.execute(SELECT_GENERATIONS, bounds).fetchall()
+            else:
+                rows = self._db.execute(SELECT_KEY_GENERATIONS, (key_hash, *bounds)).fetchall()
+        return [decode_generation(r[0]) for r in rows]
+
+    # -- idempotency ------------------------------------------------------------------------------------
+    def claim_idempotency(self, scope: str, key: str, body_hash: str,
+                          in_progress_ttl: float = IDEMPOTENCY_IN_PROGRESS_TTL) -> IdempotencyClaim:
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT body_hash, status, response, expires_at, in_progress_expires_at FROM "
+                             "idempotency WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+            live = row is not None and row[3] > now and not (row[1] == "INPROGRESS" and row[4] <= now)
+            if row is not None and live:
+                if row[0] != body_hash:
+                    return IdempotencyClaim("mismatch")
+                if row[1] == "COMPLETED":
+                    data = json.loads(row[2])
+                    return IdempotencyClaim("completed", StoredResponse(data["status"], data["body"],
+                                                                        data.get("generation_id")))
+                return IdempotencyClaim("in_progress")
+            db.execute("INSERT OR REPLACE INTO idempotency (scope, key, body_hash, status, response, expires_at, "
+                       "in_progress_expires_at) VALUES (?, ?, ?, 'INPROGRESS', NULL, ?, ?)",
+                       (scope, key, body_hash, now + IDEMPOTENCY_TTL, now + in_progress_ttl))
+            return IdempotencyClaim("started")
+
+    def complete_idempotency(self, scope: str, key: str, body_hash: str, response: StoredResponse) -> None:
+        data = {"status": response.status, "body": response.body, "generation_id": response.generation_id}
+        with self._tx() as db:
+            db.execute("UPDATE idempotency SET status = 'COMPLETED', response = ?, expires_at = ? "
+                       "WHERE scope = ? AND key = ?", (json.dumps(data), time.time() + IDEMPOTENCY_TTL, scope, key))
+
+    def release_idempotency(self, scope: str, key: str, body_hash: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM idempotency WHERE scope = ? AND key = ? AND status = 'INPROGRESS'", (scope, key))
 
 
-def _key(row: tuple[str, str, str, float, int]) -> KeyRecord:
-    return KeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+def _key_row(r: KeyRecord) -> tuple[Any, ...]:
+    return (r.hash, r.name, r.label, r.created_at, int(r.disabled), decimal_text(r.limit), r.limit_reset,
+            r.expires_at, encode_rate(r.rate_limit), encode_models(r.allowed_models), r.updated_at, str(r.usage),
+            str(r.period_usage), r.period_start, str(r.remaining))
 
 
-def _encode(record: GenerationRecord) -> str:
-    fields = dataclasses.asdict(record)
-    fields["cost"] = str(record.cost)
-    return json.dumps(fields)
-
-
-def _decode(text: str) -> GenerationRecord:
-    fields = json.loads(text)
-    fields["cost"] = Decimal(fields["cost"])
-    fields["attempts"] = tuple(tuple(a) for a in fields["attempts"])
-    return GenerationRecord(**fields)
+def _key(row: tuple[Any, ...], holds: tuple[Hold, ...]) -> KeyRecord:
+    return KeyRecord(
+        hash=row[0], name=row[1], label=row[2], created_at=row[3], disabled=bool(row[4]),
+        limit=None if row[5] is None else Decimal(row[5]), limit_reset=row[6], expires_at=row[7],
+        rate_limit=decode_rate(row[8]), allowed_models=decode_models(row[9]), updated_at=row[10],
+        usage=Decimal(row[11]), period_usage=Decimal(row[12]), period_start=row[13], remaining=Decimal(row[14]),
+        holds=holds,
+    )

@@ -1,0 +1,74 @@
+"""What the control routes (/keys, /credits, /key, /generation) share: the store, the caller, JSON bodies.
+
+They never import the service (and with it the adapters and httpx): a control function's cold start
+pays for the store only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from lambdarouter.auth import authenticate_key, require_admin
+from lambdarouter.credentials import Credentials, EnvCredentials
+from lambdarouter.errors import GatewayError, bad_request
+from lambdarouter.http.errors import validation_error
+from lambdarouter.store import KeyRecord, Store, shared_store
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def store_of(request: Request) -> Store:
+    """The injected gateway's store (tests, and the local server's one process), else the shared one."""
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        store: Store = gateway.store
+        return store
+    return shared_store()
+
+
+def credentials_of(request: Request) -> Credentials:
+    gateway = getattr(request.app.state, "gateway", None)
+    credentials: Credentials = gateway.credentials if gateway is not None else EnvCredentials()
+    return credentials
+
+
+def admin_only(request: Request) -> Store:
+    require_admin(credentials_of(request), request.headers.get("authorization"))
+    return store_of(request)
+
+
+async def calling_key(request: Request) -> tuple[Store, KeyRecord]:
+    store = store_of(request)
+    key = await anyio.to_thread.run_sync(authenticate_key, store, request.headers.get("authorization"), time.time())
+    return store, key
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def data(payload: Any, status: int = 200, **extra: Any) -> JSONResponse:
+    return JSONResponse({"data": payload, **extra}, status_code=status)
+
+
+def not_found(what: str) -> GatewayError:
+    return GatewayError(404, f"{what} not found.")
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise bad_request(f"`{name}` must be a non-negative integer.")
+    return int(raw)

@@ -1,0 +1,20 @@
+"""GET /credits (management key): the sum of every key's limit and of every key's usage, in USD."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lambdarouter.http.control import admin_only, data
+from lambdarouter.store import totals
+
+
+async def credits(request: Request) -> Response:
+    store = admin_only(request)
+    limits, usage = totals(await anyio.to_thread.run_sync(store.list_keys))
+    return data({"total_credits": float(limits), "total_usage": float(usage)})
+
+
+ROUTES = [Route("/credits", credits, methods=["GET"])]

@@ -1,0 +1,79 @@
+"""POST/GET /keys and GET/PATCH/DELETE /keys/{hash}: key management with the management key.
+
+Shapes follow OpenRouter's key management API (https://openrouter.ai/docs/features/provisioning-api-keys):
+`{"data": key}` / `{"data": [keys]}`, the plaintext once in `"key"` on create, `{"deleted": true}`.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lambdarouter.errors import bad_request
+from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
+from lambdarouter.keys import KeyBody, key_data
+
+PAGE_SIZE = 100
+
+
+async def create_key(request: Request) -> Response:
+    store = admin_only(request)
+    body = await json_body(request, KeyBody)
+    try:
+        settings = body.settings()
+    except ValueError as exc:
+        raise bad_request(f"Invalid request: {exc}") from None
+    plaintext, record = await anyio.to_thread.run_sync(store.create_key, settings.name, settings)
+    return data(key_data(record, time.time()), status=201, key=plaintext)
+
+
+async def list_keys(request: Request) -> Response:
+    store = admin_only(request)
+    offset = query_int(request, "offset", 0)
+    include_disabled = request.query_params.get("include_disabled", "false").lower() == "true"
+    records = await anyio.to_thread.run_sync(store.list_keys)
+    shown = [r for r in records if include_disabled or not r.disabled][offset:offset + PAGE_SIZE]
+    now = time.time()
+    return data([key_data(r, now) for r in shown])
+
+
+async def get_key(request: Request) -> Response:
+    store = admin_only(request)
+    record = await anyio.to_thread.run_sync(store.find_key, request.path_params["hash"])
+    if record is None:
+        raise not_found("Key")
+    return data(key_data(record, time.time()))
+
+
+async def update_key(request: Request) -> Response:
+    store = admin_only(request)
+    body = await json_body(request, KeyBody)
+    if "name" in body.model_fields_set and not body.name:
+        raise bad_request("Invalid request: name: a key needs a name")
+    now = time.time()
+    record = await anyio.to_thread.run_sync(partial(store.update_key, request.path_params["hash"], body.changes(),
+                                                    now))
+    if record is None:
+        raise not_found("Key")
+    return data(key_data(record, now))
+
+
+async def delete_key(request: Request) -> Response:
+    store = admin_only(request)
+    if not await anyio.to_thread.run_sync(store.delete_key, request.path_params["hash"]):
+        raise not_found("Key")
+    return JSONResponse({"deleted": True})
+
+
+ROUTES = [
+    Route("/keys", create_key, methods=["POST"]),
+    Route("/keys", list_keys, methods=["GET"]),
+    Route("/keys/{hash}", get_key, methods=["GET"]),
+    Route("/keys/{hash}", update_key, methods=["PATCH"]),
+    Route("/keys/{hash}", delete_key, methods=["DELETE"]),
+]

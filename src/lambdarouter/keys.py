@@ -1,0 +1,143 @@
+"""Keys and generations in OpenRouter's JSON shapes, and key settings parsed from the admin API or the CLI.
+
+References: https://openrouter.ai/docs/features/provisioning-api-keys (POST/GET/PATCH/DELETE /keys),
+https://openrouter.ai/docs/api-reference/get-current-api-key (GET /key) and
+https://openrouter.ai/docs/api-reference/get-a-generation (GET /generation).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lambdarouter.store.model import (
+    GenerationRecord,
+    KeyRecord,
+    KeySettings,
+    LimitReset,
+    RateLimit,
+    parse_limit_reset,
+)
+
+
+def iso(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> float:
+    """ISO 8601 (a date alone is midnight UTC; no zone means UTC)."""
+    moment = datetime.fromisoformat(value)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def usd(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class RateLimitBody(BaseModel):
+    requests: int = Field(ge=1)
+    interval: str = "1m"
+
+
+class KeyBody(BaseModel):
+    """POST /keys and PATCH /keys/{hash}: OpenRouter's fields plus rate_limit and allowed_models.
+
+    Fields OpenRouter has that mean nothing here (`include_byok_in_limit`) are accepted and ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    label: str | None = Field(default=None, max_length=200)
+    disabled: bool | None = None
+    limit: Decimal | None = Field(default=None, ge=0)
+    limit_reset: str | None = None
+    expires_at: datetime | None = None
+    rate_limit: RateLimitBody | None = None
+    allowed_models: list[str] | None = None
+
+    @field_validator("limit_reset")
+    @classmethod
+    def _reset(cls, value: str | None) -> str | None:
+        return parse_limit_reset(value)
+
+    def changes(self) -> dict[str, Any]:
+        """The settings this body names (an explicit null clears one)."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "expires_at":
+                value = _timestamp(value)
+            elif name == "rate_limit":
+                value = None if value is None else RateLimit(value.requests, RateLimit.parse_interval(value.interval))
+            elif name == "allowed_models":
+                value = None if value is None else tuple(value)
+            elif name == "disabled" and value is None:
+                continue
+            out[name] = value
+        return out
+
+    def settings(self) -> KeySettings:
+        if not self.name:
+            raise ValueError("name: a key needs a name")
+        changes = self.changes()
+        reset: LimitReset | None = changes.get("limit_reset")
+        return KeySettings(self.name, changes.get("label"), bool(changes.get("disabled")), changes.get("limit"),
+                           reset, changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def rate_limit_json(rate: RateLimit | None) -> dict[str, Any]:
+    """Unlimited keys report `requests: -1` (a number, so typed clients keep parsing)."""
+    return rate.to_json() if rate is not None else {"requests": -1, "interval": "1m"}
+
+
+def key_data(record: KeyRecord, now: float) -> dict[str, Any]:
+    """A key as the management API returns it (never its plaintext)."""
+    return {
+        "hash": record.hash, "name": record.name, "label": record.label, "disabled": record.disabled,
+        "limit": usd(record.limit), "limit_remaining": usd(record.limit_remaining(now)),
+        "limit_reset": record.limit_reset, "include_byok_in_limit": False, "usage": usd(record.usage),
+        "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
+        "expires_at": iso(record.expires_at), "rate_limit": rate_limit_json(record.rate_limit),
+        "allowed_models": list(record.allowed_models) if record.allowed_models is not None else None,
+    }
+
+
+def key_info(record: KeyRecord, now: float) -> dict[str, Any]:
+    """GET /key: the calling key's own view."""
+    return {
+        "label": record.label, "name": record.name, "limit": usd(record.limit),
+        "limit_remaining": usd(record.limit_remaining(now)), "limit_reset": record.limit_reset,
+        "usage": usd(record.usage), "is_free_tier": False, "is_provisioning_key": False,
+        "rate_limit": rate_limit_json(record.rate_limit), "expires_at": iso(record.expires_at),
+        "allowed_models": list(record.allowed_models) if record.allowed_models is not None else None,
+    }
+
+
+def generation_data(record: GenerationRecord) -> dict[str, Any]:
+    """GET /generation: one ledger row in OpenRouter's shape (`status` and `usage_estimated` are ours)."""
+    generation_time = (record.latency_ms - record.first_token_ms) if record.first_token_ms is not None else None
+    return {
+        "id": record.id, "total_cost": float(record.cost), "usage": float(record.cost),
+        "created_at": iso(record.created_at), "model": record.model or record.model_requested,
+        "model_requested": record.model_requested, "origin": "", "is_byok": False,
+        "upstream_id": record.upstream_id, "cache_discount": None, "app_id": None, "streamed": record.streamed,
+        "cancelled": record.status == "aborted", "provider_name": record.provider, "latency": record.latency_ms,
+        "moderation_latency": None, "generation_time": generation_time, "finish_reason": record.finish_reason,
+        "native_finish_reason": record.native_finish_reason, "tokens_prompt": record.prompt_tokens,
+        "tokens_completion": record.completion_tokens, "native_tokens_prompt": record.prompt_tokens,
+        "native_tokens_completion": record.completion_tokens,
+        "native_tokens_reasoning": record.reasoning_tokens, "native_tokens_cached": record.cached_tokens,
+        "num_media_prompt": record.num_media_prompt, "num_search_results": 0,
+        "provider_responses": [{"provider": p, "status": s, "latency": ms} for p, s, ms in record.attempts],
+        "status": record.status, "usage_estimated": record.usage_estimated,
+    }

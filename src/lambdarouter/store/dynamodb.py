@@ -1,0 +1,344 @@
+"""The AWS store: DynamoDB tables defined in store/tables.py.
+
+Money without read-modify-write races. DynamoDB condition expressions cannot add, so the key item carries
+`remaining` (= limit - period spend - outstanding holds, see store/model.py) and every change is a single
+conditional update that moves it relatively:
+
+- reserve:  SET remaining = remaining - :amt, holds.<id> = {amount, expires_at}
+            IF remaining >= :amt AND period_start = :current_period
+- settle:   one transaction: PUT ledger row IF attribute_not_exists(id)   (idempotent by generation id)
+            + UPDATE key SET remaining = remaining + :held - :cost, usage += :cost, period_usage += :cost
+              REMOVE holds.<id> IF attribute_exists(holds.<id>)   (or, once swept, without the hold)
+- roll:     SET remaining = remaining + period_usage, period_usage = 0, period_start = :p IF period_start = :old
+- sweep:    SET remaining = remaining + :sum REMOVE holds.<a>, holds.<b> IF each still exists
+- limit:    SET limit = :new, remaining = remaining + (:new - :old) IF version = :v   (operator edits only)
+
+Rate windows are two counter attributes on the key item (`rate_window`, `rate_count`), bumped with
+`IF rate_window = :w AND rate_count < :n`, or restarted with `IF rate_window < :w`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lambdarouter.store import IDEMPOTENCY_IN_PROGRESS_TTL, hash_key, key_label, new_key
+from lambdarouter.store.codec import decode_generation, encode_generation
+from lambdarouter.store.dynamodb_idempotency import PowertoolsIdempotency
+from lambdarouter.store.dynamodb_items import SETTING_ATTRS, aliases, key_item, plain, record_of, value
+from lambdarouter.store.model import (
+    ZERO,
+    GenerationRecord,
+    Hold,
+    IdempotencyClaim,
+    KeyRecord,
+    KeySettings,
+    RateDecision,
+    RateLimit,
+    ReserveResult,
+    StoredResponse,
+    apply_changes,
+    period_start,
+)
+from lambdarouter.store.tables import USAGE_BY_KEY_INDEX
+
+LEDGER_RETENTION_SECONDS = 400 * 86400  # the usage table's TTL: a year of history plus a month's slack
+MAX_TRIES = 8
+_client: Any = None
+
+
+def dynamodb_client() -> Any:
+    """The process-wide client, created on first use (AWS_ENDPOINT_URL_DYNAMODB is honoured by boto3)."""
+    global _client
+    if _client is None:
+        _client = boto3.client("dynamodb", region_name=os.environ.get("AWS_REGION") or None,
+                               config=Config(retries={"mode": "standard", "max_attempts": 5},
+                                             connect_timeout=3, read_timeout=10))
+    return _client
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class DynamoDBStore:
+    def __init__(self, keys_table: str, usage_table: str, idempotency_table: str | None = None,
+                 client: Any = None) -> None:
+        self.keys_table, self.usage_table = keys_table, usage_table
+        self._client = client
+        self._idempotency = PowertoolsIdempotency(idempotency_table, lambda: self.client)
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else dynamodb_client()
+
+    def _update(self, key_hash: str, expression: str, condition: str, values: Mapping[str, Any],
+                names: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.keys_table, "Key": {"hash": {"S": key_hash}}, "UpdateExpression": expression,
+            "ConditionExpression": condition, **extra,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = {k: value(v) for k, v in values.items()}
+        kwargs["ExpressionAttributeNames"] = aliases(expression + " " + condition, names)
+        result: dict[str, Any] = self.client.update_item(**kwargs)
+        return result
+
+    # -- keys -------------------------------------------------------------------------------------------
+    def create_key(self, name: str, settings: KeySettings | None = None) -> tuple[str, KeyRecord]:
+        settings = settings or KeySettings(name)
+        plaintext, now = new_key(), time.time()
+        record = KeyRecord(
+            hash_key(plaintext), name, settings.label or key_label(plaintext), now, settings.disabled,
+            settings.limit, settings.limit_reset, settings.expires_at, settings.rate_limit,
+            settings.allowed_models, period_start=period_start(settings.limit_reset, now),
+            remaining=settings.limit or ZERO,
+        )
+        item = {**key_item(record), "holds": {}, "version": 0}
+        self.client.put_item(TableName=self.keys_table,
+                             Item={k: value(v) for k, v in item.items() if v is not None},
+                             ConditionExpression="attribute_not_exists(#h)", ExpressionAttributeNames={"#h": "hash"})
+        return plaintext, record
+
+    def _get(self, key_hash: str) -> dict[str, Any] | None:
+        found = self.client.get_item(TableName=self.keys_table, Key={"hash": {"S": key_hash}}, ConsistentRead=True)
+        return plain(found["Item"]) if "Item" in found else None
+
+    def find_key(self, key_hash: str) -> KeyRecord | None:
+        item = self._get(key_hash)
+        return record_of(item) if item else None
+
+    def _scan_keys(self) -> list[KeyRecord]:
+        records: list[KeyRecord] = []
+        for page in self.client.get_paginator("scan").paginate(TableName=self.keys_table, ConsistentRead=True):
+            records.extend(record_of(plain(item)) for item in page["Items"])
+        return sorted(records, key=lambda r: (r.created_at, r.hash))
+
+    def list_keys(self, offset: int = 0, limit: int | None = None) -> list[KeyRecord]:
+        records = self._scan_keys()[offset:]
+        return records if limit is None else records[:limit]
+
+    def has_keys(self) -> bool:
+        return bool(self.client.scan(TableName=self.keys_table, Limit=1, ProjectionExpression="#h",
+                                     ExpressionAttributeNames={"#h": "hash"})["Items"])
+
+    def update_key(self, key_hash: str, changes: Mapping[str, Any], now: float) -> KeyRecord | None:
+        for _ in range(MAX_TRIES):
+            item = self._get(key_hash)
+            if item is None:
+                return None
+            old = record_of(item)
+            new = apply_changes(old, changes, now)
+            fields = {k: v for k, v in key_item(new).items() if k in SETTING_ATTRS}
+            sets = {k: v for k, v in fields.items() if v is not None}
+            removes = [k for k in SETTING_ATTRS if fields.get(k) is None]
+            names = {f"#{k}": k for k in SETTING_ATTRS}
+            values: dict[str, Any] = {f":{k}": v for k, v in sets.items()}
+            values |= {":delta": (new.limit or ZERO) - (old.limit or ZERO), ":v": item.get("version", 0),
+                       ":one": 1}
+            expression = "SET " + ", ".join([f"#{k} = :{k}" for k in sets]
+                                            + ["#remaining = #remaining + :delta", "#version = #version + :one"])
+            if removes:
+                expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+            try:
+                self._update(key_hash, expression, "#version = :v", values, names)
+            except ClientError as exc:
+                if _code(exc) in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                    continue  # changed under us: read again
+                raise
+            return self.find_key(key_hash)
+        raise RuntimeError(f"key {key_hash[:12]} kept changing; update not applied")
+
+    def delete_key(self, key_hash: str) -> bool:
+        old = self.client.delete_item(TableName=self.keys_table, Key={"hash": {"S": key_hash}}, ReturnValues="ALL_OLD")
+        return "Attributes" in old
+
+    # -- budget -----------------------------------------------------------------------------------------
+    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+        available = ZERO
+        for _ in range(MAX_TRIES):
+            item = self._get(key_hash)
+            if item is None:
+                return ReserveResult(False, ZERO)
+            key = record_of(item)
+            current = period_start(key.limit_reset, now)
+            expired = [h for h in key.holds if h.expires_at <= now]
+            if key.period_start < current:
+                self._try(self._roll, key_hash, key.period_start, current)
+                continue
+            if expired:
+                self._try(self._sweep, key_hash, expired)
+                continue
+            available = key.remaining
+            try:
+                done = self._update(
+                    key_hash, "SET #remaining = #remaining - :amt, #holds.#id = :hold",
+                    "#remaining >= :amt AND #period_start >= :p",
+                    {":amt": hold.amount, ":p": current,
+                     ":hold": {"amount": hold.amount, "expires_at": Decimal(repr(hold.expires_at))}},
+                    {"#id": hold.id}, ReturnValues="UPDATED_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                return ReserveResult(True, plain(done["Attributes"])["remaining"])
+            except ClientError as exc:
+                if _code(exc) == "TransactionConflictException":
+                    continue
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                latest = plain(exc.response.get("Item", {}))
+            # Refused: either the key cannot afford it, or the item changed since we read it (read again).
+            if not latest:
+                return ReserveResult(False, ZERO)
+            now_key = record_of(latest)
+            if (now_key.period_start >= current and not any(h.expires_at <= now for h in now_key.holds)
+                    and now_key.remaining < hold.amount):
+                return ReserveResult(False, now_key.remaining)
+        return ReserveResult(False, available)
+
+    def _try(self, action: Any, *args: Any) -> None:
+        """Run a conditional housekeeping update; losing the race to another writer is fine."""
+        try:
+            action(*args)
+        except ClientError as exc:
+            if _code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                raise
+
+    def _roll(self, key_hash: str, old_start: float, new_start: float) -> None:
+        self._update(key_hash, "SET #remaining = #remaining + #period_usage, #period_usage = :zero, #period_start = :p",
+                     "#period_start = :old", {":zero": ZERO, ":p": new_start, ":old": old_start})
+
+    def _sweep(self, key_hash: str, expired: list[Hold]) -> None:
+        names = {f"#h{i}": h.id for i, h in enumerate(expired)}
+        self._update(key_hash, "SET #remaining = #remaining + :sum REMOVE " + ", ".join(f"#holds.{n}" for n in names),
+                     " AND ".join(f"attribute_exists(#holds.{n})" for n in names),
+                     {":sum": sum((h.amount for h in expired), ZERO)}, names)
+
+    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
+        held = hold is not None
+        for _ in range(MAX_TRIES):
+            try:
+                self.client.transact_write_items(TransactItems=[self._ledger_put(record),
+                                                                self._charge(record, hold, held)])
+                return True
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons", [{}, {}])
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False  # already in the ledger: charged then
+            if reasons[1].get("Code") != "ConditionalCheckFailed":
+                time.sleep(0.02)  # a conflicting write in flight: try again
+                continue
+            if "Item" not in reasons[1]:  # the key was deleted meanwhile: keep the ledger row
+                return self._put_ledger_only(record)
+            held = not held if hold is not None else held  # the hold was swept (or is still there): switch
+        raise RuntimeError(f"could not settle {record.id}: the key kept changing")
+
+    def _ledger_put(self, record: GenerationRecord) -> dict[str, Any]:
+        item = {"id": record.id, "key_hash": record.key_hash, "created_at": record.created_at, "cost": record.cost,
+                "status": record.status, "record": encode_generation(record),
+                "expires_at": int(record.created_at + LEDGER_RETENTION_SECONDS)}
+        return {"Put": {"TableName": self.usage_table, "Item": {k: value(v) for k, v in item.items()},
+                        "ConditionExpression": "attribute_not_exists(id)"}}
+
+    def _charge(self, record: GenerationRecord, hold: Hold | None, held: bool) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":cost": record.cost}
+        sets = "#usage = #usage + :cost, #period_usage = #period_usage + :cost"
+        if hold is not None and held:
+            names["#id"] = hold.id
+            values[":back"] = hold.amount - record.cost
+            expression = f"SET #remaining = #remaining + :back, {sets} REMOVE #holds.#id"
+            condition = "attribute_exists(#holds.#id)"
+        else:
+            expression, condition = f"SET #remaining = #remaining - :cost, {sets}", "attribute_exists(#h)"
+            names["#h"] = "hash"
+            if hold is not None:
+                names["#id"] = hold.id
+                condition += " AND attribute_not_exists(holds.#id)"
+        return {"Update": {"TableName": self.keys_table, "Key": {"hash": {"S": record.key_hash}},
+                           "UpdateExpression": expression, "ConditionExpression": condition,
+                           "ExpressionAttributeNames": aliases(expression + " " + condition, names),
+                           "ExpressionAttributeValues": {k: value(v) for k, v in values.items()},
+                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+    def _put_ledger_only(self, record: GenerationRecord) -> bool:
+        try:
+            self.client.put_item(**self._ledger_put(record)["Put"])
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- rate windows -----------------------------------------------------------------------------------
+    def hit_rate_window(self, key_hash: str, limit: RateLimit, now: float) -> RateDecision:
+        start, end = limit.window(now)
+        for _ in range(MAX_TRIES):
+            try:
+                done = self._update(key_hash, "SET #rate_count = #rate_count + :one",
+                                    "#rate_window = :w AND #rate_count < :n", {":one": 1, ":w": start,
+                                                                              ":n": limit.requests},
+                                    ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                count = int(plain(done["Attributes"])["rate_count"])
+                return RateDecision(True, limit.requests, limit.requests - count, end)
+            except ClientError as exc:
+                if _code(exc) == "TransactionConflictException":
+                    continue  # a settle's transaction holds the item for a moment
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                old = plain(exc.response.get("Item", {}))
+            if not old:
+                return RateDecision(False, limit.requests, 0, end)  # no such key
+            if old.get("rate_window") is not None and float(old["rate_window"]) >= start:
+                return RateDecision(False, limit.requests, 0, end)  # this window is full
+            try:  # an older window (or none): start this one at 1
+                self._update(key_hash, "SET #rate_window = :w, #rate_count = :one",
+                             "attribute_exists(#h) AND (attribute_not_exists(#rate_window) OR #rate_window < :w)",
+                             {":w": start, ":one": 1}, {"#h": "hash"})
+                return RateDecision(True, limit.requests, limit.requests - 1, end)
+            except ClientError as exc:
+                if _code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                    raise  # else another request started the window first: count in it
+        return RateDecision(False, limit.requests, 0, end)
+
+    # -- ledger -----------------------------------------------------------------------------------------
+    def record_generation(self, record: GenerationRecord) -> bool:
+        return self.settle(record, None, time.time())
+
+    def get_generation(self, generation_id: str) -> GenerationRecord | None:
+        found = self.client.get_item(TableName=self.usage_table, Key={"id": {"S": generation_id}},
+                                     ConsistentRead=True)
+        return decode_generation(found["Item"]["record"]["S"]) if "Item" in found else None
+
+    def query_generations(self, key_hash: str | None, since: float | None = None,
+                          until: float | None = None) -> list[GenerationRecord]:
+        low, high = since or 0.0, until if until is not None else 1e12
+        values = {":a": value(low), ":b": value(high)}
+        if key_hash is not None:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.usage_table, IndexName=USAGE_BY_KEY_INDEX,
+                KeyConditionExpression="key_hash = :k AND created_at BETWEEN :a AND :b",
+                ExpressionAttributeValues={**values, ":k": {"S": key_hash}})
+        else:
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.usage_table, FilterExpression="created_at BETWEEN :a AND :b",
+                ExpressionAttributeValues=values)
+        records = [decode_generation(item["record"]["S"]) for page in pages for item in page["Items"]]
+        return sorted((r for r in records if r.created_at < high), key=lambda r: (r.created_at, r.id))
+
+    # -- idempotency ------------------------------------------------------------------------------------
+    def claim_idempotency(self, scope: str, key: str, body_hash: str,
+                          in_progress_ttl: float = IDEMPOTENCY_IN_PROGRESS_TTL) -> IdempotencyClaim:
+        return self._idempotency.claim(scope, key, body_hash, in_progress_ttl)
+
+    def complete_idempotency(self, scope: str, key: str, body_hash: str, response: StoredResponse) -> None:
+        self._idempotency.complete(scope, key, body_hash, response)
+
+    def release_idempotency(self, scope: str, key: str, body_hash: str) -> None:
+        self._idempotency.release(scope, key, body_hash)
