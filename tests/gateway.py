@@ -55,6 +55,8 @@ def gateway_env(tmp: Path, upstream_url: str, extra: Mapping[str, str] | None = 
         "LAMBDAROUTER_READ_TIMEOUT": "10",
         "LAMBDAROUTER_CONNECT_TIMEOUT": "5",
         "LAMBDAROUTER_CONFIG": str(EXTRA_MODELS),
+        # Each queued fake reply answers one attempt: retries are exercised by tests that ask for them.
+        "LAMBDAROUTER_RETRY_ROUNDS": "1",
         "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY,
         # Native wire formats: their paths do not collide, so one fake upstream serves them all.
         "ANTHROPIC_API_KEY": UPSTREAM_KEY,

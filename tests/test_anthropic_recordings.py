@@ -183,14 +183,24 @@ def test_synthesized_529_overloaded_falls_back(client: openai.OpenAI, fake_upstr
     assert [r.json()["model"] for r in fake_upstream.requests] == ["claude-sonnet-4-5", "claude-sonnet-4-0"]
 
 
-def test_invalid_request_is_not_retried(http: httpx.Client, fake_upstream: FakeUpstream) -> None:
+def test_invalid_request_is_not_retried_but_moves_to_the_next_model(http: httpx.Client,
+                                                                    fake_upstream: FakeUpstream) -> None:
+    """A 400 is never asked again of the same endpoint; in a `models` list any error moves on (OpenRouter)."""
     rec = load_recording("anthropic/error-400-invalid-request")
     fake_upstream.reply(Reply.from_recording(rec), path=UPSTREAM_PATH)
     response = http.post("/chat/completions", json={
-        "model": "anthropic/claude-sonnet-4-5", "models": ["anthropic/claude-sonnet-4-0"],
-        "messages": [{"role": "user", "content": "hi"}]})
+        "model": "anthropic/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 400
     assert len(fake_upstream.requests) == 1
+
+    fake_upstream.reply(Reply.from_recording(rec), path=UPSTREAM_PATH)
+    fake_upstream.reply(Reply.from_recording(load_recording("anthropic/text-basic")), path=UPSTREAM_PATH)
+    response = http.post("/chat/completions", json={
+        "model": "anthropic/claude-sonnet-4-5", "models": ["anthropic/claude-sonnet-4-0"],
+        "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    assert response.json()["model"] == "anthropic/claude-sonnet-4-0"
+    assert [r.json()["model"] for r in fake_upstream.requests[1:]] == ["claude-sonnet-4-5", "claude-sonnet-4-0"]
 
 
 def _stream_chunks(http: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:

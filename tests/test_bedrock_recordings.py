@@ -218,24 +218,29 @@ def openai_text_reply(fake_upstream: FakeUpstream) -> None:
 ])
 def test_retryable_errors_fall_back_and_others_do_not(name: str, reply: int | None, http: httpx.Client,
                                                        fake_upstream: FakeUpstream) -> None:
+    """Alone, the mapped error reaches the client; with a `models` list any error moves on to the next model
+    (OpenRouter's model routing), so the OpenAI fallback answers."""
     if reply is None:
         rec = load_recording(name)
         upstream = Reply.from_recording(rec)
-        status, falls_back = ERROR_EXPECTATIONS[name]
+        status, _ = ERROR_EXPECTATIONS[name]
     else:
         upstream = Reply.json({"message": "Too many requests, please wait before trying again."}, status=reply,
                               headers={"x-amzn-errortype": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"})
-        status, falls_back = {429: 429, 503: 502, 408: 408}[reply], True
+        status = {429: 429, 503: 502, 408: 408}[reply]
+    fake_upstream.reply(upstream, path="^/model/")
+    response = http.post("/chat/completions", json={"model": NOVA, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == status
+    assert response.json()["error"]["metadata"]["provider_name"] == "amazon-bedrock"
+
     fake_upstream.reply(upstream, path="^/model/")
     openai_text_reply(fake_upstream)
     response = http.post("/chat/completions", json={"model": NOVA, "models": ["openai/gpt-4o"],
+                                                   "provider": {"ignore": ["azure"]},
                                                    "messages": [{"role": "user", "content": "hi"}]})
-    if falls_back:
-        assert response.status_code == 200 and response.json()["provider"] == "openai"
-    else:
-        assert response.status_code == status and response.json()["error"]["metadata"]["provider_name"] == (
-            "amazon-bedrock")
-    assert [r.path.split("/")[1] for r in fake_upstream.requests] == (["model", "v1"] if falls_back else ["model"])
+    assert response.status_code == 200
+    assert response.json()["provider"] == "openai"
+    assert [r.path.split("/")[1] for r in fake_upstream.requests] == ["model", "model", "v1"]
 
 
 def test_synthesized_throttling_reaches_the_client_as_429(http: httpx.Client, fake_upstream: FakeUpstream) -> None:

@@ -237,3 +237,28 @@ def test_user_config_adds_an_endpoint_to_a_bundled_model(http: httpx.Client, fak
     assert response.status_code == 200, response.text
     assert response.json()["provider"] == "groq"
     assert fake_upstream.requests[0].json()["model"] == "llama-3.3-70b-versatile"
+
+
+def test_server_timing_splits_gateway_and_upstream_time(http: httpx.Client, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.reply(Reply(status=200, headers={"content-type": "application/json"}, stall=0.2,
+                              body=load_recording("openai/text-basic").body_bytes()), path=UPSTREAM_PATH)
+    response = http.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO})
+    assert response.status_code == 200
+    timing = dict(part.strip().split(";dur=") for part in response.headers["server-timing"].split(","))
+    assert float(timing["upstream"]) >= 200  # the upstream's own stall
+    assert 0 <= float(timing["gateway"]) < float(timing["upstream"])
+
+
+def test_reasoning_exclude_hides_reasoning_but_keeps_its_usage(http: httpx.Client,
+                                                               fake_upstream: FakeUpstream) -> None:
+    rec = load_recording("anthropic/thinking")
+    fake_upstream.reply(Reply.from_recording(rec), path="/v1/messages")
+    response = http.post("/chat/completions", json={
+        "model": "anthropic/claude-sonnet-4-0", "messages": HELLO, "max_tokens": 8000,
+        "reasoning": {"max_tokens": 6400, "exclude": True}})
+    assert response.status_code == 200, response.text
+    message = response.json()["choices"][0]["message"]
+    assert message["content"]
+    assert message["reasoning"] is None
+    assert message["reasoning_details"] is None
+    assert response.json()["usage"]["completion_tokens"] == rec.json_body()["usage"]["output_tokens"]

@@ -69,8 +69,8 @@ def test_sort_price_and_floor_variant() -> None:
 
 def test_sort_throughput_latency_and_nitro_use_measured_health() -> None:
     board = HealthBoard()
-    board.record_success(endpoint_key("dear", "m-dear"), 100, first_token_ms=50, tokens_per_second=300)
-    board.record_success(endpoint_key("mid", "m-mid"), 100, first_token_ms=20, tokens_per_second=90)
+    board.record_speed(endpoint_key("dear", "m-dear"), first_token_ms=50, tokens_per_second=300)
+    board.record_speed(endpoint_key("mid", "m-mid"), first_token_ms=20, tokens_per_second=90)
     assert hosts({"model": "a/model:nitro"}, board)[:2] == ["dear", "mid"]
     assert hosts({"model": "a/model", "provider": {"sort": "throughput"}}, board)[:2] == ["dear", "mid"]
     assert hosts({"model": "a/model", "provider": {"sort": "latency"}}, board)[:2] == ["mid", "dear"]

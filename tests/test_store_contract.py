@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from lambdarouter.health import HealthBoard
 from lambdarouter.store import KEY_PREFIX, Store, hash_key
 from lambdarouter.store.dynamodb import DynamoDBStore
 from lambdarouter.store.model import GenerationRecord, Hold, KeySettings, RateLimit, StoredResponse, period_start
@@ -325,3 +326,21 @@ def test_an_abandoned_in_progress_claim_expires(store: Store) -> None:
     assert store.claim_idempotency("key-1", "idem-1", "body-a").state == "in_progress"
     time.sleep(1.1)  # Powertools compares whole milliseconds and seconds
     assert store.claim_idempotency("key-1", "idem-1", "body-a").state == "started"
+
+
+def test_endpoint_health_is_shared_through_the_store(store: Store) -> None:
+    """One instance publishes its view; another merges it; ledger reads never see the health row."""
+    first, second = HealthBoard(), HealthBoard()
+    first.record_failure("openai/gpt-4o")
+    first.record_success("groq/llama", 120.0)
+    first.record_speed("groq/llama", 80.0, 250.0)
+    store.save_health(first.snapshot())
+    second.merge(store.load_health())
+    assert second.failed_recently("openai/gpt-4o")
+    groq = second.get("groq/llama")
+    assert groq is not None
+    assert (groq.latency_ms, groq.first_token_ms, groq.tokens_per_second) == (120.0, 80.0, 250.0)
+    second.merge(store.load_health())  # merging the same view again changes nothing
+    assert second.get("groq/llama") == groq
+    assert store.query_generations(None) == []
+    assert store.get_generation("_endpoint-health") is None

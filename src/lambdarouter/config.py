@@ -18,6 +18,9 @@ class Settings:
     admin_key: str | None
     connect_timeout: float
     read_timeout: float
+    # Until the first byte of a stream, or the whole of a non-streamed answer, across every failover and retry.
+    request_deadline: float
+    retry_rounds: int  # 1 = every candidate once, no retries
     # DynamoDB (AWS): used instead of SQLite when the keys and usage tables are both named.
     keys_table: str | None = None
     usage_table: str | None = None
@@ -32,6 +35,8 @@ class Settings:
             admin_key=os.environ.get("LAMBDAROUTER_ADMIN_KEY") or None,
             connect_timeout=float(os.environ.get("LAMBDAROUTER_CONNECT_TIMEOUT", "10")),
             read_timeout=float(os.environ.get("LAMBDAROUTER_READ_TIMEOUT", "300")),
+            request_deadline=float(os.environ.get("LAMBDAROUTER_REQUEST_DEADLINE", "120")),
+            retry_rounds=max(int(os.environ.get("LAMBDAROUTER_RETRY_ROUNDS", "3")), 1),
             keys_table=os.environ.get("LAMBDAROUTER_KEYS_TABLE") or None,
             usage_table=os.environ.get("LAMBDAROUTER_USAGE_TABLE") or None,
             idempotency_table=os.environ.get("LAMBDAROUTER_IDEMPOTENCY_TABLE") or None,

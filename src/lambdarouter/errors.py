@@ -38,6 +38,7 @@ class GatewayError(Exception):
         metadata: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         retryable: bool = False,
+        transient: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -46,6 +47,12 @@ class GatewayError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
         # Whether a fallback to another endpoint may succeed (connect errors, 408, 429, 5xx).
         self.retryable = retryable
+        # Whether asking the same endpoint again later may succeed: a retryable error, unless the provider
+        # refused the request itself or the gateway's credentials (its own 400/401/403/404), which a retry
+        # would only repeat.
+        upstream_status = self.metadata.get("status")
+        self.transient = transient if transient is not None else (
+            retryable and upstream_status not in (400, 401, 403, 404))
 
     @property
     def error_type(self) -> str:

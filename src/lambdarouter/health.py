@@ -8,7 +8,9 @@ most every `SYNC_SECONDS`, from a background task after a response was sent (see
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 # An endpoint whose latest outcome is a failure within this window is tried after the healthy ones.
 FAILURE_WINDOW_SECONDS = 60.0
@@ -50,6 +52,9 @@ class EndpointStats:
         self.last_failure = max(self.last_failure, other.last_failure)
 
 
+STAT_FIELDS = tuple(f.name for f in fields(EndpointStats))
+
+
 def _average(old: float | None, new: float | None) -> float | None:
     if new is None:
         return old
@@ -64,13 +69,17 @@ class HealthBoard:
     def get(self, key: EndpointKey) -> EndpointStats | None:
         return self.stats.get(key)
 
-    def record_success(self, key: EndpointKey, latency_ms: float, first_token_ms: float | None = None,
-                       tokens_per_second: float | None = None) -> None:
+    def record_success(self, key: EndpointKey, latency_ms: float) -> None:
+        """An attempt answered (the whole answer, or a stream's first bytes)."""
         stats = self.stats.setdefault(key, EndpointStats())
         stats.latency_ms = _average(stats.latency_ms, latency_ms)
+        stats.last_success = time.time()
+
+    def record_speed(self, key: EndpointKey, first_token_ms: float | None, tokens_per_second: float | None) -> None:
+        """How fast a finished generation produced: feeds `sort: latency` / `throughput` and `:nitro`."""
+        stats = self.stats.setdefault(key, EndpointStats())
         stats.first_token_ms = _average(stats.first_token_ms, first_token_ms)
         stats.tokens_per_second = _average(stats.tokens_per_second, tokens_per_second)
-        stats.last_success = time.time()
 
     def record_failure(self, key: EndpointKey) -> None:
         stats = self.stats.setdefault(key, EndpointStats())
@@ -83,7 +92,16 @@ class HealthBoard:
     def sync_due(self) -> bool:
         return time.monotonic() - self.last_sync >= SYNC_SECONDS
 
-    def merge(self, remote: dict[EndpointKey, EndpointStats]) -> None:
-        for key, theirs in remote.items():
+    def snapshot(self) -> dict[EndpointKey, dict[str, float | None]]:
+        return {key: asdict(stats) for key, stats in self.stats.items()}
+
+    def merge(self, rows: Mapping[EndpointKey, Mapping[str, Any]]) -> None:
+        """Fold in the view other instances published (rows as `snapshot()` writes them)."""
+        for key, row in rows.items():
+            known = {name: row[name] for name in STAT_FIELDS if name in row}
+            try:
+                theirs = EndpointStats(**known)
+            except TypeError:
+                continue  # a row from an incompatible version: ignore it, health is advisory
             self.stats.setdefault(key, EndpointStats()).merge(theirs)
         self.last_sync = time.monotonic()

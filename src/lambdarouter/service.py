@@ -10,6 +10,7 @@ any byte reached the client).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -29,11 +30,13 @@ from lambdarouter.budget import PromptSize, fill_usage, insufficient_credits, me
 from lambdarouter.catalog import Catalog
 from lambdarouter.credentials import Credentials
 from lambdarouter.errors import GatewayError
+from lambdarouter.fallback import RetryPolicy, first_answer
+from lambdarouter.health import HealthBoard
 from lambdarouter.images import inline_remote_images
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
-from lambdarouter.providers.events import StreamEvent, TokenUsage
+from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage
 from lambdarouter.ratelimit import rate_headers, rate_limited
 from lambdarouter.routing import Candidate, plan, requested_models
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -87,6 +90,24 @@ class Generation:
         return Identity(self.id, self.created, served.model.id if served else "",
                         served.endpoint.host if served else "")
 
+    def shows(self, event: StreamEvent) -> bool:
+        """`reasoning.exclude`: the model still reasons (and bills for it), the client does not see it."""
+        excluded = self.request.reasoning is not None and bool(self.request.reasoning.exclude)
+        return not (excluded and isinstance(event, ReasoningDelta))
+
+    def server_timing(self) -> str:
+        """`Server-Timing`: time in the upstream's answering attempt vs everything else so far."""
+        total = (time.monotonic() - self.started) * 1000
+        upstream = float(self.attempts[-1][2]) if self.attempts else 0.0
+        return f"gateway;dur={max(total - upstream, 0.0):.1f}, upstream;dur={upstream:.1f}"
+
+    def tokens_per_second(self) -> float | None:
+        """Output speed after the first token, when both ends are known."""
+        if self.first_token_ms is None or not self.usage.completion_tokens:
+            return None
+        seconds = (time.monotonic() - self.started) - self.first_token_ms / 1000
+        return self.usage.completion_tokens / seconds if seconds > 0.001 else None
+
     def mark_first_token(self) -> None:
         if self.first_token_ms is None:
             self.first_token_ms = _ms(self.started)
@@ -139,10 +160,16 @@ def _status_of(exc: BaseException) -> str:
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, store: Store, credentials: Credentials) -> None:
+    def __init__(self, catalog: Catalog, store: Store, credentials: Credentials, *,
+                 retry_policy: RetryPolicy | None = None, health: HealthBoard | None = None) -> None:
         self.catalog = catalog
         self.store = store
         self.credentials = credentials
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.health = health or HealthBoard()
+        # Called with every ledger record once it is written (metrics); they must not raise.
+        self.observers: list[Callable[[GenerationRecord], None]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
@@ -153,7 +180,8 @@ class Gateway:
         try:
             events = await self._first_answer(generation, self._call_whole)
             for event in events:
-                generation.acc.add(event)
+                if generation.shows(event):
+                    generation.acc.add(event)
             generation.mark_first_token()
         except BaseException as exc:
             await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
@@ -179,7 +207,7 @@ class Gateway:
             canonical = self.catalog.resolve(requested).model.id
             if not key.allows_model(requested, canonical):
                 raise GatewayError(403, f"This key may not use {requested}.")
-        candidates = plan(request, self.catalog, self.credentials)
+        candidates = plan(request, self.catalog, self.credentials, self.health)
         generation = Generation(new_generation_id(), key, request, streamed, candidates, measure(request))
         if key.rate_limit is not None:
             decision = await anyio.to_thread.run_sync(self.store.hit_rate_window, key.hash, key.rate_limit,
@@ -203,6 +231,7 @@ class Gateway:
         generation.finished = True
         generation.close_books()
         record = generation.record(status, error)
+        self._observe(generation, record)
         # Shielded: a client that hung up cancels the request, never its accounting.
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
@@ -216,26 +245,48 @@ class Gateway:
         logger.error("LEDGER WRITE LOST for %s after %d attempts; record: %s", record.id, len(SETTLE_BACKOFF) + 1,
                      encode_generation(record))
 
+    def _observe(self, generation: Generation, record: GenerationRecord) -> None:
+        """After the books are closed: endpoint health, observers (metrics), and a health sync when due."""
+        served = generation.served_by
+        if served is not None:
+            if record.status == "error":
+                self.health.record_failure(served.key)  # failed after its first byte
+            elif record.status == "success":
+                self.health.record_speed(served.key, record.first_token_ms, generation.tokens_per_second())
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:
+                logger.exception("observer failed for %s", record.id)
+        if self.health.sync_due():
+            self.health.last_sync = time.monotonic()  # one sync in flight at a time
+            task = asyncio.get_running_loop().create_task(self._sync_health())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _sync_health(self) -> None:
+        """Share endpoint health with other instances, off the request path (a background task)."""
+        try:
+            remote = await anyio.to_thread.run_sync(self.store.load_health)
+            self.health.merge(remote)
+            await anyio.to_thread.run_sync(self.store.save_health, self.health.snapshot())
+        except Exception:  # advisory data: a failed sync only delays sharing
+            logger.warning("endpoint health sync failed", exc_info=True)
+
     async def _first_answer(self, generation: Generation,
                             attempt: Callable[[WireAdapter, UpstreamCall], Awaitable[T]]) -> T:
-        """Try each candidate until one answers; retryable failures move on to the next."""
-        candidates = generation.candidates
-        for position, candidate in enumerate(candidates):
-            started = time.monotonic()
-            try:
-                adapter = adapter_for(candidate.host.spec.wire_format)
-                call = UpstreamCall(await self._prepared(generation, adapter), candidate.endpoint, candidate.host,
+        """The first candidate's answer, with failover and retries wrapped around the adapters."""
+        async def call(candidate: Candidate) -> T:
+            adapter = adapter_for(candidate.host.spec.wire_format)
+            upstream = UpstreamCall(await self._prepared(generation, adapter), candidate.endpoint, candidate.host,
                                     candidate.supported_parameters, generation.streamed)
-                result = await attempt(adapter, call)
-            except GatewayError as exc:
-                generation.attempts.append((candidate.endpoint.host, exc.status, _ms(started)))
-                if not exc.retryable or position == len(candidates) - 1:
-                    raise
-                continue
-            generation.attempts.append((candidate.endpoint.host, 200, _ms(started)))
-            generation.served_by = candidate
-            return result
-        raise AssertionError("plan() never returns an empty list")  # pragma: no cover
+            return await attempt(adapter, upstream)
+
+        served, result = await first_answer(generation.candidates, call, generation.attempts, self.health,
+                                            self.retry_policy)
+        generation.served_by = served
+        generation.headers["server-timing"] = generation.server_timing()
+        return result
 
     @staticmethod
     async def _prepared(generation: Generation, adapter: WireAdapter) -> ChatCompletionRequest:
@@ -276,6 +327,8 @@ class Relay:
         try:
             async with self.stack:
                 async for event in self.events:
+                    if not generation.shows(event):
+                        continue
                     generation.acc.add(event)
                     out = assemble.chunk(identity, event, first)
                     if out is not None:
@@ -285,6 +338,8 @@ class Relay:
             status = "success"
         except GatewayError as exc:
             status, error = "error", exc
+            if generation.served_by is not None:  # stream decoders do not know which host they decode
+                exc.metadata.setdefault("provider_name", generation.served_by.endpoint.host)
         except Exception:
             status = "error"
             raise

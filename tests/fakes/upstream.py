@@ -314,7 +314,9 @@ class _Server(ThreadingHTTPServer):
         if isinstance(exc, OSError | ValueError) and self.stop_event.is_set():
             return
         if isinstance(exc, ConnectionError | TimeoutError):
-            return  # the client went away mid-response; that is the client's business
+            with self.upstream._lock:
+                self.upstream._disconnects += 1  # the client went away mid-response (tests may check it did)
+            return
         with self.upstream._lock:
             self.upstream._errors.append(traceback.format_exc())
 
@@ -343,6 +345,7 @@ class FakeUpstream:
         self._queue: list[_Scripted] = []
         self._requests: list[ReceivedRequest] = []
         self._errors: list[str] = []
+        self._disconnects = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -440,6 +443,12 @@ class FakeUpstream:
         """A snapshot of the received requests, in arrival order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def disconnects(self) -> int:
+        """How many responses were cut short because the client closed the connection."""
+        with self._lock:
+            return self._disconnects
 
     @property
     def errors(self) -> list[str]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator
 
+import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
@@ -22,6 +26,8 @@ from lambdarouter.store import KeyRecord
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+KEEPALIVE = b": keep-alive\n\n"
+KEEPALIVE_SECONDS = float(os.environ.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15"))
 
 
 async def read_body(request: Request) -> bytes:
@@ -67,11 +73,48 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**answer.headers, "x-generation-id": answer.id})
 
 
-async def sse(relay: Relay) -> AsyncIterator[bytes]:
-    """One `data:` event per chunk as it arrives, then `data: [DONE]`."""
-    async for chunk in relay.chunks():
-        yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
-    yield b"data: [DONE]\n\n"
+async def sse(relay: Relay, keepalive: float | None = None) -> AsyncIterator[bytes]:
+    """One `data:` event per chunk as it arrives, then `data: [DONE]`; `: keep-alive` comments while the
+    upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
+
+    The relay runs in its own task so that waiting for it can time out without cancelling it; when the
+    client goes away, this generator is closed and cancels that task, which records what was produced.
+    """
+    interval = keepalive if keepalive is not None else KEEPALIVE_SECONDS
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+    # Cancelled through anyio, not Task.cancel(): the relay's accounting runs in an anyio shielded scope,
+    # which only anyio cancellation respects.
+    scope = anyio.CancelScope()
+
+    async def produce() -> None:
+        with scope:
+            try:
+                async for chunk in relay.chunks():
+                    await queue.put(b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n")
+            finally:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+
+    task = asyncio.get_running_loop().create_task(produce())
+    _producers.add(task)  # held until done: a client that left does not stop the books being closed
+    task.add_done_callback(_producers.discard)
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), interval)
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if item is None:
+                break
+            yield item
+        await task  # an unexpected failure in the relay surfaces here
+        yield b"data: [DONE]\n\n"
+    finally:
+        scope.cancel()  # a no-op when the relay already ended
+
+
+_producers: set[asyncio.Task[None]] = set()
 
 
 ROUTES = [Route("/chat/completions", chat_completions, methods=["POST"])]

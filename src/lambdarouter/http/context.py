@@ -6,7 +6,8 @@ from functools import cache
 
 from lambdarouter.catalog import load_catalog
 from lambdarouter.config import Settings
-from lambdarouter.credentials import EnvCredentials
+from lambdarouter.credentials import credentials_from_env
+from lambdarouter.fallback import RetryPolicy
 from lambdarouter.providers import transport
 from lambdarouter.service import Gateway
 from lambdarouter.store import shared_store
@@ -16,4 +17,5 @@ from lambdarouter.store import shared_store
 def default_gateway() -> Gateway:
     settings = Settings.from_env()
     transport.configure_timeouts(settings.connect_timeout, settings.read_timeout)
-    return Gateway(load_catalog(settings.config_path), shared_store(), EnvCredentials())
+    return Gateway(load_catalog(settings.config_path), shared_store(), credentials_from_env(),
+                   retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds))

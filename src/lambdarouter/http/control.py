@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lambdarouter.auth import authenticate_key, require_admin
-from lambdarouter.credentials import Credentials, EnvCredentials
+from lambdarouter.credentials import Credentials, credentials_from_env
 from lambdarouter.errors import GatewayError, bad_request
 from lambdarouter.http.errors import validation_error
 from lambdarouter.store import KeyRecord, Store, shared_store
@@ -34,7 +34,7 @@ def store_of(request: Request) -> Store:
 
 def credentials_of(request: Request) -> Credentials:
     gateway = getattr(request.app.state, "gateway", None)
-    credentials: Credentials = gateway.credentials if gateway is not None else EnvCredentials()
+    credentials: Credentials = gateway.credentials if gateway is not None else credentials_from_env()
     return credentials
 
 

