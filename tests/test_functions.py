@@ -1,140 +1,146 @@
-"""The Lambda entry points, driven the way their AWS hosts drive them, with the events in `events/`.
+"""The Mangum functions, driven the way Lambda drives them, with the events in `events/`, under moto.
 
-- The control function (`functions/models/app.py`, a Mangum handler) is imported by path and called
-  with each API Gateway REST proxy event as `sam local invoke -e events/<name>.json` would, under both
-  prefixes.
-- The inference function (`functions/chat_completions/run.sh`, uvicorn under the Lambda Web Adapter) runs
-  as a process on a free port against a fake OpenAI upstream; each chat event is sent to it over HTTP the
-  way the adapter forwards an event (method, path, query, headers, body, `x-amzn-request-context`).
+Each handler (`functions/<name>/app.py`) is imported by path in the environment the template gives it
+(table names, secret id, Powertools settings; nothing from the developer's shell), with moto serving the
+stack's DynamoDB tables (created from `lambdarouter.store.tables`) and its secret (built from the template's
+`SecretStringTemplate`). Every event is called as `sam local invoke -e events/<name>.json` would, under
+both prefixes. The Web Adapter functions are tested in test_functions_inference.py.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import importlib.util
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
-from urllib.parse import urlencode
 
-import httpx
+import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from moto import mock_aws
 
-from lambdarouter import __version__
-from tests.fakes.recordings import load_recording
-from tests.fakes.upstream import FakeUpstream, Reply
+from lambdarouter import __version__, observability
+from lambdarouter.store import dynamodb as dynamodb_module
+from lambdarouter.store import open_store, shared_store
+from tests.lambda_events import (
+    AWS_CREDENTIALS,
+    RESOURCE_NAMES,
+    AwsWorld,
+    FakeLambdaContext,
+    create_stack_data,
+    event_names,
+    fill,
+    import_by_path,
+    lambda_environment,
+    load_event,
+    log_lines,
+    populate,
+    reset_observability,
+    secret_template,
+    with_prefix,
+)
+from tests.sam_template import (
+    FUNCTION_DIRS,
+    MANAGEMENT,
+    MODELS,
+    PREFIXES,
+    ROOT,
+    WEB_ADAPTER_FUNCTIONS,
+    event_function,
+    function_environment,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
-MODELS_APP = ROOT / "functions" / "models" / "app.py"
-RUN_SH = ROOT / "functions" / "chat_completions" / "run.sh"
-PREFIXES = ("/api/v1", "/v1")
-KEY_PLACEHOLDER = "${LAMBDAROUTER_KEY}"  # what the chat events carry instead of a real key
+Handler = Any  # Mangum: (event, context) -> REST proxy response
 
-MODELS_EVENTS = {"models", "models-v1", "model-endpoints", "model-endpoints-unknown", "health", "openapi"}
-CHAT_EVENTS = {"chat-completions", "chat-completions-stream", "chat-completions-bad-key", "chat-completions-bad-body"}
-
-STARTUP_TIMEOUT = 30.0
-REQUEST_TIMEOUT = httpx.Timeout(20.0)
-CHUNK_DELAY = 0.1
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-# -- events ---------------------------------------------------------------------------------------------
-
-
-def load_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return event
+# Event -> the status its (Mangum) function answers.
+EXPECTED_STATUS = {
+    "models": 200, "models-v1": 200, "model-endpoints": 200, "model-endpoints-unknown": 404, "health": 200,
+    "openapi": 200,
+    "keys-create": 201, "keys-create-bad-body": 400, "keys-list": 200, "keys-list-bad-key": 401,
+    "keys-list-gateway-key": 403, "keys-get": 200, "keys-get-unknown": 404, "keys-update": 200, "keys-delete": 200,
+    "credits": 200,
+    "key": 200, "key-bad-key": 401, "key-admin-key": 401, "generation": 200, "generation-unknown": 404,
+    "generation-missing-id": 400,
+    "usage": 200, "usage-gateway-key": 403, "generations": 200, "generations-get": 200, "hosts": 200,
+    "dashboard": 200, "dashboard-asset": 200,
+}
+# The Web Adapter functions' events (test_functions_inference.py).
+INFERENCE_EVENTS = {"chat-completions", "chat-completions-stream", "chat-completions-bad-key",
+                    "chat-completions-bad-body", "chat-completions-admin-key", "embeddings", "embeddings-bad-key",
+                    "embeddings-bad-body", "completions", "completions-stream", "completions-bad-key",
+                    "completions-bad-body"}
 
 
-def with_prefix(event: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The same event sent under the other base path (`/api/v1` <-> `/v1`)."""
-    moved: dict[str, Any] = json.loads(json.dumps(event))
-    for holder, key in ((moved, "path"), (moved, "resource"), (moved["requestContext"], "resourcePath")):
-        holder[key] = re.sub(r"^/(api/)?v1(?=/)", prefix, holder[key])
-    moved["requestContext"]["path"] = f"/{moved['requestContext']['stage']}{moved['path']}"
-    return moved
+# -- the events themselves --------------------------------------------------------------------------------
 
 
-def test_every_event_is_exercised_here() -> None:
-    assert {p.stem for p in EVENTS.glob("*.json")} == MODELS_EVENTS | CHAT_EVENTS
+def test_every_event_is_exercised() -> None:
+    assert event_names() == EXPECTED_STATUS.keys() | INFERENCE_EVENTS
+    assert all(event_function(load_event(name)) in WEB_ADAPTER_FUNCTIONS for name in INFERENCE_EVENTS)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS_EVENTS | CHAT_EVENTS))
+@pytest.mark.parametrize("name", sorted(event_names()))
 def test_event_is_a_rest_api_proxy_event(name: str) -> None:
     event = load_event(name)
     assert {
-        "resource",
-        "path",
-        "httpMethod",
-        "headers",
-        "multiValueHeaders",
-        "queryStringParameters",
-        "pathParameters",
-        "body",
-        "isBase64Encoded",
-        "requestContext",
+        "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+        "multiValueQueryStringParameters", "pathParameters", "body", "isBase64Encoded", "requestContext",
     } <= event.keys()
     context = event["requestContext"]
     assert context["path"] == f"/{context['stage']}{event['path']}"
     assert context["resourcePath"] == event["resource"]
     assert context["httpMethod"] == event["httpMethod"]
     assert event["multiValueHeaders"] == {k: [v] for k, v in event["headers"].items()}
+    query = event["queryStringParameters"]
+    assert event["multiValueQueryStringParameters"] == (None if query is None else {k: [v] for k, v in query.items()})
     assert event["path"].startswith(PREFIXES)
     template = re.sub(r"\{[^/]+\}", "[^/]+", event["resource"])
     assert re.fullmatch(template, event["path"]), "the path must fit the resource it was routed by"
     for param, value in (event["pathParameters"] or {}).items():
         assert f"/{value}" in event["path"] and f"{{{param}}}" in event["resource"]
+    if event["body"] is not None:
+        assert event["headers"]["Content-Type"] == "application/json"
 
 
-# -- the control function (Mangum) ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """What the Lambda runtime passes as `context` (the attributes Mangum and Powertools read)."""
-
-    function_name: str = "lambdarouter-ModelsFunction"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lambdarouter-ModelsFunction"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-    log_group_name: str = "/aws/lambda/lambdarouter-ModelsFunction"
-    log_stream_name: str = "2026/01/01/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
-def import_by_path(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# -- the AWS side -------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def models_handler() -> Iterator[Handler]:
+def handlers() -> Iterator[dict[str, Handler]]:
+    """Each Mangum function's handler, imported in its template environment (as Lambda's init does)."""
+    environment = {**function_environment(MODELS, RESOURCE_NAMES), **AWS_CREDENTIALS,
+                   "AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function"}
+    for function in (MANAGEMENT, "KeyFunction"):
+        assert function_environment(function, RESOURCE_NAMES) == function_environment(MODELS, RESOURCE_NAMES)
     with pytest.MonkeyPatch.context() as env:
-        env.delenv("LAMBDAROUTER_CONFIG", raising=False)  # the bundled catalog, as deployed
-        module = import_by_path(MODELS_APP, "lambdarouter_function_models")
-        handler: Handler = module.handler
-        yield handler
+        lambda_environment(environment, env)
+        reset_observability()
+        loaded = {function: import_by_path(ROOT / "functions" / directory / "app.py",
+                                           f"lambdarouter_function_{directory}").handler
+                  for function, directory in FUNCTION_DIRS.items() if function not in WEB_ADAPTER_FUNCTIONS}
+        yield loaded
+    reset_observability()
+
+
+def _fresh_clients() -> None:
+    """Clients and caches a warm Lambda would keep, dropped so each test starts from its own moto state."""
+    dynamodb_module._client = None
+    shared_store.cache_clear()
+    DEFAULT_PROVIDERS.clear()  # with them, the secret's cached value
+
+
+@pytest.fixture
+def world(handlers: dict[str, Handler]) -> Iterator[AwsWorld]:
+    _fresh_clients()
+    with mock_aws():
+        secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
+        secret = secret_template()
+        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret)
+        yield populate(open_store(), secretsmanager, secret["LAMBDAROUTER_ADMIN_KEY"])
+    _fresh_clients()
 
 
 @dataclass(frozen=True)
@@ -144,279 +150,148 @@ class ProxyResponse:
     body: Any
 
 
-def invoke(handler: Handler, event: dict[str, Any]) -> ProxyResponse:
-    """Call the handler as `sam local invoke -e` does and check the REST proxy response shape."""
-    result = handler(event, FakeLambdaContext())
+def invoke(handlers: dict[str, Handler], event: dict[str, Any], world: AwsWorld | None = None) -> ProxyResponse:
+    """Call the event's function as `sam local invoke -e` does and check the REST proxy response shape."""
+    handler = handlers[event_function(event)]
+    result = handler(fill(event, world.values) if world else event, FakeLambdaContext())
     assert isinstance(result["statusCode"], int)
     assert result["isBase64Encoded"] is False
     headers = {k.lower(): v for k, v in result["headers"].items()}
+    assert "Traceback" not in result["body"]
+    if headers["content-type"].startswith(("text/html", "text/javascript", "text/css")):
+        return ProxyResponse(result["statusCode"], headers, result["body"])  # the dashboard's files
     assert headers["content-type"].startswith("application/json")
     return ProxyResponse(result["statusCode"], headers, json.loads(result["body"]))
 
 
-def assert_usd(value: object) -> None:
-    assert isinstance(value, str), f"prices are strings of USD, got {value!r}"
-    assert Decimal(value) >= 0
-
-
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_models_lists_the_catalog(models_handler: Handler, prefix: str) -> None:
-    response = invoke(models_handler, with_prefix(load_event("models"), prefix))
-    assert response.status == 200
-    models = response.body["data"]
-    assert models, "the bundled catalog is not empty"
-    ids = [m["id"] for m in models]
-    assert len(ids) == len(set(ids))
-    assert "openai/gpt-4o" in ids
-    for model in models:
-        assert re.fullmatch(r"[a-z0-9][\w.-]*/[\w.:-]+", model["id"]), model["id"]
-        assert isinstance(model["context_length"], int)
-        assert model["architecture"]["input_modalities"]
-        assert_usd(model["pricing"]["prompt"])
-        assert_usd(model["pricing"]["completion"])
+@pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
+def test_event_passes_through_its_handler(handlers: dict[str, Handler], world: AwsWorld, name: str,
+                                          prefix: str) -> None:
+    response = invoke(handlers, with_prefix(load_event(name), prefix), world)
+    assert response.status == EXPECTED_STATUS[name], response.body
+    if response.status >= 400:
+        assert set(response.body) == {"error"}
+        assert response.body["error"]["code"] == response.status
+        assert response.body["error"]["message"]
 
 
-def test_models_event_for_the_openai_prefix_matches(models_handler: Handler) -> None:
-    openrouter = invoke(models_handler, load_event("models"))
-    openai = invoke(models_handler, load_event("models-v1"))
-    assert load_event("models-v1")["path"] == "/v1/models"
-    assert openai.status == openrouter.status == 200
-    assert openai.body == openrouter.body
+# -- what the answers say -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_model_endpoints(models_handler: Handler, prefix: str) -> None:
-    response = invoke(models_handler, with_prefix(load_event("model-endpoints"), prefix))
-    assert response.status == 200
-    data = response.body["data"]
-    assert data["id"] == "openai/gpt-4o"
-    assert data["endpoints"]
-    assert "openai" in {e["tag"] for e in data["endpoints"]}
-    for endpoint in data["endpoints"]:
-        assert_usd(endpoint["pricing"]["prompt"])
-        assert_usd(endpoint["pricing"]["completion"])
-        assert endpoint["context_length"] > 0
+def test_models_lists_the_catalog(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    response = invoke(handlers, load_event("models"))
+    ids = [m["id"] for m in response.body["data"]]
+    assert "openai/gpt-4o" in ids and len(ids) == len(set(ids))
+    for model in response.body["data"]:
+        assert isinstance(model["pricing"]["prompt"], str) and Decimal(model["pricing"]["prompt"]) >= 0
+    assert invoke(handlers, load_event("models-v1")).body == response.body
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_model_endpoints_of_an_unknown_model_is_a_404_envelope(models_handler: Handler, prefix: str) -> None:
-    response = invoke(models_handler, with_prefix(load_event("model-endpoints-unknown"), prefix))
-    assert response.status == 404
-    error = response.body["error"]
-    assert error["code"] == 404
-    assert error["type"] == "not_found_error"
-    assert "acme/no-such-model" in error["message"]
-    assert set(response.body) == {"error"}
+def test_model_endpoints_health_and_openapi(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    endpoints = invoke(handlers, load_event("model-endpoints")).body["data"]
+    assert endpoints["id"] == "openai/gpt-4o" and "openai" in {e["tag"] for e in endpoints["endpoints"]}
+    unknown = invoke(handlers, load_event("model-endpoints-unknown")).body["error"]
+    assert unknown["type"] == "not_found_error" and "acme/no-such-model" in unknown["message"]
+    assert invoke(handlers, load_event("health")).body == {"status": "ok", "version": __version__}
+    paths = invoke(handlers, load_event("openapi")).body["paths"]
+    for route in ("/chat/completions", "/models", "/keys", "/keys/{hash}", "/key", "/generation", "/credits"):
+        assert f"/api/v1{route}" in paths and f"/v1{route}" in paths
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_health(models_handler: Handler, prefix: str) -> None:
-    response = invoke(models_handler, with_prefix(load_event("health"), prefix))
-    assert response.status == 200
-    assert response.body == {"status": "ok", "version": __version__}
+def test_key_management_round_trip(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    created = invoke(handlers, load_event("keys-create"), world).body
+    assert created["key"].startswith("sk-lr-v1-") and created["data"]["limit"] == 25
+    assert created["data"]["rate_limit"] == {"requests": 60, "interval": "1m"}
+    assert world.store.find_key(created["data"]["hash"]) is not None, "written to the DynamoDB keys table"
+    listed = invoke(handlers, load_event("keys-list"), world).body["data"]
+    assert {k["hash"] for k in listed} == {world.key_hash, created["data"]["hash"]}
+    assert invoke(handlers, load_event("keys-get"), world).body["data"]["name"] == "app"
+    assert invoke(handlers, load_event("keys-update"), world).body["data"]["limit"] == 50
+    credits = invoke(handlers, load_event("credits"), world).body["data"]
+    assert credits == {"total_credits": 75.0, "total_usage": pytest.approx(0.000125)}
+    assert invoke(handlers, load_event("keys-delete"), world).body == {"deleted": True}
+    assert world.store.find_key(world.key_hash) is None
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_openapi_document(models_handler: Handler, prefix: str) -> None:
-    response = invoke(models_handler, with_prefix(load_event("openapi"), prefix))
-    assert response.status == 200
-    assert response.body["openapi"].startswith("3.1")
-    paths = response.body["paths"]
-    for base in PREFIXES:
-        for route in ("/chat/completions", "/models", "/models/{author}/{slug}/endpoints", "/health"):
-            assert f"{base}{route}" in paths
+def test_management_refuses_other_keys(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    gateway_key = invoke(handlers, load_event("keys-list-gateway-key"), world).body["error"]
+    assert gateway_key["code"] == 403 and "management key" in gateway_key["message"]
+    assert invoke(handlers, load_event("keys-list-bad-key"), world).body["error"]["type"] == "authentication_error"
+    bad_body = invoke(handlers, load_event("keys-create-bad-body"), world).body["error"]
+    assert bad_body["type"] == "invalid_request_error" and "limit" in bad_body["message"]
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/api/v1/nope", 404), ("POST", "/v1/models", 405)])
-def test_what_the_function_does_not_serve_is_an_envelope(
-    models_handler: Handler, method: str, path: str, status: int
+def test_key_and_generation(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    info = invoke(handlers, load_event("key"), world).body["data"]
+    assert info["name"] == "app" and info["limit"] == 5 and info["usage"] == pytest.approx(0.000125)
+    generation = invoke(handlers, load_event("generation"), world).body["data"]
+    assert generation["id"] == world.generation_id and generation["provider_name"] == "openai"
+    assert generation["total_cost"] == pytest.approx(0.000125)
+    assert "Missing `id`" in invoke(handlers, load_event("generation-missing-id"), world).body["error"]["message"]
+    # The management key is not a gateway key: it opens admin routes only.
+    assert invoke(handlers, load_event("key-admin-key"), world).body["error"]["message"] == "Invalid API key."
+
+
+# -- the secret -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("breakage", "reason"), [
+    ("deleted", "cannot be read"), ("not json", "is not a JSON object"), ("a list", "is not a JSON object"),
+])
+def test_a_broken_secret_is_a_clear_503(handlers: dict[str, Handler], world: AwsWorld, breakage: str,
+                                        reason: str) -> None:
+    secret_id = RESOURCE_NAMES["ProviderSecret"]
+    if breakage == "deleted":
+        world.secretsmanager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+    else:
+        world.secretsmanager.put_secret_value(SecretId=secret_id,
+                                              SecretString="{oops" if breakage == "not json" else "[1, 2]")
+    for name in ("keys-list", "credits"):
+        response = invoke(handlers, load_event(name), world)
+        assert response.status == 503
+        assert response.body["error"]["message"] == (
+            f"Provider credentials are unavailable: the secret {secret_id} {reason}.")
+    # Routes that need no secret keep working.
+    assert invoke(handlers, load_event("key"), world).status == 200
+    assert invoke(handlers, load_event("health"), world).status == 200
+
+
+def test_a_rotated_management_key_is_read_once_the_cache_expires(
+    handlers: dict[str, Handler], world: AwsWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    event = load_event("models")
-    event.update(httpMethod=method, path=path, resource=path)
-    event["requestContext"].update(httpMethod=method, resourcePath=path, path=f"/prod{path}")
-    response = invoke(models_handler, event)
-    assert response.status == status
-    assert response.body["error"]["code"] == status
+    monkeypatch.setenv("LAMBDAROUTER_SECRET_TTL", "0")
+    assert invoke(handlers, load_event("keys-list"), world).status == 200
+    rotated = {**secret_template(), "LAMBDAROUTER_ADMIN_KEY": "rotated" + world.admin_key[:24]}
+    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["ProviderSecret"],
+                                          SecretString=json.dumps(rotated))
+    assert invoke(handlers, load_event("keys-list"), world).status == 401
+    after = replace(world, admin_key=rotated["LAMBDAROUTER_ADMIN_KEY"])
+    assert invoke(handlers, load_event("keys-list"), after).status == 200
 
 
-# -- the inference function (run.sh under the Lambda Web Adapter) ------------------------------------------
+# -- logs and metrics -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChatFunction:
-    base_url: str
-    key: str
-    upstream: FakeUpstream
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"run.sh exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"run.sh did not listen on {port} within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group (as Lambda does at shutdown), SIGKILL it if it lingers."""
-    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own meanwhile
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def chat_function(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatFunction]:
-    home = tmp_path_factory.mktemp("chat-function")
-    port = free_port()
-    with FakeUpstream() as upstream:
-        # A clean environment, as Lambda's is: nothing from the developer's shell leaks in (no other
-        # provider keys, no AWS_LWA_PORT); `python3` is this interpreter, as it is the runtime's on Lambda.
-        env = {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "HOME": str(home),
-            "LAMBDAROUTER_DB": str(home / "lambdarouter.sqlite3"),
-            "OPENAI_API_KEY": "sk-test",
-            "OPENAI_BASE_URL": f"{upstream.url}/v1",
-            "PORT": str(port),
-        }
-        if "PYTHONPATH" in os.environ:  # the function imports the same lambdarouter as this test does
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        created = subprocess.run(
-            [sys.executable, "-m", "lambdarouter", "keys", "create", "--name", "t", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if created.returncode != 0:
-            pytest.fail(f"`lambdarouter keys create` failed:\n{created.stderr}")
-        key: str = json.loads(created.stdout)["key"]
-        log = home / "run.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(RUN_SH)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        try:
-            wait_for_port(process, port, log)
-            yield ChatFunction(f"http://127.0.0.1:{port}", key, upstream)
-        finally:
-            stop(process)
-
-
-@pytest.fixture
-def chat(chat_function: ChatFunction) -> Iterator[ChatFunction]:
-    """The running function with a fresh upstream script; fails the test if the upstream itself broke."""
-    chat_function.upstream.reset()
-    yield chat_function
-    assert chat_function.upstream.errors == []
-
-
-def forwarded(event: dict[str, Any], function: ChatFunction) -> httpx.Request:
-    """The HTTP request the Lambda Web Adapter makes to the app for an API Gateway REST proxy event."""
-    query = urlencode(
-        [(k, v) for k, values in (event["multiValueQueryStringParameters"] or {}).items() for v in values]
-    )
-    headers = [
-        (name, value.replace(KEY_PLACEHOLDER, function.key))
-        for name, values in event["multiValueHeaders"].items()
-        for value in values
-    ]
-    headers.append(("x-amzn-request-context", json.dumps(event["requestContext"])))
-    body = event["body"] or ""
-    content = base64.b64decode(body) if event["isBase64Encoded"] else body.encode()
-    url = f"{function.base_url}{event['path']}" + (f"?{query}" if query else "")
-    return httpx.Request(event["httpMethod"], url, headers=headers, content=content)
-
-
-def assert_error_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == status
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert "Traceback" not in response.text
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-def test_chat_completion(chat: ChatFunction) -> None:
-    recording = load_recording("openai/text-basic")
-    chat.upstream.reply(Reply.from_recording(recording))
-    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-        response = client.send(forwarded(load_event("chat-completions"), chat))
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    completion = response.json()
-    assert completion["object"] == "chat.completion"
-    assert completion["id"].startswith("gen-")
-    assert response.headers["x-generation-id"] == completion["id"]
-    assert completion["provider"] == "openai"
-    assert completion["choices"][0]["message"]["content"] == recording.body["choices"][0]["message"]["content"]
-    assert completion["usage"]["prompt_tokens"] == recording.body["usage"]["prompt_tokens"]
-    assert Decimal(str(completion["usage"]["cost"])) > 0
-    [sent] = chat.upstream.requests
-    assert sent.path == "/v1/chat/completions"
-    assert sent.headers["authorization"] == "Bearer sk-test"
-    assert sent.json()["model"] == "gpt-4o"
-
-
-def test_chat_completion_stream(chat: ChatFunction) -> None:
-    recording = load_recording("openai/text-stream")
-    reply = Reply.from_recording(recording, chunk_delay=CHUNK_DELAY)
-    assert reply.chunks is not None
-    chat.upstream.reply(reply)
-    arrivals: list[tuple[float, str]] = []
-    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-        response = client.send(forwarded(load_event("chat-completions-stream"), chat), stream=True)
-        try:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    arrivals.append((time.monotonic(), line.removeprefix("data: ")))
-        finally:
-            response.close()
-    assert arrivals, "no events"
-    assert arrivals[-1][1] == "[DONE]"
-    chunks = [json.loads(data) for _, data in arrivals[:-1]]
-    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
-    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-    assert "4242" in text.replace(",", "")
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
-    # Real streaming: events left the function as the upstream produced them, not all at the end.
-    spread = arrivals[-1][0] - arrivals[0][0]
-    assert spread >= (len(reply.chunks) - 2) * CHUNK_DELAY * 0.5, f"events arrived within {spread:.3f}s"
-
-
-def test_chat_completion_with_a_bad_key_is_a_401_envelope(chat: ChatFunction) -> None:
-    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-        response = client.send(forwarded(load_event("chat-completions-bad-key"), chat))
-    error = assert_error_envelope(response, 401)
-    assert error["type"] == "authentication_error"
-    assert chat.upstream.requests == []
-
-
-def test_chat_completion_with_a_bad_body_is_a_400_envelope(chat: ChatFunction) -> None:
-    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-        response = client.send(forwarded(load_event("chat-completions-bad-body"), chat))
-    error = assert_error_envelope(response, 400)
-    assert "messages" in error["message"]
-    assert chat.upstream.requests == []
+def test_logs_carry_the_request_id_and_no_key(handlers: dict[str, Handler], world: AwsWorld,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    observability.powertools_logger().registered_handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+    event = load_event("keys-create")
+    created = invoke(handlers, event, world).body
+    invoke(handlers, load_event("keys-list-bad-key"), world)
+    out = capsys.readouterr().out
+    lines = list(log_lines(out))
+    [access] = [line for line in lines if line.get("message") == "request" and line["status"] == 201]
+    assert access["correlation_id"] == event["requestContext"]["requestId"]
+    assert access["lambda_request_id"] == FakeLambdaContext.aws_request_id
+    assert (access["method"], access["route"], access["path"]) == ("POST", "/keys", "/api/v1/keys")
+    assert access["service"] == "lambdarouter" and access["level"] == "INFO"
+    emf = [line for line in lines if "_aws" in line and line.get("route") == "/keys"]
+    assert sorted((e["status_class"], e["Requests"]) for e in emf) == [("2xx", [1.0]), ("4xx", [1.0])]
+    for document in emf:
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "lambdarouter"  # the stack name
+        assert sorted(directive["Dimensions"][0]) == ["route", "service", "status_class"]
+    for secret in (world.admin_key, created["key"], world.key, "not-the-management-key"):
+        assert secret not in out
+    assert '"team-a"' not in out, "request bodies are not logged"

@@ -1,106 +1,46 @@
 """The SAM stack, checked offline: cfn-lint, then SAM's own transform (what CloudFormation runs on deploy).
 
-The transform is aws-sam-translator with the managed-policy lookup answered locally, so no AWS call is
-made. The transformed template shows the REST API as API Gateway will import it: which function each
-route invokes, and how (the streaming invocation for inference, the buffered one for control routes).
+Routes and functions here; IAM, data, secret and the security scan in test_template_security.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import lint
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
+from starlette.routing import Mount, Route
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
-EVENTS = ROOT / "events"
+from lambdarouter.http.app import create_app
+from tests.lambda_events import import_by_path
+from tests.sam_template import (
+    EVENTS,
+    FUNCTION_DIRS,
+    FUNCTIONS,
+    NOT_ROUTED,
+    ROOT,
+    ROUTES,
+    TEMPLATE,
+    WEB_ADAPTER_FUNCTIONS,
+    event_function,
+    integrations,
+    resources_of,
+    source,
+    target,
+    transformed_template,
+)
 
-PREFIXES = ("/api/v1", "/v1")
-CHAT = "ChatCompletionsFunction"
-MODELS = "ModelsFunction"
-ROUTES: dict[tuple[str, str], str] = {
-    **{(f"{p}/chat/completions", m): CHAT for p in PREFIXES for m in ("post", "options")},
-    **{
-        (f"{p}{route}", m): MODELS
-        for p in PREFIXES
-        for route in ("/models", "/models/{author}/{slug}/endpoints", "/health", "/openapi.json")
-        for m in ("get", "options")
-    },
-}
-STREAM_URI = re.compile(
-    r"^arn:(aws|\$\{AWS::Partition\}):apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
-    r"\$\{(?P<function>\w+)\.Arn\}/response-streaming-invocations$"
-)
-BUFFERED_URI = re.compile(
-    r"^arn:(aws|\$\{AWS::Partition\}):apigateway:\$\{AWS::Region\}:lambda:path/2015-03-31/functions/"
-    r"\$\{(?P<function>\w+)\.Arn\}/invocations$"
-)
 SOURCE_ARN = re.compile(
     r"arn:[^:]+:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:\$\{__ApiId__\}/\$\{__Stage__\}/"
     r"(?P<method>[A-Z]+)(?P<path>/.*)"
 )
-BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-
-
-class OfflineManagedPolicies:
-    """Stands in for samtranslator's `ManagedPolicyLoader`, which would list AWS managed policies via IAM."""
-
-    def __init__(self) -> None:
-        self.loads = 0
-
-    def load(self) -> dict[str, str]:
-        self.loads += 1
-        return {"AWSLambdaBasicExecutionRole": BASIC_EXECUTION_ROLE}
-
-
-def source() -> dict[str, Any]:
-    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    return template
 
 
 @pytest.fixture(scope="module")
-def transformed() -> Iterator[dict[str, Any]]:
-    template = source()
-    # What `sam package` does before CloudFormation sees the template: local code paths become S3 URIs.
-    for resource in template["Resources"].values():
-        for key in ("CodeUri", "ContentUri"):
-            if key in resource.get("Properties", {}):
-                resource["Properties"][key] = f"s3://artifacts/{resource['Properties'][key]}"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")  # SAM derives the partition from the region
-        env.delenv("AWS_REGION", raising=False)
-        output: dict[str, Any] = transform(template, {}, OfflineManagedPolicies())
-        yield output
-
-
-def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
-
-
-def integrations(transformed: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    [api] = resources_of(transformed, "AWS::ApiGateway::RestApi").values()
-    return {
-        (path, method): operation["x-amazon-apigateway-integration"]
-        for path, item in api["Properties"]["Body"]["paths"].items()
-        for method, operation in item.items()
-    }
-
-
-def target(integration: dict[str, Any]) -> tuple[str, bool]:
-    """The function an integration invokes, and whether it invokes it with response streaming."""
-    uri = integration["uri"]["Fn::Sub"]
-    for pattern, streamed in ((STREAM_URI, True), (BUFFERED_URI, False)):
-        match = pattern.match(uri)
-        if match:
-            return match.group("function"), streamed
-    raise AssertionError(f"not a Lambda proxy invocation URI: {uri}")
+def transformed() -> dict[str, Any]:
+    return transformed_template()
 
 
 # -- lint -------------------------------------------------------------------------------------------------
@@ -114,10 +54,36 @@ def test_cfn_lint_passes() -> None:
 def test_transform_is_offline_and_complete(transformed: dict[str, Any]) -> None:
     assert "Transform" not in transformed
     assert not resources_of(transformed, "AWS::Serverless::Function")
-    assert set(resources_of(transformed, "AWS::Lambda::Function")) == {CHAT, MODELS}
+    assert set(resources_of(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
 
 
 # -- routes -------------------------------------------------------------------------------------------------
+
+
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(path, method) of every route an app serves, under both mounts (HEAD aside: API Gateway has no HEAD)."""
+    served = set()
+    for mount in app.routes:
+        assert isinstance(mount, Mount)
+        for route in mount.routes:
+            assert isinstance(route, Route) and route.methods
+            served |= {(f"{mount.path}{route.path}", m.lower()) for m in route.methods if m != "HEAD"}
+    return served
+
+
+def test_the_template_routes_every_route_of_the_app() -> None:
+    """Every route the ASGI app has (all groups) is an API route, and the API has no route the app lacks."""
+    declared = {route for route in ROUTES if route[1] != "options"}
+    assert app_routes(create_app()) - NOT_ROUTED == declared
+
+
+def test_each_function_serves_exactly_its_routes() -> None:
+    """The entry point of each function builds an app with just the routes the template sends it."""
+    for function, directory in FUNCTION_DIRS.items():
+        module = import_by_path(ROOT / "functions" / directory / "app.py", f"lambdarouter_function_{directory}")
+        app = module.app if function in WEB_ADAPTER_FUNCTIONS else module.handler.app
+        wanted = {route for route, owner in ROUTES.items() if owner == function and route[1] != "options"}
+        assert app_routes(app) - NOT_ROUTED == wanted, function
 
 
 def test_every_route_of_both_prefixes_targets_its_function(transformed: dict[str, Any]) -> None:
@@ -125,20 +91,21 @@ def test_every_route_of_both_prefixes_targets_its_function(transformed: dict[str
     assert routes == ROUTES
 
 
-def test_chat_is_invoked_with_response_streaming(transformed: dict[str, Any]) -> None:
+def test_only_inference_is_invoked_with_response_streaming(transformed: dict[str, Any]) -> None:
     for route, integration in integrations(transformed).items():
         function, streamed = target(integration)
         assert integration["type"] == "aws_proxy"
         assert integration["httpMethod"] == "POST"  # Lambda is always invoked with POST
-        if function == CHAT:
+        if function in WEB_ADAPTER_FUNCTIONS:
             assert streamed, route
             assert integration["responseTransferMode"] == "STREAM", route
         else:
             assert not streamed, route
             assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED", route
-    for prefix in PREFIXES:
-        timeout = integrations(transformed)[(f"{prefix}/chat/completions", "post")]["timeoutInMillis"]
-        assert 29_000 < timeout <= 900_000, "streamed calls may outlive the 29 s buffered limit, up to 15 min"
+    for (path, method), function in ROUTES.items():
+        if function in WEB_ADAPTER_FUNCTIONS and method == "post":
+            timeout = integrations(transformed)[(path, method)]["timeoutInMillis"]
+            assert 29_000 < timeout <= 900_000, "streamed calls may outlive the 29 s buffered limit, up to 15 min"
 
 
 def test_api_gateway_may_invoke_each_route(transformed: dict[str, Any]) -> None:
@@ -157,11 +124,16 @@ def test_api_gateway_may_invoke_each_route(transformed: dict[str, Any]) -> None:
         assert (function, method, re.sub(r"\{[^/]+\}", "*", path)) in granted
 
 
-def test_api_is_regional_with_one_stage(transformed: dict[str, Any]) -> None:
+def test_api_is_regional_with_one_stage_traced_and_throttled(transformed: dict[str, Any]) -> None:
     [api] = resources_of(transformed, "AWS::ApiGateway::RestApi").values()
     assert api["Properties"]["EndpointConfiguration"]["Types"] == ["REGIONAL"]
     [stage] = resources_of(transformed, "AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["StageName"] == {"Ref": "Stage"}
+    assert stage["Properties"]["TracingEnabled"] is True
+    [settings] = stage["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
     assert source()["Parameters"]["Stage"]["Default"] == "prod"
 
 
@@ -180,8 +152,12 @@ def test_each_event_is_a_route_of_the_function_its_test_invokes(transformed: dic
     routes = {route: target(integration)[0] for route, integration in integrations(transformed).items()}
     for path in sorted(EVENTS.glob("*.json")):
         event = json.loads(path.read_text())
-        expected = CHAT if path.stem.startswith("chat-completions") else MODELS
-        assert routes.get((event["resource"], event["httpMethod"].lower())) == expected, path.name
+        assert routes.get((event["resource"], event["httpMethod"].lower())) == event_function(event), path.name
+
+
+def test_every_function_has_events(transformed: dict[str, Any]) -> None:
+    covered = {event_function(json.loads(p.read_text())) for p in EVENTS.glob("*.json")}
+    assert covered == set(FUNCTIONS)
 
 
 # -- functions and layer ----------------------------------------------------------------------------------
@@ -192,20 +168,22 @@ def layer_id(transformed: dict[str, Any]) -> str:
     return name
 
 
-def test_functions_are_arm64_python_with_the_shared_layer(transformed: dict[str, Any]) -> None:
+def test_functions_are_arm64_python_traced_with_the_shared_layer(transformed: dict[str, Any]) -> None:
     functions = resources_of(transformed, "AWS::Lambda::Function")
     for name, function in functions.items():
         props = function["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] == "python3.12", name
         assert {"Ref": layer_id(transformed)} in props["Layers"], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
     layer = transformed["Resources"][layer_id(transformed)]["Properties"]
     assert layer["CompatibleArchitectures"] == ["arm64"]
     assert layer["CompatibleRuntimes"] == ["python3.12"]
 
 
-def test_chat_function_runs_under_the_web_adapter(transformed: dict[str, Any]) -> None:
-    props = transformed["Resources"][CHAT]["Properties"]
+@pytest.mark.parametrize("function", WEB_ADAPTER_FUNCTIONS)
+def test_inference_functions_run_under_the_web_adapter(transformed: dict[str, Any], function: str) -> None:
+    props = transformed["Resources"][function]["Properties"]
     assert props["Handler"] == "run.sh"
     assert props["Timeout"] == 900
     env = props["Environment"]["Variables"]
@@ -218,56 +196,74 @@ def test_chat_function_runs_under_the_web_adapter(transformed: dict[str, Any]) -
     assert isinstance(source()["Parameters"]["WebAdapterLayerVersion"]["Default"], int)
 
 
-def test_models_function_is_a_mangum_handler(transformed: dict[str, Any]) -> None:
-    props = transformed["Resources"][MODELS]["Properties"]
-    assert props["Handler"] == "app.handler"
-    assert "AWS_LAMBDA_EXEC_WRAPPER" not in props["Environment"]["Variables"]
-    assert props["Timeout"] <= 29, "a buffered API Gateway integration gives up after 29 s"
+def test_control_functions_are_mangum_handlers(transformed: dict[str, Any]) -> None:
+    for name in set(FUNCTIONS) - set(WEB_ADAPTER_FUNCTIONS):
+        props = transformed["Resources"][name]["Properties"]
+        assert props["Handler"] == "app.handler", name
+        assert "AWS_LAMBDA_EXEC_WRAPPER" not in props["Environment"]["Variables"], name
+        assert props["Timeout"] <= 29, "a buffered API Gateway integration gives up after 29 s"
 
 
-def test_functions_may_only_write_logs(transformed: dict[str, Any]) -> None:
-    roles = resources_of(transformed, "AWS::IAM::Role")
-    assert len(roles) == 2
-    for name, role in roles.items():
-        assert role["Properties"]["ManagedPolicyArns"] == [BASIC_EXECUTION_ROLE], name
-        assert "Policies" not in role["Properties"], name
+def test_every_function_logs_to_a_group_with_retention() -> None:
+    groups = resources_of(source(), "AWS::Logs::LogGroup")
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"]: g for g in groups.values()}
+    for function in FUNCTIONS:
+        group = named[f"/aws/lambda/${{{function}}}"]
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
 
 
 def test_parameters_reach_the_functions(transformed: dict[str, Any]) -> None:
     parameters = source()["Parameters"]
     assert {"Stage", "MemorySize", "LogLevel", "CorsAllowedOrigins"} <= parameters.keys()
-    assert parameters["CorsAllowedOrigins"]["Default"] == ""
-    for name in (CHAT, MODELS):
+    assert parameters["CorsAllowedOrigins"]["Default"] == "", "CORS is closed unless origins are given"
+    for name in FUNCTIONS:
         props = transformed["Resources"][name]["Properties"]
         assert props["MemorySize"] == {"Ref": "MemorySize"}
         env = props["Environment"]["Variables"]
         assert env["LOG_LEVEL"] == {"Ref": "LogLevel"}
         assert env["LAMBDAROUTER_CORS_ORIGINS"] == {"Ref": "CorsAllowedOrigins"}
+        assert env["POWERTOOLS_SERVICE_NAME"] == "lambdarouter"
+        assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+        assert env["LAMBDAROUTER_SECRET_ID"] == {"Ref": "ProviderSecret"}
+        assert env["LAMBDAROUTER_SECRET_TTL"] == {"Ref": "SecretCacheSeconds"}
+        assert "LAMBDAROUTER_DB" not in env, "on AWS the store is DynamoDB, never a file in /tmp"
 
 
-def test_outputs_give_the_base_urls(transformed: dict[str, Any]) -> None:
+def test_outputs(transformed: dict[str, Any]) -> None:
     outputs = transformed["Outputs"]
     api_url = outputs["ApiUrl"]["Value"]["Fn::Sub"]
     assert re.fullmatch(
         r"https://\$\{Api\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/\$\{Stage\}/api/v1", api_url
     )
     assert outputs["OpenAIApiUrl"]["Value"]["Fn::Sub"] == api_url.removesuffix("/api/v1") + "/v1"
+    assert outputs["SecretArn"]["Value"] == {"Ref": "ProviderSecret"}
+    for table in ("KeysTable", "UsageTable", "IdempotencyTable"):
+        assert outputs[f"{table}Name"]["Value"] == {"Ref": table}
 
 
 def test_every_makefile_build_has_its_target() -> None:
     """`BuildMethod: makefile` runs `make build-<LogicalId>` with the Makefile in the code directory."""
-    built = 0
+    built = set()
     for name, resource in source()["Resources"].items():
         if resource.get("Metadata", {}).get("BuildMethod") != "makefile":
             continue
         props = resource["Properties"]
         makefile = ROOT / (props.get("CodeUri") or props["ContentUri"]) / "Makefile"
         assert re.search(rf"^build-{name}:", makefile.read_text(), re.MULTILINE), f"{makefile} lacks build-{name}"
-        built += 1
-    assert built == 3
+        built.add(name)
+    assert built == {*FUNCTIONS, "LambdarouterLayer"}
 
 
-def test_run_script_is_an_executable_posix_script() -> None:
-    run_sh = ROOT / "functions" / "chat_completions" / "run.sh"
-    assert run_sh.read_text().startswith("#!/bin/sh\n")
-    assert run_sh.stat().st_mode & 0o111 == 0o111
+def test_function_code_is_only_the_entry_point() -> None:
+    for function, directory in FUNCTION_DIRS.items():
+        files = {p.name for p in (ROOT / "functions" / directory).iterdir() if p.name != "__pycache__"}
+        wanted = {"Makefile", "app.py", "run.sh"} if function in WEB_ADAPTER_FUNCTIONS else {"Makefile", "app.py"}
+        assert files == wanted, function
+
+
+def test_run_scripts_are_one_executable_posix_script() -> None:
+    scripts = [ROOT / "functions" / FUNCTION_DIRS[function] / "run.sh" for function in WEB_ADAPTER_FUNCTIONS]
+    assert len({script.read_text() for script in scripts}) == 1, "one script, copied per function"
+    for run_sh in scripts:
+        assert run_sh.read_text().startswith("#!/bin/sh\n")
+        assert run_sh.stat().st_mode & 0o111 == 0o111

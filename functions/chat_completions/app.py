@@ -1,11 +1,12 @@
-"""The inference function: POST /chat/completions under /api/v1 and /v1.
+"""The chat function: POST /chat/completions, and POST /completions (legacy `prompt`), under /api/v1 and /v1.
 
 It runs under the AWS Lambda Web Adapter: `run.sh` starts uvicorn on this module's `app`, and the adapter
 forwards each API Gateway request to it over HTTP, streaming the response back as it is written (API
 Gateway's response-streaming integration), so SSE chunks reach the client as the provider produces them.
-Only the chat route group is imported; the gateway itself is built on the first request and then reused.
+/completions is served through the chat path (same imports, same permissions, same streaming), so it shares
+this function and its warm containers. The gateway itself is built on the first request and then reused.
 """
 
 from lambdarouter.http.app import create_app
 
-app = create_app(["chat_completions"])
+app = create_app(["chat_completions", "completions"])

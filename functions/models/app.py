@@ -1,13 +1,16 @@
-"""The control function: GET /models, /models/{author}/{slug}/endpoints, /health and /openapi.json.
+"""The catalog function: GET /models, /models/{author}/{slug}/endpoints, /health, /openapi.json and the
+dashboard's static page (/dashboard, /dashboard/{name}).
 
-All four are unauthenticated, read-only and answered from data the process loads once (the catalog, the
-OpenAPI document), so one function serves them: one warm container for every catalog call, a small
-import set (no provider adapters, no store). Responses are small and complete, so Mangum's buffered
-request/response handler is the right host; streaming stays with the inference functions.
+All are unauthenticated, read-only and answered from data the process loads once (the catalog, the
+OpenAPI document, the page's three files), so one function serves them: one warm container for every
+catalog call, a small import set (no provider adapters, no store) and a role that may touch no table and no
+secret (the dashboard page calls the management API from the browser, with the key the operator types).
+Responses are small and complete, so Mangum's buffered request/response handler is the right host;
+streaming stays with the inference functions.
 """
 
 from mangum import Mangum
 
 from lambdarouter.http.app import create_app
 
-handler = Mangum(create_app(["models", "health", "openapi"]), lifespan="off")
+handler = Mangum(create_app(["models", "health", "openapi", "dashboard"]), lifespan="off")

@@ -8,6 +8,7 @@ from lambdarouter.catalog import load_catalog
 from lambdarouter.config import Settings
 from lambdarouter.credentials import credentials_from_env
 from lambdarouter.fallback import RetryPolicy
+from lambdarouter.observability import emit_generation_metrics
 from lambdarouter.providers import transport
 from lambdarouter.service import Gateway
 from lambdarouter.store import shared_store
@@ -17,5 +18,7 @@ from lambdarouter.store import shared_store
 def default_gateway() -> Gateway:
     settings = Settings.from_env()
     transport.configure_timeouts(settings.connect_timeout, settings.read_timeout)
-    return Gateway(load_catalog(settings.config_path), shared_store(), credentials_from_env(),
-                   retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds))
+    gateway = Gateway(load_catalog(settings.config_path), shared_store(), credentials_from_env(),
+                      retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds))
+    gateway.observers.append(emit_generation_metrics)  # EMF metrics on AWS; a no-op elsewhere
+    return gateway

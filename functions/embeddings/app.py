@@ -1,0 +1,11 @@
+"""The embeddings function: POST /embeddings under /api/v1 and /v1.
+
+Like the chat function it runs uvicorn under the Lambda Web Adapter (`run.sh`), invoked through API
+Gateway's response-streaming integration: an embeddings answer never streams token by token, but a large
+batch can outgrow Lambda's 6 MB buffered response and API Gateway's 29 s buffered timeout, neither of which
+applies to a streamed response. Only the embeddings route group is imported.
+"""
+
+from lambdarouter.http.app import create_app
+
+app = create_app(["embeddings"])

@@ -1,0 +1,345 @@
+"""The inference functions as they run on AWS: each one's `run.sh` (uvicorn, as the Lambda Web Adapter starts
+it) against moto in server mode (DynamoDB and Secrets Manager over HTTP) and a fake OpenAI upstream.
+
+Each process gets the environment the template gives its function plus the endpoints of the moto server
+(`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`), so the AWS path runs end to end: the
+key is found in the keys table, the provider key and base URL come from the secret, and the ledger row
+lands in the usage table. Each event is sent over HTTP the way the adapter forwards it (method, path,
+query, headers, body, `x-amzn-request-context` and `x-amzn-lambda-context`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from lambdarouter.store.dynamodb import DynamoDBStore
+from tests.fakes.recordings import load_recording
+from tests.fakes.upstream import FakeUpstream, Reply
+from tests.lambda_events import (
+    AWS_CREDENTIALS,
+    REGION,
+    RESOURCE_NAMES,
+    create_stack_data,
+    fill,
+    load_event,
+    log_lines,
+    secret_template,
+)
+from tests.sam_template import (
+    CHAT,
+    EMBEDDINGS,
+    FUNCTION_DIRS,
+    ROOT,
+    WEB_ADAPTER_FUNCTIONS,
+    event_function,
+    function_environment,
+)
+
+STARTUP_TIMEOUT = 30.0
+REQUEST_TIMEOUT = httpx.Timeout(20.0)
+CHUNK_DELAY = 0.1
+PROMPT = "What is 4200 + 42?"  # what the chat events ask; it must never reach the logs
+
+
+@dataclass(frozen=True)
+class Running:
+    """The inference functions, each a run.sh process, sharing the stack's data and one fake upstream."""
+
+    base_urls: dict[str, str]  # function -> where its uvicorn listens
+    values: dict[str, str]  # the events' placeholders
+    upstream: FakeUpstream
+    store: DynamoDBStore
+    logs: dict[str, Path]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"run.sh exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"run.sh did not listen on {port} within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group (as Lambda does at shutdown), SIGKILL it if it lingers."""
+    with contextlib.suppress(ProcessLookupError):  # it may have exited on its own meanwhile
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def start(function: str, env: dict[str, str], home: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    log = home / f"{FUNCTION_DIRS[function]}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ROOT / "functions" / FUNCTION_DIRS[function] / "run.sh")],
+            env={**function_environment(function, RESOURCE_NAMES), **env, "PORT": str(port),
+                 "AWS_LAMBDA_FUNCTION_NAME": f"lambdarouter-{function}"},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_for_port(process, port, log)
+    except BaseException:
+        stop(process)
+        raise
+    return process, f"http://127.0.0.1:{port}", log
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("web-adapter-functions")
+    clients = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION,
+               "endpoint_url": moto_server}
+    dynamodb = boto3.client("dynamodb", **clients)
+    secretsmanager = boto3.client("secretsmanager", **clients)
+    with FakeUpstream() as upstream:
+        # The provider's key and base URL come from the secret, as on AWS; the environment has neither.
+        secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1"}
+        create_stack_data(dynamodb, secretsmanager, secret)
+        store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"],
+                              RESOURCE_NAMES["IdempotencyTable"], client=dynamodb)
+        key, record = store.create_key("t")
+        # A clean environment, as Lambda's is: the template's variables and the runtime's; `python3` is this
+        # interpreter, as it is the runtime's on Lambda.
+        env = {
+            **AWS_CREDENTIALS, "AWS_ENDPOINT_URL_DYNAMODB": moto_server,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(home),
+        }
+        if "PYTHONPATH" in os.environ:  # the functions import the same lambdarouter as this test does
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        started: dict[str, tuple[subprocess.Popen[bytes], str, Path]] = {}
+        try:
+            for function in WEB_ADAPTER_FUNCTIONS:
+                started[function] = start(function, env, home)
+            values = {"LAMBDAROUTER_KEY": key, "LAMBDAROUTER_ADMIN_KEY": secret["LAMBDAROUTER_ADMIN_KEY"],
+                      "KEY_HASH": record.hash, "GENERATION_ID": ""}
+            yield Running({f: url for f, (_, url, _) in started.items()}, values, upstream, store,
+                          {f: log for f, (_, _, log) in started.items()})
+        finally:
+            for process, _, _ in started.values():
+                stop(process)
+
+
+@pytest.fixture
+def chat(functions: Running) -> Iterator[Running]:
+    """The running functions with a fresh upstream script; fails the test if the upstream itself broke."""
+    functions.upstream.reset()
+    yield functions
+    assert functions.upstream.errors == []
+
+
+def forwarded(name: str, running: Running) -> httpx.Request:
+    """The HTTP request the Lambda Web Adapter makes to the app for an API Gateway REST proxy event."""
+    event = fill(load_event(name), running.values)
+    query = urlencode(
+        [(k, v) for k, values in (event["multiValueQueryStringParameters"] or {}).items() for v in values]
+    )
+    headers = [(name, value) for name, values in event["multiValueHeaders"].items() for value in values]
+    headers.append(("x-amzn-request-context", json.dumps(event["requestContext"])))
+    lambda_context = {"request_id": "4a1d0b6e-0d0c-4a4b-9d6e-1f2e3d4c5b6a", "deadline": 0,
+                      "invoked_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:chat",
+                      "xray_trace_id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+    headers.append(("x-amzn-lambda-context", json.dumps(lambda_context)))
+    body = event["body"] or ""
+    content = base64.b64decode(body) if event["isBase64Encoded"] else body.encode()
+    base_url = running.base_urls[event_function(event)]
+    url = f"{base_url}{event['path']}" + (f"?{query}" if query else "")
+    return httpx.Request(event["httpMethod"], url, headers=headers, content=content)
+
+
+def send(name: str, running: Running) -> httpx.Response:
+    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
+        return client.send(forwarded(name, running))
+
+
+def assert_error_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == status
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_chat_completion_is_answered_and_recorded_in_dynamodb(chat: Running) -> None:
+    recording = load_recording("openai/text-basic")
+    chat.upstream.reply(Reply.from_recording(recording))
+    response = send("chat-completions", chat)
+    assert response.status_code == 200, response.text
+    completion = response.json()
+    assert completion["object"] == "chat.completion" and completion["provider"] == "openai"
+    assert response.headers["x-generation-id"] == completion["id"]
+    assert completion["choices"][0]["message"]["content"] == recording.body["choices"][0]["message"]["content"]
+    cost = Decimal(str(completion["usage"]["cost"]))
+    assert cost > 0
+    [sent] = chat.upstream.requests
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test", "the provider key came from the secret"
+    ledger = chat.store.get_generation(completion["id"])
+    assert ledger is not None and ledger.cost == cost and ledger.status == "success"
+
+
+def test_chat_completion_stream(chat: Running) -> None:
+    recording = load_recording("openai/text-stream")
+    reply = Reply.from_recording(recording, chunk_delay=CHUNK_DELAY)
+    assert reply.chunks is not None
+    chat.upstream.reply(reply)
+    arrivals: list[tuple[float, str]] = []
+    with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
+        response = client.send(forwarded("chat-completions-stream", chat), stream=True)
+        try:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrivals.append((time.monotonic(), line.removeprefix("data: ")))
+        finally:
+            response.close()
+    assert arrivals and arrivals[-1][1] == "[DONE]"
+    chunks = [json.loads(data) for _, data in arrivals[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert "4242" in text.replace(",", "")
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    # Real streaming: events left the function as the upstream produced them, not all at the end.
+    spread = arrivals[-1][0] - arrivals[0][0]
+    assert spread >= (len(reply.chunks) - 2) * CHUNK_DELAY * 0.5, f"events arrived within {spread:.3f}s"
+
+
+@pytest.mark.parametrize("name", ["chat-completions-bad-key", "chat-completions-admin-key"])
+def test_chat_completion_with_a_bad_key_is_a_401_envelope(chat: Running, name: str) -> None:
+    error = assert_error_envelope(send(name, chat), 401)
+    assert error["type"] == "authentication_error"
+    assert chat.upstream.requests == []
+
+
+def test_chat_completion_with_a_bad_body_is_a_400_envelope(chat: Running) -> None:
+    error = assert_error_envelope(send("chat-completions-bad-body", chat), 400)
+    assert "messages" in error["message"]
+    assert chat.upstream.requests == []
+
+
+def test_logs_are_json_with_the_request_id_and_neither_keys_nor_prompts(chat: Running) -> None:
+    chat.upstream.reply(Reply.from_recording(load_recording("openai/text-basic")))
+    assert send("chat-completions", chat).status_code == 200
+    send("chat-completions-bad-key", chat)
+    time.sleep(0.2)  # the access line is written once the response is complete
+    text = chat.logs[CHAT].read_text()
+    lines = list(log_lines(text))
+    access = [line for line in lines if line.get("message") == "request"]
+    request_id = load_event("chat-completions")["requestContext"]["requestId"]
+    assert request_id in {line["correlation_id"] for line in access}
+    assert all(line["route"] == "/chat/completions" for line in access)
+    assert any(line.get("lambda_request_id") == "4a1d0b6e-0d0c-4a4b-9d6e-1f2e3d4c5b6a" for line in access)
+    generations = [line for line in lines if "Generations" in line]
+    assert not generations or all(line["provider"] for line in generations)
+    for secret in (chat.values["LAMBDAROUTER_KEY"], chat.values["LAMBDAROUTER_ADMIN_KEY"], "sk-test", PROMPT):
+        assert secret not in text
+
+
+def test_embeddings(chat: Running) -> None:
+    vectors = [[0.0023, -0.0093, 0.0158], [0.0111, 0.0042, -0.0317]]
+    chat.upstream.reply(Reply.json({
+        "object": "list", "model": "text-embedding-3-small",
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "usage": {"prompt_tokens": 10, "total_tokens": 10},
+    }), path="/v1/embeddings")
+    response = send("embeddings", chat)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [d["embedding"] for d in answer["data"]] == vectors
+    assert Decimal(str(answer["usage"]["cost"])) > 0
+    [sent] = chat.upstream.requests
+    assert sent.json()["model"] == "text-embedding-3-small"
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    ledger = chat.store.get_generation(response.headers["x-generation-id"])
+    assert ledger is not None and ledger.prompt_tokens == 10
+
+
+def test_embeddings_refuse_a_bad_key_and_a_bad_body(chat: Running) -> None:
+    assert_error_envelope(send("embeddings-bad-key", chat), 401)
+    error = assert_error_envelope(send("embeddings-bad-body", chat), 400)
+    assert "input" in error["message"]
+    assert chat.upstream.requests == []
+    assert EMBEDDINGS in chat.logs
+
+
+def test_legacy_completions_through_the_chat_function(chat: Running) -> None:
+    recording = load_recording("openai/text-basic")
+    chat.upstream.reply(Reply.from_recording(recording))
+    response = send("completions", chat)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["object"] == "text_completion"
+    assert answer["choices"][0]["text"] == recording.body["choices"][0]["message"]["content"]
+    [sent] = chat.upstream.requests
+    assert sent.path == "/v1/chat/completions" and sent.json()["messages"][0]["content"] == PROMPT
+
+
+def test_legacy_completions_stream(chat: Running) -> None:
+    chat.upstream.reply(Reply.from_recording(load_recording("openai/text-stream")))
+    response = send("completions-stream", chat)
+    assert response.status_code == 200
+    events = [line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "text_completion" for c in chunks)
+    assert "4242" in "".join(c["choices"][0]["text"] for c in chunks if c["choices"]).replace(",", "")
+
+
+def test_legacy_completions_refuse_a_bad_key_and_a_bad_body(chat: Running) -> None:
+    assert_error_envelope(send("completions-bad-key", chat), 401)
+    error = assert_error_envelope(send("completions-bad-body", chat), 400)
+    assert "prompt" in error["message"]
+    assert chat.upstream.requests == []

@@ -1,0 +1,272 @@
+"""The stack's security, checked on SAM's transformed template: least-privilege roles, the tables as
+`lambdarouter.store.tables` defines them, the secret, and the checks a scanner (checkov) makes.
+
+checkov itself is not a dev dependency (it pins boto3 and packaging versions this project does not use, and
+weighs ~270 MB); the assertions below are the checks it makes on this template, and
+`test_checkov_finds_only_the_accepted_findings` runs the real scanner when one is installed (`CHECKOV` or
+`checkov` on PATH), holding its findings to the list docs/deployment.md accepts and explains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from lambdarouter.hosts import BUILTIN_HOSTS
+from lambdarouter.store.tables import TABLES, cloudformation_resources
+from tests.sam_template import (
+    BASIC_EXECUTION_ROLE,
+    CHAT,
+    EMBEDDINGS,
+    FUNCTIONS,
+    KEY,
+    MANAGEMENT,
+    MODELS,
+    ROOT,
+    TEMPLATE,
+    XRAY_WRITE_ONLY,
+    resources_of,
+    source,
+    transformed_template,
+)
+
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# What each function may do, by stack resource: "write" (CRUD) or "read". Bedrock is checked on its own.
+ACCESS: dict[str, dict[str, str]] = {
+    CHAT: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read"},
+    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read"},
+    MODELS: {},
+    MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "ProviderSecret": "read"},
+    KEY: {"KeysTable": "read", "UsageTable": "read"},
+}
+BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
+                   EMBEDDINGS: {"bedrock:InvokeModel"}}
+SCOPED_BEDROCK = {
+    "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/*",
+    "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/*",
+}
+ANY_REGION_MODELS = "arn:${AWS::Partition}:bedrock:*::foundation-model/*"
+OWN_PROFILES = "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/*"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    return transformed_template()
+
+
+def role_of(transformed: dict[str, Any], function: str) -> dict[str, Any]:
+    role_ref = transformed["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    role: dict[str, Any] = transformed["Resources"][role_ref]["Properties"]
+    return role
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def referenced(resource: Any, stack: set[str]) -> set[str]:
+    """The stack resources an ARN expression names (`Ref`s inside `Fn::Sub` variables or directly)."""
+    found: set[str] = set()
+    if isinstance(resource, dict):
+        if set(resource) == {"Ref"} and resource["Ref"] in stack:
+            found.add(resource["Ref"])
+        for value in resource.values():
+            found |= referenced(value, stack)
+    elif isinstance(resource, list):
+        for value in resource:
+            found |= referenced(value, stack)
+    return found
+
+
+def sub_text(resource: Any) -> str:
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        body = resource["Fn::Sub"]
+        return body if isinstance(body, str) else body[0]
+    assert isinstance(resource, str), resource
+    return resource
+
+
+# -- IAM ----------------------------------------------------------------------------------------------------
+
+
+def test_roles_carry_only_the_two_managed_policies_aws_requires(transformed: dict[str, Any]) -> None:
+    """Logs and X-Ray: CloudWatch Logs' and X-Ray's write APIs take no resource scoping of the kind a
+    template could give (PutTraceSegments has no resource-level permissions at all)."""
+    for function in FUNCTIONS:
+        assert role_of(transformed, function)["ManagedPolicyArns"] == [BASIC_EXECUTION_ROLE, XRAY_WRITE_ONLY]
+
+
+def test_no_inline_policy_grants_a_wildcard(transformed: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        for statement in statements(role_of(transformed, function)):
+            assert statement["Effect"] == "Allow"
+            assert "NotAction" not in statement and "NotResource" not in statement
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (function, action)
+            for resource in as_list(statement["Resource"]):
+                assert resource != "*", function
+                assert not sub_text(resource).startswith("*")
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_reaches_only_its_tables_and_the_secret(transformed: dict[str, Any], function: str) -> None:
+    stack = set(source()["Resources"])
+    granted: dict[str, set[str]] = {}
+    for statement in statements(role_of(transformed, function)):
+        actions = set(as_list(statement["Action"]))
+        if all(a.startswith("bedrock:") for a in actions):
+            continue
+        for resource in as_list(statement["Resource"]):
+            names = referenced(resource, stack)
+            assert names, f"{function}: a resource outside the stack: {resource}"
+            for name in names:
+                granted.setdefault(name, set()).update(actions)
+    access = {name: "write" if actions & DYNAMODB_WRITES else "read" for name, actions in granted.items()}
+    assert access == ACCESS[function]
+    if "ProviderSecret" in granted:
+        assert granted["ProviderSecret"] == {"secretsmanager:GetSecretValue"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_bedrock_is_scoped_to_this_region_and_account(transformed: dict[str, Any], function: str) -> None:
+    """In-Region models and this account's inference profiles; models elsewhere only through such a profile
+    (a cross-Region profile such as us.* serves from several Regions)."""
+    bedrock = [s for s in statements(role_of(transformed, function))
+               if any(a.startswith("bedrock:") for a in as_list(s["Action"]))]
+    if function not in BEDROCK_ACTIONS:
+        assert bedrock == []
+        return
+    assert bedrock
+    for statement in bedrock:
+        assert set(as_list(statement["Action"])) == BEDROCK_ACTIONS[function]
+        resources = {sub_text(r) for r in as_list(statement["Resource"])}
+        if resources == {ANY_REGION_MODELS}:
+            condition = statement["Condition"]["StringLike"]["bedrock:InferenceProfileArn"]
+            assert sub_text(condition) == OWN_PROFILES
+        else:
+            assert resources <= SCOPED_BEDROCK and "Condition" not in statement
+
+
+def test_only_the_api_may_invoke_the_functions(transformed: dict[str, Any]) -> None:
+    for permission in resources_of(transformed, "AWS::Lambda::Permission").values():
+        props = permission["Properties"]
+        assert props["Principal"] == "apigateway.amazonaws.com"
+        assert props["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": "Api"}
+    assert not resources_of(transformed, "AWS::Lambda::Url")
+
+
+# -- data -----------------------------------------------------------------------------------------------------
+
+
+def test_tables_are_exactly_the_code_s_definitions() -> None:
+    """Property for property (tests/test_store_tables.py compares the structure the code relies on)."""
+    declared = resources_of(source(), "AWS::DynamoDB::Table")
+    wanted = cloudformation_resources()
+    assert declared.keys() == wanted.keys()
+    for name, resource in declared.items():
+        assert resource["Properties"] == wanted[name]["Properties"], (
+            f"{name}: paste lambdarouter.store.tables.cloudformation_resources()[{name!r}] into template.yaml")
+
+
+def test_tables_are_on_demand_encrypted_recoverable_and_expiring() -> None:
+    declared = resources_of(source(), "AWS::DynamoDB::Table")
+    for table in TABLES:
+        props = declared[table.logical_id]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", "no cost at idle"
+        assert props["SSESpecification"] == {"SSEEnabled": True}, "KMS encryption (AWS-managed key)"
+        if table.point_in_time_recovery:
+            assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        if table.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
+    assert {t.logical_id for t in TABLES if t.point_in_time_recovery} == {"KeysTable", "UsageTable"}
+    assert {t.logical_id for t in TABLES if t.ttl_attribute} == {"UsageTable", "IdempotencyTable"}
+
+
+def test_money_outlives_the_stack() -> None:
+    declared = resources_of(source(), "AWS::DynamoDB::Table")
+    for name in ("KeysTable", "UsageTable"):
+        assert declared[name]["DeletionPolicy"] == declared[name]["UpdateReplacePolicy"] == "Retain"
+        assert "TableName" not in declared[name]["Properties"], "a fixed name would block a replacement"
+
+
+def test_table_variables_name_the_stack_tables(transformed: dict[str, Any]) -> None:
+    for function in FUNCTIONS:
+        env = transformed["Resources"][function]["Properties"]["Environment"]["Variables"]
+        for table in TABLES:
+            assert env[table.env_var] == {"Ref": table.logical_id}
+
+
+# -- the secret -------------------------------------------------------------------------------------------------
+
+
+def test_the_secret_is_generated_never_written_in_the_template() -> None:
+    secret = source()["Resources"]["ProviderSecret"]["Properties"]
+    assert "SecretString" not in secret
+    generate = secret["GenerateSecretString"]
+    assert generate["GenerateStringKey"] == "LAMBDAROUTER_ADMIN_KEY"
+    assert generate["PasswordLength"] >= 32 and generate["ExcludePunctuation"] is True  # safe in a header
+    fields = json.loads(generate["SecretStringTemplate"])
+    assert set(fields.values()) == {""}, "placeholders only: provider keys are put in after deploy"
+    wanted = {h.api_key_env for h in BUILTIN_HOSTS if h.api_key_env} | {"AZURE_OPENAI_ENDPOINT"}
+    assert set(fields) == wanted
+
+
+def test_no_credential_is_written_in_the_template() -> None:
+    text = TEMPLATE.read_text()
+    for pattern in (r"sk-[A-Za-z0-9-]{16,}", r"AKIA[0-9A-Z]{16}", r"(?i)api[_-]?key\s*[:=]\s*['\"][^'\"]+['\"]"):
+        assert not re.search(pattern, text), pattern
+
+
+# -- what a scanner checks -----------------------------------------------------------------------------------------
+
+
+def test_the_scanner_s_passing_checks_hold(transformed: dict[str, Any]) -> None:
+    """The checkov checks this template passes, as assertions (they stay true without checkov installed)."""
+    [stage] = resources_of(transformed, "AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["TracingEnabled"] is True  # CKV_AWS_73
+    for function in FUNCTIONS:
+        props = transformed["Resources"][function]["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert "Url" not in props and "FunctionUrlConfig" not in props  # no unauthenticated function URL
+    for group in resources_of(transformed, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}  # CKV_AWS_66
+    for table in resources_of(transformed, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+
+
+def accepted_findings() -> set[str]:
+    """The check ids docs/deployment.md accepts, each with its reason (a table row `| CKV_... | ... |`)."""
+    rows = re.findall(r"^\| `?(CKV2?_AWS_\d+)`? \|([^|]+)\|([^|]+)\|", DEPLOYMENT_DOC.read_text(), re.MULTILINE)
+    assert all(reason.strip() for _, _, reason in rows)
+    return {check for check, _, _ in rows}
+
+
+def test_accepted_findings_are_documented() -> None:
+    assert accepted_findings() >= {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_119", "CKV_AWS_120",
+                                   "CKV_AWS_149", "CKV_AWS_158", "CKV_AWS_173", "CKV_AWS_28", "CKV_AWS_76"}
+
+
+def test_checkov_finds_only_the_accepted_findings(tmp_path: Any) -> None:
+    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
+    if not checkov:
+        pytest.skip("checkov is not installed (see docs/deployment.md, 'Security scan'); assertions above stand in")
+    failed: set[str] = set()
+    for target in (TEMPLATE, tmp_path / "transformed.json"):
+        if target.suffix == ".json":
+            target.write_text(json.dumps(transformed_template()))
+        done = subprocess.run([checkov, "-f", str(target), "--framework", "cloudformation", "-o", "json",
+                               "--quiet", "--compact"], capture_output=True, text=True, timeout=120, check=False)
+        report = json.loads(done.stdout)
+        failed |= {check["check_id"] for check in report["results"]["failed_checks"]}
+    assert failed <= accepted_findings(), sorted(failed - accepted_findings())
