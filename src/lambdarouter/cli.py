@@ -16,6 +16,7 @@ from lambdarouter.config import Settings
 from lambdarouter.keys import iso, key_data, parse_time
 from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, describe, open_store
 from lambdarouter.store.model import parse_limit_reset
+from lambdarouter.usage import by_group
 
 
 class CommandError(Exception):
@@ -129,17 +130,10 @@ def usage(args: argparse.Namespace) -> int:
     since = parse_time(args.since) if args.since else None
     until = parse_time(args.until) if args.until else None
     names = {k.hash: k.name for k in store.list_keys()}
-    rows: dict[str, dict[str, Any]] = {}
-    for record in store.query_generations(None, since, until):
-        group = {"key": f"{names.get(record.key_hash, '(deleted)')} {record.key_hash[:12]}",
-                 "model": record.model or record.model_requested, "provider": record.provider or "(none)"}[args.by]
-        row = rows.setdefault(group, {args.by: group, "requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                      "cost": Decimal(0)})
-        row["requests"] += 1
-        row["prompt_tokens"] += record.prompt_tokens
-        row["completion_tokens"] += record.completion_tokens
-        row["cost"] += record.cost
-    ordered = sorted(rows.values(), key=lambda r: r["cost"], reverse=True)
+    tallies = by_group(store.query_generations(None, since, until), args.by, names)
+    ordered: list[dict[str, Any]] = [
+        {args.by: group, "requests": t.requests, "prompt_tokens": t.prompt_tokens,
+         "completion_tokens": t.completion_tokens, "cost": t.cost} for group, t in tallies.items()]
     total = sum((r["cost"] for r in ordered), Decimal(0))
     if args.json:
         print(json.dumps({"since": iso(since), "until": iso(until), "by": args.by, "total_cost": str(total),

@@ -229,3 +229,31 @@ def _nothing_left(requested: Sequence[str], removed: Sequence[tuple[str, bool]])
     if removed and all(credentials_only for _, credentials_only in removed):
         return GatewayError(503, f"No provider is configured for {names}. {reasons}")
     return GatewayError(404, f"No endpoint can serve this request for {names}: {reasons}")
+
+
+def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, output: str, tokens: int,
+                   catalog: Catalog, credentials: Credentials, health: HealthBoard | None = None,
+                   rng: random.Random | None = None) -> list[Candidate]:
+    """`plan` for the operations beside chat (embeddings, images, ...): only endpoints of models whose
+    `output_modalities` include `output`, under the same provider preferences and filters."""
+    if not model_ids:
+        raise bad_request("Request must name a model (`model` or `models`).")
+    chosen = prefs or ProviderPreferences()
+    needs = Needs(False, False, None, tokens, frozenset())
+    board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
+    resolved = [catalog.resolve(model_id) for model_id in dict.fromkeys(model_ids)]
+    candidates: list[Candidate] = []
+    removed: list[tuple[str, bool]] = []
+    for model in resolved:
+        if output not in model.model.output_modalities:
+            removed.append((f"{model.model.id} does not output {output}", False))
+            continue
+        for endpoint in order_endpoints(model, chosen, board, draw):
+            candidate, reason = _admit(catalog, credentials, model, endpoint, needs, chosen)
+            if candidate is not None:
+                candidates.append(candidate)
+            else:
+                removed.append(reason)
+    if not candidates:
+        raise _nothing_left([m.requested for m in resolved], removed)
+    return candidates

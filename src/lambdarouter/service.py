@@ -33,12 +33,13 @@ from lambdarouter.errors import GatewayError
 from lambdarouter.fallback import RetryPolicy, first_answer
 from lambdarouter.health import HealthBoard
 from lambdarouter.images import inline_remote_images
+from lambdarouter.operation import Done, Operation, R
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
-from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage
+from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage, UsageReport
 from lambdarouter.ratelimit import rate_headers, rate_limited
-from lambdarouter.routing import Candidate, plan, requested_models
+from lambdarouter.routing import Candidate, plan, plan_operation, requested_models
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
 from lambdarouter.store.codec import encode_generation
@@ -67,7 +68,7 @@ class Generation:
 
     id: str
     key: KeyRecord
-    request: ChatCompletionRequest
+    request: ChatCompletionRequest | None  # None for the operations beside chat (see `Operation`)
     streamed: bool
     candidates: list[Candidate]
     size: PromptSize
@@ -84,6 +85,8 @@ class Generation:
     usage: TokenUsage = field(default_factory=TokenUsage)  # final, once finished
     cost: Decimal = Decimal(0)  # final, once finished: what the ledger and the client both get
     estimated: bool = False
+    label: str = ""  # the model(s) requested, for operations beside chat
+    images: int = 0  # images produced, each charged at the endpoint's per-image price
 
     def identity(self) -> Identity:
         served = self.served_by
@@ -92,7 +95,8 @@ class Generation:
 
     def shows(self, event: StreamEvent) -> bool:
         """`reasoning.exclude`: the model still reasons (and bills for it), the client does not see it."""
-        excluded = self.request.reasoning is not None and bool(self.request.reasoning.exclude)
+        reasoning = self.request.reasoning if self.request is not None else None
+        excluded = reasoning is not None and bool(reasoning.exclude)
         return not (excluded and isinstance(event, ReasoningDelta))
 
     def server_timing(self) -> str:
@@ -122,13 +126,13 @@ class Generation:
         filled = fill_usage(self.usage, self.size, sum(len(p) for p in pieces), len(pieces))
         if filled is not None:
             self.usage, self.estimated = filled, True
-        self.cost = generation_cost(self.usage, self.served_by.endpoint)
+        self.cost = generation_cost(self.usage, self.served_by.endpoint) + self.images * self.served_by.endpoint.image
 
     def record(self, status: str, error: GatewayError | None) -> GenerationRecord:
-        usage, finish, served = self.usage, self.acc.finish, self.served_by
+        usage, finish, served, request = self.usage, self.acc.finish, self.served_by, self.request
         return GenerationRecord(
             id=self.id, key_hash=self.key.hash, created_at=float(self.created),
-            model_requested=self.request.model or ",".join(self.request.models or ()),
+            model_requested=(request.model or ",".join(request.models or ())) if request else self.label,
             model=served.model.id if served else None, provider=served.endpoint.host if served else None,
             streamed=self.streamed, status=status,
             finish_reason=finish.reason if finish else None, native_finish_reason=finish.native if finish else None,
@@ -201,28 +205,71 @@ class Gateway:
             raise
         return Streamed(generation.id, Relay(self, generation, stack, events), generation.headers)
 
+    async def operate(self, operation: Operation[R], key: KeyRecord) -> Done[R]:
+        """An operation beside chat: the same admission, failover, ledger row and settled hold as chat."""
+        self._check_allowed(operation.model_ids, key)
+        candidates = operation.narrow(plan_operation(
+            operation.model_ids, operation.provider, operation.output, operation.size.reserved_tokens,
+            self.catalog, self.credentials, self.health))
+        generation = Generation(new_generation_id(), key, None, False, candidates, operation.size,
+                                label=",".join(operation.model_ids))
+        await self._rate(generation)
+        worst = max(operation.worst_case(c) for c in candidates)
+        if (available := await self._reserve(generation, worst)) is not None:
+            raise GatewayError(402, f"This request requires more credits: it may cost up to ${worst:f}, and the "
+                                    f"key has ${max(available, Decimal(0)):f} left.",
+                               metadata={"limit_remaining": float(max(available, Decimal(0)))})
+        try:
+            result = await self._first_of(generation, operation.attempt)
+            usage, generation.images = operation.outcome(result)
+            generation.acc.add(UsageReport(usage))
+            generation.mark_first_token()
+        except BaseException as exc:
+            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
+            raise
+        await self._finish(generation, "success", None)
+        assert generation.served_by is not None
+        return Done(generation.id, result, generation.usage, generation.cost, generation.served_by,
+                    generation.headers)
+
     async def _admit(self, request: ChatCompletionRequest, key: KeyRecord, streamed: bool) -> Generation:
         """Allowed model (403), routable (400/503), rate window (429), affordable (402) — in that order."""
-        for requested in requested_models(request):
+        self._check_allowed(requested_models(request), key)
+        candidates = plan(request, self.catalog, self.credentials, self.health)
+        generation = Generation(new_generation_id(), key, request, streamed, candidates, measure(request))
+        await self._rate(generation)
+        worst = quote(request, generation.size, [c.endpoint for c in candidates])
+        if (available := await self._reserve(generation, worst.amount)) is not None:
+            raise insufficient_credits(worst, available)
+        return generation
+
+    def _check_allowed(self, model_ids: list[str], key: KeyRecord) -> None:
+        for requested in model_ids:
             canonical = self.catalog.resolve(requested).model.id
             if not key.allows_model(requested, canonical):
                 raise GatewayError(403, f"This key may not use {requested}.")
-        candidates = plan(request, self.catalog, self.credentials, self.health)
-        generation = Generation(new_generation_id(), key, request, streamed, candidates, measure(request))
+
+    async def _rate(self, generation: Generation) -> None:
+        """Count the request in the key's rate window; 429 when it is full."""
+        key = generation.key
         if key.rate_limit is not None:
             decision = await anyio.to_thread.run_sync(self.store.hit_rate_window, key.hash, key.rate_limit,
                                                       time.time())
             if not decision.allowed:
                 raise rate_limited(decision, time.time())
             generation.headers.update(rate_headers(decision))
-        if key.limit is not None:
-            worst = quote(request, generation.size, [c.endpoint for c in candidates])
-            hold = Hold(generation.id, worst.amount, time.time() + HOLD_SECONDS)
-            result = await anyio.to_thread.run_sync(self.store.reserve, key.hash, hold, time.time())
-            if not result.ok:
-                raise insufficient_credits(worst, result.available)
-            generation.hold = hold
-        return generation
+
+    async def _reserve(self, generation: Generation, worst: Decimal) -> Decimal | None:
+        """Hold the worst case against the key's limit: None when held (or unlimited), else what is left."""
+        key = generation.key
+        if key.limit is None:
+            return None
+        hold = Hold(generation.id, worst, time.time() + HOLD_SECONDS)
+        result = await anyio.to_thread.run_sync(self.store.reserve, key.hash, hold, time.time())
+        if not result.ok:
+            return result.available
+        generation.hold = hold
+        return None
 
     async def _finish(self, generation: Generation, status: str, error: GatewayError | None) -> None:
         """Close the books once: the ledger row and the settled hold (retried; logged in full if lost)."""
@@ -282,6 +329,9 @@ class Gateway:
                                     candidate.supported_parameters, generation.streamed)
             return await attempt(adapter, upstream)
 
+        return await self._first_of(generation, call)
+
+    async def _first_of(self, generation: Generation, call: Callable[[Candidate], Awaitable[T]]) -> T:
         served, result = await first_answer(generation.candidates, call, generation.attempts, self.health,
                                             self.retry_policy)
         generation.served_by = served
@@ -291,6 +341,7 @@ class Gateway:
     @staticmethod
     async def _prepared(generation: Generation, adapter: WireAdapter) -> ChatCompletionRequest:
         """The request as this adapter can take it: image URLs fetched once when it needs bytes."""
+        assert generation.request is not None, "chat adapters serve chat generations only"
         if not adapter.needs_image_bytes:
             return generation.request
         if generation.inlined is None:

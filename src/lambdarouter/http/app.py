@@ -12,6 +12,8 @@ from starlette.routing import BaseRoute, Mount
 
 from lambdarouter.errors import GatewayError
 from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_unexpected
+from lambdarouter.http.limits import HeaderLimit
+from lambdarouter.observability import instrument
 
 if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions need it
     from lambdarouter.service import Gateway
@@ -19,6 +21,8 @@ if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions
 # Route group → the module holding its `ROUTES`; imported only when a function serves it.
 ROUTE_GROUPS: dict[str, str] = {
     "chat_completions": "lambdarouter.http.chat",
+    "embeddings": "lambdarouter.http.embeddings",
+    "completions": "lambdarouter.http.completions",
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
     "openapi": "lambdarouter.http.openapi",
@@ -27,6 +31,8 @@ ROUTE_GROUPS: dict[str, str] = {
     "credits": "lambdarouter.http.credits",  # management key
     "key": "lambdarouter.http.key",
     "generation": "lambdarouter.http.generation",
+    "usage": "lambdarouter.http.usage",  # management key: usage series, request log, configured hosts
+    "dashboard": "lambdarouter.http.dashboard",  # static page; it calls the admin routes with the key
 }
 PREFIXES = ("/api/v1", "/v1")
 
@@ -48,4 +54,6 @@ def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None
     if gateway is not None:
         app.state.gateway = gateway
         app.state.catalog = gateway.catalog
+    app.add_middleware(HeaderLimit)
+    instrument(app)  # CORS when configured; logs, metrics and traces on AWS (lambdarouter.observability)
     return app

@@ -13,7 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter import __version__
+from lambdarouter.http import dashboard, usage
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.schemas.completions import CompletionRequest, TextCompletion
+from lambdarouter.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from lambdarouter.schemas.errors import ErrorResponse
 from lambdarouter.schemas.models import EndpointsResponse, ModelList
 
@@ -118,6 +121,20 @@ def operations() -> dict[str, dict[str, Any]]:
             "responses": {"200": chat_ok, **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422",
                                                     "429", "502", "503")},
         }},
+        "/embeddings": {"post": {
+            "operationId": "createEmbeddings", "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(EmbeddingRequest)}}},
+            "responses": {"200": _json(EmbeddingResponse), **_errors("400", "401", "402", "403", "404", "408", "413",
+                                                                     "429", "502", "503")},
+        }},
+        "/completions": {"post": {
+            "operationId": "createCompletion", "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(CompletionRequest)}}},
+            "responses": {"200": {"description": "A text completion, or with `stream: true` a stream of them",
+                                  "content": {"application/json": {"schema": _ref(TextCompletion)},
+                                              "text/event-stream": {"schema": _ref(TextCompletion)}}},
+                          **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
+        }},
         **control_operations(),
         "/models": {"get": {"operationId": "listModels", "responses": {"200": _json(ModelList)}}},
         "/models/{author}/{slug}/endpoints": {"get": {
@@ -130,13 +147,16 @@ def operations() -> dict[str, dict[str, Any]]:
             "description": "Alive", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": {
             "description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        **usage.OPERATIONS,
+        **dashboard.OPERATIONS,
     }
 
 
 @cache
 def document() -> bytes:
     models: list[type[BaseModel]] = [ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, ErrorResponse,
-                                     ModelList, EndpointsResponse]
+                                     ModelList, EndpointsResponse, EmbeddingRequest, EmbeddingResponse,
+                                     CompletionRequest, TextCompletion]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
     paths = {prefix + path: {verb: {**op, "operationId": f"{op['operationId']}{'V1' if prefix == '/v1' else ''}"}

@@ -8,13 +8,20 @@ design's table gives them; HTTP error statuses are handed to the adapter's own e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import httpx
 
 from lambdarouter.errors import GatewayError
-from lambdarouter.providers.base import HttpRequest, WireAdapter
+from lambdarouter.providers.base import HttpRequest
+
+
+class ErrorMapper(Protocol):
+    """All the transport needs of an adapter (chat, embeddings, images): its error mapping."""
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
 _clients: dict[int, httpx.AsyncClient] = {}
 _timeouts = {"connect": 10.0, "read": 300.0}
@@ -44,7 +51,7 @@ def _transport_error(exc: httpx.HTTPError, provider: str) -> GatewayError:
                         metadata={"provider_name": provider}, retryable=True)
 
 
-async def send(request: HttpRequest, adapter: WireAdapter, provider: str) -> bytes:
+async def send(request: HttpRequest, adapter: ErrorMapper, provider: str) -> bytes:
     """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
     try:
         response = await client().request(request.method, request.url, headers=request.headers,
@@ -57,7 +64,7 @@ async def send(request: HttpRequest, adapter: WireAdapter, provider: str) -> byt
 
 
 @asynccontextmanager
-async def open_stream(request: HttpRequest, adapter: WireAdapter, provider: str) -> AsyncIterator[
+async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str) -> AsyncIterator[
     AsyncIterator[bytes]
 ]:
     """A streamed call: yields the body's byte pieces once a 2xx status arrived.

@@ -9,11 +9,20 @@ a 400 here, never clamped.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lambdarouter.schemas.messages import Message, ResponseFormat, Tool, ToolCall, ToolChoice, WireModel
+from lambdarouter.schemas.messages import ImagePart, Message, ResponseFormat, Tool, ToolCall, ToolChoice, WireModel
+
+# Limits checked before any upstream call (a clear 400 instead of a provider's error or a huge bill). The
+# body itself is capped at API Gateway's 10 MB (http/chat.py). Tools: OpenAI's own maximum. Messages and
+# images: well above what any provider takes in one request (Anthropic 100 images, Bedrock 20, OpenAI 500),
+# so only abuse meets them.
+MAX_MESSAGES = 4096
+MAX_TOOLS = 128
+MAX_IMAGES = 500
+MAX_STOP_SEQUENCES = 16
 
 
 class MaxPrice(WireModel):
@@ -57,7 +66,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
 
     # OpenAI sampling and output controls
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
@@ -68,12 +77,12 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = Field(default=None, ge=1, le=128)
     seed: int | None = None
-    stop: str | list[str] | None = None
+    stop: str | Annotated[list[str], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
     logit_bias: dict[str, float] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     stream: bool = False
@@ -100,6 +109,14 @@ class ChatCompletionRequest(BaseModel):
     min_p: float | None = Field(default=None, ge=0, le=1)
     top_a: float | None = Field(default=None, ge=0, le=1)
     plugins: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _image_count(self) -> ChatCompletionRequest:
+        images = sum(1 for m in self.messages if isinstance(content := getattr(m, "content", None), list)
+                     for part in content if isinstance(part, ImagePart))
+        if images > MAX_IMAGES:
+            raise ValueError(f"at most {MAX_IMAGES} images per request (got {images})")
+        return self
 
     def output_token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

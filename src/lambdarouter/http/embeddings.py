@@ -1,0 +1,30 @@
+"""POST /embeddings: OpenAI's embeddings API through the gateway's auth, limits, routing and ledger."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lambdarouter.embeddings import EmbeddingOperation, response
+from lambdarouter.http.chat import read_body
+from lambdarouter.http.errors import validation_error
+from lambdarouter.http.state import gateway_of
+from lambdarouter.schemas.embeddings import EmbeddingRequest
+
+
+async def embeddings(request: Request) -> Response:
+    gateway = gateway_of(request)
+    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    try:
+        body = EmbeddingRequest.model_validate_json(await read_body(request))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    done = await gateway.operate(EmbeddingOperation(body), key)
+    return Response(response(done, body.encoding_format).model_dump_json(), media_type="application/json",
+                    headers={**done.headers, "x-generation-id": done.id})
+
+
+ROUTES = [Route("/embeddings", embeddings, methods=["POST"])]

@@ -1,0 +1,77 @@
+"""The seam between the service and the embedding adapters (one module per wire format).
+
+Like the chat adapters these are pure translation: one batch of inputs → `HttpRequest`, response bytes →
+vectors and token count, error response → `GatewayError`. `transport` sends; the service splits inputs
+into batches of at most `batch_limit` and reassembles the vectors in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Protocol
+
+from lambdarouter.catalog.spec import EndpointSpec
+from lambdarouter.errors import GatewayError
+from lambdarouter.hosts import ResolvedHost
+from lambdarouter.providers.base import HttpRequest
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingBatch:
+    """One upstream call's worth of inputs: strings, or token arrays where the format takes them."""
+
+    texts: list[str] | None
+    tokens: list[list[int]] | None
+    dimensions: int | None
+    endpoint: EndpointSpec
+    host: ResolvedHost
+
+    @property
+    def size(self) -> int:
+        return len(self.texts if self.texts is not None else self.tokens or [])
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    prompt_tokens: int  # 0 when the provider does not say (the service then estimates)
+
+
+class EmbeddingAdapter(Protocol):
+    takes_tokens: bool  # whether token arrays may be sent as they are
+
+    def batch_limit(self, endpoint: EndpointSpec) -> int: ...
+
+    def build_request(self, batch: EmbeddingBatch) -> HttpRequest: ...
+
+    def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult: ...
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
+
+
+_CLASSES: dict[str, tuple[str, str]] = {
+    "openai": ("lambdarouter.providers.openai_embeddings", "OpenAIEmbeddings"),
+    "gemini": ("lambdarouter.providers.gemini_embeddings", "GeminiEmbeddings"),
+    "bedrock": ("lambdarouter.providers.bedrock_embeddings", "BedrockEmbeddings"),
+}
+_adapters: dict[str, EmbeddingAdapter] = {}
+
+
+def embedding_adapter_for(wire_format: str) -> EmbeddingAdapter:
+    adapter = _adapters.get(wire_format)
+    if adapter is None:
+        if wire_format not in _CLASSES:
+            raise GatewayError(404, f"The {wire_format} wire format has no embeddings API in this gateway.")
+        module, name = _CLASSES[wire_format]
+        adapter = _adapters[wire_format] = getattr(import_module(module), name)()
+    return adapter
+
+
+def check_count(result: EmbeddingResult, batch: EmbeddingBatch, provider: str) -> EmbeddingResult:
+    """An answer with another number of vectors than inputs cannot be reassembled: an upstream fault."""
+    if len(result.vectors) != batch.size:
+        raise GatewayError(502, f"{provider} returned {len(result.vectors)} embeddings for {batch.size} inputs.",
+                           metadata={"provider_name": provider}, retryable=True)
+    return result
