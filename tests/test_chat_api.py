@@ -262,3 +262,13 @@ def test_reasoning_exclude_hides_reasoning_but_keeps_its_usage(http: httpx.Clien
     assert message["reasoning"] is None
     assert message["reasoning_details"] is None
     assert response.json()["usage"]["completion_tokens"] == rec.json_body()["usage"]["output_tokens"]
+
+
+def test_a_host_has_its_own_read_timeout(http: httpx.Client, fake_upstream: FakeUpstream) -> None:
+    """`read_timeout = 0.5` on the host row wins over the gateway-wide 10 s."""
+    fake_upstream.reply(Reply(status=200, headers={"content-type": "application/json"}, stall=1.5,
+                              body=load_recording("openai/text-basic").body_bytes()), path="/vllm/v1/chat/completions")
+    started = time.monotonic()
+    response = http.post("/chat/completions", json={"model": "acme/impatient-model", "messages": HELLO})
+    assert response.status_code == 408
+    assert time.monotonic() - started < 1.4

@@ -80,7 +80,8 @@ class EmbeddingOperation:
                                    part if self.texts is None else None,  # type: ignore[arg-type]
                                    self.request.dimensions, candidate.endpoint, candidate.host)
             async with gate:
-                body = await transport.send(adapter.build_request(batch), adapter, provider)
+                body = await transport.send(adapter.build_request(batch), adapter, provider,
+                                            transport.timeout_for(candidate.host.spec))
             result = check_count(adapter.parse_response(body, batch), batch, provider)
             return Embedded(result.vectors, result.prompt_tokens)
 

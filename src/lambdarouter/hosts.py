@@ -36,6 +36,10 @@ class HostSpec:
     # OpenAI deprecated `max_tokens` for `max_completion_tokens` (its reasoning models reject the old
     # name), while many compatible hosts only know `max_tokens`: which one this host gets.
     max_tokens_field: str = "max_tokens"
+    # Per-host overrides of LAMBDAROUTER_CONNECT_TIMEOUT / LAMBDAROUTER_READ_TIMEOUT (seconds): a local model
+    # server may think for minutes between tokens, a hosted API should answer within seconds.
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,7 +350,8 @@ class Gateway:
 
     @staticmethod
     async def _call_whole(adapter: WireAdapter, call: UpstreamCall) -> list[StreamEvent]:
-        body = await transport.send(adapter.build_request(call), adapter, call.host.spec.name)
+        body = await transport.send(adapter.build_request(call), adapter, call.host.spec.name,
+                                    transport.timeout_for(call.host.spec))
         return adapter.parse_response(body)
 
     @staticmethod
@@ -358,7 +359,8 @@ class Gateway:
         stack = AsyncExitStack()
         try:
             pieces = await stack.enter_async_context(
-                transport.open_stream(adapter.build_request(call), adapter, call.host.spec.name))
+                transport.open_stream(adapter.build_request(call), adapter, call.host.spec.name,
+                                      transport.timeout_for(call.host.spec)))
         except BaseException:
             await stack.aclose()
             raise

@@ -95,6 +95,8 @@ def _host_from_row(row: HostRow) -> HostSpec:
         base_url_env=row.base_url_env,
         headers=dict(row.headers),
         data_collection=row.data_collection,
+        connect_timeout=row.connect_timeout,
+        read_timeout=row.read_timeout,
     )
 
 

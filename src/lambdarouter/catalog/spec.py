@@ -93,6 +93,8 @@ class HostRow(BaseModel):
     auth: str = Field(default="bearer", pattern=r"^(bearer|api-key-header|x-api-key|x-goog-api-key|none)$")
     headers: dict[str, str] = Field(default_factory=dict)
     data_collection: bool = False
+    connect_timeout: float | None = Field(default=None, gt=0)
+    read_timeout: float | None = Field(default=None, gt=0)
 
 
 class ExtraEndpoint(EndpointSpec):

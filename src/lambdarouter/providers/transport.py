@@ -15,6 +15,7 @@ from typing import Protocol
 import httpx
 
 from lambdarouter.errors import GatewayError
+from lambdarouter.hosts import HostSpec
 from lambdarouter.providers.base import HttpRequest
 
 
@@ -51,11 +52,19 @@ def _transport_error(exc: httpx.HTTPError, provider: str) -> GatewayError:
                         metadata={"provider_name": provider}, retryable=True)
 
 
-async def send(request: HttpRequest, adapter: ErrorMapper, provider: str) -> bytes:
+def timeout_for(host: HostSpec) -> httpx.Timeout | None:
+    """The host's own timeouts, if it has any (else the client's defaults apply)."""
+    if host.connect_timeout is None and host.read_timeout is None:
+        return None
+    return httpx.Timeout(host.read_timeout or _timeouts["read"], connect=host.connect_timeout or _timeouts["connect"])
+
+
+async def send(request: HttpRequest, adapter: ErrorMapper, provider: str,
+               timeouts: httpx.Timeout | None = None) -> bytes:
     """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
     try:
         response = await client().request(request.method, request.url, headers=request.headers,
-                                          content=request.body)
+                                          content=request.body, timeout=_or_default(timeouts))
     except httpx.HTTPError as exc:
         raise _transport_error(exc, provider) from None
     if response.status_code >= 400:
@@ -64,7 +73,8 @@ async def send(request: HttpRequest, adapter: ErrorMapper, provider: str) -> byt
 
 
 @asynccontextmanager
-async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str) -> AsyncIterator[
+async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
+                      timeouts: httpx.Timeout | None = None) -> AsyncIterator[
     AsyncIterator[bytes]
 ]:
     """A streamed call: yields the body's byte pieces once a 2xx status arrived.
@@ -75,7 +85,8 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str)
     http = client()
     try:
         response = await http.send(
-            http.build_request(request.method, request.url, headers=request.headers, content=request.body),
+            http.build_request(request.method, request.url, headers=request.headers, content=request.body,
+                               timeout=_or_default(timeouts)),
             stream=True,
         )
     except httpx.HTTPError as exc:
@@ -90,6 +101,11 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str)
         yield _pieces(response, provider)
     finally:
         await response.aclose()
+
+
+def _or_default(timeout: httpx.Timeout | None) -> httpx.Timeout:
+    # httpx reads `timeout=None` as "no timeout at all": absent means the client's defaults.
+    return timeout if timeout is not None else client().timeout
 
 
 async def _pieces(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
