@@ -38,6 +38,7 @@ _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/chat/completions": (CHAT, ("post",)),
     "/completions": (CHAT, ("post",)),  # the legacy prompt API, served through the chat path
     "/embeddings": (EMBEDDINGS, ("post",)),
+    "/images/generations": (EMBEDDINGS, ("post",)),  # same needs: Bedrock InvokeModel, large answers
     "/models": (MODELS, ("get",)),
     "/models/{author}/{slug}/endpoints": (MODELS, ("get",)),
     "/health": (MODELS, ("get",)),

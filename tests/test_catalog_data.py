@@ -111,7 +111,7 @@ CLAUDE_SINGLE_HOST = {
     "anthropic/claude-sonnet-5.5": frozenset({"anthropic"}),
 }
 
-TOKENIZERS = {"GPT", "Claude", "Gemini", "Llama3", "Llama4", "Mistral", "DeepSeek", "Grok", "Titan", "Cohere"}
+TOKENIZERS = {"GPT", "Claude", "Gemini", "Llama3", "Llama4", "Mistral", "DeepSeek", "Grok", "Titan", "Cohere", "Nova"}
 SAMPLING_PARAMETERS = {"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty"}
 
 
@@ -197,7 +197,9 @@ def test_endpoint_prices(model: ModelSpec, endpoint: EndpointSpec) -> None:
     prices = [endpoint.prompt, endpoint.completion, endpoint.request, endpoint.image]
     prices += [p for p in (endpoint.cache_read, endpoint.cache_write, endpoint.reasoning) if p is not None]
     assert all(p >= 0 for p in prices)
-    if endpoint.host not in FREE_HOSTS:
+    if endpoint.host not in FREE_HOSTS and "image" in model.output_modalities and "text" not in model.output_modalities:
+        assert endpoint.image > 0 and endpoint.prompt == endpoint.completion == 0  # image models: per image only
+    elif endpoint.host not in FREE_HOSTS:
         assert endpoint.prompt > 0
         # Embedding models bill their input only: no output tokens exist to price.
         assert endpoint.completion > 0 or "embeddings" in model.output_modalities
@@ -213,7 +215,9 @@ def test_endpoint_prices(model: ModelSpec, endpoint: EndpointSpec) -> None:
 @pytest.mark.parametrize(("model", "endpoint"), ENDPOINTS, ids=[_endpoint_id(x) for x in ENDPOINTS])
 def test_endpoint_limits(model: ModelSpec, endpoint: EndpointSpec) -> None:
     # Chat models hold at least 4K tokens; embedding models take one input of their documented size.
-    assert endpoint.context_length >= (512 if "embeddings" in model.output_modalities else 4096)
+    # Image models: their prompt limit (Imagen takes 480 tokens).
+    chat = "text" in model.output_modalities
+    assert endpoint.context_length >= (4096 if chat else 480 if "image" in model.output_modalities else 512)
     if endpoint.max_output_tokens is not None:
         assert endpoint.max_output_tokens <= endpoint.context_length
 

@@ -3,9 +3,10 @@
 Like the chat function it runs uvicorn under the Lambda Web Adapter (`run.sh`), invoked through API
 Gateway's response-streaming integration: an embeddings answer never streams token by token, but a large
 batch can outgrow Lambda's 6 MB buffered response and API Gateway's 29 s buffered timeout, neither of which
-applies to a streamed response. Only the embeddings route group is imported.
+applies to a streamed response. Only the embeddings and image-generation route groups are imported
+(an image answer is several MB of base64, well past the buffered limit).
 """
 
 from lambdarouter.http.app import create_app
 
-app = create_app(["embeddings"])
+app = create_app(["embeddings", "images"])

@@ -57,6 +57,7 @@ class Needs:
     response_format: str | None  # "json_object" | "json_schema"
     tokens: int  # prompt estimate + requested output
     parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
+    output: str = "text"  # the output modality the model must have: chat needs text
 
     @classmethod
     def of(cls, request: ChatCompletionRequest) -> Needs:
@@ -87,6 +88,15 @@ def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     if prefs.only is not None and s.endpoint.host not in prefs.only:
         return "not in provider.only"
     return "in provider.ignore" if prefs.ignore and s.endpoint.host in prefs.ignore else None
+
+
+def _output(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    """An embeddings or image-only model cannot answer a chat request: say which route it serves."""
+    if n.output in s.model.output_modalities:
+        return None
+    routes = {"embeddings": "/embeddings", "image": "/images/generations"}
+    serves = ", ".join(routes.get(m, m) for m in s.model.output_modalities)
+    return f"does not output {n.output} (it is served by {serves})"
 
 
 def _tools(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
@@ -137,7 +147,7 @@ def _parameters(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
 
 
 # Applied in this order; the first that refuses an endpoint names the reason.
-FILTERS: tuple[Filter, ...] = (_only, _tools, _images, _format, _context, _price, _data, _parameters)
+FILTERS: tuple[Filter, ...] = (_output, _only, _tools, _images, _format, _context, _price, _data, _parameters)
 
 
 def order_endpoints(resolved: ResolvedModel, prefs: ProviderPreferences, health: HealthBoard,
@@ -239,7 +249,7 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
     chosen = prefs or ProviderPreferences()
-    needs = Needs(False, False, None, tokens, frozenset())
+    needs = Needs(False, False, None, tokens, frozenset(), output)
     board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
     resolved = [catalog.resolve(model_id) for model_id in dict.fromkeys(model_ids)]
     candidates: list[Candidate] = []

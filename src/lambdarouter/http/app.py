@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions
 ROUTE_GROUPS: dict[str, str] = {
     "chat_completions": "lambdarouter.http.chat",
     "embeddings": "lambdarouter.http.embeddings",
+    "images": "lambdarouter.http.image_generations",
     "completions": "lambdarouter.http.completions",
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",

@@ -73,15 +73,40 @@ def model_entry(catalog: Catalog, model: ModelSpec, alias: str | None = None) ->
     )
 
 
+# `?output_modalities=` as OpenRouter documents it (https://openrouter.ai/docs/models, "Query Parameters"):
+# a comma-separated list of output modalities or `all`; without it, text-output models only.
+OUTPUT_MODALITIES = frozenset({"text", "image", "audio", "embeddings", "video", "rerank", "speech", "transcription"})
+DEFAULT_OUTPUT = frozenset({"text"})
+
+
+def output_filter(raw: str | None) -> frozenset[str] | None:
+    """The output modalities to list (None: every model), or a 400 naming the unknown ones."""
+    if raw is None or not raw.strip():
+        return DEFAULT_OUTPUT
+    wanted = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    if "all" in wanted:
+        return None
+    unknown = sorted(wanted - OUTPUT_MODALITIES)
+    if unknown:
+        raise GatewayError(400, f"Unknown output_modalities {', '.join(unknown)}: use "
+                                f"{', '.join(sorted(OUTPUT_MODALITIES))} or all (comma-separated).")
+    return wanted
+
+
 @cache
-def models_body(catalog: Catalog) -> bytes:
-    entries = [model_entry(catalog, m) for m in catalog.models.values()]
-    entries += [model_entry(catalog, catalog.models[t], alias=a) for a, t in catalog.aliases.items()]
+def models_body(catalog: Catalog, output: frozenset[str] | None = DEFAULT_OUTPUT) -> bytes:
+    def listed(model: ModelSpec) -> bool:
+        return output is None or not output.isdisjoint(model.output_modalities)
+
+    entries = [model_entry(catalog, m) for m in catalog.models.values() if listed(m)]
+    entries += [model_entry(catalog, catalog.models[t], alias=a) for a, t in catalog.aliases.items()
+                if listed(catalog.models[t])]
     return ModelList(data=entries).model_dump_json().encode()
 
 
 async def list_models(request: Request) -> Response:
-    return Response(models_body(catalog_of(request)), media_type="application/json")
+    output = output_filter(request.query_params.get("output_modalities"))
+    return Response(models_body(catalog_of(request), output), media_type="application/json")
 
 
 def endpoint_entry(catalog: Catalog, model: ModelSpec, endpoint: EndpointSpec) -> Endpoint:

@@ -18,6 +18,7 @@ from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatC
 from lambdarouter.schemas.completions import CompletionRequest, TextCompletion
 from lambdarouter.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
 from lambdarouter.schemas.errors import ErrorResponse
+from lambdarouter.schemas.images import ImageGenerationRequest, ImageGenerationResponse
 from lambdarouter.schemas.models import EndpointsResponse, ModelList
 
 PREFIXES = ("/api/v1", "/v1")
@@ -80,23 +81,23 @@ def control_operations() -> dict[str, dict[str, Any]]:
             "get": {"operationId": "listKeys", "security": admin, "parameters": [
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "include_disabled", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {"200": _data({"type": "array", "items": KEY}), **_errors("401")}},
+                "responses": {"200": _data({"type": "array", "items": KEY}), **_errors("401", "403")}},
             "post": {"operationId": "createKey", "security": admin, "requestBody": key_body,
                      "responses": {"201": _data(KEY, "Created; `key` is the plaintext, shown only here",
-                                                key={"type": "string"}), **_errors("400", "401")}},
+                                                key={"type": "string"}), **_errors("400", "401", "403")}},
         },
         "/keys/{hash}": {
             "get": {"operationId": "getKey", "security": admin, "parameters": key_path,
-                    "responses": {"200": _data(KEY), **_errors("401", "404")}},
+                    "responses": {"200": _data(KEY), **_errors("401", "403", "404")}},
             "patch": {"operationId": "updateKey", "security": admin, "parameters": key_path, "requestBody": key_body,
-                      "responses": {"200": _data(KEY), **_errors("400", "401", "404")}},
+                      "responses": {"200": _data(KEY), **_errors("400", "401", "403", "404")}},
             "delete": {"operationId": "deleteKey", "security": admin, "parameters": key_path, "responses": {
                 "200": {"description": "Deleted", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"deleted": {"const": True}}}}}}, **_errors("401", "404")}},
+                    "type": "object", "properties": {"deleted": {"const": True}}}}}}, **_errors("401", "403", "404")}},
         },
         "/credits": {"get": {"operationId": "getCredits", "security": admin, "responses": {"200": _data({
             "type": "object", "properties": {"total_credits": {"type": "number"}, "total_usage": {"type": "number"}}}),
-            **_errors("401")}}},
+            **_errors("401", "403")}}},
         "/key": {"get": {"operationId": "getCurrentKey", "security": [{"bearer": []}], "responses": {
             "200": _data({"type": "object", "properties": {k: v for k, v in KEY["properties"].items()
                                                            if k not in ("hash", "disabled")}}), **_errors("401")}}},
@@ -127,6 +128,13 @@ def operations() -> dict[str, dict[str, Any]]:
             "responses": {"200": _json(EmbeddingResponse), **_errors("400", "401", "402", "403", "404", "408", "413",
                                                                      "429", "502", "503")},
         }},
+        "/images/generations": {"post": {
+            "operationId": "createImage", "security": [{"bearer": []}],
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(ImageGenerationRequest)}}},
+            "responses": {"200": _json(ImageGenerationResponse),
+                          **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
+        }},
         "/completions": {"post": {
             "operationId": "createCompletion", "security": [{"bearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(CompletionRequest)}}},
@@ -136,7 +144,10 @@ def operations() -> dict[str, dict[str, Any]]:
                           **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
         }},
         **control_operations(),
-        "/models": {"get": {"operationId": "listModels", "responses": {"200": _json(ModelList)}}},
+        "/models": {"get": {"operationId": "listModels", "parameters": [{
+            "name": "output_modalities", "in": "query", "schema": {"type": "string"},
+            "description": "Comma-separated output modalities (text, image, embeddings, ...) or `all`; default text"}],
+            "responses": {"200": _json(ModelList), **_errors("400")}}},
         "/models/{author}/{slug}/endpoints": {"get": {
             "operationId": "listModelEndpoints",
             "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -156,7 +167,8 @@ def operations() -> dict[str, dict[str, Any]]:
 def document() -> bytes:
     models: list[type[BaseModel]] = [ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, ErrorResponse,
                                      ModelList, EndpointsResponse, EmbeddingRequest, EmbeddingResponse,
-                                     CompletionRequest, TextCompletion]
+                                     CompletionRequest, TextCompletion, ImageGenerationRequest,
+                                     ImageGenerationResponse]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
     paths = {prefix + path: {verb: {**op, "operationId": f"{op['operationId']}{'V1' if prefix == '/v1' else ''}"}

@@ -1,0 +1,30 @@
+"""POST /images/generations: OpenAI's image API through the gateway's auth, limits, routing and ledger."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lambdarouter.http.chat import read_body
+from lambdarouter.http.errors import validation_error
+from lambdarouter.http.state import gateway_of
+from lambdarouter.image_generation import ImageGenerationOperation, response
+from lambdarouter.schemas.images import ImageGenerationRequest
+
+
+async def image_generations(request: Request) -> Response:
+    gateway = gateway_of(request)
+    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    try:
+        body = ImageGenerationRequest.model_validate_json(await read_body(request))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    done = await gateway.operate(ImageGenerationOperation(body), key)
+    return Response(response(done, body).model_dump_json(exclude_none=True), media_type="application/json",
+                    headers={**done.headers, "x-generation-id": done.id})
+
+
+ROUTES = [Route("/images/generations", image_generations, methods=["POST"])]
