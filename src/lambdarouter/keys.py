@@ -41,6 +41,12 @@ class RateLimitBody(BaseModel):
     requests: int = Field(ge=1)
     interval: str = "1m"
 
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        RateLimit.parse_interval(value)  # a bad interval is the client's 400 here, not a 500 in changes()
+        return value
+
 
 class KeyBody(BaseModel):
     """POST /keys and PATCH /keys/{hash}: OpenRouter's fields plus rate_limit and allowed_models.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -52,6 +52,34 @@ def _transport_error(exc: httpx.HTTPError, provider: str) -> GatewayError:
                         metadata={"provider_name": provider}, retryable=True)
 
 
+# Headers that carry the host's credential (providers/openai.py, anthropic.py, gemini.py and their siblings).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+
+
+def _scrub(value: Any, secrets: frozenset[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def _redacted(error: GatewayError, request: HttpRequest) -> GatewayError:
+    """The mapped error without the credential the request carried: a provider that echoes the key it was
+    sent in its error body ("Incorrect API key provided: ...") must not hand it to the client or the ledger."""
+    secrets = frozenset(token for name, raw in request.headers.items() if name.lower() in _CREDENTIAL_HEADERS
+                        if len(token := raw.removeprefix("Bearer ").strip()) >= 8)
+    if secrets:
+        error.message = _scrub(error.message, secrets)
+        error.args = (error.message,)
+        error.metadata = _scrub(error.metadata, secrets)
+    return error
+
+
 def timeout_for(host: HostSpec) -> httpx.Timeout | None:
     """The host's own timeouts, if it has any (else the client's defaults apply)."""
     if host.connect_timeout is None and host.read_timeout is None:
@@ -68,7 +96,7 @@ async def send(request: HttpRequest, adapter: ErrorMapper, provider: str,
     except httpx.HTTPError as exc:
         raise _transport_error(exc, provider) from None
     if response.status_code >= 400:
-        raise adapter.map_error(response.status_code, response.headers, response.content, provider)
+        raise _redacted(adapter.map_error(response.status_code, response.headers, response.content, provider), request)
     return response.content
 
 
@@ -97,7 +125,7 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
                 body = await response.aread()
             except httpx.HTTPError:
                 body = b""
-            raise adapter.map_error(response.status_code, response.headers, body, provider)
+            raise _redacted(adapter.map_error(response.status_code, response.headers, body, provider), request)
         yield _pieces(response, provider)
     finally:
         await response.aclose()
