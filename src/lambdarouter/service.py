@@ -39,8 +39,9 @@ from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
 from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage, UsageReport
 from lambdarouter.ratelimit import rate_headers, rate_limited
+from lambdarouter.relay import Relay
 from lambdarouter.routing import Candidate, plan, plan_operation, requested_models
-from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionRequest
 from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
 from lambdarouter.store.codec import encode_generation
 
@@ -203,7 +204,7 @@ class Gateway:
         except BaseException as exc:
             await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
             raise
-        return Streamed(generation.id, Relay(self, generation, stack, events), generation.headers)
+        return Streamed(generation.id, Relay(self._finish, generation, stack, events), generation.headers)
 
     async def operate(self, operation: Operation[R], key: KeyRecord) -> Done[R]:
         """An operation beside chat: the same admission, failover, ledger row and settled hold as chat."""
@@ -365,52 +366,6 @@ class Gateway:
             await stack.aclose()
             raise
         return stack, _decode(pieces, adapter.stream_decoder())
-
-
-class Relay:
-    """One open upstream stream on its way to the client, and its accounting whatever way it ends."""
-
-    def __init__(self, gateway: Gateway, generation: Generation, stack: AsyncExitStack,
-                 events: AsyncIterator[StreamEvent]) -> None:
-        self.gateway, self.generation, self.stack, self.events = gateway, generation, stack, events
-
-    async def chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        generation = self.generation
-        identity, status, error, first = generation.identity(), "aborted", None, True
-        try:
-            async with self.stack:
-                async for event in self.events:
-                    if not generation.shows(event):
-                        continue
-                    generation.acc.add(event)
-                    out = assemble.chunk(identity, event, first)
-                    if out is not None:
-                        first = False
-                        generation.mark_first_token()
-                        yield out
-            status = "success"
-        except GatewayError as exc:
-            status, error = "error", exc
-            if generation.served_by is not None:  # stream decoders do not know which host they decode
-                exc.metadata.setdefault("provider_name", generation.served_by.endpoint.host)
-        except Exception:
-            status = "error"
-            raise
-        finally:
-            # Also runs when the client went away mid-stream: what was produced is still recorded.
-            await self.gateway._finish(generation, status, error)
-        if error is not None:
-            yield assemble.error_chunk(identity, error)
-        yield assemble.usage_chunk(identity, generation.usage, generation.cost)
-
-    async def close(self) -> None:
-        """After the response, however it ended: a stream never iterated (the client left before the first
-        byte) is closed and recorded as aborted too."""
-        if self.generation.finished:
-            return
-        with anyio.CancelScope(shield=True):
-            await self.stack.aclose()
-        await self.gateway._finish(self.generation, "aborted", None)
 
 
 async def _decode(pieces: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[StreamEvent]:

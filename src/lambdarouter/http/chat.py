@@ -19,8 +19,9 @@ from lambdarouter.errors import GatewayError
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.idempotency import idempotent
+from lambdarouter.relay import Relay
 from lambdarouter.schemas.chat import ChatCompletionRequest
-from lambdarouter.service import Gateway, Relay
+from lambdarouter.service import Gateway
 from lambdarouter.store import KeyRecord
 
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.

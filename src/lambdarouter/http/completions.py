@@ -19,8 +19,8 @@ from starlette.routing import Route
 from lambdarouter.http.chat import SSE_HEADERS, read_body, sse
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
+from lambdarouter.relay import Relay
 from lambdarouter.schemas.completions import CompletionRequest, TextCompletion, chunk_from_chat, from_chat
-from lambdarouter.service import Relay
 
 
 class TextRelay:
