@@ -83,6 +83,7 @@ async def sse(relay: Relay, keepalive: float | None = None) -> AsyncIterator[byt
     """
     interval = keepalive if keepalive is not None else KEEPALIVE_SECONDS
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+    ended = asyncio.Event()
     # Cancelled through anyio, not Task.cancel(): the relay's accounting runs in an anyio shielded scope,
     # which only anyio cancellation respects.
     scope = anyio.CancelScope()
@@ -93,6 +94,10 @@ async def sse(relay: Relay, keepalive: float | None = None) -> AsyncIterator[byt
                 async for chunk in relay.chunks():
                     await queue.put(b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n")
             finally:
+                # The end marker, or — when the queue is full and nobody may be reading any more — the flag
+                # the reader checks once it has drained what is queued (never block here: the client may
+                # be gone).
+                ended.set()
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
 
@@ -100,7 +105,7 @@ async def sse(relay: Relay, keepalive: float | None = None) -> AsyncIterator[byt
     _producers.add(task)  # held until done: a client that left does not stop the books being closed
     task.add_done_callback(_producers.discard)
     try:
-        while True:
+        while not (ended.is_set() and queue.empty()):
             try:
                 item = await asyncio.wait_for(queue.get(), interval)
             except TimeoutError:
