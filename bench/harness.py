@@ -1,8 +1,10 @@
-"""The benchmark run: start the fake upstream and the gateway, time both, time the imports, report."""
+"""The benchmark run: one fake upstream; the gateway and LiteLLM's proxy in front of it in turn; cold starts,
+memory, the layer's size and the cost model. See bench/README.md."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -12,50 +14,97 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import imports, latency
-from bench.procs import ROOT, child_env, free_port, python, run_json, server
+from bench import coldstart, cost, latency, layer, litellm_proxy, profiling, report
+from bench.latency import GATEWAY_MODEL, UPSTREAM_MODEL, Target, make_target
+from bench.procs import ROOT, child_env, cpu_seconds, free_port, python, rss_bytes, rss_parts, run_json, server, threads
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
-SCHEMA_VERSION = 1
-TARGET_ADDED_P50_MS = 2.0
-TARGET_IMPORT_MS = 400.0
+SCHEMA_VERSION = 2
 UPSTREAM_KEY = "sk-bench-upstream"
-# (pairs, stream pairs, warm-up pairs, streamed warm-up pairs, import runs)
-FULL = (2000, 500, 200, 50, 11)
-QUICK = (200, 50, 30, 10, 7)
+ADMIN_KEY = "sk-bench-admin-0123456789"
+PHASES = ("latency", "throughput", "memory", "coldstart", "cost", "layer", "profile")
+# name: (full run, --quick)
+SIZES: dict[str, tuple[Any, Any]] = {
+    "pairs": (2000, 200),
+    "warmup": (200, 30),
+    "stream_pairs": (500, 50),
+    "stream_warmup": (50, 10),
+    "concurrent_pairs": (3200, 640),
+    "concurrent_warmup": (320, 64),
+    "throughput_requests": (4000, 1000),
+    "memory_checkpoints": ("1000,10000", "500,2000"),
+    "cold_runs": (11, 7),
+    "cost_requests": (1000, 200),
+    "profile_requests": (3000, 0),
+}
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"need positive integers: {text!r}")
+    return values
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a short run (200/50 pairs, 7 import runs)")
-    parser.add_argument("--pairs", type=int, help="non-streamed pairs (default 2000, quick 200)")
-    parser.add_argument("--stream-pairs", type=int, help="streamed pairs (default 500, quick 50)")
-    parser.add_argument("--warmup", type=int, help="unrecorded non-streamed pairs first (default 200, quick 30)")
-    parser.add_argument("--stream-warmup", type=int, help="unrecorded streamed pairs first (default 50, quick 10)")
-    parser.add_argument("--stream-chunks", type=int, default=16, help="content chunks per streamed answer")
-    parser.add_argument("--import-runs", type=int, help="fresh interpreters per entry module (default 11, quick 7)")
-    parser.add_argument("--gateway-launcher", type=Path,
-                        help="a Python script run instead of `-m lambdarouter` for `serve` (to A/B a variant)")
-    parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--skip-imports", action="store_true")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON report (default {DEFAULT_OUTPUT})")
+    add = parser.add_argument
+    add("--quick", action="store_true", help="smaller counts everywhere (no profile)")
+    add("--pairs", type=int, help="non-streamed pairs at concurrency 1 (2000; quick 200)")
+    add("--warmup", type=int, help="unrecorded pairs before them (200; quick 30)")
+    add("--stream-pairs", type=int, help="streamed pairs at concurrency 1 (500; quick 50)")
+    add("--stream-warmup", type=int, help="unrecorded streamed pairs before them (50; quick 10)")
+    add("--concurrency", type=int, default=32, help="workers for the concurrent pairs (32)")
+    add("--concurrent-pairs", type=int, help="non-streamed pairs at --concurrency (3200; quick 640)")
+    add("--concurrent-warmup", type=int, help="unrecorded concurrent pairs before them (320; quick 64)")
+    add("--throughput-concurrency", type=_ints, default=[32, 128], help="comma-separated (32,128)")
+    add("--throughput-requests", type=int, help="requests at each throughput concurrency (4000; quick 1000)")
+    add("--p99-limit-ms", type=float, default=50.0, help="throughput counts while p99 stays under this (50)")
+    add("--memory-checkpoints", type=_ints, help="request counts at which RSS is read (1000,10000; quick 500,2000)")
+    add("--memory-concurrency", type=int, default=8, help="workers for the memory run (8)")
+    add("--memory-stream-every", type=int, default=10, help="one request in N streamed in the memory run (10)")
+    add("--cold-runs", "--import-runs", type=int, help="fresh interpreters per cold-start probe (11; quick 7)")
+    add("--coldstart-from", choices=["layer", "venv"], default="layer",
+        help="functions import from the layer built for this machine (as on Lambda; needs PyPI) or this venv")
+    add("--no-coldstart-aws", dest="coldstart_aws", action="store_false",
+        help="skip the cold starts in the AWS configuration (moto server for DynamoDB and Secrets Manager)")
+    add("--cost-requests", type=int, help="in-process requests timed for the cost model (1000; quick 200)")
+    add("--profile-requests", type=int, help="requests profiled under cProfile, 0 for none (3000; quick 0)")
+    add("--stream-chunks", type=int, default=16, help="content chunks per streamed answer (16)")
+    add("--no-litellm", action="store_true", help="skip LiteLLM (no install, no comparison)")
+    add("--litellm-venv", type=Path, default=litellm_proxy.DEFAULT_VENV, help="its environment (made if missing)")
+    add("--litellm-spec", default=litellm_proxy.DEFAULT_SPEC, help="what pip installs there ('litellm[proxy]')")
+    add("--skip", default="", help=f"comma-separated phases to skip: {', '.join(PHASES)}")
+    add("--gateway-launcher", type=Path,
+        help="a Python script run instead of `-m lambdarouter` for `serve` (to A/B a variant)")
+    add("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON report (default {DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
-    defaults = QUICK if args.quick else FULL
-    for name, default in zip(("pairs", "stream_pairs", "warmup", "stream_warmup", "import_runs"), defaults,
-                             strict=True):
+    for name, (full, quick) in SIZES.items():
         if getattr(args, name) is None:
-            setattr(args, name, default)
-    for name in ("pairs", "stream_pairs", "import_runs", "stream_chunks"):
+            value = quick if args.quick else full
+            setattr(args, name, _ints(value) if name == "memory_checkpoints" else value)
+    for name in ("pairs", "stream_pairs", "concurrent_pairs", "throughput_requests", "cold_runs", "cost_requests",
+                 "stream_chunks", "concurrency", "memory_concurrency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0 or args.stream_warmup < 0:
-        parser.error("warm-up counts cannot be negative")
+    for name in ("warmup", "stream_warmup", "concurrent_warmup", "profile_requests", "memory_stream_every"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} cannot be negative")
+    args.skip = {p.strip() for p in args.skip.split(",") if p.strip()}
+    unknown = args.skip - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases in --skip: {sorted(unknown)} (known: {', '.join(PHASES)})")
+    if args.profile_requests == 0:
+        args.skip.add("profile")
     return args
 
 
@@ -85,6 +134,16 @@ def load_average() -> list[float] | None:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
+def memory_total_mb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def machine_info() -> dict[str, Any]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     status = _git("status", "--porcelain", "--untracked-files=no")
@@ -92,6 +151,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "usable_cores": usable,
+        "memory_mb": memory_total_mb(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
@@ -101,7 +161,11 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-# -- latency ----------------------------------------------------------------------------------------------
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- servers ----------------------------------------------------------------------------------------------
 
 
 def _serve_flags() -> list[str]:
@@ -112,133 +176,363 @@ def _serve_flags() -> list[str]:
     return [*flags, "--no-access-log"] if "--no-access-log" in done.stdout else flags
 
 
-def measure_latency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    up_port, gw_port = free_port(), free_port()
-    while gw_port == up_port:  # bounded in practice: the OS hands out a different free port
-        gw_port = free_port()
-    upstream_base = f"http://127.0.0.1:{up_port}/v1"
-    gateway_base = f"http://127.0.0.1:{gw_port}/api/v1"
-    gateway_env = child_env({
-        "LAMBDAROUTER_DB": str(workdir / "gateway.sqlite3"),
-        "OPENAI_API_KEY": UPSTREAM_KEY,
-        "OPENAI_BASE_URL": upstream_base,
-    })
-    created = run_json([python(), "-m", "lambdarouter", "keys", "create", "--name", "bench", "--json"], gateway_env)
+def gateway_env(workdir: Path, tag: str, upstream_base: str) -> dict[str, str]:
+    return child_env({"LAMBDAROUTER_DB": str(workdir / f"{tag}.sqlite3"), "OPENAI_API_KEY": UPSTREAM_KEY,
+                      "OPENAI_BASE_URL": upstream_base})
+
+
+def create_key(env: dict[str, str]) -> str:
+    created = run_json([python(), "-m", "lambdarouter", "keys", "create", "--name", "bench", "--json"], env)
     if not isinstance(created, dict) or not isinstance(created.get("key"), str):
         raise RuntimeError(f"`lambdarouter keys create --json` printed {created!r}")
-    serve_flags = _serve_flags()
-    upstream_argv = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(up_port),
-                     "--content-chunks", str(args.stream_chunks)]
-    launcher = [str(args.gateway_launcher.resolve())] if args.gateway_launcher else ["-m", "lambdarouter"]
-    gateway_argv = [python(), *launcher, "serve", "--host", "127.0.0.1", "--port", str(gw_port),
-                    *serve_flags]
+    key: str = created["key"]
+    return key
+
+
+@contextmanager
+def gateway(workdir: Path, tag: str, upstream_base: str, launcher: Path | None = None,
+            extra_env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], Target]]:
+    """`lambdarouter serve` on its own SQLite file with one fresh key, until the block ends."""
+    env = {**gateway_env(workdir, tag, upstream_base), **(extra_env or {})}
+    key = create_key(env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    runner = [str(launcher.resolve())] if launcher else ["-m", "lambdarouter"]
+    argv = [python(), *runner, "serve", "--host", "127.0.0.1", "--port", str(port), *_serve_flags()]
+    with server(tag, argv, env, f"{base}/health", workdir) as process:
+        yield process, make_target("gateway", base, GATEWAY_MODEL, key)
+
+
+@contextmanager
+def litellm(env: litellm_proxy.LiteLLMEnv, workdir: Path, tag: str,
+            upstream_base: str) -> Iterator[tuple[subprocess.Popen[bytes], Target]]:
+    config = litellm_proxy.write_config(workdir / f"{tag}.yaml", upstream_base, UPSTREAM_KEY)
+    port = free_port()
+    with server(tag, litellm_proxy.command(env, config, port), litellm_proxy.environment(),
+                litellm_proxy.ready_url(port), workdir, startup_timeout=litellm_proxy.STARTUP_TIMEOUT) as process:
+        yield process, make_target("litellm", f"http://127.0.0.1:{port}", GATEWAY_MODEL, litellm_proxy.MASTER_KEY)
+
+
+# -- measurements -----------------------------------------------------------------------------------------
+
+
+def _connections(args: argparse.Namespace) -> int:
+    widest: int = max(args.concurrency, *args.throughput_concurrency, args.memory_concurrency)
+    return 2 * widest + 8
+
+
+async def _throughput(client: Any, target: Target, pid: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for concurrency in args.throughput_concurrency:
+        await latency.load(client, target, concurrency * 4, concurrency)  # warm-up: connections opened
+        before = cpu_seconds(pid)
+        result = await latency.load(client, target, args.throughput_requests, concurrency)
+        after = cpu_seconds(pid)
+        used = after - before if before is not None and after is not None else None
+        rows.append(latency.throughput_report(result, concurrency, used, args.p99_limit_ms))
+    return rows
+
+
+def measure_server(args: argparse.Namespace, direct: Target, target: Target, pid: int) -> dict[str, Any]:
+    """Concurrency-1 pairs (non-streamed, streamed), concurrent pairs, throughput: one server, one client."""
+
+    async def run() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with latency.new_client(_connections(args)) as client:
+            await latency.check_answers(client, direct, target)
+            if "latency" not in args.skip:
+                _say(f"    concurrency 1: {args.warmup} warm-up + {args.pairs} pairs ...")
+                out["c1"] = await latency.paired_completions(client, direct, target, args.pairs, args.warmup, 1)
+                _say(f"    concurrency 1, streamed: {args.stream_warmup} warm-up + {args.stream_pairs} pairs ...")
+                out["c1_streamed"] = await latency.paired_streams(client, direct, target, args.stream_pairs,
+                                                                  args.stream_warmup, 1)
+                _say(f"    concurrency {args.concurrency}: {args.concurrent_warmup} warm-up + "
+                     f"{args.concurrent_pairs} pairs ...")
+                out[f"c{args.concurrency}"] = await latency.paired_completions(
+                    client, direct, target, args.concurrent_pairs, args.concurrent_warmup, args.concurrency)
+            if "throughput" not in args.skip:
+                _say(f"    throughput at {args.throughput_concurrency}: {args.throughput_requests} requests each ...")
+                out["throughput"] = await _throughput(client, target, pid, args)
+        return out
+
+    return asyncio.run(run())
+
+
+def measure_direct(args: argparse.Namespace, direct: Target, pid: int) -> dict[str, Any]:
+    """The upstream alone at the throughput concurrencies: the ceiling of this machine and client."""
+
+    async def run() -> dict[str, Any]:
+        async with latency.new_client(_connections(args)) as client:
+            return {"throughput": await _throughput(client, direct, pid, args)}
+
+    return asyncio.run(run())
+
+
+def measure_memory(args: argparse.Namespace, target: Target, pid: int) -> dict[str, Any]:
+    """RSS of a fresh server after its first request and at each checkpoint (one in N requests streamed)."""
+
+    async def run() -> dict[str, Any]:
+        points: list[dict[str, Any]] = []
+        done = 0
+        errors = 0
+        first_error: str | None = None
+        async with latency.new_client(_connections(args)) as client:
+            await latency.load(client, target, 1, 1)
+            first = rss_bytes(pid)
+            started = time.perf_counter()
+            for checkpoint in args.memory_checkpoints:
+                result = await latency.load(client, target, checkpoint - done, args.memory_concurrency,
+                                            args.memory_stream_every)
+                errors += result.errors
+                done = checkpoint
+                rss = rss_bytes(pid)
+                points.append({"requests": checkpoint, "rss_mb": round(rss / 1e6, 2) if rss is not None else None,
+                               "seconds": round(time.perf_counter() - started, 1),
+                               **{f"{k.lower()}_mb": round(v / 1e6, 2) for k, v in rss_parts(pid).items()},
+                               "threads": threads(pid)})
+                first_error = first_error or result.first_error
+        growth = None
+        if len(points) > 1 and points[0]["rss_mb"] is not None and points[-1]["rss_mb"] is not None:
+            growth = round(points[-1]["rss_mb"] - points[0]["rss_mb"], 2)
+        return {"unit": "MB = 10^6 bytes of VmRSS (/proc/<pid>/status), the server and any processes it started",
+                "concurrency": args.memory_concurrency, "stream_every": args.memory_stream_every,
+                "rss_after_first_request_mb": round(first / 1e6, 2) if first is not None else None,
+                "checkpoints": points, "growth_mb": growth, "errors": errors, "first_error": first_error}
+
+    return asyncio.run(run())
+
+
+def measure_profile(args: argparse.Namespace, workdir: Path, upstream_base: str) -> dict[str, Any]:
+    dump = workdir / "gateway.prof"
+
+    async def drive(target: Target, pid: int) -> None:
+        async with latency.new_client(8) as client:
+            await latency.load(client, target, max(50, args.profile_requests // 10), 1)
+            os.kill(pid, signal.SIGUSR1)  # the launcher starts profiling now
+            await asyncio.sleep(0.05)
+            result = await latency.load(client, target, args.profile_requests, 1)
+            if result.errors:
+                raise RuntimeError(f"profiled requests failed: {result.first_error}")
+
+    with gateway(workdir, "gateway-profiled", upstream_base, profiling.LAUNCHER,
+                 {profiling.OUTPUT_ENV: str(dump)}) as (process, target):
+        asyncio.run(drive(target, process.pid))
+    if not dump.exists():
+        raise RuntimeError("the profiled gateway wrote no profile")
+    return {"method": "cProfile in the `lambdarouter serve` process (event-loop thread), concurrency 1, "
+                      "non-streamed, after a warm-up; self time per request by component",
+            **profiling.aggregate(dump, args.profile_requests)}
+
+
+@contextmanager
+def aws_endpoint(workdir: Path, upstream_base: str) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """A moto server standing in for DynamoDB and Secrets Manager, set up as a deployed stack has them:
+    (the functions' environment, the keys for the events' placeholders)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with server("moto", [python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], child_env({}),
+                f"{url}/moto-api/", workdir):
+        env = {**coldstart.LAMBDA_ENVIRONMENT, "AWS_ENDPOINT_URL": url, "OPENAI_BASE_URL": upstream_base,
+               **{t.env_var: t.default_name for t in _tables()}}
+        made = cost.run_probe("aws-setup", upstream_base, {**child_env({}), **env}, extra=("--admin-key", ADMIN_KEY))
+        env["LAMBDAROUTER_SECRET_ID"] = made["secret_id"]
+        yield env, {"LAMBDAROUTER_KEY": made["key"], "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY}
+
+
+def _tables() -> list[Any]:
+    from lambdarouter.store.tables import TABLES
+
+    return list(TABLES)
+
+
+def measure_coldstart(args: argparse.Namespace, workdir: Path, upstream_base: str,
+                      lite: litellm_proxy.LiteLLMEnv | None) -> dict[str, Any]:
+    env = {**gateway_env(workdir, "coldstart", upstream_base), "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    keys = {"LAMBDAROUTER_KEY": create_key(env), "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY}
+    built: tuple[Path, str] | str = "--coldstart-from venv"
+    if args.coldstart_from == "layer":
+        _say("  building the layer for this machine's Python (cold starts import only what it ships) ...")
+        built = layer.host_layer(workdir)
+    host = None if isinstance(built, str) else built
+    probes = coldstart.entry_probes(env, keys, workdir, layer=host)
+    if lite is not None:
+        probes.append(coldstart.litellm_probe(lite.python, litellm_proxy.import_environment()))
     with ExitStack() as stack:
-        stack.enter_context(server("upstream", upstream_argv, child_env({}), f"http://127.0.0.1:{up_port}/health",
-                                   workdir))
-        stack.enter_context(server("gateway", gateway_argv, gateway_env, f"{gateway_base}/health", workdir))
-        client = stack.enter_context(latency.new_client())
-        direct, gateway = latency.targets(upstream_base, gateway_base, created["key"])
-        latency.check_answers(client, direct, gateway)
-        print(f"  non-streamed: {args.warmup} warm-up + {args.pairs} pairs ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        whole = latency.paired(client, direct, gateway, latency.timed_completion, args.pairs, args.warmup)
-        whole_s = time.perf_counter() - started
-        print(f"  streamed: {args.stream_warmup} warm-up + {args.stream_pairs} pairs ...", file=sys.stderr,
-              flush=True)
-        started = time.perf_counter()
-        streamed = latency.paired(client, direct, gateway, latency.timed_first_content, args.stream_pairs,
-                                  args.stream_warmup)
-        streamed_s = time.perf_counter() - started
-    return {
-        "method": ("one httpx.Client (HTTP/1.1, persistent connections); each pair sends the same request "
-                   "straight to the fake upstream and through `lambdarouter serve`, alternating which goes "
-                   "first; added = gateway - direct per pair"),
-        "gateway_launcher": str(args.gateway_launcher) if args.gateway_launcher else None,
-        "gateway_command": ["lambdarouter", *("<port>" if a == str(gw_port) else a
-                                              for a in gateway_argv[len(launcher) + 1:])],
-        "stream_content_chunks": args.stream_chunks,
-        "non_streamed": {"warmup_pairs": args.warmup, "seconds": round(whole_s, 2), **whole},
-        "streamed_ttft": {"warmup_pairs": args.stream_warmup, "seconds": round(streamed_s, 2), **streamed},
-    }
+        aws_note = "skipped (--coldstart-aws off)"
+        if args.coldstart_aws:
+            try:
+                aws_env, aws_keys = stack.enter_context(aws_endpoint(workdir, upstream_base))
+                aws_dir = workdir / "aws-events"
+                aws_dir.mkdir(exist_ok=True)
+                probes += coldstart.aws_probes(coldstart.entry_probes(env, aws_keys, aws_dir, layer=host), aws_env)
+                aws_note = ("template.yaml's environment, AWS_LAMBDA_FUNCTION_NAME set (Powertools logs, metrics, "
+                            "X-Ray), DynamoDB store and Secrets Manager credentials served by a local moto server")
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                aws_note = f"skipped: {exc}"[:1500]
+        result = coldstart.measure(probes, args.cold_runs, workdir)
+    result["aws_configuration"] = aws_note
+    result["functions_from"] = (f"this venv ({python()}): no layer: {built}"
+                                if isinstance(built, str) else
+                                "the layer built for this machine's Python and CPU (layers/lambdarouter/Makefile "
+                                "with PYTHON_VERSION, PLATFORMS; boto3 kept), run with `python -S`, PYTHONPATH=layer")
+    return result
 
 
-# -- report -----------------------------------------------------------------------------------------------
-
-
-def targets(report: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"added_p50_ms_max": TARGET_ADDED_P50_MS, "import_net_ms_max": TARGET_IMPORT_MS}
-    if "latency" in report:
-        out["added_p50_met"] = report["latency"]["non_streamed"]["added"]["p50"] <= TARGET_ADDED_P50_MS
-    if "imports" in report:
-        out["imports_met"] = {f["name"]: f["net_median_ms"] <= TARGET_IMPORT_MS for f in report["imports"]["functions"]}
+def measure_cost(args: argparse.Namespace, upstream_base: str, workdir: Path) -> dict[str, Any]:
+    env = gateway_env(workdir, "cost", upstream_base)
+    errors: dict[str, str] = {}
+    timing: dict[str, Any] | None = None
+    dynamo: dict[str, Any] | None = None
+    try:
+        timing = cost.run_probe("timing", upstream_base, env, args.cost_requests)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        errors["timing"] = str(exc)[-1500:]
+    try:
+        dynamo = cost.run_probe("dynamodb", upstream_base, env)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        errors["dynamodb"] = str(exc)[-1500:]
+    out = cost.model(cost.template_memory_mb(), timing, dynamo)
+    if errors:
+        out["errors"] = errors
     return out
 
 
-def format_report(report: dict[str, Any]) -> str:
-    m = report["machine"]
-    lines = [f"lambdarouter bench — {report['date']} — {m['cpu_model']}, {m['cores']} cores, Python {m['python']}"]
-    if "latency" in report:
-        lat = report["latency"]
-        lines += ["", f"{'latency (ms)':<34}{'p50':>9}{'p90':>9}{'p99':>9}{'mean':>9}{'n':>7}"]
-        for title, section in (("non-streamed, whole response", lat["non_streamed"]),
-                               ("streamed, time to first content", lat["streamed_ttft"])):
-            lines.append(f"  {title}")
-            for key, label in (("direct", "direct to upstream"), ("gateway", "through gateway"),
-                               ("added", "added (gateway - direct)")):
-                s = section[key]
-                lines.append(f"    {label:<30}{s['p50']:>9.3f}{s['p90']:>9.3f}{s['p99']:>9.3f}{s['mean']:>9.3f}"
-                             f"{s['n']:>7}")
-    if "imports" in report:
-        imp = report["imports"]
-        lines += ["", f"{'cold import (ms, median of ' + str(imp['runs']) + ')':<42}{'gross':>9}{'net':>9}"
-                      f"{'in-proc':>9}",
-                  f"  {'python -c pass (baseline)':<40}{imp['baseline']['median_ms']:>9.1f}"]
-        for f in imp["functions"]:
-            name = f["path"] or f["name"]
-            lines.append(f"  {name:<40}{f['gross_median_ms']:>9.1f}{f['net_median_ms']:>9.1f}"
-                         f"{f['in_process_median_ms']:>9.1f}")
-    t = report["targets"]
-    lines.append("")
-    if "added_p50_met" in t:
-        verdict = "met" if t["added_p50_met"] else "MISSED"
-        lines.append(f"target: added p50 <= {t['added_p50_ms_max']} ms non-streamed: {verdict}")
-    for name, met in t.get("imports_met", {}).items():
-        lines.append(f"target: import {name} <= {t['import_net_ms_max']:.0f} ms net: {'met' if met else 'MISSED'}")
-    return "\n".join(lines)
+# -- the run ----------------------------------------------------------------------------------------------
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through every `finally`, which stops the servers
 
 
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    names = [*SIZES, "concurrency", "throughput_concurrency", "p99_limit_ms", "memory_concurrency",
+             "memory_stream_every", "stream_chunks", "quick", "no_litellm", "coldstart_from",
+             "coldstart_aws"]
+    out = {name: getattr(args, name) for name in names}
+    out["skip"] = sorted(args.skip)
+    out["gateway_launcher"] = str(args.gateway_launcher) if args.gateway_launcher else None
+    return out
+
+
+def _phase(out: dict[str, Any], errors: list[str], name: str, what: Callable[[], dict[str, Any]],
+           into: str | None = None) -> None:
+    """Run one phase into `out[name]` (or `out[name][into]`); a failure is recorded there and the run goes on."""
+    try:
+        result = what()
+    except Exception as exc:  # every phase is independent: keep the others' figures
+        message = f"{type(exc).__name__}: {exc}"[-4000:]
+        result = {"error": message}
+        errors.append(f"{name}{'.' + into if into else ''}")
+        _say(f"  {name} failed: {message.splitlines()[0] if message else ''}")
+    if into is None:
+        out.setdefault(name, {}).update(result)
+    else:
+        out.setdefault(name, {})[into] = result
+
+
+def run(args: argparse.Namespace, workdir: Path, out: dict[str, Any]) -> list[str]:
+    """Every phase not skipped; the names of those that failed."""
+    skip = args.skip
+    errors: list[str] = []
+    lite: litellm_proxy.LiteLLMEnv | None = None
+    if args.no_litellm:
+        out["litellm"] = {"skipped": "--no-litellm"}
+    else:
+        _say("LiteLLM environment ...")
+        made = litellm_proxy.ensure(args.litellm_venv, args.litellm_spec, workdir / "litellm-install.log")
+        if isinstance(made, str):
+            out["litellm"] = {"skipped": made}
+            _say(f"  LiteLLM skipped: {made}")
+        else:
+            lite = made
+            out["litellm"] = {"setup": litellm_proxy.describe(made)}
+    up_port = free_port()
+    upstream_base = f"http://127.0.0.1:{up_port}/v1"
+    upstream_argv = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(up_port),
+                     "--content-chunks", str(args.stream_chunks)]
+    serving = {"latency", "throughput"} - skip
+    with ExitStack() as stack:
+        upstream = stack.enter_context(server("upstream", upstream_argv, child_env({}),
+                                              f"http://127.0.0.1:{up_port}/health", workdir))
+        direct = make_target("direct", upstream_base, UPSTREAM_MODEL, UPSTREAM_KEY)
+        if "throughput" not in skip:
+            _say("upstream alone (reference) ...")
+            _phase(out, errors, "direct", lambda: measure_direct(args, direct, upstream.pid))
+
+        def served(tag: str, what: Callable[[subprocess.Popen[bytes], Target], dict[str, Any]],
+                   lite_env: litellm_proxy.LiteLLMEnv | None = None) -> Callable[[], dict[str, Any]]:
+            def go() -> dict[str, Any]:
+                if lite_env is not None:
+                    with litellm(lite_env, workdir, tag, upstream_base) as (process, target):
+                        return what(process, target)
+                with gateway(workdir, tag, upstream_base, args.gateway_launcher) as (process, target):
+                    return what(process, target)
+            return go
+
+        if serving:
+            _say("gateway ...")
+            out["gateway"] = {"command": ["lambdarouter", "serve", *_serve_flags()],
+                              "launcher": str(args.gateway_launcher) if args.gateway_launcher else None}
+            _phase(out, errors, "gateway", served("gateway", lambda p, t: measure_server(args, direct, t, p.pid)))
+        if "memory" not in skip:
+            _say(f"gateway memory at {args.memory_checkpoints} requests ...")
+            _phase(out, errors, "gateway", served("gateway-memory", lambda p, t: measure_memory(args, t, p.pid)),
+                   into="memory")
+        if lite is not None and serving:
+            _say("LiteLLM proxy ...")
+            _phase(out, errors, "litellm",
+                   served("litellm", lambda p, t: measure_server(args, direct, t, p.pid), lite))
+        if lite is not None and "memory" not in skip:
+            _say(f"LiteLLM memory at {args.memory_checkpoints} requests ...")
+            _phase(out, errors, "litellm", served("litellm-memory", lambda p, t: measure_memory(args, t, p.pid), lite),
+                   into="memory")
+        if "coldstart" not in skip:
+            _say(f"cold starts ({args.cold_runs} runs each) ...")
+            _phase(out, errors, "coldstart", lambda: measure_coldstart(args, workdir, upstream_base, lite))
+        if "cost" not in skip:
+            _say("cost model ...")
+            _phase(out, errors, "cost", lambda: measure_cost(args, upstream_base, workdir))
+        if "profile" not in skip:
+            _say(f"profile ({args.profile_requests} requests) ...")
+            _phase(out, errors, "profile", lambda: measure_profile(args, workdir, upstream_base))
+    if "layer" not in skip:
+        _say("layer build ...")
+        _phase(out, errors, "layer", lambda: layer.measure(workdir))
+    return errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    report: dict[str, Any] = {
+    out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "config": {"quick": args.quick, "pairs": args.pairs, "stream_pairs": args.stream_pairs,
-                   "warmup": args.warmup, "stream_warmup": args.stream_warmup,
-                   "stream_chunks": args.stream_chunks, "import_runs": args.import_runs},
+        "config": _config(args),
+        "method": {
+            "client": "one asyncio httpx.AsyncClient (HTTP/1.1, persistent connections), in the harness process",
+            "pairs": "each pair sends the same request straight to the fake upstream and through the server, in one "
+                     "worker slot, alternating which goes first; added = through - direct per pair",
+            "upstream": "bench/upstream.py: raw ASGI under uvicorn, fixed answers built at start-up",
+        },
     }
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lambdarouter-bench-") as tmp:
-        workdir = Path(tmp)
-        if not args.skip_latency:
-            print("added latency ...", file=sys.stderr, flush=True)
-            report["latency"] = measure_latency(args, workdir)
-        if not args.skip_imports:
-            print(f"cold imports ({args.import_runs} runs each) ...", file=sys.stderr, flush=True)
-            env = child_env({"LAMBDAROUTER_DB": str(workdir / "imports.sqlite3")})
-            report["imports"] = imports.measure(env, args.import_runs, workdir)
-    report["machine"]["load_average_at_end"] = load_average()
-    report["targets"] = targets(report)
+        failed = run(args, Path(tmp), out)
+    out["failed_phases"] = failed
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"]["load_average_at_end"] = load_average()
+    out["targets"] = report.targets(out)
     output: Path = args.output
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".tmp")
-    partial.write_text(json.dumps(report, indent=2) + "\n")
+    partial.write_text(json.dumps(out, indent=2) + "\n")
     partial.replace(output)
-    print(format_report(report))
+    print(report.format_text(out))
     print(f"\nwrote {output}")
+    if failed:
+        print(f"FAILED phases (their errors are in the report): {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

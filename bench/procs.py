@@ -1,4 +1,4 @@
-"""Child processes of the harness: started with their output in log files, always stopped."""
+"""Child processes of the harness: started with their output in log files, always stopped; their RSS and CPU."""
 
 from __future__ import annotations
 
@@ -71,21 +71,32 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def server(name: str, argv: Sequence[str], env: Mapping[str, str], ready_url: str, log_dir: Path) -> Iterator[None]:
+def server(name: str, argv: Sequence[str], env: Mapping[str, str], ready_url: str, log_dir: Path,
+           startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[subprocess.Popen[bytes]]:
     """Run `argv` until the block ends; the block starts once `ready_url` answers 200."""
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(list(argv), cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
-        _wait_ready(name, process, ready_url, log)
-        yield
+        _wait_ready(name, process, ready_url, log, startup_timeout)
+        yield process
     finally:
-        stop(process)
+        stop_tree(process)
 
 
-def _wait_ready(name: str, process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def stop_tree(process: subprocess.Popen[bytes]) -> None:
+    """`stop` the process, then whatever it started that is still there (a proxy's worker processes)."""
+    children = descendants(process.pid) if process.poll() is None else []
+    stop(process)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _wait_ready(name: str, process: subprocess.Popen[bytes], url: str, log: Path,
+                timeout: float = STARTUP_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     with httpx.Client(trust_env=False, timeout=1.0) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -96,7 +107,7 @@ def _wait_ready(name: str, process: subprocess.Popen[bytes], url: str, log: Path
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-    raise RuntimeError(f"{name} was not ready at {url} after {STARTUP_TIMEOUT:.0f} s:\n{tail(log)}")
+    raise RuntimeError(f"{name} was not ready at {url} after {timeout:.0f} s:\n{tail(log)}")
 
 
 def run_json(argv: Sequence[str], env: Mapping[str, str], timeout: float = 60.0) -> object:
@@ -111,3 +122,73 @@ def run_json(argv: Sequence[str], env: Mapping[str, str], timeout: float = 60.0)
 
 def python() -> str:
     return sys.executable
+
+
+# -- what a running process uses (Linux /proc; None elsewhere) ----------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    queue = [pid]
+    while queue and len(found) < 10_000:  # bounded: a process tree is finite
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def rss_bytes(pid: int, tree: bool = True) -> int | None:
+    """Resident set size (VmRSS) of `pid`, plus its descendants' when `tree`."""
+    total = 0
+    for one in [pid, *(descendants(pid) if tree else [])]:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (OSError, ValueError):
+            if one == pid:
+                return None
+    return total
+
+
+def rss_parts(pid: int) -> dict[str, int]:
+    """RssAnon (heap, stacks), RssFile (mapped files: libraries, SQLite's -shm) and RssShmem of one process."""
+    parts: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile", "RssShmem"):
+                parts[name] = int(value.split()[0]) * 1024
+    except (OSError, ValueError):
+        pass
+    return parts
+
+
+def threads(pid: int) -> int | None:
+    try:
+        return len(list(Path(f"/proc/{pid}/task").iterdir()))
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, tree: bool = True) -> float | None:
+    """User + system CPU time of `pid` (all its threads), plus its descendants' when `tree`."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for one in [pid, *(descendants(pid) if tree else [])]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            if one == pid:
+                return None
+    return total

@@ -3,8 +3,9 @@
 A raw ASGI app (no framework) served by uvicorn in its own process. ``POST /v1/chat/completions``
 answers a fixed small ``chat.completion``, or, when the JSON body has ``"stream": true``, an SSE stream
 shaped like OpenAI's: a role chunk, ``--content-chunks`` content chunks, a finish chunk, a usage chunk
-and ``data: [DONE]``. ``GET /health`` says ok. Every body is built once at start-up, so the upstream's
-own cost is as small and as steady as possible.
+and ``data: [DONE]``. ``POST /v1/embeddings`` answers one small fixed vector per input. ``GET /health``
+says ok. Every chat body is built once at start-up, so the upstream's own cost is as small and as steady
+as possible.
 
 Self-contained on purpose (only the standard library and uvicorn): the harness starts it by path,
 ``python bench/upstream.py --port N``.
@@ -48,6 +49,15 @@ def completion_body() -> bytes:
                                              "annotations": []},
                      "logprobs": None, "finish_reason": "stop"}],
         "usage": USAGE, "service_tier": "default", "system_fingerprint": FINGERPRINT,
+    })
+
+
+def embeddings_body(inputs: int, model: str) -> bytes:
+    vector = [0.0123, -0.0456, 0.0789, -0.0012, 0.0345, -0.0678, 0.0901, -0.0234]
+    return _dumps({
+        "object": "list", "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": vector} for i in range(inputs)],
+        "usage": {"prompt_tokens": 5 * inputs, "total_tokens": 5 * inputs},
     })
 
 
@@ -118,7 +128,7 @@ def make_app(content_chunks: int) -> ASGIApp:
         if method == "GET" and path == "/health":
             await respond(send, 200, _headers(b"text/plain", 2), b"ok")
             return
-        if method != "POST" or path != "/v1/chat/completions":
+        if method != "POST" or path not in ("/v1/chat/completions", "/v1/embeddings"):
             await respond(send, 404, _headers(b"application/json", len(not_found)), not_found)
             return
         body = await read_body(receive)
@@ -129,6 +139,11 @@ def make_app(content_chunks: int) -> ASGIApp:
         if not isinstance(request, dict):
             bad = b'{"error":{"message":"body is not a JSON object","type":"invalid_request_error"}}'
             await respond(send, 400, _headers(b"application/json", len(bad)), bad)
+            return
+        if path == "/v1/embeddings":
+            given = request.get("input")
+            body = embeddings_body(len(given) if isinstance(given, list) else 1, str(request.get("model", "")))
+            await respond(send, 200, _headers(b"application/json", len(body)), body)
             return
         if request.get("stream") is True:
             await send({"type": "http.response.start", "status": 200, "headers": sse_headers})
