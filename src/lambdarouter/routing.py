@@ -200,10 +200,14 @@ def _balanced(endpoints: list[EndpointSpec], health: HealthBoard, rng: random.Ra
 def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credentials,
          health: HealthBoard | None = None, rng: random.Random | None = None) -> list[Candidate]:
     """Every endpoint that may serve the request, in the order they are tried."""
-    prefs = request.provider or ProviderPreferences()
-    needs = Needs.of(request)
+    return _candidates(requested_models(request), request.provider or ProviderPreferences(), Needs.of(request),
+                       catalog, credentials, health, rng)
+
+
+def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
+                credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
     board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
-    resolved = [catalog.resolve(model_id) for model_id in requested_models(request)]
+    resolved = [catalog.resolve(model_id) for model_id in model_ids]
     candidates: list[Candidate] = []
     removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)
     for model in resolved:
@@ -245,25 +249,9 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
                    catalog: Catalog, credentials: Credentials, health: HealthBoard | None = None,
                    rng: random.Random | None = None) -> list[Candidate]:
     """`plan` for the operations beside chat (embeddings, images, ...): only endpoints of models whose
-    `output_modalities` include `output`, under the same provider preferences and filters."""
+    `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
-    chosen = prefs or ProviderPreferences()
     needs = Needs(False, False, None, tokens, frozenset(), output)
-    board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
-    resolved = [catalog.resolve(model_id) for model_id in dict.fromkeys(model_ids)]
-    candidates: list[Candidate] = []
-    removed: list[tuple[str, bool]] = []
-    for model in resolved:
-        if output not in model.model.output_modalities:
-            removed.append((f"{model.model.id} does not output {output}", False))
-            continue
-        for endpoint in order_endpoints(model, chosen, board, draw):
-            candidate, reason = _admit(catalog, credentials, model, endpoint, needs, chosen)
-            if candidate is not None:
-                candidates.append(candidate)
-            else:
-                removed.append(reason)
-    if not candidates:
-        raise _nothing_left([m.requested for m in resolved], removed)
-    return candidates
+    return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
+                       health, rng)
