@@ -233,3 +233,19 @@ def test_budget_covers_image_output(gateway: RunningGateway, fake_upstream: Fake
         refused = client.post("/chat/completions", json={"model": MODEL, "messages": DRAW, **via("google-ai-studio")})
     assert refused.status_code == 402 and refused.json()["error"]["code"] == 402
     assert fake_upstream.requests == []
+
+
+def test_models_lists_the_image_output_price(http: httpx.Client) -> None:
+    listed = {m["id"]: m for m in http.get("/models", params={"output_modalities": "image"}).json()["data"]}
+    model = listed[MODEL]
+    assert model["architecture"]["output_modalities"] == ["image", "text"]
+    assert model["pricing"]["image_output"] == "0.00006" and model["pricing"]["completion"] == "0.000003"
+    assert "openai/gpt-4o" not in listed  # text models cannot draw
+
+
+def test_the_retired_id_draws_with_its_replacement(http: httpx.Client, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.reply(Reply.json(gemini_answer()), path=GEMINI_PATH)
+    response = http.post("/chat/completions", json={"model": "google/gemini-2.5-flash-image", "messages": DRAW,
+                                                    **via("google-ai-studio")})
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == MODEL and [r.path for r in fake_upstream.requests] == [GEMINI_PATH]
