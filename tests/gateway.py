@@ -69,6 +69,9 @@ def gateway_env(tmp: Path, upstream_url: str, extra: Mapping[str, str] | None = 
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "AKIDTESTGATEWAY",
         "AWS_SECRET_ACCESS_KEY": "aws-secret-for-tests",
+        # OpenRouter as an upstream host (OpenAI format under its own prefix): chat image output.
+        "OPENROUTER_API_KEY": UPSTREAM_KEY,
+        "OPENROUTER_BASE_URL": f"{upstream_url}/openrouter/v1",
         "LOCAL_VLLM_API_KEY": UPSTREAM_KEY,
         "LOCAL_VLLM_BASE_URL": f"{upstream_url}/vllm/v1",
     })

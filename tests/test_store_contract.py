@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import threading
 import time
@@ -18,6 +19,7 @@ from moto import mock_aws
 
 from lambdarouter.health import HealthBoard
 from lambdarouter.store import KEY_PREFIX, Store, hash_key
+from lambdarouter.store.codec import encode_generation
 from lambdarouter.store.dynamodb import DynamoDBStore
 from lambdarouter.store.model import GenerationRecord, Hold, KeySettings, RateLimit, StoredResponse, period_start
 from lambdarouter.store.sqlite import SQLiteStore
@@ -344,3 +346,28 @@ def test_endpoint_health_is_shared_through_the_store(store: Store) -> None:
     assert second.get("groq/llama") == groq
     assert store.query_generations(None) == []
     assert store.get_generation("_endpoint-health") is None
+
+
+def test_image_counts_round_trip_and_older_rows_read_as_none(store: Store) -> None:
+    """`num_media_completion` (images generated) is kept; a row written before the field existed reads as 0."""
+    _, key = store.create_key("k")
+    store.record_generation(generation(key.hash, "gen-img", "0.07", num_media_completion=3))
+    assert store.get_generation("gen-img") == generation(key.hash, "gen-img", "0.07", num_media_completion=3)
+    assert [r.num_media_completion for r in store.query_generations(key.hash)] == [3]
+    old = json.loads(encode_generation(generation(key.hash, "gen-old", "0.01", created_at=NOW + 1)))
+    del old["num_media_completion"]
+    write_raw_row(store, key.hash, "gen-old", NOW + 1, json.dumps(old))
+    read = store.get_generation("gen-old")
+    assert read is not None and read.num_media_completion == 0 and read.cost == D("0.01")
+
+
+def write_raw_row(store: Store, key_hash: str, gen_id: str, created_at: float, record: str) -> None:
+    """A ledger row as an older version wrote it (the record JSON as is)."""
+    if isinstance(store, SQLiteStore):
+        store._db.execute("INSERT INTO generations (id, key_hash, created_at, record) VALUES (?, ?, ?, ?)",
+                          (gen_id, key_hash, created_at, record))
+        return
+    assert isinstance(store, DynamoDBStore)
+    store.client.put_item(TableName=store.usage_table, Item={
+        "id": {"S": gen_id}, "key_hash": {"S": key_hash}, "created_at": {"N": str(created_at)},
+        "record": {"S": record}})

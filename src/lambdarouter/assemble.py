@@ -13,6 +13,7 @@ from typing import Any
 from lambdarouter.errors import GatewayError
 from lambdarouter.providers.events import (
     Finish,
+    ImageDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -30,6 +31,8 @@ from lambdarouter.schemas.chat import (
     ChunkError,
     CompletionTokensDetails,
     Delta,
+    GeneratedImage,
+    ImageURL,
     PromptTokensDetails,
     ResponseMessage,
     Usage,
@@ -52,6 +55,7 @@ class Accumulator:
     refusal: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     reasoning_details: list[dict[str, Any]] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # URLs of the images the model generated
     tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
     finish: Finish | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
@@ -69,6 +73,8 @@ class Accumulator:
                     self.reasoning.append(text)
                 if detail is not None:
                     self.reasoning_details.append(detail)
+            case ImageDelta(url):
+                self.images.append(url)
             case ToolCallDelta(index, call_id, name, arguments):
                 parts = self.tool_calls.setdefault(index, _ToolCallParts())
                 parts.id = call_id or parts.id
@@ -94,7 +100,12 @@ class Accumulator:
             tool_calls=calls or None,
             reasoning="".join(self.reasoning) or None,
             reasoning_details=self.reasoning_details or None,
+            images=[_image(url) for url in self.images] or None,
         )
+
+
+def _image(url: str) -> GeneratedImage:
+    return GeneratedImage(image_url=ImageURL(url=url))
 
 
 def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
@@ -105,7 +116,8 @@ def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
         prompt_tokens_details=PromptTokensDetails(
             cached_tokens=usage.cached_tokens, cache_write_tokens=usage.cache_write_tokens
         ),
-        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens),
+        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens,
+                                                          image_tokens=usage.image_tokens),
         cost=float(cost),
     )
 
@@ -140,6 +152,8 @@ def chunk(identity: Identity, event: StreamEvent, first: bool) -> ChatCompletion
             delta = Delta(role=role, refusal=text)
         case ReasoningDelta(text, detail):
             delta = Delta(role=role, reasoning=text, reasoning_details=[detail] if detail else None)
+        case ImageDelta(url):
+            delta = Delta(role=role, images=[_image(url)])
         case ToolCallDelta(index, call_id, name, arguments):
             function = ChunkFunction(name=name, arguments=arguments)
             delta = Delta(role=role, tool_calls=[

@@ -8,16 +8,19 @@ Reservation estimate (over-estimating is safe: the hold is settled to the real c
   documents for one image: Anthropic's 1.15 MP images; OpenAI high detail and Gemini are below).
 - output tokens: the request's `max_completion_tokens` / `max_tokens`, else the endpoint's maximum output,
   else its context length.
-- prices: the highest of prompt and cache-write price for the prompt, of completion and reasoning price for
-  the output, plus the per-request and per-image prices; over every candidate endpoint, the dearest one.
+- prices: the highest of prompt and cache-write price for the prompt, of completion, reasoning and
+  image-output price for the output (a model that can draw may spend every output token on images), plus the
+  per-request and per-image prices; over every candidate endpoint, the dearest one.
 
 For a stream cut short before the provider's usage report, what was produced is charged from an estimate
 (`fill_usage`): 4 characters per token of the text received, at least one token per piece received;
-the prompt from the same characters-per-token rule.
+the prompt from the same characters-per-token rule. Generated images whose tokens the provider did not
+count apart are charged as TOKENS_PER_OUTPUT_IMAGE image tokens each (`fill_image_tokens`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -34,6 +37,10 @@ BYTES_PER_TOKEN_RESERVED = 3
 TOKENS_PER_IMAGE = 1600
 TOKENS_PER_MESSAGE = 4
 CHARS_PER_TOKEN_CHARGED = 4
+# One generated image, when the provider did not say: Gemini 2.5 Flash Image's documented 1290 tokens per
+# image up to 1024x1024 (https://ai.google.dev/gemini-api/docs/pricing); Gemini 3.1 Flash Image documents
+# 1120 for a 1K image, so this does not undercharge a 1K image on either.
+TOKENS_PER_OUTPUT_IMAGE = 1290
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +103,7 @@ def quote(request: ChatCompletionRequest, size: PromptSize, endpoints: Sequence[
     worst: Quote | None = None
     for endpoint in endpoints:
         prompt_price = max(endpoint.prompt, endpoint.cache_write or Decimal(0))
-        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0))
+        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
         prompt_cost = size.reserved_tokens * prompt_price + endpoint.request + size.images * endpoint.image
         tokens = output_limit(request, endpoint)
         candidate = Quote(prompt_cost + tokens * output_price, prompt_cost, tokens, output_price)
@@ -123,4 +130,16 @@ def fill_usage(usage: TokenUsage, size: PromptSize, output_chars: int, output_pi
         completion = max(math.ceil(output_chars / CHARS_PER_TOKEN_CHARGED), output_pieces)
     if (prompt, completion) == (usage.prompt_tokens, usage.completion_tokens):
         return None
-    return TokenUsage(prompt, completion, usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens)
+    return dataclasses.replace(usage, prompt_tokens=prompt, completion_tokens=completion)
+
+
+def fill_image_tokens(usage: TokenUsage, reported: TokenUsage, images: int) -> TokenUsage | None:
+    """The usage to charge for `images` generated images whose tokens the provider did not count apart:
+    None when it did (or there are none). When the provider reported output tokens, the images are among
+    them; when it reported none (a stream cut short), they are added to the estimate."""
+    if not images or usage.image_tokens:
+        return None
+    estimate = images * TOKENS_PER_OUTPUT_IMAGE
+    if reported.completion_tokens:
+        return dataclasses.replace(usage, image_tokens=min(estimate, usage.completion_tokens))
+    return dataclasses.replace(usage, completion_tokens=usage.completion_tokens + estimate, image_tokens=estimate)

@@ -143,7 +143,8 @@ def generation_data(record: GenerationRecord) -> dict[str, Any]:
         "tokens_completion": record.completion_tokens, "native_tokens_prompt": record.prompt_tokens,
         "native_tokens_completion": record.completion_tokens,
         "native_tokens_reasoning": record.reasoning_tokens, "native_tokens_cached": record.cached_tokens,
-        "num_media_prompt": record.num_media_prompt, "num_search_results": 0,
+        "num_media_prompt": record.num_media_prompt, "num_media_completion": record.num_media_completion,
+        "num_search_results": 0,
         "provider_responses": [{"provider": p, "status": s, "latency": ms} for p, s, ms in record.attempts],
         "status": record.status, "usage_estimated": record.usage_estimated,
     }

@@ -57,7 +57,8 @@ class Needs:
     response_format: str | None  # "json_object" | "json_schema"
     tokens: int  # prompt estimate + requested output
     parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
-    output: str = "text"  # the output modality the model must have: chat needs text
+    outputs: tuple[str, ...] = ("text",)  # output modalities the model must have: chat's `modalities` or text
+    chat: bool = True  # a chat request (False: an operation beside chat, e.g. /images/generations)
 
     @classmethod
     def of(cls, request: ChatCompletionRequest) -> Needs:
@@ -68,7 +69,8 @@ class Needs:
                 else "json_object" if isinstance(fmt, ResponseFormatJSONObject) else None)
         params = frozenset(p for f in request.model_fields_set if (p := PARAMETER_OF_FIELD.get(f)))
         output = request.output_token_limit() or 0
-        return cls(bool(request.tools), images, kind, measure(request).charged_tokens + output, params)
+        return cls(bool(request.tools), images, kind, measure(request).charged_tokens + output, params,
+                   chat_outputs(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +92,33 @@ def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     return "in provider.ignore" if prefs.ignore and s.endpoint.host in prefs.ignore else None
 
 
-def _output(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
-    """An embeddings or image-only model cannot answer a chat request: say which route it serves."""
-    if n.output in s.model.output_modalities:
+def chat_outputs(request: ChatCompletionRequest) -> tuple[str, ...]:
+    """The output modalities a chat request asks for: `modalities` (OpenRouter's image output), else text."""
+    return tuple(dict.fromkeys(request.modalities)) if request.modalities else ("text",)
+
+
+def lacks_output(model: ModelSpec, outputs: Sequence[str]) -> str | None:
+    """Why `model` cannot produce `outputs` (None when it can): an embeddings or image model cannot answer a
+    chat request (say which route serves it), a text model cannot draw."""
+    missing = [m for m in outputs if m not in model.output_modalities]
+    if not missing:
         return None
     routes = {"embeddings": "/embeddings", "image": "/images/generations"}
-    serves = ", ".join(routes.get(m, m) for m in s.model.output_modalities)
-    return f"does not output {n.output} (it is served by {serves})"
+    if "text" in missing:
+        serves = ", ".join(routes.get(m, m) for m in model.output_modalities)
+        return f"does not output text (it is served by {serves})"
+    return f"does not output {', '.join(missing)} (its output modalities: {', '.join(model.output_modalities)})"
+
+
+def _output(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if (why := lacks_output(s.model, n.outputs)) is not None:
+        return why
+    # An image-only model asked through chat (`modalities: ["image"]`): only where the endpoint draws through
+    # a chat API, which its per-token image-output price says (OpenRouter's `image_output`, e.g. an
+    # OpenRouter-hosted image model); the image APIs' models are priced per image and served elsewhere.
+    if n.chat and "text" not in s.model.output_modalities and s.endpoint.image_output is None:
+        return "generates images through /images/generations only, not chat"
+    return None
 
 
 def _tools(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
@@ -199,9 +221,18 @@ def _balanced(endpoints: list[EndpointSpec], health: HealthBoard, rng: random.Ra
 
 def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credentials,
          health: HealthBoard | None = None, rng: random.Random | None = None) -> list[Candidate]:
-    """Every endpoint that may serve the request, in the order they are tried."""
-    return _candidates(requested_models(request), request.provider or ProviderPreferences(), Needs.of(request),
-                       catalog, credentials, health, rng)
+    """Every endpoint that may serve the request, in the order they are tried.
+
+    `modalities` that no requested model can produce is the client's mistake, a 400 (not the 404 of "no
+    endpoint left"): output modalities belong to the model, whichever host serves it.
+    """
+    model_ids, needs = requested_models(request), Needs.of(request)
+    if needs.outputs != ("text",):
+        reasons = [(model_id, lacks_output(catalog.resolve(model_id).model, needs.outputs)) for model_id in model_ids]
+        if all(why is not None for _, why in reasons):
+            raise bad_request(f"modalities {list(needs.outputs)} cannot be served: "
+                              + "; ".join(f"{model_id} {why}" for model_id, why in reasons) + ".")
+    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
 
 
 def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
@@ -252,6 +283,6 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
-    needs = Needs(False, False, None, tokens, frozenset(), output)
+    needs = Needs(False, False, None, tokens, frozenset(), (output,), chat=False)
     return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
                        health, rng)

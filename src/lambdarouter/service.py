@@ -26,7 +26,7 @@ import anyio.to_thread
 from lambdarouter import assemble
 from lambdarouter.assemble import Accumulator, Identity
 from lambdarouter.auth import authenticate_key
-from lambdarouter.budget import PromptSize, fill_usage, insufficient_credits, measure, quote
+from lambdarouter.budget import PromptSize, fill_image_tokens, fill_usage, insufficient_credits, measure, quote
 from lambdarouter.catalog import Catalog
 from lambdarouter.credentials import Credentials
 from lambdarouter.errors import GatewayError
@@ -87,7 +87,7 @@ class Generation:
     cost: Decimal = Decimal(0)  # final, once finished: what the ledger and the client both get
     estimated: bool = False
     label: str = ""  # the model(s) requested, for operations beside chat
-    images: int = 0  # images produced, each charged at the endpoint's per-image price
+    images: int = 0  # images generated (an operation's, each at the endpoint's per-image price, or chat's)
 
     def identity(self) -> Identity:
         served = self.served_by
@@ -127,7 +127,15 @@ class Generation:
         filled = fill_usage(self.usage, self.size, sum(len(p) for p in pieces), len(pieces))
         if filled is not None:
             self.usage, self.estimated = filled, True
-        self.cost = generation_cost(self.usage, self.served_by.endpoint) + self.images * self.served_by.endpoint.image
+        endpoint = self.served_by.endpoint
+        if self.request is None:  # an operation's images are priced each (`image`: /images/generations)
+            self.cost = generation_cost(self.usage, endpoint) + self.images * endpoint.image
+            return
+        # Chat's generated images are output tokens (at `image_output`); `image` prices INPUT images there.
+        self.images = len(acc.images)
+        if (counted := fill_image_tokens(self.usage, acc.usage, self.images)) is not None:
+            self.usage, self.estimated = counted, True
+        self.cost = generation_cost(self.usage, endpoint)
 
     def record(self, status: str, error: GatewayError | None) -> GenerationRecord:
         usage, finish, served, request = self.usage, self.acc.finish, self.served_by, self.request
@@ -142,7 +150,7 @@ class Generation:
             reasoning_tokens=usage.reasoning_tokens, cost=self.cost, latency_ms=_ms(self.started),
             first_token_ms=self.first_token_ms, attempts=tuple(self.attempts),
             error=error.message if error else None, num_media_prompt=self.size.images,
-            usage_estimated=self.estimated,
+            num_media_completion=self.images, usage_estimated=self.estimated,
         )
 
 

@@ -46,6 +46,7 @@ class Tally:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    images: int = 0  # images generated (chat image output and /images/generations)
     cost: Decimal = Decimal(0)
     errors: int = 0
     latencies: list[int] = field(default_factory=list)
@@ -55,6 +56,7 @@ class Tally:
         self.requests += 1
         self.prompt_tokens += record.prompt_tokens
         self.completion_tokens += record.completion_tokens
+        self.images += record.num_media_completion
         self.cost += record.cost
         # A client that hung up ("aborted") is not a gateway or provider failure.
         self.errors += record.status == "error"
@@ -65,7 +67,7 @@ class Tally:
     def counts(self) -> dict[str, Any]:
         return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "tokens": self.prompt_tokens + self.completion_tokens,
-                "cost": self.cost, "errors": self.errors}
+                "images": self.images, "cost": self.cost, "errors": self.errors}
 
     def summary(self) -> dict[str, Any]:
         """Counts plus p50/p95 latency and time to first token, in milliseconds (null without data)."""

@@ -45,6 +45,9 @@ class EndpointSpec(BaseModel):
     reasoning: Decimal | None = Field(default=None, ge=0)
     request: Decimal = Field(default=Decimal(0), ge=0)
     image: Decimal = Field(default=Decimal(0), ge=0)
+    # USD per token of a GENERATED image (OpenRouter's `image_output`): models that draw images in chat
+    # (Gemini's image models) bill those output tokens apart from text output. None: the completion price.
+    image_output: Decimal | None = Field(default=None, ge=0)
     supported_parameters: tuple[str, ...] | None = None
     quantization: str | None = None
 

@@ -45,6 +45,7 @@ def pricing(endpoint: EndpointSpec) -> Pricing:
         request=format(endpoint.request.normalize(), "f"), image=format(endpoint.image.normalize(), "f"),
         internal_reasoning=usd(endpoint.reasoning) or "0",
         input_cache_read=usd(endpoint.cache_read), input_cache_write=usd(endpoint.cache_write),
+        image_output=usd(endpoint.image_output),
     )
 
 

@@ -51,7 +51,8 @@ GENERATION = {"type": "object", "properties": {
     name: {"type": kind} for name, kind in (
         ("id", "string"), ("total_cost", "number"), ("created_at", "string"), ("model", "string"),
         ("streamed", "boolean"), ("cancelled", "boolean"), ("latency", "integer"), ("tokens_prompt", "integer"),
-        ("tokens_completion", "integer"), ("provider_responses", "array"))
+        ("tokens_completion", "integer"), ("num_media_prompt", "integer"), ("num_media_completion", "integer"),
+        ("provider_responses", "array"))
 }}
 
 

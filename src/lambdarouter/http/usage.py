@@ -139,13 +139,14 @@ _ADMIN_ERRORS = {"401": _error("Missing or invalid management key"), "403": _err
                                                                                       "management key")}
 _METRICS = {name: {"type": kind} for name, kind in (
     ("requests", "integer"), ("prompt_tokens", "integer"), ("completion_tokens", "integer"), ("tokens", "integer"),
-    ("cost", "number"), ("errors", "integer"), ("latency_p50", ["integer", "null"]),
+    ("images", "integer"), ("cost", "number"), ("errors", "integer"), ("latency_p50", ["integer", "null"]),
     ("latency_p95", ["integer", "null"]), ("ttft_p50", ["integer", "null"]), ("ttft_p95", ["integer", "null"]))}
 _QUERY = [{"name": n, "in": "query", "schema": s} for n, s in (
     ("since", {"type": "string", "format": "date-time"}), ("until", {"type": "string", "format": "date-time"}),
     ("bucket", {"enum": list(BUCKET_SECONDS)}), ("by", {"enum": list(GROUP_BY)}))]
 _ENTRY = {"type": "object", "properties": {"id": {"type": "string"}, "key_hash": {"type": "string"},
                                            "key_name": {"type": ["string", "null"]},
+                                           "num_media_completion": {"type": "integer"},
                                            "provider_responses": {"type": "array"}}}
 # Merged into GET /openapi.json by http/openapi.py (admin security: the management key).
 OPERATIONS: dict[str, dict[str, Any]] = {

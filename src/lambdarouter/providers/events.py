@@ -18,7 +18,8 @@ class TokenUsage:
     """Provider-reported token counts in OpenAI's semantics.
 
     `prompt_tokens` includes cached reads and cache writes (Anthropic and Bedrock report them apart;
-    their adapters add them in). `completion_tokens` includes reasoning tokens.
+    their adapters add them in). `completion_tokens` includes reasoning tokens and image tokens (the
+    tokens of images the model generated, which Gemini prices apart from text output).
     """
 
     prompt_tokens: int = 0
@@ -26,6 +27,7 @@ class TokenUsage:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    image_tokens: int = 0
 
     def merge(self, other: TokenUsage) -> TokenUsage:
         """Later reports win field by field where they are non-zero (providers report usage in pieces)."""
@@ -35,6 +37,7 @@ class TokenUsage:
             other.cached_tokens or self.cached_tokens,
             other.cache_write_tokens or self.cache_write_tokens,
             other.reasoning_tokens or self.reasoning_tokens,
+            other.image_tokens or self.image_tokens,
         )
 
 
@@ -54,6 +57,14 @@ class ReasoningDelta:
 
     text: str | None = None
     detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDelta:
+    """One whole image the model generated, as a URL (a `data:` URL of its bytes): OpenRouter's
+    `message.images[]` / `delta.images[]` entry (https://openrouter.ai/docs/features/multimodal/image-generation)."""
+
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,4 +97,5 @@ class UpstreamInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-StreamEvent = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta | Finish | UsageReport | UpstreamInfo
+StreamEvent = (TextDelta | RefusalDelta | ReasoningDelta | ImageDelta | ToolCallDelta | Finish | UsageReport
+               | UpstreamInfo)

@@ -20,6 +20,7 @@ from lambdarouter.providers import common
 from lambdarouter.providers.events import (
     Finish,
     FinishReason,
+    ImageDelta,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -73,6 +74,10 @@ def usage_from(metadata: Mapping[str, Any]) -> TokenUsage:
 
     promptTokenCount already includes cachedContentTokenCount; tool-use prompt tokens (search or code
     results fed back to the model) are input billed at the prompt price. Thoughts are output tokens.
+    Generated images are output tokens too, counted apart in `candidatesTokensDetails` (a ModalityTokenCount
+    per modality, e.g. `{"modality": "IMAGE", "tokenCount": 1290}`), because they have their own price
+    (https://ai.google.dev/gemini-api/docs/pricing: image output is priced per token, 1290 tokens per
+    image up to 1024x1024 on Gemini 2.5 Flash Image).
     """
     thoughts = int(metadata.get("thoughtsTokenCount") or 0)
     return TokenUsage(
@@ -80,7 +85,27 @@ def usage_from(metadata: Mapping[str, Any]) -> TokenUsage:
         completion_tokens=int(metadata.get("candidatesTokenCount") or 0) + thoughts,
         cached_tokens=int(metadata.get("cachedContentTokenCount") or 0),
         reasoning_tokens=thoughts,
+        image_tokens=_modality_tokens(metadata.get("candidatesTokensDetails"), "IMAGE"),
     )
+
+
+def _modality_tokens(details: Any, modality: str) -> int:
+    if not isinstance(details, list):
+        return 0
+    return sum(int(d.get("tokenCount") or 0) for d in details if isinstance(d, dict) and d.get("modality") == modality)
+
+
+def _image_url(part: Mapping[str, Any]) -> str | None:
+    """A generated image (https://ai.google.dev/gemini-api/docs/image-generation: a response part
+    `inlineData {mimeType, data}`, data in base64) as a data: URL. Images the model drew while thinking
+    (`thought: true`, Gemini 3 Pro Image's interim compositions) are not the answer and are left out."""
+    inline = part.get("inlineData")
+    if part.get("thought") or not isinstance(inline, dict):
+        return None
+    mime, data = inline.get("mimeType"), inline.get("data")
+    if not (isinstance(mime, str) and mime.startswith("image/") and isinstance(data, str) and data):
+        return None
+    return f"data:{mime};base64,{data}"
 
 
 def malformed(what: str) -> GatewayError:
@@ -143,7 +168,9 @@ class ResponseTranslator:
                 events.append(ToolCallDelta(index, call_id, name, json.dumps(args, ensure_ascii=False)))
             elif isinstance(part.get("text"), str) and part["text"]:
                 events.append(ReasoningDelta(text=part["text"]) if part.get("thought") else TextDelta(part["text"]))
-            # Other parts (inlineData, executableCode, codeExecutionResult) have no chat-completions form.
+            elif (image := _image_url(part)) is not None:
+                events.append(ImageDelta(image))
+            # Other parts (executableCode, codeExecutionResult, other inline media) have no chat-completions form.
             if isinstance(part.get("thoughtSignature"), str):
                 events.append(ReasoningDelta(detail=self._signature(part["thoughtSignature"], call_id)))
         return events

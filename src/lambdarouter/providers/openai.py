@@ -22,6 +22,7 @@ from lambdarouter.providers.common import malformed
 from lambdarouter.providers.events import (
     Finish,
     FinishReason,
+    ImageDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -82,6 +83,7 @@ def usage_from(data: Mapping[str, Any]) -> TokenUsage:
         cached_tokens=int(prompt_details.get("cached_tokens") or 0),
         cache_write_tokens=int(prompt_details.get("cache_write_tokens") or 0),
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        image_tokens=int(completion_details.get("image_tokens") or 0),
     )
 
 
@@ -95,6 +97,18 @@ def _reasoning_text(part: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _images(part: Mapping[str, Any]) -> list[StreamEvent]:
+    """OpenRouter's generated images, `message.images` / `delta.images`: `[{"type": "image_url",
+    "image_url": {"url": "data:image/png;base64,..."}}]`
+    (https://openrouter.ai/docs/features/multimodal/image-generation)."""
+    events: list[StreamEvent] = []
+    for image in part.get("images") or ():
+        url = (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
+        if isinstance(url, str) and url:
+            events.append(ImageDelta(url))
+    return events
+
+
 def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
     events: list[StreamEvent] = []
     if text := _reasoning_text(message):
@@ -104,6 +118,7 @@ def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
         events.append(TextDelta(content))
     if refusal := message.get("refusal"):
         events.append(RefusalDelta(refusal))
+    events.extend(_images(message))
     for index, tool_call in enumerate(message.get("tool_calls") or ()):
         function = tool_call.get("function") or {}
         events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"), function.get("arguments") or ""))
@@ -203,6 +218,7 @@ class OpenAIStreamDecoder:
             events.append(TextDelta(content))
         if refusal := delta.get("refusal"):
             events.append(RefusalDelta(refusal))
+        events.extend(_images(delta))
         for tool_call in delta.get("tool_calls") or ():
             function = tool_call.get("function") or {}
             # Some compatible hosts omit `index` or send -1; a new id always starts a new call.

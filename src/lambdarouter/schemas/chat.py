@@ -88,7 +88,9 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
-    modalities: list[Literal["text", "audio", "image"]] | None = None
+    # Output modalities: OpenAI's ("text", "audio") and OpenRouter's "image"
+    # (https://openrouter.ai/docs/features/multimodal/image-generation). Anything else is a 400 here.
+    modalities: list[Literal["text", "audio", "image"]] | None = Field(default=None, min_length=1, max_length=3)
     audio: dict[str, Any] | None = None
     prediction: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
@@ -130,6 +132,7 @@ OPENROUTER_ONLY_FIELDS = frozenset(
 
 class CompletionTokensDetails(BaseModel):
     reasoning_tokens: int = 0
+    image_tokens: int = 0  # tokens of generated images (OpenRouter reports them here)
 
 
 class PromptTokensDetails(BaseModel):
@@ -146,6 +149,18 @@ class Usage(BaseModel):
     cost: float = 0.0
 
 
+class ImageURL(BaseModel):
+    url: str
+
+
+class GeneratedImage(BaseModel):
+    """An image the model generated: OpenRouter's `images[]` entry, a `data:` URL of the image's bytes
+    (https://openrouter.ai/docs/features/multimodal/image-generation, "Response Format")."""
+
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
@@ -153,6 +168,7 @@ class ResponseMessage(BaseModel):
     tool_calls: list[ToolCall] | None = None
     reasoning: str | None = None
     reasoning_details: list[dict[str, Any]] | None = None
+    images: list[GeneratedImage] | None = None
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -196,6 +212,7 @@ class Delta(BaseModel):
     tool_calls: list[ToolCallDelta] | None = None
     reasoning: str | None = None
     reasoning_details: list[dict[str, Any]] | None = None
+    images: list[GeneratedImage] | None = None
 
 
 class ChunkChoice(BaseModel):

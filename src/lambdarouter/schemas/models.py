@@ -25,6 +25,7 @@ class Pricing(BaseModel):
     internal_reasoning: str = "0"
     input_cache_read: str | None = None
     input_cache_write: str | None = None
+    image_output: str | None = None  # per token of a generated image (OpenRouter's field)
 
 
 class TopProvider(BaseModel):

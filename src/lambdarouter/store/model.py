@@ -235,6 +235,8 @@ class GenerationRecord:
     error: str | None = None
     upstream_id: str | None = None
     num_media_prompt: int = 0
+    # Images generated: by chat (`modalities: ["image"]`) or /images/generations (OpenRouter's name).
+    num_media_completion: int = 0
     # True when the provider never reported usage (a stream cut short): tokens were estimated.
     usage_estimated: bool = False
 
