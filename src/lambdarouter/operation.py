@@ -8,16 +8,21 @@ duplicated per operation.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
 from lambdarouter.budget import PromptSize
 from lambdarouter.providers.events import TokenUsage
+from lambdarouter.relay import Renderer
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.chat import ProviderPreferences
 
 R = TypeVar("R")
+P = TypeVar("P")  # a streaming operation's pieces
+C_co = TypeVar("C_co", covariant=True)  # the chunks it sends the client
 
 
 class Operation(Protocol[R]):
@@ -38,6 +43,15 @@ class Operation(Protocol[R]):
 
     def outcome(self, result: R) -> tuple[TokenUsage, int]:
         """What the answer is charged for: its token usage and the number of images produced."""
+        ...
+
+
+class StreamingOperation(Operation[R], Renderer[P, C_co], Protocol[R, P, C_co]):
+    """An operation that also streams (legacy completions): each candidate opens a stream of its own pieces,
+    which the relay counts and renders (`Renderer`) and books like a chat stream."""
+
+    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[P]]:
+        """The open upstream stream; errors raise here, before the client got a byte, so others can be tried."""
         ...
 
 

@@ -58,6 +58,7 @@ class Needs:
     tokens: int  # prompt estimate + requested output
     parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
     output: str = "text"  # the output modality the model must have: chat needs text
+    api: str | None = "chat"  # the text API the endpoint must serve (None: any, the operation chooses)
 
     @classmethod
     def of(cls, request: ChatCompletionRequest) -> Needs:
@@ -82,6 +83,14 @@ class Subject:
 
 
 Filter = Callable[[Subject, Needs, ProviderPreferences], str | None]
+
+
+# The reason `_api` gives: a model served only by the legacy /completions API asked for on /chat/completions.
+COMPLETIONS_ONLY = "is a legacy completion model: send it a `prompt` on POST /completions"
+
+
+def _api(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    return COMPLETIONS_ONLY if n.api is not None and n.api not in s.endpoint.apis else None
 
 
 def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
@@ -147,7 +156,7 @@ def _parameters(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
 
 
 # Applied in this order; the first that refuses an endpoint names the reason.
-FILTERS: tuple[Filter, ...] = (_output, _only, _tools, _images, _format, _context, _price, _data, _parameters)
+FILTERS: tuple[Filter, ...] = (_output, _api, _only, _tools, _images, _format, _context, _price, _data, _parameters)
 
 
 def order_endpoints(resolved: ResolvedModel, prefs: ProviderPreferences, health: HealthBoard,
@@ -237,9 +246,12 @@ def _admit(catalog: Catalog, credentials: Credentials, model: ResolvedModel, end
 
 
 def _nothing_left(requested: Sequence[str], removed: Sequence[tuple[str, bool]]) -> GatewayError:
-    """503 when only credentials are missing (an operator's fix); 404 when no endpoint can serve it."""
+    """503 when only credentials are missing (an operator's fix); 404 when no endpoint can serve it; 400 when
+    every model named is a legacy completion model asked for on /chat/completions (the client's fix)."""
     names = ", ".join(requested)
     reasons = "; ".join(reason for reason, _ in removed) or "no endpoints"
+    if removed and all(reason.endswith(COMPLETIONS_ONLY) for reason, _ in removed):
+        return bad_request(f"{names} cannot answer /chat/completions: {reasons}.")
     if removed and all(credentials_only for _, credentials_only in removed):
         return GatewayError(503, f"No provider is configured for {names}. {reasons}")
     return GatewayError(404, f"No endpoint can serve this request for {names}: {reasons}")
@@ -252,6 +264,6 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
-    needs = Needs(False, False, None, tokens, frozenset(), output)
+    needs = Needs(False, False, None, tokens, frozenset(), output, api=None)
     return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
                        health, rng)
