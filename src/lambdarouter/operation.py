@@ -8,13 +8,14 @@ duplicated per operation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
 from lambdarouter.budget import PromptSize
+from lambdarouter.errors import bad_request
 from lambdarouter.providers.events import TokenUsage
 from lambdarouter.relay import Renderer
 from lambdarouter.routing import Candidate
@@ -65,3 +66,12 @@ class Done(Generic[R]):
     cost: Decimal
     served_by: Candidate
     headers: dict[str, str]
+
+
+def keep_or_400(candidates: list[Candidate], refuse: Callable[[Candidate], str | None]) -> list[Candidate]:
+    """The candidates `refuse` has nothing against; a 400 naming each one's reason when none is left."""
+    kept = [c for c in candidates if refuse(c) is None]
+    if not kept:
+        reasons = (f"{c.model.id} via {c.endpoint.host} {refuse(c)}" for c in candidates)
+        raise bad_request("; ".join(dict.fromkeys(reasons)) + ".")
+    return kept

@@ -20,7 +20,7 @@ import httpx
 from lambdarouter.assemble import Accumulator, Identity, usage_body
 from lambdarouter.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGED, PromptSize
 from lambdarouter.errors import GatewayError, bad_request
-from lambdarouter.operation import Done
+from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import HttpRequest, StreamDecoder, UpstreamCall
 from lambdarouter.providers.events import (
@@ -80,24 +80,16 @@ class TextCompletionOperation:
         self.chat: ChatCompletionRequest | None = None  # the chat translation, built once if a candidate needs it
 
     def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
-        kept: list[Candidate] = []
-        reasons: list[str] = []
-        for candidate in candidates:
-            where = f"{candidate.model.id} via {candidate.endpoint.host}"
-            if native(candidate):
-                missing = [f for f in self.features if f not in candidate.supported_parameters]
-                why = f"does not take {describe(missing)}" if missing else None
-            else:
-                why = f"is a chat model, which cannot take {describe(self.features)}" if self.features else None
-            if why is None:
-                kept.append(candidate)
-            else:
-                reasons.append(f"{where} {why}")
-        if not kept:
-            raise bad_request("; ".join(dict.fromkeys(reasons)) + ".")
+        kept = keep_or_400(candidates, self._refusal)
         if not all(native(c) for c in kept):
             self.chat = self.request.to_chat()  # a 400 here, before any upstream call, if it cannot translate
         return kept
+
+    def _refusal(self, candidate: Candidate) -> str | None:
+        if native(candidate):
+            missing = [f for f in self.features if f not in candidate.supported_parameters]
+            return f"does not take {describe(missing)}" if missing else None
+        return f"is a chat model, which cannot take {describe(self.features)}" if self.features else None
 
     def worst_case(self, candidate: Candidate) -> Decimal:
         """The prompt once, plus every completion generated (`best_of` or `n` per prompt) at full length."""
