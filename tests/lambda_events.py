@@ -33,7 +33,7 @@ PLACEHOLDER = re.compile(r"\$\{(LAMBDAROUTER_KEY|LAMBDAROUTER_ADMIN_KEY|KEY_HASH
 # Physical names the stack's resources get in the tests (CloudFormation would generate such names).
 RESOURCE_NAMES = {"KeysTable": "lambdarouter-KeysTable-TEST1", "UsageTable": "lambdarouter-UsageTable-TEST2",
                   "IdempotencyTable": "lambdarouter-IdempotencyTable-TEST3",
-                  "ProviderSecret": "ProviderSecret-TEST4"}
+                  "ProviderSecret": "ProviderSecret-TEST4", "GeneratedImagesBucket": "lambdarouter-images-test5"}
 REGION = "us-east-1"
 AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
                    "AWS_DEFAULT_REGION": REGION}

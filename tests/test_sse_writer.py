@@ -32,7 +32,7 @@ class FakeRelay:
 async def read_all(relay: FakeRelay, keepalive: float, reader_pause: float) -> list[bytes]:
     out: list[bytes] = []
     async with asyncio.timeout(10):  # a lost end marker would hang here
-        async for piece in sse(cast(Relay, relay), keepalive):
+        async for piece in sse(cast("Relay[Any, Any]", relay), keepalive):
             out.append(piece)
             if len(out) == 1:
                 await asyncio.sleep(reader_pause)  # the producer fills the queue and finishes meanwhile

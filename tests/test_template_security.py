@@ -40,7 +40,8 @@ DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteIt
 # What each function may do, by stack resource: "write" (CRUD) or "read". Bedrock is checked on its own.
 ACCESS: dict[str, dict[str, str]] = {
     CHAT: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read"},
-    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read"},
+    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read",
+                 "GeneratedImagesBucket": "read"},  # S3 actions: see test_image_bucket_is_private_and_scoped
     MODELS: {},
     MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "ProviderSecret": "read"},
     KEY: {"KeysTable": "read", "UsageTable": "read"},
@@ -156,6 +157,33 @@ def test_bedrock_is_scoped_to_this_region_and_account(transformed: dict[str, Any
             assert sub_text(condition) == OWN_PROFILES
         else:
             assert resources <= SCOPED_BEDROCK and "Condition" not in statement
+
+
+def test_image_bucket_is_private_and_scoped(transformed: dict[str, Any]) -> None:
+    """Generated images: only the image function writes and signs, under `generated/`; the bucket is private,
+    encrypted, TLS-only and expires what it holds."""
+    for function in FUNCTIONS:
+        s3 = [s for s in statements(role_of(transformed, function))
+              if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+        if function != EMBEDDINGS:
+            assert s3 == [], function
+            continue
+        [statement] = s3
+        assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:GetObject"}
+        [resource] = as_list(statement["Resource"])
+        assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:s3:::${bucket}/generated/*"
+        assert resource["Fn::Sub"][1] == {"bucket": {"Ref": "GeneratedImagesBucket"}}
+    env = transformed["Resources"][EMBEDDINGS]["Properties"]["Environment"]["Variables"]
+    assert env["LAMBDAROUTER_IMAGE_BUCKET"] == {"Ref": "GeneratedImagesBucket"}
+    assert env["LAMBDAROUTER_IMAGE_URL_TTL"] == {"Ref": "ImageUrlTtlSeconds"}
+    bucket = source()["Resources"]["GeneratedImagesBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    expiry = bucket["LifecycleConfiguration"]["Rules"][0]
+    assert expiry["Prefix"] == "generated/" and expiry["ExpirationInDays"] == {"Ref": "ImageRetentionDays"}
+    [deny] = source()["Resources"]["GeneratedImagesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_only_the_api_may_invoke_the_functions(transformed: dict[str, Any]) -> None:

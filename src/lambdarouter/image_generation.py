@@ -1,8 +1,8 @@
 """POST /images/generations as an `Operation`: one upstream call per request, images charged at the
 catalog's per-image price (`EndpointSpec.image`) times the number of images that came back.
 
-`response_format: url` answers a `data:` URL of the image: no bucket is configured for generated images, so
-there is nothing to presign, and a data URL works wherever a URL to an image is taken.
+`response_format: url` answers a presigned S3 GET URL when a bucket is configured (image_store.py), else a
+`data:` URL of the image, which works wherever a URL to an image is taken.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import anyio.to_thread
+
+from lambdarouter import image_store
 from lambdarouter.budget import PromptSize
-from lambdarouter.errors import GatewayError, bad_request
-from lambdarouter.operation import Done
+from lambdarouter.errors import GatewayError
+from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import transport
 from lambdarouter.providers.events import TokenUsage
 from lambdarouter.providers.images import GeneratedImage, ImageJob, image_adapter_for
@@ -31,17 +34,8 @@ class ImageGenerationOperation:
 
     def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
         """The endpoints whose model takes this size, count and options; else a 400 with each reason."""
-        kept: list[Candidate] = []
-        reasons: list[str] = []
-        for candidate in candidates:
-            why = image_adapter_for(candidate.host.spec.wire_format).refuse(self.request, candidate.endpoint)
-            if why is None:
-                kept.append(candidate)
-            else:
-                reasons.append(f"{candidate.model.id} via {candidate.endpoint.host} {why}")
-        if not kept:
-            raise bad_request("; ".join(dict.fromkeys(reasons)) + ".")
-        return kept
+        return keep_or_400(candidates, lambda c: image_adapter_for(c.host.spec.wire_format).refuse(
+            self.request, c.endpoint))
 
     def worst_case(self, candidate: Candidate) -> Decimal:
         return self.request.n * candidate.endpoint.image + candidate.endpoint.request
@@ -63,12 +57,16 @@ class ImageGenerationOperation:
         return TokenUsage(), len(result)
 
 
-def response(done: Done[list[GeneratedImage]], request: ImageGenerationRequest) -> ImageGenerationResponse:
+async def response(done: Done[list[GeneratedImage]], request: ImageGenerationRequest) -> ImageGenerationResponse:
     if request.response_format == "b64_json":
         data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in done.result]
     else:
-        data = [ImageData(url=f"data:{image.mime};base64,{image.b64}", revised_prompt=image.revised_prompt)
-                for image in done.result]
+        if image_store.bucket() is None:
+            urls = [image_store.data_url(image) for image in done.result]
+        else:
+            urls = await anyio.to_thread.run_sync(image_store.publish, done.id, done.result)
+        data = [ImageData(url=url, revised_prompt=image.revised_prompt) for url, image in zip(urls, done.result,
+                                                                                               strict=True)]
     return ImageGenerationResponse(id=done.id, created=int(time.time()), data=data, model=done.served_by.model.id,
                                    provider=done.served_by.endpoint.host,
                                    usage=ImageUsage(images=len(done.result), cost=float(done.cost)))

@@ -8,16 +8,22 @@ duplicated per operation.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
 from lambdarouter.budget import PromptSize
+from lambdarouter.errors import bad_request
 from lambdarouter.providers.events import TokenUsage
+from lambdarouter.relay import Renderer
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.chat import ProviderPreferences
 
 R = TypeVar("R")
+P = TypeVar("P")  # a streaming operation's pieces
+C_co = TypeVar("C_co", covariant=True)  # the chunks it sends the client
 
 
 class Operation(Protocol[R]):
@@ -41,6 +47,15 @@ class Operation(Protocol[R]):
         ...
 
 
+class StreamingOperation(Operation[R], Renderer[P, C_co], Protocol[R, P, C_co]):
+    """An operation that also streams (legacy completions): each candidate opens a stream of its own pieces,
+    which the relay counts and renders (`Renderer`) and books like a chat stream."""
+
+    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[P]]:
+        """The open upstream stream; errors raise here, before the client got a byte, so others can be tried."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Done(Generic[R]):
     """An operation's answer and its books: the result, what was charged and who served it."""
@@ -51,3 +66,12 @@ class Done(Generic[R]):
     cost: Decimal
     served_by: Candidate
     headers: dict[str, str]
+
+
+def keep_or_400(candidates: list[Candidate], refuse: Callable[[Candidate], str | None]) -> list[Candidate]:
+    """The candidates `refuse` has nothing against; a 400 naming each one's reason when none is left."""
+    kept = [c for c in candidates if refuse(c) is None]
+    if not kept:
+        reasons = (f"{c.model.id} via {c.endpoint.host} {refuse(c)}" for c in candidates)
+        raise bad_request("; ".join(dict.fromkeys(reasons)) + ".")
+    return kept

@@ -58,7 +58,7 @@ class Needs:
     tokens: int  # prompt estimate + requested output
     parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
     outputs: tuple[str, ...] = ("text",)  # output modalities the model must have: chat's `modalities` or text
-    chat: bool = True  # a chat request (False: an operation beside chat, e.g. /images/generations)
+    api: str | None = "chat"  # the text API the endpoint must serve (None: an operation beside chat, it chooses)
 
     @classmethod
     def of(cls, request: ChatCompletionRequest) -> Needs:
@@ -84,6 +84,14 @@ class Subject:
 
 
 Filter = Callable[[Subject, Needs, ProviderPreferences], str | None]
+
+
+# The reason `_api` gives: a model served only by the legacy /completions API asked for on /chat/completions.
+COMPLETIONS_ONLY = "is a legacy completion model: send it a `prompt` on POST /completions"
+
+
+def _api(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    return COMPLETIONS_ONLY if n.api is not None and n.api not in s.endpoint.apis else None
 
 
 def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
@@ -116,7 +124,7 @@ def _output(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     # An image-only model asked through chat (`modalities: ["image"]`): only where the endpoint draws through
     # a chat API, which its per-token image-output price says (OpenRouter's `image_output`, e.g. an
     # OpenRouter-hosted image model); the image APIs' models are priced per image and served elsewhere.
-    if n.chat and "text" not in s.model.output_modalities and s.endpoint.image_output is None:
+    if n.api == "chat" and "text" not in s.model.output_modalities and s.endpoint.image_output is None:
         return "generates images through /images/generations only, not chat"
     return None
 
@@ -169,7 +177,7 @@ def _parameters(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
 
 
 # Applied in this order; the first that refuses an endpoint names the reason.
-FILTERS: tuple[Filter, ...] = (_output, _only, _tools, _images, _format, _context, _price, _data, _parameters)
+FILTERS: tuple[Filter, ...] = (_output, _api, _only, _tools, _images, _format, _context, _price, _data, _parameters)
 
 
 def order_endpoints(resolved: ResolvedModel, prefs: ProviderPreferences, health: HealthBoard,
@@ -227,12 +235,22 @@ def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credenti
     endpoint left"): output modalities belong to the model, whichever host serves it.
     """
     model_ids, needs = requested_models(request), Needs.of(request)
+    _refuse_unanswerable(model_ids, needs, catalog)
+    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
+
+
+def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalog) -> None:
+    """400 when no requested model could answer this chat request on any host: the client's mistake, decided
+    by the models themselves (their output modalities, the text APIs their endpoints serve), not the 404 of
+    "no endpoint left"."""
+    models = [catalog.resolve(model_id).model for model_id in model_ids]
     if needs.outputs != ("text",):
-        reasons = [(model_id, lacks_output(catalog.resolve(model_id).model, needs.outputs)) for model_id in model_ids]
+        reasons = [(model.id, lacks_output(model, needs.outputs)) for model in models]
         if all(why is not None for _, why in reasons):
             raise bad_request(f"modalities {list(needs.outputs)} cannot be served: "
                               + "; ".join(f"{model_id} {why}" for model_id, why in reasons) + ".")
-    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
+    if all("chat" not in endpoint.apis for model in models for endpoint in model.endpoints):
+        raise bad_request(f"{', '.join(model_ids)} cannot answer /chat/completions: {COMPLETIONS_ONLY}.")
 
 
 def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
@@ -283,6 +301,6 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
-    needs = Needs(False, False, None, tokens, frozenset(), (output,), chat=False)
+    needs = Needs(False, False, None, tokens, frozenset(), (output,), api=None)
     return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
                        health, rng)

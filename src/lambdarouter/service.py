@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -33,7 +33,7 @@ from lambdarouter.errors import GatewayError
 from lambdarouter.fallback import RetryPolicy, first_answer
 from lambdarouter.health import HealthBoard
 from lambdarouter.images import inline_remote_images
-from lambdarouter.operation import Done, Operation, R
+from lambdarouter.operation import Done, Operation, R, StreamingOperation
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
@@ -164,7 +164,7 @@ class Answer:
 @dataclass(frozen=True, slots=True)
 class Streamed:
     id: str
-    relay: Relay
+    relay: Relay[Any, Any]
     headers: dict[str, str]
 
 
@@ -216,18 +216,7 @@ class Gateway:
 
     async def operate(self, operation: Operation[R], key: KeyRecord) -> Done[R]:
         """An operation beside chat: the same admission, failover, ledger row and settled hold as chat."""
-        self._check_allowed(operation.model_ids, key)
-        candidates = operation.narrow(plan_operation(
-            operation.model_ids, operation.provider, operation.output, operation.size.reserved_tokens,
-            self.catalog, self.credentials, self.health))
-        generation = Generation(new_generation_id(), key, None, False, candidates, operation.size,
-                                label=",".join(operation.model_ids))
-        await self._rate(generation)
-        worst = max(operation.worst_case(c) for c in candidates)
-        if (available := await self._reserve(generation, worst)) is not None:
-            raise GatewayError(402, f"This request requires more credits: it may cost up to ${worst:f}, and the "
-                                    f"key has ${max(available, Decimal(0)):f} left.",
-                               metadata={"limit_remaining": float(max(available, Decimal(0)))})
+        generation = await self._admit_operation(operation, key, streamed=False)
         try:
             result = await self._first_of(generation, operation.attempt)
             usage, generation.images = operation.outcome(result)
@@ -240,6 +229,32 @@ class Gateway:
         assert generation.served_by is not None
         return Done(generation.id, result, generation.usage, generation.cost, generation.served_by,
                     generation.headers)
+
+    async def operate_stream(self, operation: StreamingOperation[Any, Any, Any], key: KeyRecord) -> Streamed:
+        """A streamed operation: admitted and failed over like `operate`, relayed and booked like a chat stream."""
+        generation = await self._admit_operation(operation, key, streamed=True)
+        try:
+            stack, pieces = await self._first_of(generation, operation.open)
+        except BaseException as exc:
+            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
+            raise
+        return Streamed(generation.id, Relay(self._finish, generation, stack, pieces, operation), generation.headers)
+
+    async def _admit_operation(self, operation: Operation[Any], key: KeyRecord, streamed: bool) -> Generation:
+        """Allowed model (403), routable (400/404/503), rate window (429), affordable (402) — as `_admit`."""
+        self._check_allowed(operation.model_ids, key)
+        candidates = operation.narrow(plan_operation(
+            operation.model_ids, operation.provider, operation.output, operation.size.reserved_tokens,
+            self.catalog, self.credentials, self.health))
+        generation = Generation(new_generation_id(), key, None, streamed, candidates, operation.size,
+                                label=",".join(operation.model_ids))
+        await self._rate(generation)
+        worst = max(operation.worst_case(c) for c in candidates)
+        if (available := await self._reserve(generation, worst)) is not None:
+            raise GatewayError(402, f"This request requires more credits: it may cost up to ${worst:f}, and the "
+                                    f"key has ${max(available, Decimal(0)):f} left.",
+                               metadata={"limit_remaining": float(max(available, Decimal(0)))})
+        return generation
 
     async def _admit(self, request: ChatCompletionRequest, key: KeyRecord, streamed: bool) -> Generation:
         """Allowed model (403), routable (400/503), rate window (429), affordable (402) — in that order."""

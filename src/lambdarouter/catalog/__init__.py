@@ -124,6 +124,8 @@ def build_catalog(files: list[CatalogFile]) -> Catalog:
         for endpoint in model.endpoints:
             if endpoint.host not in hosts:
                 raise ValueError(f"model {model.id}: unknown host {endpoint.host!r}")
+            if "completions" in endpoint.apis and hosts[endpoint.host].wire_format != "openai":
+                raise ValueError(f"model {model.id}: host {endpoint.host!r} has no legacy /completions API")
     for alias, target in aliases.items():
         if target not in models:
             raise ValueError(f"alias {alias} points at unknown model {target}")

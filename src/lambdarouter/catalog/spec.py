@@ -7,6 +7,7 @@ in `/models`, as OpenRouter does.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,20 @@ DEFAULT_PARAMETERS: dict[str, tuple[str, ...]] = {
     "bedrock": ("max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice"),
 }
 
+# The text APIs a host can serve a model through: `chat` (POST /chat/completions) and `completions`, OpenAI's
+# legacy POST /completions taking a `prompt` (https://platform.openai.com/docs/api-reference/completions),
+# which only OpenAI-wire-format hosts have. A model served by `completions` only (gpt-3.5-turbo-instruct,
+# the GPT base models) cannot answer /chat/completions; /completions on a `chat`-only model is translated.
+TextApi = Literal["chat", "completions"]
+# Legacy /completions features an endpoint takes natively, named in its `supported_parameters` like
+# OpenRouter's names (none of them exists in chat): the gateway refuses a request using one that no
+# candidate endpoint lists (400), rather than dropping it silently.
+LEGACY_PARAMETERS: tuple[str, ...] = (
+    "suffix", "echo", "best_of", "n", "logprobs",
+    "prompt_array",  # several prompts in one request (`prompt` as an array of strings or of token arrays)
+    "prompt_tokens",  # a prompt given as token ids
+)
+
 
 class EndpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,6 +65,7 @@ class EndpointSpec(BaseModel):
     image_output: Decimal | None = Field(default=None, ge=0)
     supported_parameters: tuple[str, ...] | None = None
     quantization: str | None = None
+    apis: tuple[TextApi, ...] = Field(default=("chat",), min_length=1)
 
 
 class ModelSpec(BaseModel):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -74,7 +75,7 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**answer.headers, "x-generation-id": answer.id})
 
 
-async def sse(relay: Relay, keepalive: float | None = None) -> AsyncIterator[bytes]:
+async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIterator[bytes]:
     """One `data:` event per chunk as it arrives, then `data: [DONE]`; `: keep-alive` comments while the
     upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
 

@@ -1,13 +1,8 @@
-"""POST /completions (legacy `prompt`), streamed (SSE) and not, served through the chat path.
-
-The prompt becomes one user message (schemas/completions.py); the chat answer or chunks are rewritten into
-the `text_completion` shape. Auth, limits, routing, fallback and the ledger row are the chat path's own.
-"""
+"""POST /completions (legacy `prompt`), streamed (SSE) and not: natively where the endpoint has the legacy API,
+translated to chat where it has not (text_completion.py); auth, limits, fallback and the ledger row are the
+operations' own (`Gateway.operate` / `operate_stream`)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from typing import cast
 
 import anyio.to_thread
 from pydantic import ValidationError
@@ -19,21 +14,8 @@ from starlette.routing import Route
 from lambdarouter.http.chat import SSE_HEADERS, read_body, sse
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.relay import Relay
-from lambdarouter.schemas.completions import CompletionRequest, TextCompletion, chunk_from_chat, from_chat
-
-
-class TextRelay:
-    """A chat relay whose chunks come out as text-completion chunks (what `sse` writes is their JSON)."""
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-
-    async def chunks(self) -> AsyncIterator[TextCompletion]:
-        async for chunk in self.relay.chunks():
-            text = chunk_from_chat(chunk)
-            if text is not None:
-                yield text
+from lambdarouter.schemas.completions import CompletionRequest
+from lambdarouter.text_completion import TextCompletionOperation, response
 
 
 async def completions(request: Request) -> Response:
@@ -43,17 +25,15 @@ async def completions(request: Request) -> Response:
         body = CompletionRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:
         raise validation_error(exc) from None
-    chat = body.to_chat()
-    if chat.stream:
-        streamed = await gateway.stream(chat, key)
-        # `sse` only iterates `chunks()` and serializes each chunk: the text relay stands in for the relay.
-        writer = sse(cast(Relay, TextRelay(streamed.relay)))
-        return StreamingResponse(writer, media_type="text/event-stream",
+    operation = TextCompletionOperation(body)
+    if body.stream:
+        streamed = await gateway.operate_stream(operation, key)
+        return StreamingResponse(sse(streamed.relay), media_type="text/event-stream",
                                  headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
                                  background=BackgroundTask(streamed.relay.close))
-    answer = await gateway.complete(chat, key)
-    return Response(from_chat(answer.completion).model_dump_json(), media_type="application/json",
-                    headers={**answer.headers, "x-generation-id": answer.id})
+    done = await gateway.operate(operation, key)
+    return Response(response(done).model_dump_json(exclude_none=True), media_type="application/json",
+                    headers={**done.headers, "x-generation-id": done.id})
 
 
 ROUTES = [Route("/completions", completions, methods=["POST"])]

@@ -23,7 +23,7 @@ async def image_generations(request: Request) -> Response:
     except ValidationError as exc:
         raise validation_error(exc) from None
     done = await gateway.operate(ImageGenerationOperation(body), key)
-    return Response(response(done, body).model_dump_json(exclude_none=True), media_type="application/json",
+    return Response((await response(done, body)).model_dump_json(exclude_none=True), media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id})
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.errors import GatewayError
+from lambdarouter.hosts import ResolvedHost
 from lambdarouter.providers.base import (
     HttpRequest,
     UpstreamCall,
@@ -63,14 +64,14 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     return body
 
 
-def auth_headers(call: UpstreamCall) -> dict[str, str]:
-    host = call.host
+def auth_headers(host: ResolvedHost, stream: bool) -> dict[str, str]:
+    """Also the legacy /completions adapter's (openai_completions.py): same hosts, same credentials."""
     headers = {"content-type": "application/json", **host.spec.headers}
     if host.api_key and host.spec.auth == "bearer":
         headers["authorization"] = f"Bearer {host.api_key}"
     elif host.api_key and host.spec.auth == "api-key-header":
         headers["api-key"] = host.api_key
-    headers["accept"] = "text/event-stream" if call.stream else "application/json"
+    headers["accept"] = "text/event-stream" if stream else "application/json"
     return headers
 
 
@@ -134,7 +135,7 @@ class OpenAIAdapter:
 
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), separators=(",", ":")).encode()
-        return HttpRequest("POST", f"{call.host.base_url}/chat/completions", auth_headers(call), body)
+        return HttpRequest("POST", f"{call.host.base_url}/chat/completions", auth_headers(call.host, call.stream), body)
 
     def parse_response(self, body: bytes) -> list[StreamEvent]:
         data = parse_json_body(body)

@@ -1,59 +1,111 @@
-"""POST /completions (legacy `prompt`) wire format, and its translation to and from chat.
+"""POST /completions (legacy `prompt`) wire format, and its translation to chat for chat-only models.
 
-Reference: https://platform.openai.com/docs/api-reference/completions. Served by translating the prompt
-into one user message of a chat request, so it goes through the chat path's routing, fallback, budgets and
-ledger unchanged; the chat answer's text becomes `choices[0].text`.
+Reference: https://platform.openai.com/docs/api-reference/completions/create — `prompt` is a string, an array
+of strings, an array of token ids or an array of token-id arrays; `suffix`, `echo`, `logprobs` (an integer,
+at most 5), `best_of`, `n`, `stop`, `max_tokens` (default 16), `stream` with `stream_options`. The answer is
+`{"id", "object": "text_completion", "created", "model", "choices": [{"text", "index", "logprobs",
+"finish_reason"}], "usage"}`; a stream sends the same object per chunk.
+
+An endpoint that serves the legacy API natively gets the request as it is (see legacy.py); a chat-only one
+gets the prompt as one user message of a chat request, which cannot honour the legacy-only features.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lambdarouter.errors import bad_request
-from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChunkError, Usage
+from lambdarouter.errors import GatewayError, bad_request
+from lambdarouter.schemas.chat import ChatCompletionRequest, ChunkError, ProviderPreferences, Usage
 
-# Fields copied as they are onto the chat request (same meaning in both APIs).
+# Fields copied as they are onto a chat request (same meaning in both APIs).
 SHARED_FIELDS = ("model", "models", "max_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty",
                  "presence_penalty", "logit_bias", "user", "provider", "stream", "top_k", "repetition_penalty",
                  "min_p")
+# The most log probabilities the legacy API returns per token (OpenAI's reference: "The maximum value for
+# logprobs is 5").
+MAX_LOGPROBS = 5
+
+Prompt = str | list[str] | list[int] | list[list[int]]
 
 
 class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # OpenRouter extensions ride along to the chat request
+    model_config = ConfigDict(extra="allow")  # OpenRouter extensions and sampling fields ride along
 
     model: str | None = None
     models: list[str] | None = None
-    prompt: str | list[str]
+    provider: ProviderPreferences | None = None
+    prompt: Prompt
     stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1)
     echo: bool | None = None
     suffix: str | None = None
-    n: int | None = Field(default=None, ge=1)
-    best_of: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=128)
+    best_of: int | None = Field(default=None, ge=1, le=20)
+    logprobs: int | None = Field(default=None, ge=0, le=MAX_LOGPROBS)
 
     @field_validator("prompt")
     @classmethod
-    def _one_prompt(cls, value: str | list[str]) -> str | list[str]:
-        texts = [value] if isinstance(value, str) else value
-        if len(texts) != 1 or not texts[0]:
-            raise ValueError("prompt must be one non-empty string (batches of prompts are not supported)")
+    def _prompt_not_empty(cls, value: Prompt) -> Prompt:
+        if isinstance(value, str):
+            if not value:
+                raise ValueError("prompt must not be empty")
+        elif not value or any(item == "" or item == [] for item in value):
+            raise ValueError("prompt must not be empty, nor hold an empty prompt")
         return value
 
-    def text(self) -> str:
-        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+    def model_ids(self) -> list[str]:
+        return list(dict.fromkeys(([self.model] if self.model else []) + (self.models or [])))
+
+    def prompts(self) -> list[str] | list[list[int]]:
+        """Each prompt of the request: strings, or token-id arrays."""
+        prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
+        if all(isinstance(item, int) for item in prompt):
+            return [cast(list[int], prompt)]  # one token-id array
+        return cast(list[str] | list[list[int]], prompt)
+
+    def token_prompts(self) -> bool:
+        return not isinstance(self.prompts()[0], str)
+
+    def choices_per_prompt(self) -> int:
+        """Completions generated (and billed) per prompt: `best_of` when set, else `n`."""
+        return max(self.n or 1, self.best_of or 1)
+
+    def legacy_features(self) -> list[str]:
+        """The `LEGACY_PARAMETERS` this request uses: features only a native /completions endpoint has."""
+        used = [name for name, on in (("suffix", self.suffix is not None), ("echo", bool(self.echo)),
+                                      ("best_of", (self.best_of or 1) > 1), ("n", (self.n or 1) > 1),
+                                      ("logprobs", self.logprobs is not None)) if on]
+        if len(self.prompts()) > 1:
+            used.append("prompt_array")
+        if self.token_prompts():
+            used.append("prompt_tokens")
+        return used
 
     def to_chat(self) -> ChatCompletionRequest:
-        """The chat request serving this prompt; 400 for what a chat translation cannot honour."""
-        for name in ("echo", "suffix"):
-            if getattr(self, name):
-                raise bad_request(f"`{name}` is not supported by this gateway's /completions.")
-        if (self.n or 1) > 1 or (self.best_of or 1) > 1:
-            raise bad_request("`n` and `best_of` above 1 are not supported by this gateway's /completions.")
+        """The chat request serving this prompt on a chat-only model (one prompt, no legacy-only feature)."""
+        if features := self.legacy_features():
+            raise bad_request(f"{describe(features)} cannot be served by a chat model's translation of /completions.")
         data: dict[str, Any] = self.model_dump(include=set(SHARED_FIELDS), exclude_unset=True)
         data.update({k: v for k, v in (self.model_extra or {}).items() if k in SHARED_FIELDS})
-        data["messages"] = [{"role": "user", "content": self.text()}]
-        return ChatCompletionRequest.model_validate(data)
+        data["messages"] = [{"role": "user", "content": self.prompts()[0]}]
+        data["stream"] = self.stream
+        try:
+            return ChatCompletionRequest.model_validate(data)
+        except ValueError as exc:
+            raise bad_request(f"This request cannot be translated to chat: {exc}") from None
+
+
+FEATURE_WORDS = {"prompt_array": "an array of prompts", "prompt_tokens": "a prompt of token ids"}
+
+
+def describe(features: list[str]) -> str:
+    """The legacy features named as a client reads them: `echo`, `n` above 1, an array of prompts, ..."""
+    words = {"n": "`n` above 1", "best_of": "`best_of` above 1"}
+    return ", ".join(FEATURE_WORDS.get(f) or words.get(f) or f"`{f}`" for f in features)
 
 
 class CompletionChoice(BaseModel):
@@ -72,26 +124,9 @@ class TextCompletion(BaseModel):
     provider: str
     choices: list[CompletionChoice]
     usage: Usage | None = None
+    system_fingerprint: str | None = None
     error: ChunkError | None = None  # a stream that failed after its first byte, as chat streams say it
 
 
-def from_chat(completion: ChatCompletion) -> TextCompletion:
-    choices = [CompletionChoice(text=_text(c.message.content), index=c.index, finish_reason=c.finish_reason,
-                                native_finish_reason=c.native_finish_reason) for c in completion.choices]
-    return TextCompletion(id=completion.id, created=completion.created, model=completion.model,
-                          provider=completion.provider, choices=choices, usage=completion.usage)
-
-
-def chunk_from_chat(chunk: ChatCompletionChunk) -> TextCompletion | None:
-    """A chat chunk as a text-completion chunk; None for chunks carrying nothing a text client reads."""
-    choices = [CompletionChoice(text=c.delta.content or "", index=c.index, finish_reason=c.finish_reason,
-                                native_finish_reason=c.native_finish_reason)
-               for c in chunk.choices if c.delta.content or c.finish_reason]
-    if not choices and chunk.usage is None and chunk.error is None:
-        return None
-    return TextCompletion(id=chunk.id, created=chunk.created, model=chunk.model, provider=chunk.provider,
-                          choices=choices, usage=chunk.usage, error=chunk.error)
-
-
-def _text(content: Any) -> str:
-    return content if isinstance(content, str) else ""
+def error_body(error: GatewayError) -> ChunkError:
+    return ChunkError(code=error.status, message=error.message, metadata=error.metadata or None)

@@ -30,7 +30,7 @@ class ImageGenerationRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     size: str | None = None
     quality: str | None = None
-    # The gateway answers `url` with a data: URL (no bucket is configured), and that is the default.
+    # `url` (the default): a presigned S3 URL when a bucket is configured, else a data: URL (image_store.py).
     response_format: Literal["url", "b64_json"] = "url"
     style: str | None = None
     background: str | None = None
