@@ -39,6 +39,7 @@ class RunningGateway:
     key: str
     env: Mapping[str, str]
     log: Path
+    pid: int = 0  # the `lambdarouter serve` process (its RSS and fds are in /proc/<pid>)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -95,7 +96,7 @@ def running_gateway(tmp: Path, upstream_url: str, extra_env: Mapping[str, str] |
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, process, log)
-        yield RunningGateway(f"{base}/api/v1", key, env, log)
+        yield RunningGateway(f"{base}/api/v1", key, env, log, process.pid)
     finally:
         process.terminate()
         try:

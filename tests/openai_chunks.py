@@ -1,10 +1,12 @@
-"""Folding OpenAI-format chat chunks (recorded or received) into one comparable answer."""
+"""Folding OpenAI-format chat chunks (recorded or received) into one comparable answer; a slow scripted stream."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests.fakes.upstream import Reply
 
 
 @dataclass
@@ -46,3 +48,13 @@ def sse_chunks(text: str) -> list[dict[str, Any]]:
             break
         chunks.append(json.loads(data))
     return chunks
+
+
+def slow_stream(words: int, delay: float) -> Reply:
+    """`words` content chunks `delay` seconds apart, then finish, usage and [DONE], as OpenAI streams them."""
+    def event(payload: dict[str, Any]) -> str:
+        return f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', 'created': 1, **payload})}\n\n"
+    chunks = [event({"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}) for i in range(words)]
+    chunks += [event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+               event({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": words}}), "data: [DONE]\n\n"]
+    return Reply.sse(chunks, chunk_delay=delay)

@@ -93,6 +93,31 @@ def test_admin_key_works_only_on_admin_routes(gateway: RunningGateway, fake_upst
     assert ADMIN_KEY not in gateway.output()
 
 
+def test_admin_routes_answer_403_only_to_a_working_gateway_key(gateway: RunningGateway) -> None:
+    """401 for any credential that does not work anywhere, even shaped like a gateway key; 403 only for a key that
+    would be accepted on the inference routes (docs/decisions.md "Key statuses")."""
+    working, _ = new_key(gateway, name="works")
+    disabled, disabled_hash = new_key(gateway, name="disabled")
+    expired, expired_hash = new_key(gateway, name="expired")
+    deleted, deleted_hash = new_key(gateway, name="deleted")
+    with admin(gateway) as client:
+        assert client.patch(f"/keys/{disabled_hash}", json={"disabled": True}).status_code == 200
+        assert client.patch(f"/keys/{expired_hash}", json={"expires_at": "2001-01-01T00:00:00Z"}).status_code == 200
+        assert client.delete(f"/keys/{deleted_hash}").status_code == 200
+    invalid = {"unknown": "sk-lr-v1-" + "0" * 64, "one char off": working[:-1] + ("0" if working[-1] != "0" else "1"),
+               "disabled": disabled, "expired": expired, "deleted": deleted, "not a gateway key": "lr-admin-wrong"}
+    for route in ("/keys", "/credits", "/usage", "/generations", "/hosts"):
+        with as_key(gateway, working) as client:
+            refused = client.get(route)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == 403, (route, refused.text)
+        for what, token in invalid.items():
+            with as_key(gateway, token) as client:
+                refused = client.get(route)
+            assert refused.status_code == 401, (route, what, refused.text)
+            assert refused.json()["error"] == {**refused.json()["error"], "code": 401,
+                                               "message": "Invalid management key."}, (route, what)
+
+
 def test_both_prefixes_serve_the_control_routes(gateway: RunningGateway) -> None:
     base = gateway.url.removesuffix("/api/v1")
     plaintext, _ = new_key(gateway)

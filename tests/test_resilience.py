@@ -8,7 +8,6 @@ an OpenAI-compatible host (groq) behind it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from tests.accounting import as_key, new_key, wait_for_records
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import RunningGateway, running_gateway
+from tests.openai_chunks import slow_stream
 
 FORMATS = {  # wire format → (host, path the fake serves it on, a recorded stream of that format)
     "openai": ("openai", "/v1/chat/completions", "openai/text-stream"),
@@ -198,15 +198,6 @@ def test_a_long_retry_after_is_returned_not_waited(gateway: RunningGateway, fake
     assert response.status_code == 429
     assert response.headers["retry-after"] == "60"
     assert len(fake_upstream.requests) == 1
-
-
-def slow_stream(words: int, delay: float) -> Reply:
-    def event(payload: dict[str, Any]) -> str:
-        return f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', 'created': 1, **payload})}\n\n"
-    chunks = [event({"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}) for i in range(words)]
-    chunks += [event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
-               event({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": words}}), "data: [DONE]\n\n"]
-    return Reply.sse(chunks, chunk_delay=delay)
 
 
 def test_keep_alive_comments_while_the_upstream_is_silent(gateway: RunningGateway, fake_upstream: FakeUpstream,

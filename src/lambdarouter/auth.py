@@ -37,8 +37,9 @@ def authenticate_key(store: Store, authorization: str | None, now: float) -> Key
     return record
 
 
-def require_admin(credentials: Credentials, authorization: str | None) -> None:
-    """The management key, or 401 (403 for a gateway key: it is valid, just not here)."""
+def require_admin(credentials: Credentials, store: Store, authorization: str | None, now: float) -> None:
+    """The management key passes. A valid gateway key is 403: it is a credential, just not for this route. Any other
+    credential (unknown, deleted, disabled or expired key, wrong management key) is 401, as on every other route."""
     expected = credentials.get(ADMIN_KEY_NAME)
     if not expected:
         raise unauthorized(f"The management API is disabled: {ADMIN_KEY_NAME} is not set.")
@@ -47,6 +48,12 @@ def require_admin(credentials: Credentials, authorization: str | None) -> None:
         raise unauthorized("Missing management key: send `Authorization: Bearer <LAMBDAROUTER_ADMIN_KEY>`.")
     if hmac.compare_digest(hashlib.sha256(token.encode()).digest(), hashlib.sha256(expected.encode()).digest()):
         return
+    # Only a token shaped like a gateway key costs a store lookup: the 403 must be earned by a key that works.
     if token.startswith(KEY_PREFIX):
-        raise GatewayError(403, "Gateway keys cannot manage keys: this route needs the management key.")
+        try:
+            authenticate_key(store, authorization, now)
+        except GatewayError:
+            pass  # unknown, disabled or expired: no better than any other token (a store fault propagates: 503)
+        else:
+            raise GatewayError(403, "Gateway keys cannot manage keys: this route needs the management key.")
     raise unauthorized("Invalid management key.")

@@ -39,8 +39,11 @@ def credentials_of(request: Request) -> Credentials:
 
 
 def admin_only(request: Request) -> Store:
-    require_admin(credentials_of(request), request.headers.get("authorization"))
-    return store_of(request)
+    """The store, for the management key only. Synchronous on purpose (callers are not awaited): the management
+    key is checked without I/O, and only a refused `sk-lr-` token costs one key lookup, to tell 403 from 401."""
+    store = store_of(request)
+    require_admin(credentials_of(request), store, request.headers.get("authorization"), time.time())
+    return store
 
 
 async def calling_key(request: Request) -> tuple[Store, KeyRecord]:

@@ -68,6 +68,16 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: _json(ErrorResponse, ERROR_STATUSES[code]) for code in codes}
 
 
+# Admin routes tell a valid gateway key (403: a credential, for other routes) from any other token (401), so a
+# caller learns nothing about a string that is not a working key (auth.require_admin).
+ADMIN_STATUSES = {"401": "Missing or invalid key: neither the management key nor a working gateway key",
+                  "403": "A valid gateway key: this route needs the management key"}
+
+
+def _admin_errors(*codes: str) -> dict[str, Any]:
+    return {code: _json(ErrorResponse, ADMIN_STATUSES.get(code, ERROR_STATUSES[code])) for code in codes}
+
+
 def _data(schema: dict[str, Any], description: str = "OK", **extra: Any) -> dict[str, Any]:
     body = {"type": "object", "properties": {"data": schema, **extra}}
     return {"description": description, "content": {"application/json": {"schema": body}}}
@@ -82,23 +92,24 @@ def control_operations() -> dict[str, dict[str, Any]]:
             "get": {"operationId": "listKeys", "security": admin, "parameters": [
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 {"name": "include_disabled", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {"200": _data({"type": "array", "items": KEY}), **_errors("401", "403")}},
+                "responses": {"200": _data({"type": "array", "items": KEY}), **_admin_errors("401", "403")}},
             "post": {"operationId": "createKey", "security": admin, "requestBody": key_body,
                      "responses": {"201": _data(KEY, "Created; `key` is the plaintext, shown only here",
-                                                key={"type": "string"}), **_errors("400", "401", "403")}},
+                                                key={"type": "string"}), **_admin_errors("400", "401", "403")}},
         },
         "/keys/{hash}": {
             "get": {"operationId": "getKey", "security": admin, "parameters": key_path,
-                    "responses": {"200": _data(KEY), **_errors("401", "403", "404")}},
+                    "responses": {"200": _data(KEY), **_admin_errors("401", "403", "404")}},
             "patch": {"operationId": "updateKey", "security": admin, "parameters": key_path, "requestBody": key_body,
-                      "responses": {"200": _data(KEY), **_errors("400", "401", "403", "404")}},
+                      "responses": {"200": _data(KEY), **_admin_errors("400", "401", "403", "404")}},
             "delete": {"operationId": "deleteKey", "security": admin, "parameters": key_path, "responses": {
                 "200": {"description": "Deleted", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"deleted": {"const": True}}}}}}, **_errors("401", "403", "404")}},
+                    "type": "object", "properties": {"deleted": {"const": True}}}}}},
+                **_admin_errors("401", "403", "404")}},
         },
         "/credits": {"get": {"operationId": "getCredits", "security": admin, "responses": {"200": _data({
             "type": "object", "properties": {"total_credits": {"type": "number"}, "total_usage": {"type": "number"}}}),
-            **_errors("401", "403")}}},
+            **_admin_errors("401", "403")}}},
         "/key": {"get": {"operationId": "getCurrentKey", "security": [{"bearer": []}], "responses": {
             "200": _data({"type": "object", "properties": {k: v for k, v in KEY["properties"].items()
                                                            if k not in ("hash", "disabled")}}), **_errors("401")}}},
@@ -183,7 +194,8 @@ def document() -> bytes:
         "components": {"schemas": schemas.get("$defs", {}),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                            "admin": {"type": "http", "scheme": "bearer",
-                                                     "description": "The management key (LAMBDAROUTER_ADMIN_KEY)"}}},
+                                                     "description": "The management key (LAMBDAROUTER_ADMIN_KEY); "
+                                                                    "a working gateway key is 403, other tokens 401"}}},
     }
     return json.dumps(doc).encode()
 
