@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import TypeVar
 
 import anyio
-import anyio.to_thread
 
 from lambdarouter import assemble
 from lambdarouter.assemble import Accumulator, Identity
@@ -42,7 +41,7 @@ from lambdarouter.ratelimit import rate_headers, rate_limited
 from lambdarouter.relay import Relay
 from lambdarouter.routing import Candidate, plan, plan_operation, requested_models
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionRequest
-from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store, call_store
 from lambdarouter.store.codec import encode_generation
 
 logger = logging.getLogger(__name__)
@@ -176,9 +175,9 @@ class Gateway:
         self.observers: list[Callable[[GenerationRecord], None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
-    def authenticate(self, authorization: str | None) -> KeyRecord:
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
-        return authenticate_key(self.store, authorization, time.time())
+        return await call_store(self.store, authenticate_key, self.store, authorization, time.time())
 
     async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> Answer:
         generation = await self._admit(request, key, streamed=False)
@@ -254,8 +253,8 @@ class Gateway:
         """Count the request in the key's rate window; 429 when it is full."""
         key = generation.key
         if key.rate_limit is not None:
-            decision = await anyio.to_thread.run_sync(self.store.hit_rate_window, key.hash, key.rate_limit,
-                                                      time.time())
+            decision = await call_store(self.store, self.store.hit_rate_window, key.hash, key.rate_limit,
+                                         time.time())
             if not decision.allowed:
                 raise rate_limited(decision, time.time())
             generation.headers.update(rate_headers(decision))
@@ -266,7 +265,7 @@ class Gateway:
         if key.limit is None:
             return None
         hold = Hold(generation.id, worst, time.time() + HOLD_SECONDS)
-        result = await anyio.to_thread.run_sync(self.store.reserve, key.hash, hold, time.time())
+        result = await call_store(self.store, self.store.reserve, key.hash, hold, time.time())
         if not result.ok:
             return result.available
         generation.hold = hold
@@ -284,7 +283,7 @@ class Gateway:
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
                 try:
-                    await anyio.to_thread.run_sync(self.store.settle, record, generation.hold, time.time())
+                    await call_store(self.store, self.store.settle, record, generation.hold, time.time())
                     return
                 except Exception:
                     logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)
@@ -315,9 +314,9 @@ class Gateway:
     async def _sync_health(self) -> None:
         """Share endpoint health with other instances, off the request path (a background task)."""
         try:
-            remote = await anyio.to_thread.run_sync(self.store.load_health)
+            remote = await call_store(self.store, self.store.load_health)
             self.health.merge(remote)
-            await anyio.to_thread.run_sync(self.store.save_health, self.health.snapshot())
+            await call_store(self.store, self.store.save_health, self.health.snapshot())
         except Exception:  # advisory data: a failed sync only delays sharing
             logger.warning("endpoint health sync failed", exc_info=True)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import cast
 
-import anyio.to_thread
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -38,7 +37,7 @@ class TextRelay:
 
 async def completions(request: Request) -> Response:
     gateway = gateway_of(request)
-    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    key = await gateway.authenticate(request.headers.get("authorization"))
     try:
         body = CompletionRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:

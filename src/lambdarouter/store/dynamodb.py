@@ -74,6 +74,8 @@ def _code(exc: ClientError) -> str:
 
 
 class DynamoDBStore:
+    inline = False  # every call is a network round trip: worker threads keep it off the event loop
+
     def __init__(self, keys_table: str, usage_table: str, idempotency_table: str | None = None,
                  client: Any = None) -> None:
         self.keys_table, self.usage_table = keys_table, usage_table
