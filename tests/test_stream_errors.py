@@ -37,8 +37,9 @@ ANTHROPIC = [data({"type": "message_start", "message": {"id": "m", "model": "c",
              data({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")]
 GEMINI = [data({"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": "Hello"}]}}]}),
           data({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}})]
-CASES = {"openai": (OpenAIStreamDecoder, OPENAI), "anthropic": (AnthropicStreamDecoder, ANTHROPIC),
-         "gemini": (GeminiStreamDecoder, GEMINI)}
+CASES: dict[str, tuple[Callable[[], StreamDecoder], list[bytes]]] = {
+    "openai": (OpenAIStreamDecoder, OPENAI), "anthropic": (AnthropicStreamDecoder, ANTHROPIC),
+    "gemini": (GeminiStreamDecoder, GEMINI)}
 
 
 def text_then_error(decoder: StreamDecoder, pieces: list[bytes]) -> tuple[str, GatewayError]:
@@ -55,8 +56,7 @@ def text_then_error(decoder: StreamDecoder, pieces: list[bytes]) -> tuple[str, G
 
 @pytest.mark.parametrize("wire", list(CASES))
 def test_the_text_before_an_error_arrives_however_the_stream_is_cut(wire: str) -> None:
-    make: Callable[[], StreamDecoder] = CASES[wire][0]
-    events = CASES[wire][1]
+    make, events = CASES[wire]
     apart = text_then_error(make(), events)
     together = text_then_error(make(), [b"".join(events)])
     assert apart[0] == together[0] == "Hello"
@@ -65,7 +65,7 @@ def test_the_text_before_an_error_arrives_however_the_stream_is_cut(wire: str) -
 
 @pytest.mark.parametrize("wire", list(CASES))
 def test_a_held_error_is_raised_by_the_next_feed_too(wire: str) -> None:
-    decoder: StreamDecoder = CASES[wire][0]()
+    decoder = CASES[wire][0]()
     assert decoder.feed(b"".join(CASES[wire][1]))
     with pytest.raises(GatewayError):
         decoder.feed(b"\n")
