@@ -53,19 +53,19 @@ def test_an_inline_write_waits_a_bounded_time_for_another_process_lock(tmp_path:
     try:
         started = time.monotonic()
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            store.reserve(key.hash, Hold("gen-1", Decimal("0.1"), time.time() + 60), time.time())
+            store.reserve(key, Hold("gen-1", Decimal("0.1"), time.time() + 60), time.time())
         waited = time.monotonic() - started
     finally:
         other.execute("ROLLBACK")
         other.close()
     assert BUSY_TIMEOUT_MS / 1000 * 0.9 <= waited < BUSY_TIMEOUT_MS / 1000 + 1.0
-    assert store.reserve(key.hash, Hold("gen-2", Decimal("0.1"), time.time() + 60), time.time()).ok
+    assert store.reserve(key, Hold("gen-2", Decimal("0.1"), time.time() + 60), time.time()).ok
 
 
 def test_reports_do_not_hold_the_lock_the_request_path_takes(tmp_path: Path) -> None:
     """A long scan in a worker thread (a usage report over a big ledger) leaves the loop's calls free."""
     store = SQLiteStore(tmp_path / "scan.sqlite3")
-    plaintext, key = store.create_key("k")
+    _, key = store.create_key("k")
     scan_started, release = threading.Event(), threading.Event()
     original = store._scans
 

@@ -265,7 +265,7 @@ class Gateway:
         if key.limit is None:
             return None
         hold = Hold(generation.id, worst, time.time() + HOLD_SECONDS)
-        result = await call_store(self.store, self.store.reserve, key.hash, hold, time.time())
+        result = await call_store(self.store, self.store.reserve, key, hold, time.time())
         if not result.ok:
             return result.available
         generation.hold = hold

@@ -91,9 +91,10 @@ class Store(Protocol):
     def delete_key(self, key_hash: str) -> bool: ...
 
     # -- budget -----------------------------------------------------------------------------------------
-    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+    def reserve(self, key: KeyRecord, hold: Hold, now: float) -> ReserveResult:
         """Set `hold.amount` aside if the key can afford it, atomically (resetting a finished period and
-        releasing expired holds first)."""
+        releasing expired holds first). `key` is the key as read recently (its authentication): the
+        store checks its current state itself, so a stale record never lets a key overspend."""
         ...
 
     def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:

@@ -205,13 +205,14 @@ class SQLiteStore:
         return _key(row, self._holds(db, key_hash)) if row else None
 
     # -- budget -----------------------------------------------------------------------------------------
-    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+    def reserve(self, key: KeyRecord, hold: Hold, now: float) -> ReserveResult:
+        key_hash = key.hash
         with self._tx() as db:
-            key = self._load(db, key_hash)
-            if key is None:
+            stored = self._load(db, key_hash)  # read inside the write lock: microseconds, and never stale
+            if stored is None:
                 return ReserveResult(False, ZERO)
-            remaining, period_usage, start = key.remaining, key.period_usage, key.period_start
-            current = period_start(key.limit_reset, now)
+            remaining, period_usage, start = stored.remaining, stored.period_usage, stored.period_start
+            current = period_start(stored.limit_reset, now)
             if start < current:  # the period rolled over: its spend no longer counts
                 remaining, period_usage, start = remaining + period_usage, ZERO, current
             remaining += self._sweep(db, key_hash, now)
