@@ -4,7 +4,7 @@ Two interchangeable backends do the I/O behind one small interface (`Backend`): 
 what every Lambda function uses) and aiohttp (`lambdarouter serve`, when the `serve` extra installed it;
 see `use_backend`). Why two: a Lambda container serves one request at a time, where httpx costs little and
 aiohttp's import would add ~60 ms to every cold start; a long-running server under concurrent load spends
-~2 ms of CPU per request in httpx's pool, ~0.5 ms in aiohttp's (docs/performance.md).
+~2 ms of CPU per request in httpx's pool, about half that in aiohttp's (docs/performance.md).
 
 Both keep one client per event loop at module scope, so warm Lambda invocations and a local server reuse
 upstream connections, and neither reads proxies from the environment. Transport failures become
@@ -32,9 +32,7 @@ class ErrorMapper(Protocol):
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
 
-_defaults = Timeouts(connect=10.0, read=300.0)
-
-
+_defaults = Timeouts(connect=10.0, read=300.0)  # LAMBDAROUTER_CONNECT_TIMEOUT / _READ_TIMEOUT: see http/context.py
 _backend: Backend = HttpxBackend()
 
 
@@ -51,10 +49,6 @@ def use_backend(name: str) -> None:
         raise ValueError(f"unknown transport backend {name!r}")
 
 
-def backend() -> Backend:
-    return _backend
-
-
 async def aclose() -> None:
     """Close the running loop's upstream client (a server shutting down; tests)."""
     await _backend.aclose()
@@ -62,8 +56,7 @@ async def aclose() -> None:
 
 def configure_timeouts(connect: float, read: float) -> None:
     global _defaults
-    _defaults = Timeouts(connect=connect, read=read)
-    _backend.reset()
+    _defaults = Timeouts(connect=connect, read=read)  # read at each call: the clients need no rebuilding
 
 
 def timeout_for(host: HostSpec) -> Timeouts | None:

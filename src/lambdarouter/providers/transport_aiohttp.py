@@ -72,15 +72,11 @@ class AiohttpBackend:
         if entry is not None and not entry[1].closed:
             return entry[1]
         for key in [k for k, (other, _) in self._sessions.items() if other.is_closed()]:
-            del self._sessions[key]  # loops that are gone (tests run many); their sockets close with them
+            del self._sessions[key]  # loops that are gone (tests run many): collected with their sockets
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=60),
                                         timeout=aiohttp.ClientTimeout(total=None), trust_env=False)
         self._sessions[id(loop)] = (loop, session)
         return session
-
-    def reset(self) -> None:
-        self._sessions.clear()
-        self._timeouts.clear()
 
     async def aclose(self) -> None:
         entry = self._sessions.pop(id(asyncio.get_running_loop()), None)

@@ -56,10 +56,6 @@ class Backend(Protocol):
         """The response once its headers arrived; closed on exit (the connection dropped if unread)."""
         ...
 
-    def reset(self) -> None:
-        """Forget the clients: the next call makes a new one (new default timeouts)."""
-        ...
-
     async def aclose(self) -> None:
         """Close the running loop's client and its connections (the next call opens a new one)."""
         ...

@@ -61,9 +61,6 @@ class HttpxBackend:
             existing = self._clients[loop_id] = httpx.AsyncClient(limits=LIMITS, trust_env=False)
         return existing
 
-    def reset(self) -> None:
-        self._clients.clear()
-
     async def aclose(self) -> None:
         existing = self._clients.pop(id(asyncio.get_running_loop()), None)
         if existing is not None:
