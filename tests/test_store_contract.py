@@ -143,8 +143,8 @@ def test_only_the_hash_is_stored(store: Store) -> None:
 
 def test_reserve_and_settle(store: Store) -> None:
     _, key = store.create_key("k", KeySettings("k", limit=D("1.00")))
-    assert store.reserve(key.hash, Hold("gen-a", D("0.40"), NOW + 600), NOW).ok
-    refused = store.reserve(key.hash, Hold("gen-b", D("0.70"), NOW + 600), NOW)
+    assert store.reserve(key, Hold("gen-a", D("0.40"), NOW + 600), NOW).ok
+    refused = store.reserve(key, Hold("gen-b", D("0.70"), NOW + 600), NOW)
     assert not refused.ok and refused.available == D("0.60")
     check_invariant(store, key.hash, NOW)
 
@@ -169,10 +169,10 @@ def test_settling_an_unknown_hold_charges_without_releasing(store: Store) -> Non
 def test_expired_holds_are_released_and_settle_once(store: Store) -> None:
     _, key = store.create_key("k", KeySettings("k", limit=D("1")))
     orphan = Hold("gen-orphan", D("0.9"), NOW + 10)
-    assert store.reserve(key.hash, orphan, NOW).ok
-    assert not store.reserve(key.hash, Hold("gen-2", D("0.5"), NOW + 600), NOW + 5).ok
+    assert store.reserve(key, orphan, NOW).ok
+    assert not store.reserve(key, Hold("gen-2", D("0.5"), NOW + 600), NOW + 5).ok
     # The orphan's function died: after its expiry the next reserve releases it.
-    later = store.reserve(key.hash, Hold("gen-3", D("0.5"), NOW + 600), NOW + 11)
+    later = store.reserve(key, Hold("gen-3", D("0.5"), NOW + 600), NOW + 11)
     assert later.ok and later.available == D("1")
     check_invariant(store, key.hash, NOW + 11)
     # The orphan's generation still settles (late): charged once, its hold not added back twice.
@@ -184,13 +184,13 @@ def test_expired_holds_are_released_and_settle_once(store: Store) -> None:
 
 def test_period_reset(store: Store) -> None:
     _, key = store.create_key("k", KeySettings("k", limit=D("1"), limit_reset="daily"))
-    assert store.reserve(key.hash, Hold("gen-1", D("1"), NOW + 600), NOW).ok
+    assert store.reserve(key, Hold("gen-1", D("1"), NOW + 600), NOW).ok
     store.settle(generation(key.hash, "gen-1", "0.8"), Hold("gen-1", D("1"), NOW + 600), NOW)
-    assert not store.reserve(key.hash, Hold("gen-2", D("0.5"), NOW + 600), NOW + 60).ok
+    assert not store.reserve(key, Hold("gen-2", D("0.5"), NOW + 600), NOW + 60).ok
     tomorrow = period_start("daily", NOW) + 86400 + 1
     fresh = store.find_key(key.hash)
     assert fresh is not None and fresh.usage_in_period(tomorrow) == 0
-    assert store.reserve(key.hash, Hold("gen-3", D("0.5"), tomorrow + 600), tomorrow).ok
+    assert store.reserve(key, Hold("gen-3", D("0.5"), tomorrow + 600), tomorrow).ok
     after = store.find_key(key.hash)
     assert after is not None
     assert (after.usage, after.period_usage, after.remaining) == (D("0.8"), D(0), D("0.5"))
@@ -207,7 +207,7 @@ def test_period_boundaries_are_utc() -> None:
 
 def test_limit_changes_move_remaining(store: Store) -> None:
     _, key = store.create_key("k", KeySettings("k", limit=D("1")))
-    store.reserve(key.hash, Hold("gen-1", D("0.5"), NOW + 600), NOW)
+    store.reserve(key, Hold("gen-1", D("0.5"), NOW + 600), NOW)
     raised = store.update_key(key.hash, {"limit": D("2")}, NOW)
     assert raised is not None and raised.remaining == D("1.5")
     unlimited = store.update_key(key.hash, {"limit": None}, NOW)
@@ -233,7 +233,7 @@ def test_concurrent_reservations_never_overspend(store: Store) -> None:
 
     def ask(i: int) -> None:
         barrier.wait()
-        results[i] = store.reserve(key.hash, Hold(f"gen-{i:02}", amount, NOW + 600), NOW).ok
+        results[i] = store.reserve(key, Hold(f"gen-{i:02}", amount, NOW + 600), NOW).ok
         if results[i]:
             store.settle(generation(key.hash, f"gen-{i:02}", str(amount)), Hold(f"gen-{i:02}", amount, NOW + 600),
                          NOW)
@@ -249,6 +249,39 @@ def test_concurrent_reservations_never_overspend(store: Store) -> None:
     assert after.usage == amount * 10 and after.remaining == 0 and after.holds == ()
     ledger = store.query_generations(key.hash)
     assert len(ledger) == 10 and sum(r.cost for r in ledger) == amount * 10
+
+
+def test_a_stale_record_is_checked_against_the_key_as_it_is(store: Store) -> None:
+    """`reserve` gets the key as authenticated; spend and an operator's edits since then still count."""
+    _, key = store.create_key("k", KeySettings("k", limit=D("1")))
+    assert store.reserve(key, Hold("gen-1", D("0.8"), NOW + 600), NOW).ok
+    assert not store.reserve(key, Hold("gen-2", D("0.5"), NOW + 600), NOW).ok  # `key` still says 1 remaining
+    store.settle(generation(key.hash, "gen-1", "0.8"), Hold("gen-1", D("0.8"), NOW + 600), NOW)
+    assert store.update_key(key.hash, {"limit_reset": "daily"}, NOW) is not None
+    tomorrow = period_start("daily", NOW) + 86400 + 1
+    later = store.reserve(key, Hold("gen-3", D("0.9"), tomorrow + 600), tomorrow)  # `key` says: no reset
+    assert later.ok and later.available == D("1")
+    check_invariant(store, key.hash, tomorrow)
+    store.delete_key(key.hash)
+    gone = store.reserve(key, Hold("gen-4", D("0.1"), tomorrow + 600), tomorrow)
+    assert (gone.ok, gone.available) == (False, D(0))
+
+
+def test_dynamodb_reserves_with_one_update_and_no_read(store: Store) -> None:
+    if not isinstance(store, DynamoDBStore):
+        pytest.skip("DynamoDB's request units")
+    _, key = store.create_key("k", KeySettings("k", limit=D("1")))
+    calls: list[str] = []
+    client = store.client
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(client, name)
+
+    store._client = Recording()
+    assert store.reserve(key, Hold("gen-1", D("0.4"), NOW + 600), NOW).ok
+    assert calls == ["update_item"]
 
 
 def test_rate_windows(store: Store) -> None:
@@ -300,7 +333,7 @@ def test_ledger_range_queries(store: Store) -> None:
 
 def test_settle_after_the_key_was_deleted_keeps_the_ledger_row(store: Store) -> None:
     _, key = store.create_key("k", KeySettings("k", limit=D("1")))
-    store.reserve(key.hash, Hold("gen-1", D("0.5"), NOW + 600), NOW)
+    store.reserve(key, Hold("gen-1", D("0.5"), NOW + 600), NOW)
     store.delete_key(key.hash)
     assert store.settle(generation(key.hash, "gen-1", "0.1"), Hold("gen-1", D("0.5"), NOW + 600), NOW)
     assert store.get_generation("gen-1") is not None

@@ -172,12 +172,25 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     url = f"http://{args.host}:{args.port}/api/v1"
-    print(f"lambdarouter serving at {url} (store: {describe(settings)})", flush=True)
+    print(f"lambdarouter serving at {url} (store: {describe(settings)}; upstream client: "
+          f"{_serve_transport()})", flush=True)
     if not shared_store().has_keys():
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0
+
+
+def _serve_transport() -> str:
+    """aiohttp when the `serve` extra installed it: a long-running server under concurrent load is where
+    it pays (providers/transport_aiohttp.py); else httpx, as on Lambda."""
+    from lambdarouter.providers import transport
+
+    try:
+        transport.use_backend("aiohttp")
+    except ImportError:
+        return "httpx (install the serve extra for aiohttp)"
+    return "aiohttp"
 
 
 def _key_settings(command: argparse.ArgumentParser, creating: bool) -> None:

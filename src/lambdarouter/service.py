@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from lambdarouter import assemble
 from lambdarouter.assemble import Accumulator, Identity
@@ -42,7 +41,7 @@ from lambdarouter.ratelimit import rate_headers, rate_limited
 from lambdarouter.relay import Relay
 from lambdarouter.routing import Candidate, plan, plan_operation, requested_models
 from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionRequest
-from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store, call_store
 from lambdarouter.store.codec import encode_generation
 
 logger = logging.getLogger(__name__)
@@ -184,9 +183,9 @@ class Gateway:
         self.observers: list[Callable[[GenerationRecord], None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
-    def authenticate(self, authorization: str | None) -> KeyRecord:
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
-        return authenticate_key(self.store, authorization, time.time())
+        return await call_store(self.store, authenticate_key, self.store, authorization, time.time())
 
     async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> Answer:
         generation = await self._admit(request, key, streamed=False)
@@ -277,8 +276,8 @@ class Gateway:
         """Count the request in the key's rate window; 429 when it is full."""
         key = generation.key
         if key.rate_limit is not None:
-            decision = await anyio.to_thread.run_sync(self.store.hit_rate_window, key.hash, key.rate_limit,
-                                                      time.time())
+            decision = await call_store(self.store, self.store.hit_rate_window, key.hash, key.rate_limit,
+                                         time.time())
             if not decision.allowed:
                 raise rate_limited(decision, time.time())
             generation.headers.update(rate_headers(decision))
@@ -289,7 +288,7 @@ class Gateway:
         if key.limit is None:
             return None
         hold = Hold(generation.id, worst, time.time() + HOLD_SECONDS)
-        result = await anyio.to_thread.run_sync(self.store.reserve, key.hash, hold, time.time())
+        result = await call_store(self.store, self.store.reserve, key, hold, time.time())
         if not result.ok:
             return result.available
         generation.hold = hold
@@ -307,7 +306,7 @@ class Gateway:
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
                 try:
-                    await anyio.to_thread.run_sync(self.store.settle, record, generation.hold, time.time())
+                    await call_store(self.store, self.store.settle, record, generation.hold, time.time())
                     return
                 except Exception:
                     logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)
@@ -338,9 +337,9 @@ class Gateway:
     async def _sync_health(self) -> None:
         """Share endpoint health with other instances, off the request path (a background task)."""
         try:
-            remote = await anyio.to_thread.run_sync(self.store.load_health)
+            remote = await call_store(self.store, self.store.load_health)
             self.health.merge(remote)
-            await anyio.to_thread.run_sync(self.store.save_health, self.health.snapshot())
+            await call_store(self.store, self.store.save_health, self.health.snapshot())
         except Exception:  # advisory data: a failed sync only delays sharing
             logger.warning("endpoint health sync failed", exc_info=True)
 
@@ -380,14 +379,8 @@ class Gateway:
 
     @staticmethod
     async def _open_stream(adapter: WireAdapter, call: UpstreamCall) -> Opened:
-        stack = AsyncExitStack()
-        try:
-            pieces = await stack.enter_async_context(
-                transport.open_stream(adapter.build_request(call), adapter, call.host.spec.name,
-                                      transport.timeout_for(call.host.spec)))
-        except BaseException:
-            await stack.aclose()
-            raise
+        stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
+                                                  transport.timeout_for(call.host.spec))
         return stack, _decode(pieces, adapter.stream_decoder())
 
 

@@ -15,14 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from decimal import Decimal
 
-import httpx
-
 from lambdarouter.assemble import Accumulator, Identity, usage_body
 from lambdarouter.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGED, PromptSize
 from lambdarouter.errors import GatewayError, bad_request
 from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import adapter_for, transport
-from lambdarouter.providers.base import HttpRequest, StreamDecoder, UpstreamCall
+from lambdarouter.providers.base import StreamDecoder, UpstreamCall
 from lambdarouter.providers.events import (
     Finish,
     StreamEvent,
@@ -38,7 +36,6 @@ from lambdarouter.providers.openai_completions import (
     OpenAICompletions,
     TextPiece,
 )
-from lambdarouter.providers.transport import ErrorMapper
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.chat import ChatCompletionRequest
 from lambdarouter.schemas.completions import (
@@ -123,11 +120,12 @@ class TextCompletionOperation:
     async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[TextPiece]]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if native(candidate):
-            stack, raw = await _open(NATIVE.build_request(self._native_call(candidate, True)), NATIVE, provider,
-                                     timeout)
+            native_request = NATIVE.build_request(self._native_call(candidate, True))
+            stack, raw = await transport.open_held(native_request, NATIVE, provider, timeout)
             return stack, _native_pieces(raw, CompletionsStreamDecoder(provider))
         adapter = adapter_for(candidate.host.spec.wire_format)
-        stack, raw = await _open(adapter.build_request(self._chat_call(candidate, True)), adapter, provider, timeout)
+        chat_request = adapter.build_request(self._chat_call(candidate, True))
+        stack, raw = await transport.open_held(chat_request, adapter, provider, timeout)
         return stack, _chat_pieces(raw, adapter.stream_decoder())
 
     # Renderer: how the relay counts and shows the pieces.
@@ -191,17 +189,6 @@ def _chat_piece(event: StreamEvent) -> TextPiece | None:
         case UpstreamInfo(_, fingerprint) if fingerprint:
             return TextPiece(system_fingerprint=fingerprint)
     return None
-
-
-async def _open(request: HttpRequest, mapper: ErrorMapper, provider: str,
-                timeouts: httpx.Timeout | None) -> tuple[AsyncExitStack, AsyncIterator[bytes]]:
-    stack = AsyncExitStack()
-    try:
-        raw = await stack.enter_async_context(transport.open_stream(request, mapper, provider, timeouts))
-    except BaseException:
-        await stack.aclose()
-        raise
-    return stack, raw
 
 
 async def _native_pieces(raw: AsyncIterator[bytes], decoder: CompletionsStreamDecoder) -> AsyncIterator[TextPiece]:

@@ -157,6 +157,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     body: bytes
     raw_path: str = ""
+    client_port: int = 0  # the client's side of the connection: requests on one connection share it
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -216,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers=headers,
             body=self._read_body(),
             raw_path=raw_path,
+            client_port=int(self.client_address[1]),
         )
         reply = upstream._record_and_pick(request)
         self._send(reply)

@@ -55,7 +55,7 @@ async def read_request(request: Request) -> ChatCompletionRequest:
 
 async def chat_completions(request: Request) -> Response:
     gateway = gateway_of(request)
-    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    key = await gateway.authenticate(request.headers.get("authorization"))
     raw = await read_body(request)
     body = parse_request(raw)
     if body.stream:

@@ -4,7 +4,6 @@ operations' own (`Gateway.operate` / `operate_stream`)."""
 
 from __future__ import annotations
 
-import anyio.to_thread
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from lambdarouter.text_completion import TextCompletionOperation, response
 
 async def completions(request: Request) -> Response:
     gateway = gateway_of(request)
-    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    key = await gateway.authenticate(request.headers.get("authorization"))
     try:
         body = CompletionRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:

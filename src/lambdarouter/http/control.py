@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,7 +17,7 @@ from lambdarouter.auth import authenticate_key, require_admin
 from lambdarouter.credentials import Credentials, credentials_from_env
 from lambdarouter.errors import GatewayError, bad_request
 from lambdarouter.http.errors import validation_error
-from lambdarouter.store import KeyRecord, Store, shared_store
+from lambdarouter.store import KeyRecord, Store, call_store, shared_store
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,7 +47,7 @@ def admin_only(request: Request) -> Store:
 
 async def calling_key(request: Request) -> tuple[Store, KeyRecord]:
     store = store_of(request)
-    key = await anyio.to_thread.run_sync(authenticate_key, store, request.headers.get("authorization"), time.time())
+    key = await call_store(store, authenticate_key, store, request.headers.get("authorization"), time.time())
     return store, key
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +16,7 @@ from lambdarouter.schemas.images import ImageGenerationRequest
 
 async def image_generations(request: Request) -> Response:
     gateway = gateway_of(request)
-    key = await anyio.to_thread.run_sync(gateway.authenticate, request.headers.get("authorization"))
+    key = await gateway.authenticate(request.headers.get("authorization"))
     try:
         body = ImageGenerationRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:

@@ -7,7 +7,6 @@ Shapes follow OpenRouter's key management API (https://openrouter.ai/docs/featur
 from __future__ import annotations
 
 import time
-from functools import partial
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from starlette.routing import Route
 from lambdarouter.errors import bad_request
 from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
 from lambdarouter.keys import KeyBody, key_data
+from lambdarouter.store import call_store
 
 PAGE_SIZE = 100
 
@@ -28,7 +28,7 @@ async def create_key(request: Request) -> Response:
         settings = body.settings()
     except ValueError as exc:
         raise bad_request(f"Invalid request: {exc}") from None
-    plaintext, record = await anyio.to_thread.run_sync(store.create_key, settings.name, settings)
+    plaintext, record = await call_store(store, store.create_key, settings.name, settings)
     return data(key_data(record, time.time()), status=201, key=plaintext)
 
 
@@ -36,7 +36,7 @@ async def list_keys(request: Request) -> Response:
     store = admin_only(request)
     offset = query_int(request, "offset", 0)
     include_disabled = request.query_params.get("include_disabled", "false").lower() == "true"
-    records = await anyio.to_thread.run_sync(store.list_keys)
+    records = await anyio.to_thread.run_sync(store.list_keys)  # every key: off the loop
     shown = [r for r in records if include_disabled or not r.disabled][offset:offset + PAGE_SIZE]
     now = time.time()
     return data([key_data(r, now) for r in shown])
@@ -44,7 +44,7 @@ async def list_keys(request: Request) -> Response:
 
 async def get_key(request: Request) -> Response:
     store = admin_only(request)
-    record = await anyio.to_thread.run_sync(store.find_key, request.path_params["hash"])
+    record = await call_store(store, store.find_key, request.path_params["hash"])
     if record is None:
         raise not_found("Key")
     return data(key_data(record, time.time()))
@@ -56,8 +56,7 @@ async def update_key(request: Request) -> Response:
     if "name" in body.model_fields_set and not body.name:
         raise bad_request("Invalid request: name: a key needs a name")
     now = time.time()
-    record = await anyio.to_thread.run_sync(partial(store.update_key, request.path_params["hash"], body.changes(),
-                                                    now))
+    record = await call_store(store, store.update_key, request.path_params["hash"], body.changes(), now)
     if record is None:
         raise not_found("Key")
     return data(key_data(record, now))
@@ -65,7 +64,7 @@ async def update_key(request: Request) -> Response:
 
 async def delete_key(request: Request) -> Response:
     store = admin_only(request)
-    if not await anyio.to_thread.run_sync(store.delete_key, request.path_params["hash"]):
+    if not await call_store(store, store.delete_key, request.path_params["hash"]):
         raise not_found("Key")
     return JSONResponse({"deleted": True})
 

@@ -24,7 +24,7 @@ from lambdarouter.hosts import is_configured
 from lambdarouter.http.control import admin_only, credentials_of, data, not_found, query_int
 from lambdarouter.http.models import catalog_of
 from lambdarouter.keys import generation_data, parse_time
-from lambdarouter.store import GenerationRecord, Store
+from lambdarouter.store import GenerationRecord, Store, call_store
 from lambdarouter.usage import BUCKET_SECONDS, GROUP_BY, time_series
 
 # Default periods: a day of hours, or thirty days.
@@ -99,7 +99,7 @@ async def generations(request: Request) -> Response:
 async def generation(request: Request) -> Response:
     store = admin_only(request)
     generation_id = request.path_params["id"]
-    record = await anyio.to_thread.run_sync(store.get_generation, generation_id)
+    record = await call_store(store, store.get_generation, generation_id)
     if record is None:
         raise not_found(f"Generation {generation_id}")
     return data(log_entry(record, await anyio.to_thread.run_sync(_key_names, store)))

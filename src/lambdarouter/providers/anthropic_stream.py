@@ -25,7 +25,7 @@ from lambdarouter.providers.anthropic_response import (
     text_detail,
     usage_from,
 )
-from lambdarouter.providers.common import malformed
+from lambdarouter.providers.common import ErrorAfterEvents, malformed
 from lambdarouter.providers.events import (
     ReasoningDelta,
     StreamEvent,
@@ -55,12 +55,13 @@ class AnthropicStreamDecoder:
         self._details = 0
         self._finished = False
         self._stopped = False
+        self._errors = ErrorAfterEvents()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return [event for sse in self._sse.feed(chunk) for event in self._event(sse.data)]
+        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
 
     def close(self) -> list[StreamEvent]:
-        events = [event for sse in self._sse.flush() for event in self._event(sse.data)]
+        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
         # message_delta carries the stop reason; without it (or message_stop) the answer is cut short.
         if not (self._finished or self._stopped):
             raise malformed("a stream that ended before its message_stop event")

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from lambdarouter.errors import GatewayError
 from lambdarouter.schemas.messages import ContentPart, TextPart, WireModel
+
+if TYPE_CHECKING:
+    from lambdarouter.providers.events import StreamEvent
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +98,32 @@ def malformed(what: str, provider: str | None = None) -> GatewayError:
     """The provider answered with something the adapter cannot read: an upstream fault, worth a fallback."""
     metadata = {"provider_name": provider} if provider else None
     return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True)
+
+
+class ErrorAfterEvents:
+    """A stream decoder's errors, raised only once the events before them reached the client.
+
+    One piece of a stream may hold several events, the last an error (Anthropic's `event: error`, an
+    `error` object from OpenAI or Gemini): how the body is cut into pieces depends on TCP and on the HTTP
+    client (aiohttp hands over what arrived, httpx what one read returned), so the text before the error
+    must not depend on it. `decode` returns the events decoded before the error, and the next call of
+    the decoder (`feed` or `close`) raises it.
+    """
+
+    def __init__(self) -> None:
+        self._held: GatewayError | None = None
+
+    def decode(self, items: Iterable[T], handle: Callable[[T], list[StreamEvent]],
+               final: bool = False) -> list[StreamEvent]:
+        """`handle` over `items`; with `final` (the decoder's `close`) an error is raised at once."""
+        if self._held is not None:
+            raise self._held
+        events: list[StreamEvent] = []
+        try:
+            for item in items:
+                events.extend(handle(item))
+        except GatewayError as exc:
+            if final or not events:
+                raise
+            self._held = exc
+        return events

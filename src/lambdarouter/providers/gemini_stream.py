@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lambdarouter.errors import GatewayError
@@ -211,6 +211,7 @@ class GeminiStreamDecoder:
         self._json: JSONSequenceReader | None = None
         self._mode: str | None = None
         self._pending = b""
+        self._errors = common.ErrorAfterEvents()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         if self._mode is None:
@@ -227,18 +228,16 @@ class GeminiStreamDecoder:
 
     def close(self) -> list[StreamEvent]:
         if self._json is not None:
-            events = self._objects(self._json.close())
+            events = self._objects(self._json.close(), final=True)
         else:
-            events = self._objects(json_of(e.data) for e in self._sse.flush() if e.data not in ("", "[DONE]"))
+            events = self._objects((json_of(e.data) for e in self._sse.flush() if e.data not in ("", "[DONE]")),
+                                   final=True)
         if not self._translator.finished:
             raise malformed("a stream that ended before its last chunk (no finishReason)")
         return events
 
-    def _objects(self, objects: Any) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for data in objects:
-            events.extend(self._translator.translate(data))
-        return events
+    def _objects(self, objects: Iterable[Any], final: bool = False) -> list[StreamEvent]:
+        return self._errors.decode(objects, self._translator.translate, final)
 
 
 def json_of(text: str) -> Any:

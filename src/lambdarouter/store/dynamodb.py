@@ -74,6 +74,8 @@ def _code(exc: ClientError) -> str:
 
 
 class DynamoDBStore:
+    inline = False  # every call is a network round trip: worker threads keep it off the event loop
+
     def __init__(self, keys_table: str, usage_table: str, idempotency_table: str | None = None,
                  client: Any = None) -> None:
         self.keys_table, self.usage_table = keys_table, usage_table
@@ -166,44 +168,49 @@ class DynamoDBStore:
         return "Attributes" in old
 
     # -- budget -----------------------------------------------------------------------------------------
-    def reserve(self, key_hash: str, hold: Hold, now: float) -> ReserveResult:
-        available = ZERO
+    def reserve(self, key: KeyRecord, hold: Hold, now: float) -> ReserveResult:
+        """One conditional update and no read first (the authentication has just read the key: a consistent
+        read more would cost a read unit and a round trip per request). The record only tells which
+        budget period applies; the condition checks the item as it is now (the period policy included),
+        and the item before the update comes back either way: with the update to release expired holds
+        after it, with a refusal to roll the period or release them and try again."""
+        reset = key.limit_reset
         for _ in range(MAX_TRIES):
-            item = self._get(key_hash)
-            if item is None:
-                return ReserveResult(False, ZERO)
-            key = record_of(item)
-            current = period_start(key.limit_reset, now)
-            expired = [h for h in key.holds if h.expires_at <= now]
-            if key.period_start < current:
-                self._try(self._roll, key_hash, key.period_start, current)
-                continue
-            if expired:
-                self._try(self._sweep, key_hash, expired)
-                continue
-            available = key.remaining
+            current = period_start(reset, now)
+            values: dict[str, Any] = {":amt": hold.amount, ":p": current,
+                                      ":hold": {"amount": hold.amount, "expires_at": Decimal(repr(hold.expires_at))}}
+            same_policy = "attribute_not_exists(#limit_reset)"
+            if reset is not None:
+                same_policy, values[":reset"] = "#limit_reset = :reset", reset
             try:
                 done = self._update(
-                    key_hash, "SET #remaining = #remaining - :amt, #holds.#id = :hold",
-                    "#remaining >= :amt AND #period_start >= :p",
-                    {":amt": hold.amount, ":p": current,
-                     ":hold": {"amount": hold.amount, "expires_at": Decimal(repr(hold.expires_at))}},
-                    {"#id": hold.id}, ReturnValues="UPDATED_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
-                return ReserveResult(True, plain(done["Attributes"])["remaining"])
+                    key.hash, "SET #remaining = #remaining - :amt, #holds.#id = :hold",
+                    f"#remaining >= :amt AND #period_start >= :p AND {same_policy}", values,
+                    {"#id": hold.id, "#limit_reset": "limit_reset"},
+                    ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except ClientError as exc:
                 if _code(exc) == "TransactionConflictException":
                     continue
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise
-                latest = plain(exc.response.get("Item", {}))
-            # Refused: either the key cannot afford it, or the item changed since we read it (read again).
-            if not latest:
-                return ReserveResult(False, ZERO)
-            now_key = record_of(latest)
-            if (now_key.period_start >= current and not any(h.expires_at <= now for h in now_key.holds)
-                    and now_key.remaining < hold.amount):
-                return ReserveResult(False, now_key.remaining)
-        return ReserveResult(False, available)
+                if not (item := plain(exc.response.get("Item", {}))):
+                    return ReserveResult(False, ZERO)  # the key is gone
+                latest = record_of(item)
+                if latest.limit_reset != reset:  # the operator changed the period meanwhile
+                    reset = latest.limit_reset
+                elif latest.period_start < current:
+                    self._try(self._roll, key.hash, latest.period_start, current)
+                elif expired := [h for h in latest.holds if h.expires_at <= now]:
+                    self._try(self._sweep, key.hash, expired)
+                else:
+                    return ReserveResult(False, latest.remaining)  # it cannot afford it
+                continue
+            before = record_of(plain(done["Attributes"]))
+            expired = [h for h in before.holds if h.expires_at <= now]
+            if expired:  # afforded without them; released now all the same
+                self._try(self._sweep, key.hash, expired)
+            return ReserveResult(True, before.remaining + sum((h.amount for h in expired), ZERO))
+        return ReserveResult(False, ZERO)
 
     def _try(self, action: Any, *args: Any) -> None:
         """Run a conditional housekeeping update; losing the race to another writer is fine."""
