@@ -111,7 +111,8 @@ CLAUDE_SINGLE_HOST = {
     "anthropic/claude-sonnet-5.5": frozenset({"anthropic"}),
 }
 
-TOKENIZERS = {"GPT", "Claude", "Gemini", "Llama3", "Llama4", "Mistral", "DeepSeek", "Grok", "Titan", "Cohere", "Nova"}
+TOKENIZERS = {"GPT", "Claude", "Gemini", "Llama3", "Llama4", "Mistral", "DeepSeek", "Grok", "Titan", "Cohere", "Nova",
+              "Other"}  # OpenRouter's value for a model without a named tokenizer (Stability's image models)
 SAMPLING_PARAMETERS = {"temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty"}
 
 

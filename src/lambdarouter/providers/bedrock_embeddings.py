@@ -39,6 +39,15 @@ def invoke_url(base_url: str, region: str, model_id: str) -> str:
     return f"{base}/model/{percent_encode(model_id)}/invoke"
 
 
+def invoke_request(signer: Signer, base_url: str, model_id: str, body: Mapping[str, Any]) -> HttpRequest:
+    """One SigV4-signed InvokeModel call with a JSON body (embeddings and image models alike)."""
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    region = signer.region()
+    url = invoke_url(base_url, region, model_id)
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    return HttpRequest("POST", url, signer.sign("POST", url, headers, payload, region), payload)
+
+
 class BedrockEmbeddings:
     takes_tokens = False
 
@@ -57,11 +66,7 @@ class BedrockEmbeddings:
             body = {"inputText": texts[0]}
             if batch.dimensions is not None:
                 body["dimensions"] = batch.dimensions
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        region = self.signer.region()
-        url = invoke_url(batch.host.base_url, region, batch.endpoint.upstream_id)
-        headers = {"content-type": "application/json", "accept": "application/json"}
-        return HttpRequest("POST", url, self.signer.sign("POST", url, headers, payload, region), payload)
+        return invoke_request(self.signer, batch.host.base_url, batch.endpoint.upstream_id, body)
 
     def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult:
         data = parse_json_body(body)

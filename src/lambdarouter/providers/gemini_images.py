@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from math import gcd
 from typing import Any
 
 from lambdarouter.catalog.spec import EndpointSpec
@@ -22,7 +21,14 @@ from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.gemini import model_path
 from lambdarouter.providers.gemini_errors import map_error
-from lambdarouter.providers.images import GeneratedImage, ImageJob, refuse_count, refuse_options
+from lambdarouter.providers.images import (
+    GeneratedImage,
+    ImageBatch,
+    ImageJob,
+    reduced_ratio,
+    refuse_count,
+    refuse_options,
+)
 from lambdarouter.schemas.images import ImageGenerationRequest
 
 MAX_SAMPLES = 4
@@ -37,32 +43,39 @@ def aspect_ratio(request: ImageGenerationRequest) -> str | None:
         return None
     if request.size in DOCUMENTED_SIZES:
         return DOCUMENTED_SIZES[request.size]
-    width, height = request.dimensions() or (1, 1)
-    divisor = gcd(width, height)
-    ratio = f"{width // divisor}:{height // divisor}"
+    ratio = reduced_ratio(*(request.dimensions() or (1, 1)))
     return ratio if ratio in RATIOS else None
 
 
+def model_call(job: ImageJob, method: str, body: Mapping[str, Any]) -> HttpRequest:
+    """`POST /v1beta/models/{model}:{method}` with the key in its header (gemini.py says why not in the URL)."""
+    headers = {"content-type": "application/json", **job.host.spec.headers}
+    if job.host.api_key:
+        headers["x-goog-api-key"] = job.host.api_key
+    model = model_path(job.endpoint.upstream_id)
+    return HttpRequest("POST", f"{job.host.base_url}/v1beta/models/{model}:{method}", headers,
+                       json.dumps(body, ensure_ascii=False).encode())
+
+
 class GeminiImages:
+    one_per_call = False
+
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
         if request.size not in (None, "auto") and aspect_ratio(request) is None:
             return (f"does not make size {request.size} (Imagen takes the aspect ratios {', '.join(RATIOS)}, "
                     f"e.g. {', '.join(DOCUMENTED_SIZES)})")
         return refuse_count(request, MAX_SAMPLES) or refuse_options(request, {})
 
+    def output_tokens_held(self, request: ImageGenerationRequest) -> int:
+        return 0  # priced per image
+
     def build_request(self, job: ImageJob) -> HttpRequest:
         parameters: dict[str, Any] = {"sampleCount": job.request.n}
         if (ratio := aspect_ratio(job.request)) is not None:
             parameters["aspectRatio"] = ratio
-        body = {"instances": [{"prompt": job.request.prompt}], "parameters": parameters}
-        headers = {"content-type": "application/json", **job.host.spec.headers}
-        if job.host.api_key:
-            headers["x-goog-api-key"] = job.host.api_key
-        model = model_path(job.endpoint.upstream_id)
-        return HttpRequest("POST", f"{job.host.base_url}/v1beta/models/{model}:predict", headers,
-                           json.dumps(body, ensure_ascii=False).encode())
+        return model_call(job, "predict", {"instances": [{"prompt": job.request.prompt}], "parameters": parameters})
 
-    def parse_response(self, body: bytes, job: ImageJob) -> list[GeneratedImage]:
+    def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
         if not isinstance(data, dict):
             raise malformed("a predict response that is not a JSON object", job.host.spec.name)
@@ -70,7 +83,7 @@ class GeminiImages:
         for item in data.get("predictions") or []:
             if isinstance(item, dict) and isinstance(item.get("bytesBase64Encoded"), str):
                 images.append(GeneratedImage(item["bytesBase64Encoded"], str(item.get("mimeType") or "image/png")))
-        return images
+        return ImageBatch(images)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         return map_error(status, headers, body, provider)

@@ -1,21 +1,28 @@
 """The seam between the service and the image-generation adapters (one module per wire format).
 
 Pure translation, like the chat and embedding adapters: `refuse` says why an endpoint cannot take a request
-(bad size, too many images, an option the model lacks) before anything is sent; `build_request` makes the
-one upstream call; `parse_response` returns the images as base64; `map_error` maps an error response.
+(bad size, too many images, an option the model lacks) before anything is sent; `build_request` makes one
+upstream call; `parse_response` returns its images as base64 (and the tokens it reports, for models priced
+per token); `map_error` maps an error response. Models that draw one image per call (`one_per_call`:
+Gemini's image models, Stability) get `n` identical calls.
+
+Which adapter serves an endpoint is data (`_ADAPTERS`): its wire format, then the first upstream-id prefix
+that matches (a wire format can host image APIs of different shapes, e.g. Imagen and Gemini on Google).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
+from math import gcd
 from typing import Protocol
 
 from lambdarouter.catalog.spec import EndpointSpec
 from lambdarouter.errors import GatewayError
 from lambdarouter.hosts import ResolvedHost
 from lambdarouter.providers.base import HttpRequest
+from lambdarouter.providers.events import TokenUsage
 from lambdarouter.schemas.images import ImageGenerationRequest
 
 
@@ -33,33 +40,50 @@ class GeneratedImage:
     revised_prompt: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ImageBatch:
+    """What one upstream call returned: its images and, where the provider reports one, its token usage."""
+
+    images: list[GeneratedImage]
+    usage: TokenUsage = field(default_factory=TokenUsage)
+
+
 class ImageAdapter(Protocol):
+    one_per_call: bool  # True: the model draws one image per call, so `n` images take `n` calls
+
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
         """Why this endpoint cannot take the request, or None when it can."""
         ...
 
+    def output_tokens_held(self, request: ImageGenerationRequest) -> int:
+        """Output tokens the budget holds per image: 0 for models priced per image."""
+        ...
+
     def build_request(self, job: ImageJob) -> HttpRequest: ...
 
-    def parse_response(self, body: bytes, job: ImageJob) -> list[GeneratedImage]: ...
+    def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch: ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
 
-_CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("lambdarouter.providers.openai_images", "OpenAIImages"),
-    "gemini": ("lambdarouter.providers.gemini_images", "GeminiImages"),
-    "bedrock": ("lambdarouter.providers.bedrock_images", "BedrockImages"),
+# wire format -> (upstream-id prefix, module, class), first match wins; "" matches every id.
+_ADAPTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "openai": (("", "lambdarouter.providers.openai_images", "OpenAIImages"),),
+    "gemini": (("imagen-", "lambdarouter.providers.gemini_images", "GeminiImages"),
+               ("", "lambdarouter.providers.gemini_image_models", "GeminiImageModels")),
+    "bedrock": (("stability.", "lambdarouter.providers.bedrock_stability", "StabilityImages"),
+                ("", "lambdarouter.providers.bedrock_images", "BedrockImages")),
 }
-_adapters: dict[str, ImageAdapter] = {}
+_adapters: dict[tuple[str, str], ImageAdapter] = {}
 
 
-def image_adapter_for(wire_format: str) -> ImageAdapter:
-    adapter = _adapters.get(wire_format)
+def image_adapter_for(wire_format: str, upstream_id: str) -> ImageAdapter:
+    if wire_format not in _ADAPTERS:
+        raise GatewayError(404, f"The {wire_format} wire format has no image generation API in this gateway.")
+    prefix, module, name = next(row for row in _ADAPTERS[wire_format] if upstream_id.startswith(row[0]))
+    adapter = _adapters.get((wire_format, prefix))
     if adapter is None:
-        if wire_format not in _CLASSES:
-            raise GatewayError(404, f"The {wire_format} wire format has no image generation API in this gateway.")
-        module, name = _CLASSES[wire_format]
-        adapter = _adapters[wire_format] = getattr(import_module(module), name)()
+        adapter = _adapters[wire_format, prefix] = getattr(import_module(module), name)()
     return adapter
 
 
@@ -81,3 +105,20 @@ def refuse_count(request: ImageGenerationRequest, most: int) -> str | None:
     if request.n <= most:
         return None
     return f"makes at most {most} image{'s' if most > 1 else ''} per request (n={request.n})"
+
+
+def reduced_ratio(width: int, height: int) -> str:
+    """A size's aspect ratio in lowest terms ("1408x768" -> "11:6", "1024x1536" -> "2:3")."""
+    divisor = gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def content_filtered(provider: str, what: str, native: str) -> GatewayError:
+    """A provider's safety filter refused the prompt (400: the client must change it, as OpenAI's Image API
+    answers `content_policy_violation` with a 400) or withheld the drawn image (502: nothing came back,
+    nothing is charged; the same prompt may pass another time or elsewhere)."""
+    if what == "prompt":
+        return GatewayError(400, f"{provider} refused the prompt: its content filter blocked it ({native}).",
+                            metadata={"provider_name": provider, "reason": native})
+    return GatewayError(502, f"{provider} withheld the image: its content filter blocked the output ({native}).",
+                        metadata={"provider_name": provider, "reason": native})

@@ -24,7 +24,7 @@ from lambdarouter.catalog.spec import EndpointSpec
 from lambdarouter.errors import GatewayError
 from lambdarouter.providers.base import HttpRequest, parse_json_body, upstream_error
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.images import GeneratedImage, ImageJob, refuse_count, refuse_options
+from lambdarouter.providers.images import GeneratedImage, ImageBatch, ImageJob, refuse_count, refuse_options
 from lambdarouter.schemas.images import MAX_IMAGES, ImageGenerationRequest
 
 
@@ -55,13 +55,22 @@ def family_of(upstream_id: str) -> Family | None:
 
 
 class OpenAIImages:
+    one_per_call = False
+
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
+        if endpoint.image_output is not None:
+            # Priced per image token: a model that draws through a chat API (e.g. Gemini's image models on
+            # OpenRouter, which has no Image API: https://openrouter.ai/docs/features/multimodal/image-generation).
+            return "draws images through /chat/completions (`modalities: [\"image\"]`) only"
         family = family_of(endpoint.upstream_id)
         if family is None:
             return None
         if request.size is not None and request.size not in family.sizes:
             return f"does not make size {request.size} (one of {', '.join(sorted(family.sizes))})"
         return refuse_count(request, family.most) or refuse_options(request, family.options)
+
+    def output_tokens_held(self, request: ImageGenerationRequest) -> int:
+        return 0  # priced per image
 
     def build_request(self, job: ImageJob) -> HttpRequest:
         request, family = job.request, family_of(job.endpoint.upstream_id)
@@ -79,7 +88,7 @@ class OpenAIImages:
             headers["api-key"] = host.api_key
         return HttpRequest("POST", f"{host.base_url}/images/generations", headers, json.dumps(body).encode())
 
-    def parse_response(self, body: bytes, job: ImageJob) -> list[GeneratedImage]:
+    def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise malformed("an images response without data", job.host.spec.name)
@@ -90,7 +99,7 @@ class OpenAIImages:
             if not isinstance(item, dict) or not isinstance(item.get("b64_json"), str):
                 raise malformed("an image without b64_json", job.host.spec.name)
             images.append(GeneratedImage(item["b64_json"], mime, item.get("revised_prompt")))
-        return images
+        return ImageBatch(images)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         raw = parse_json_body(body)
