@@ -94,6 +94,26 @@ def test_sdk_native_completion_streamed(gateway: RunningGateway, fake_upstream: 
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 
 
+def test_answer_without_usage_is_charged_for_what_was_produced(gateway: RunningGateway,
+                                                                 fake_upstream: FakeUpstream) -> None:
+    """A host that reports no usage (some OpenAI-compatible servers omit it) is charged as chat is: the prompt's
+    estimate and 4 characters per completion token of the text returned, marked estimated; the ledger keeps the
+    finish reason; the client is told the same cost."""
+    plaintext, key_hash = new_key(gateway, limit=5)
+    body = legacy_body(["x" * 40], 0, 0)
+    del body["usage"]
+    fake_upstream.reply(Reply.json(body), path="/v1/completions")
+    with as_key(gateway, plaintext) as client:
+        response = client.post("/completions", json={"model": INSTRUCT, "prompt": "Say this is a test"})
+    assert response.status_code == 200, response.text
+    usage = exact_json(response.text)["usage"]
+    [record] = wait_for_records(gateway, key_hash, 1)
+    assert record.completion_tokens == usage["completion_tokens"] == 10
+    assert record.prompt_tokens == usage["prompt_tokens"] > 0
+    assert record.usage_estimated and record.finish_reason == "length"
+    assert record.cost == usage["cost"] == cost(record.prompt_tokens, 10)
+
+
 def test_token_prompts_and_n_pass_through(http: Any, fake_upstream: FakeUpstream) -> None:
     fake_upstream.reply(Reply.json(legacy_body(["a", "b", "c", "d"], 6, 4)), path="/v1/completions")
     response = http.post("/completions", json={"model": INSTRUCT, "prompt": [[1820, 374], [64, 65, 66]], "n": 2,

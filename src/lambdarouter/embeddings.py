@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from lambdarouter.errors import bad_request
 from lambdarouter.operation import Done
 from lambdarouter.providers import transport
 from lambdarouter.providers.embeddings import EmbeddingBatch, check_count, embedding_adapter_for
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.providers.events import StreamEvent, TokenUsage, UsageReport
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 
@@ -89,8 +90,8 @@ class EmbeddingOperation:
         parts = await asyncio.gather(*(one(start) for start in range(0, len(items), step)))
         return Embedded([v for p in parts for v in p.vectors], sum(p.prompt_tokens for p in parts))
 
-    def outcome(self, result: Embedded) -> tuple[TokenUsage, int]:
-        return TokenUsage(prompt_tokens=result.prompt_tokens), 0
+    def outcome(self, result: Embedded) -> tuple[Sequence[StreamEvent], int]:
+        return [UsageReport(TokenUsage(prompt_tokens=result.prompt_tokens))], 0
 
 
 def encode_base64(vector: list[float]) -> str:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
 import anyio
 import anyio.to_thread
 
 from lambdarouter import image_store
-from lambdarouter.budget import TOKENS_PER_OUTPUT_IMAGE, PromptSize, fill_image_tokens
+from lambdarouter.budget import TOKENS_PER_OUTPUT_IMAGE, PromptSize
 from lambdarouter.errors import GatewayError
 from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import transport
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.providers.events import StreamEvent, TokenUsage, UsageReport
 from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.images import ImageData, ImageGenerationRequest, ImageGenerationResponse, ImageUsage
@@ -69,13 +69,11 @@ class ImageGenerationOperation:
             # Every image withheld (a provider's safety filter drops them silently): nothing to charge for.
             raise GatewayError(502, f"{provider} returned no images for this prompt.",
                                metadata={"provider_name": provider})
-        usage = batch.usage
-        if candidate.endpoint.image_output is not None:
-            usage = fill_image_tokens(usage, usage, len(images)) or usage
-        return ImageBatch(images, usage)
+        return ImageBatch(images, batch.usage)
 
-    def outcome(self, result: ImageBatch) -> tuple[TokenUsage, int]:
-        return result.usage, len(result.images)
+    def outcome(self, result: ImageBatch) -> tuple[Sequence[StreamEvent], int]:
+        # Image tokens a token-priced model left unreported are estimated by the books (`close_books`).
+        return [UsageReport(result.usage)], len(result.images)
 
 
 def adapter_of(candidate: Candidate) -> ImageAdapter:

@@ -8,7 +8,7 @@ duplicated per operation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,7 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 from lambdarouter.budget import PromptSize
 from lambdarouter.errors import bad_request
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.providers.events import StreamEvent, TokenUsage
 from lambdarouter.relay import Renderer
 from lambdarouter.routing import Candidate
 from lambdarouter.schemas.chat import ProviderPreferences
@@ -42,8 +42,11 @@ class Operation(Protocol[R]):
 
     async def attempt(self, candidate: Candidate) -> R: ...
 
-    def outcome(self, result: R) -> tuple[TokenUsage, int]:
-        """What the answer is charged for: its token usage and the number of images produced."""
+    def outcome(self, result: R) -> tuple[Sequence[StreamEvent], int]:
+        """What the answer is charged for: the events the books count, and the number of images produced.
+
+        The events are its usage report and, for text, what was produced (text, finish): the books estimate
+        a usage the provider never reported from those, as they do for chat, and record the finish reason."""
         ...
 
 

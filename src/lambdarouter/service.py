@@ -36,7 +36,7 @@ from lambdarouter.operation import Done, Operation, R, StreamingOperation
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
-from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage, UsageReport
+from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage
 from lambdarouter.ratelimit import rate_headers, rate_limited
 from lambdarouter.relay import Relay
 from lambdarouter.routing import Candidate, plan, plan_operation, requested_models
@@ -127,14 +127,16 @@ class Generation:
         if filled is not None:
             self.usage, self.estimated = filled, True
         endpoint = self.served_by.endpoint
-        if self.request is None:  # an operation's images are priced each (`image`: /images/generations)
-            self.cost = generation_cost(self.usage, endpoint) + self.images * endpoint.image
-            return
-        # Chat's generated images are output tokens (at `image_output`); `image` prices INPUT images there.
-        self.images = len(acc.images)
-        if (counted := fill_image_tokens(self.usage, acc.usage, self.images)) is not None:
+        if self.request is not None:
+            self.images = len(acc.images)
+        # Images priced as output tokens (`image_output`: chat's, and Gemini's image models on /images/generations)
+        # are estimated when the provider did not count them apart; the image APIs' models are priced each
+        # (`image`, which in chat prices INPUT images instead).
+        token_priced = endpoint.image_output is not None or self.request is not None
+        if token_priced and (counted := fill_image_tokens(self.usage, acc.usage, self.images)) is not None:
             self.usage, self.estimated = counted, True
-        self.cost = generation_cost(self.usage, endpoint)
+        per_image = self.images * endpoint.image if self.request is None else Decimal(0)
+        self.cost = generation_cost(self.usage, endpoint) + per_image
 
     def record(self, status: str, error: GatewayError | None) -> GenerationRecord:
         usage, finish, served, request = self.usage, self.acc.finish, self.served_by, self.request
@@ -218,8 +220,9 @@ class Gateway:
         generation = await self._admit_operation(operation, key, streamed=False)
         try:
             result = await self._first_of(generation, operation.attempt)
-            usage, generation.images = operation.outcome(result)
-            generation.acc.add(UsageReport(usage))
+            events, generation.images = operation.outcome(result)
+            for event in events:
+                generation.acc.add(event)
             generation.mark_first_token()
         except BaseException as exc:
             await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)

@@ -114,8 +114,8 @@ class TextCompletionOperation:
                                     timeout)
         return _folded(adapter.parse_response(body))
 
-    def outcome(self, result: TextPiece) -> tuple[TokenUsage, int]:
-        return result.usage or TokenUsage(), 0
+    def outcome(self, result: TextPiece) -> tuple[Sequence[StreamEvent], int]:
+        return self.events(result), 0
 
     async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[TextPiece]]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
