@@ -512,7 +512,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_info(),
         "config": _config(args),
         "method": {
-            "client": "one asyncio httpx.AsyncClient (HTTP/1.1, persistent connections), in the harness process",
+            "client": "asyncio workers in the harness process, each with its own keep-alive HTTP/1.1 connection "
+                      "to each server (bench/rawhttp.py)",
             "pairs": "each pair sends the same request straight to the fake upstream and through the server, in one "
                      "worker slot, alternating which goes first; added = through - direct per pair",
             "upstream": "bench/upstream.py: raw ASGI under uvicorn, fixed answers built at start-up",

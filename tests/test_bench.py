@@ -46,7 +46,7 @@ def smallest_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
     argv = [sys.executable, "-m", "bench", "--quick", "--no-litellm", "--skip", "layer",
             "--pairs", "20", "--warmup", "5", "--stream-pairs", "5", "--stream-warmup", "2",
             "--concurrency", "4", "--concurrent-pairs", "16", "--concurrent-warmup", "4",
-            "--throughput-concurrency", "2,4", "--throughput-requests", "20", "--memory-checkpoints", "10,30",
+            "--throughput-concurrency", "2,4", "--throughput-requests", "400", "--memory-checkpoints", "10,30",
             "--memory-concurrency", "2", "--memory-stream-every", "5", "--cold-runs", "2", "--coldstart-from", "venv",
             "--no-coldstart-aws",
             "--cost-requests", "10",
@@ -96,11 +96,12 @@ def test_throughput_and_memory_sections(smallest_run: tuple[dict[str, Any], str]
     for side in (result["direct"], result["gateway"]):
         assert [row["concurrency"] for row in side["throughput"]] == [2, 4]
         for row in side["throughput"]:
-            assert row["requests"] == 20
+            assert row["requests"] == 400
             assert row["errors"] == 0
             assert row["rps"] > 0
-            _positive_summary(row["latency"], 20)
+            _positive_summary(row["latency"], 400)
             assert isinstance(row["p99_under_limit"], bool)
+    # CPU time is read in clock ticks (10 ms): 400 requests at ~0.5 ms each span many ticks (20 did not).
     assert result["gateway"]["throughput"][0]["server_cpu_ms_per_request"] > 0
     memory = result["gateway"]["memory"]
     assert [p["requests"] for p in memory["checkpoints"]] == [10, 30]
