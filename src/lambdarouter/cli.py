@@ -8,7 +8,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -176,9 +177,19 @@ def serve(args: argparse.Namespace) -> int:
           f"{_serve_transport()})", flush=True)
     if not shared_store().has_keys():
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level,
+    uvicorn.run(create_app(lifespan=_upstream_client), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0
+
+
+@asynccontextmanager
+async def _upstream_client(app: Any) -> AsyncIterator[None]:
+    """Close the upstream client's pooled connections when the server stops (aiohttp reports a session left
+    open at exit as "Unclosed client session")."""
+    from lambdarouter.providers import transport
+
+    yield
+    await transport.aclose()
 
 
 def _serve_transport() -> str:

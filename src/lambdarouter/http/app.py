@@ -16,6 +16,8 @@ from lambdarouter.http.limits import HeaderLimit
 from lambdarouter.observability import instrument
 
 if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions need it
+    from starlette.types import Lifespan
+
     from lambdarouter.service import Gateway
 
 # Route group → the module holding its `ROUTES`; imported only when a function serves it.
@@ -38,8 +40,10 @@ ROUTE_GROUPS: dict[str, str] = {
 PREFIXES = ("/api/v1", "/v1")
 
 
-def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None = None) -> Starlette:
-    """An app with the named route groups (all when None); `gateway` replaces the default (tests)."""
+def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None = None,
+               lifespan: Lifespan[Starlette] | None = None) -> Starlette:
+    """An app with the named route groups (all when None); `gateway` replaces the default (tests); `lifespan`
+    for a long-running server (`lambdarouter serve`; the Lambda handlers run with Mangum's lifespan off)."""
     chosen = list(ROUTE_GROUPS) if groups is None else list(groups)
     unknown = set(chosen) - set(ROUTE_GROUPS)
     if unknown:
@@ -51,6 +55,7 @@ def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None
         routes=[Mount(prefix, routes=routes) for prefix in PREFIXES],
         exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
                             Exception: on_unexpected},
+        lifespan=lifespan,
     )
     if gateway is not None:
         app.state.gateway = gateway
