@@ -256,6 +256,9 @@ def test_generation_and_key_routes(gateway: RunningGateway, fake_upstream: FakeU
     assert foreign.status_code == 404 and missing.status_code == 400
     assert key_info["label"] and key_info["limit"] == 2 and key_info["limit_reset"] == "monthly"
     assert key_info["usage"] == data["total_cost"]
+    # The key was created in this test: all its spend falls in the current UTC day, week and month.
+    assert key_info["usage_daily"] == key_info["usage_weekly"] == key_info["usage_monthly"] == data["total_cost"]
+    assert key_info["byok_usage"] == 0 and key_info["is_management_key"] is False
     assert key_info["limit_remaining"] == pytest.approx(2 - data["total_cost"])
     assert key_info["is_free_tier"] is False and key_info["rate_limit"] == {"requests": -1, "interval": "1m"}
     assert ledger(gateway).get_generation(generation_id) is not None

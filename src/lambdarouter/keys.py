@@ -7,6 +7,7 @@ https://openrouter.ai/docs/api-reference/get-a-generation (GET /generation).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -118,12 +119,16 @@ def key_data(record: KeyRecord, now: float) -> dict[str, Any]:
     }
 
 
-def key_info(record: KeyRecord, now: float) -> dict[str, Any]:
-    """GET /key: the calling key's own view."""
+def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dict[str, Any]:
+    """GET /key: the calling key's own view; `spend` per current UTC period (`usage.period_spend`). No BYOK here,
+    so OpenRouter's `byok_usage*` fields are 0."""
     return {
         "label": record.label, "name": record.name, "limit": usd(record.limit),
         "limit_remaining": usd(record.limit_remaining(now)), "limit_reset": record.limit_reset,
-        "usage": usd(record.usage), "is_free_tier": False, "is_provisioning_key": False,
+        "usage": usd(record.usage), "usage_daily": usd(spend["daily"]), "usage_weekly": usd(spend["weekly"]),
+        "usage_monthly": usd(spend["monthly"]), "byok_usage": 0.0, "byok_usage_daily": 0.0,
+        "byok_usage_weekly": 0.0, "byok_usage_monthly": 0.0, "include_byok_in_limit": False,
+        "is_free_tier": False, "is_provisioning_key": False, "is_management_key": False,
         "rate_limit": rate_limit_json(record.rate_limit), "expires_at": iso(record.expires_at),
         "allowed_models": list(record.allowed_models) if record.allowed_models is not None else None,
     }

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from lambdarouter.keys import iso
-from lambdarouter.store.model import GenerationRecord
+from lambdarouter.store.model import GenerationRecord, period_start
 
 GroupBy = Literal["key", "model", "provider"]
 GROUP_BY: tuple[str, ...] = get_args(GroupBy)
@@ -123,3 +123,23 @@ def time_series(records: Sequence[GenerationRecord], since: float, until: float,
     groups = [{"group": name, **money(t.summary())} for name, t in by_group(records, by, key_names).items()]
     return {"since": iso(since), "until": iso(until), "bucket": bucket, "by": by, "totals": money(total.summary()),
             "groups": groups, "series": series}
+
+
+PERIODS = ("daily", "weekly", "monthly")
+
+
+def periods_since(now: float) -> float:
+    """The earliest start of the current UTC day, week and month: the ledger rows `period_spend` needs."""
+    return min(period_start(period, now) for period in PERIODS)
+
+
+def period_spend(records: Iterable[GenerationRecord], now: float) -> dict[str, Decimal]:
+    """Spend in the current UTC day, week (Monday to Sunday) and month, as OpenRouter's /key reports it
+    (`usage_daily`, `usage_weekly`, `usage_monthly`), from the ledger rows since `periods_since(now)`."""
+    starts = {period: period_start(period, now) for period in PERIODS}
+    spend = dict.fromkeys(PERIODS, Decimal(0))
+    for record in records:
+        for period, start in starts.items():
+            if record.created_at >= start:
+                spend[period] += record.cost
+    return spend

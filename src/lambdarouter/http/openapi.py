@@ -40,6 +40,15 @@ KEY: dict[str, Any] = {"type": "object", "properties": {
     "created_at": {"type": "string"}, "updated_at": _STRING_OR_NULL, "expires_at": _STRING_OR_NULL,
     "rate_limit": RATE_LIMIT, "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
 }}
+# GET /key: OpenRouter's current-key shape (spend per current UTC day / week / month; no BYOK here: 0).
+CURRENT_KEY: dict[str, Any] = {"type": "object", "properties": {
+    **{k: v for k, v in KEY["properties"].items() if k not in ("hash", "disabled")},
+    **{f"{prefix}{period}": {"type": "number"} for prefix in ("usage_", "byok_usage_")
+       for period in ("daily", "weekly", "monthly")},
+    "byok_usage": {"type": "number"}, "include_byok_in_limit": {"type": "boolean"},
+    "is_free_tier": {"type": "boolean"}, "is_provisioning_key": {"type": "boolean"},
+    "is_management_key": {"type": "boolean"},
+}}
 KEY_BODY = {"type": "object", "properties": {
     "name": {"type": "string"}, "label": {"type": "string"}, "disabled": {"type": "boolean"},
     "limit": _NUMBER_OR_NULL, "limit_reset": {"enum": ["daily", "weekly", "monthly", "none", None]},
@@ -111,8 +120,7 @@ def control_operations() -> dict[str, dict[str, Any]]:
             "type": "object", "properties": {"total_credits": {"type": "number"}, "total_usage": {"type": "number"}}}),
             **_admin_errors("401", "403")}}},
         "/key": {"get": {"operationId": "getCurrentKey", "security": [{"bearer": []}], "responses": {
-            "200": _data({"type": "object", "properties": {k: v for k, v in KEY["properties"].items()
-                                                           if k not in ("hash", "disabled")}}), **_errors("401")}}},
+            "200": _data(CURRENT_KEY), **_errors("401")}}},
         "/generation": {"get": {"operationId": "getGeneration", "security": [{"bearer": []}], "parameters": [
             {"name": "id", "in": "query", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _data(GENERATION), **_errors("400", "401", "404")}}},
