@@ -53,8 +53,12 @@ def test_a_call_shows_in_usage_and_the_request_log(gateway: RunningGateway, fake
         [entry] = log["data"]
         assert (entry["id"], entry["key_hash"], entry["key_name"]) == (generation_id, key_hash, "usage-api")
         assert (entry["tokens_prompt"], entry["tokens_completion"], entry["status"]) == (7, 5, "success")
-        newest = client.get("/generations", params={"limit": 1}).json()["data"]
-        assert newest[0]["id"] == generation_id  # newest first across all keys
+        # Newest first across all keys. Ledger times are whole seconds (the answer's `created`), so a request of
+        # another test in the same second may share the top time: ours is among the newest.
+        newest = client.get("/generations", params={"limit": 20}).json()["data"]
+        stamps = [e["created_at"] for e in newest]
+        assert stamps == sorted(stamps, reverse=True)
+        assert generation_id in [e["id"] for e in newest if e["created_at"] == stamps[0]]
 
         detail = client.get(f"/generations/{generation_id}").json()["data"]
         assert detail["provider_responses"] == [{"provider": "openai", "status": 200,

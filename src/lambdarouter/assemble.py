@@ -60,6 +60,7 @@ class Accumulator:
     finish: Finish | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     system_fingerprint: str | None = None
+    upstream_id: str | None = None  # the provider's own id of the answer (the ledger's `upstream_id`)
     produced_output: bool = False
 
     def add(self, event: StreamEvent) -> None:
@@ -84,8 +85,9 @@ class Accumulator:
                 self.finish = event
             case UsageReport(usage):
                 self.usage = self.usage.merge(usage)
-            case UpstreamInfo(_, fingerprint):
+            case UpstreamInfo(_, fingerprint, upstream_id):
                 self.system_fingerprint = fingerprint or self.system_fingerprint
+                self.upstream_id = upstream_id or self.upstream_id
         if not isinstance(event, (UsageReport, UpstreamInfo, Finish)):
             self.produced_output = True
 

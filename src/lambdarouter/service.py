@@ -151,7 +151,7 @@ class Generation:
             reasoning_tokens=usage.reasoning_tokens, cost=self.cost, latency_ms=_ms(self.started),
             first_token_ms=self.first_token_ms, attempts=tuple(self.attempts),
             error=error.message if error else None, num_media_prompt=self.size.images,
-            num_media_completion=self.images, usage_estimated=self.estimated,
+            num_media_completion=self.images, usage_estimated=self.estimated, upstream_id=self.acc.upstream_id,
         )
 
 

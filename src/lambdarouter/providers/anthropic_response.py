@@ -95,7 +95,7 @@ def encrypted_detail(data: str, index: int) -> dict[str, Any]:
 
 
 def info(message: Mapping[str, Any]) -> UpstreamInfo:
-    return UpstreamInfo(model=message.get("model"), extra={"id": message.get("id")})
+    return UpstreamInfo(model=message.get("model"), id=message.get("id"))
 
 
 def parse_message(body: bytes) -> list[StreamEvent]:

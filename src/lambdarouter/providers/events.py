@@ -7,7 +7,7 @@ and non-streamed answers cannot drift apart (the simonw/llm approach).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -94,7 +94,7 @@ class UpstreamInfo:
 
     model: str | None = None
     system_fingerprint: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None  # the provider's own id of this response: /generation's `upstream_id`
 
 
 StreamEvent = (TextDelta | RefusalDelta | ReasoningDelta | ImageDelta | ToolCallDelta | Finish | UsageReport

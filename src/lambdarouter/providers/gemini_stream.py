@@ -132,8 +132,7 @@ class ResponseTranslator:
         events: list[StreamEvent] = []
         if not self._info_sent:
             self._info_sent = True
-            extra = {"response_id": data["responseId"]} if data.get("responseId") else {}
-            events.append(UpstreamInfo(model=data.get("modelVersion"), extra=extra))
+            events.append(UpstreamInfo(model=data.get("modelVersion"), id=data.get("responseId")))
         candidates = [c for c in data.get("candidates") or () if isinstance(c, dict)]
         # candidateCount is never sent, so the answer is the first (index 0) candidate.
         candidate = candidates[0] if candidates else None

@@ -127,7 +127,7 @@ def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
 
 
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
-    return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"))
+    return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
 
 
 class OpenAIAdapter:
