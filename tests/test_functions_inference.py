@@ -29,11 +29,11 @@ from urllib.parse import urlencode
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lambdarouter.store.dynamodb import DynamoDBStore
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.gateway import free_port
 from tests.lambda_events import (
     AWS_CREDENTIALS,
     REGION,
@@ -71,13 +71,6 @@ class Running:
     logs: dict[str, Path]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -101,17 +94,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def start(function: str, env: dict[str, str], home: Path) -> tuple[subprocess.Popen[bytes], str, Path]:

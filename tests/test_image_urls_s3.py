@@ -13,10 +13,9 @@ import boto3
 import httpx
 import openai
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.gateway import RunningGateway, free_port, running_gateway
+from tests.gateway import RunningGateway, running_gateway
 
 BUCKET = "lambdarouter-images-test"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x01" * 24
@@ -24,37 +23,26 @@ PNG = base64.b64encode(PNG_BYTES).decode()
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def image_gateway(fake_upstream_server: FakeUpstream, s3_endpoint: str,
+def image_gateway(fake_upstream_server: FakeUpstream, moto_server: str,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     s3.create_bucket(Bucket=BUCKET)
     home: Path = tmp_path_factory.mktemp("images")
     extra = {"LAMBDAROUTER_IMAGE_BUCKET": BUCKET, "LAMBDAROUTER_IMAGE_URL_TTL": "120",
-             "AWS_ENDPOINT_URL_S3": s3_endpoint}
+             "AWS_ENDPOINT_URL_S3": moto_server}
     with running_gateway(home, fake_upstream_server.url, extra) as running:
         yield running
 
 
 def test_url_is_a_presigned_s3_url_serving_the_image(image_gateway: RunningGateway, fake_upstream: FakeUpstream,
-                                                     s3_endpoint: str) -> None:
+                                                     moto_server: str) -> None:
     fake_upstream.reply(Reply.json({"created": 1, "data": [{"b64_json": PNG}, {"b64_json": PNG}]}),
                         path="/v1/images/generations")
     client = openai.OpenAI(base_url=image_gateway.url, api_key=image_gateway.key, max_retries=0, timeout=15)
     result = client.images.generate(model="openai/gpt-image-1", prompt="a red fox", n=2, response_format="url")
     urls = [d.url or "" for d in result.data or []]
-    assert len(urls) == 2 and all(url.startswith(s3_endpoint) for url in urls), urls
+    assert len(urls) == 2 and all(url.startswith(moto_server) for url in urls), urls
     for index, url in enumerate(urls):
         parsed = urlparse(url)
         assert parsed.path.endswith(f"/generated/{result.model_extra['id'] if result.model_extra else ''}/{index}.png")
@@ -63,7 +51,7 @@ def test_url_is_a_presigned_s3_url_serving_the_image(image_gateway: RunningGatew
         assert fetched.status_code == 200 and fetched.content == PNG_BYTES
         assert fetched.headers["content-type"] == "image/png"
     # The objects live under the prefix the IAM grant and the lifecycle rule cover.
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert len(keys) == 2 and all(k.startswith("generated/") for k in keys)

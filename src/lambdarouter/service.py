@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -35,7 +35,7 @@ from lambdarouter.images import inline_remote_images
 from lambdarouter.operation import Done, Operation, R, StreamingOperation
 from lambdarouter.pricing import generation_cost
 from lambdarouter.providers import adapter_for, transport
-from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
+from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded
 from lambdarouter.providers.events import ReasoningDelta, StreamEvent, TokenUsage
 from lambdarouter.ratelimit import rate_headers, rate_limited
 from lambdarouter.relay import Relay
@@ -191,15 +191,12 @@ class Gateway:
 
     async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> Answer:
         generation = await self._admit(request, key, streamed=False)
-        try:
+        async with self._finished_on_failure(generation):
             events = await self._first_answer(generation, self._call_whole)
             for event in events:
                 if generation.shows(event):
                     generation.acc.add(event)
             generation.mark_first_token()
-        except BaseException as exc:
-            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
-            raise
         await self._finish(generation, "success", None)
         completion = assemble.completion(generation.identity(), generation.acc, generation.cost)
         completion.usage = assemble.usage_body(generation.usage, generation.cost)
@@ -208,25 +205,19 @@ class Gateway:
     async def stream(self, request: ChatCompletionRequest, key: KeyRecord) -> Streamed:
         """Opens the upstream stream; errors raise here, before the client got a byte."""
         generation = await self._admit(request, key, streamed=True)
-        try:
+        async with self._finished_on_failure(generation):
             stack, events = await self._first_answer(generation, self._open_stream)
-        except BaseException as exc:
-            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
-            raise
         return Streamed(generation.id, Relay(self._finish, generation, stack, events), generation.headers)
 
     async def operate(self, operation: Operation[R], key: KeyRecord) -> Done[R]:
         """An operation beside chat: the same admission, failover, ledger row and settled hold as chat."""
         generation = await self._admit_operation(operation, key, streamed=False)
-        try:
+        async with self._finished_on_failure(generation):
             result = await self._first_of(generation, operation.attempt)
             events, generation.images = operation.outcome(result)
             for event in events:
                 generation.acc.add(event)
             generation.mark_first_token()
-        except BaseException as exc:
-            await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
-            raise
         await self._finish(generation, "success", None)
         assert generation.served_by is not None
         return Done(generation.id, result, generation.usage, generation.cost, generation.served_by,
@@ -235,12 +226,19 @@ class Gateway:
     async def operate_stream(self, operation: StreamingOperation[Any, Any, Any], key: KeyRecord) -> Streamed:
         """A streamed operation: admitted and failed over like `operate`, relayed and booked like a chat stream."""
         generation = await self._admit_operation(operation, key, streamed=True)
-        try:
+        async with self._finished_on_failure(generation):
             stack, pieces = await self._first_of(generation, operation.open)
+        return Streamed(generation.id, Relay(self._finish, generation, stack, pieces, operation), generation.headers)
+
+    @asynccontextmanager
+    async def _finished_on_failure(self, generation: Generation) -> AsyncIterator[None]:
+        """Whatever fails before the answer is handed on (no endpoint, a failed attempt, a client gone) still
+        ends in the generation's one ledger row and settled hold."""
+        try:
+            yield
         except BaseException as exc:
             await self._finish(generation, _status_of(exc), exc if isinstance(exc, GatewayError) else None)
             raise
-        return Streamed(generation.id, Relay(self._finish, generation, stack, pieces, operation), generation.headers)
 
     async def _admit_operation(self, operation: Operation[Any], key: KeyRecord, streamed: bool) -> Generation:
         """Allowed model (403), routable (400/404/503), rate window (429), affordable (402) — as `_admit`."""
@@ -384,13 +382,6 @@ class Gateway:
     async def _open_stream(adapter: WireAdapter, call: UpstreamCall) -> Opened:
         stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
                                                   transport.timeout_for(call.host.spec))
-        return stack, _decode(pieces, adapter.stream_decoder())
+        return stack, decoded(pieces, adapter.stream_decoder())
 
-
-async def _decode(pieces: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[StreamEvent]:
-    async for piece in pieces:
-        for event in decoder.feed(piece):
-            yield event
-    for event in decoder.close():
-        yield event
 

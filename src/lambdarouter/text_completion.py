@@ -20,7 +20,7 @@ from lambdarouter.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGE
 from lambdarouter.errors import GatewayError, bad_request
 from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import adapter_for, transport
-from lambdarouter.providers.base import StreamDecoder, UpstreamCall
+from lambdarouter.providers.base import UpstreamCall, decoded
 from lambdarouter.providers.events import (
     Finish,
     StreamEvent,
@@ -122,11 +122,11 @@ class TextCompletionOperation:
         if native(candidate):
             native_request = NATIVE.build_request(self._native_call(candidate, True))
             stack, raw = await transport.open_held(native_request, NATIVE, provider, timeout)
-            return stack, _native_pieces(raw, CompletionsStreamDecoder(provider))
+            return stack, decoded(raw, CompletionsStreamDecoder(provider))
         adapter = adapter_for(candidate.host.spec.wire_format)
         chat_request = adapter.build_request(self._chat_call(candidate, True))
         stack, raw = await transport.open_held(chat_request, adapter, provider, timeout)
-        return stack, _chat_pieces(raw, adapter.stream_decoder())
+        return stack, _chat_pieces(decoded(raw, adapter.stream_decoder()))
 
     # Renderer: how the relay counts and shows the pieces.
     def events(self, piece: TextPiece) -> Sequence[StreamEvent]:
@@ -191,19 +191,7 @@ def _chat_piece(event: StreamEvent) -> TextPiece | None:
     return None
 
 
-async def _native_pieces(raw: AsyncIterator[bytes], decoder: CompletionsStreamDecoder) -> AsyncIterator[TextPiece]:
-    async for data in raw:
-        for piece in decoder.feed(data):
-            yield piece
-    for piece in decoder.close():
-        yield piece
-
-
-async def _chat_pieces(raw: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[TextPiece]:
-    async for data in raw:
-        for event in decoder.feed(data):
-            if (piece := _chat_piece(event)) is not None:
-                yield piece
-    for event in decoder.close():
+async def _chat_pieces(events: AsyncIterator[StreamEvent]) -> AsyncIterator[TextPiece]:
+    async for event in events:
         if (piece := _chat_piece(event)) is not None:
             yield piece

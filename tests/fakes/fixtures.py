@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+from tests.gateway import free_port
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +36,17 @@ def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     fake_upstream_server.reset()
     if errors:
         pytest.fail("fake upstream server errors:\n" + "\n".join(errors))
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...) for processes that reach AWS by URL."""
+    from moto.server import ThreadedMotoServer  # only the modules that use it pay its import
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

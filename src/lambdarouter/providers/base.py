@@ -8,9 +8,9 @@ tested without a network and fallback/retry wrap adapters from outside.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lambdarouter.catalog.spec import EndpointSpec
 from lambdarouter.errors import GatewayError
@@ -47,6 +47,28 @@ class StreamDecoder(Protocol):
     def close(self) -> list[StreamEvent]:
         """The body ended: remaining events, or a GatewayError if it ended before its stop event."""
         ...
+
+
+Item = TypeVar("Item", covariant=True)
+Decoded = TypeVar("Decoded")
+
+
+class ByteDecoder(Protocol[Item]):
+    """Anything that turns a response body's byte pieces into items (a `StreamDecoder`'s events, legacy
+    completion pieces): what `decoded` needs."""
+
+    def feed(self, chunk: bytes) -> Iterable[Item]: ...
+
+    def close(self) -> Iterable[Item]: ...
+
+
+async def decoded(pieces: AsyncIterator[bytes], decoder: ByteDecoder[Decoded]) -> AsyncIterator[Decoded]:
+    """The decoder's items as the body's pieces arrive, then what it holds when the body ends."""
+    async for piece in pieces:
+        for item in decoder.feed(piece):
+            yield item
+    for item in decoder.close():
+        yield item
 
 
 class WireAdapter(Protocol):
