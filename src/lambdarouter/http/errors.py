@@ -58,11 +58,20 @@ def _store_unavailable(exc: Exception) -> bool:
     return isinstance(exc, sqlite3.OperationalError)
 
 
-async def on_unexpected(_: Request, exc: Exception) -> Response:
-    if _store_unavailable(exc):  # fail closed, as a retryable 503 rather than an internal error
+def unexpected(exc: Exception) -> GatewayError:
+    """An exception no route expected, logged, as what a client may be told: the store being unavailable (a
+    retryable 503: fail closed), else an internal error with nothing of the exception in it."""
+    if _store_unavailable(exc):
         logger.error("store unavailable: %s", type(exc).__name__, exc_info=exc)
-        return error_response(GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
-                                           headers={"retry-after": "1"}))
+        return GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
+                            headers={"retry-after": "1"})
     logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return GatewayError(500, "Internal error.")
+
+
+async def on_unexpected(_: Request, exc: Exception) -> Response:
+    error = unexpected(exc)
+    if error.status != 500:
+        return error_response(error)
     return JSONResponse({"error": {"code": 500, "message": "Internal error.", "type": "internal_error"}},
                         status_code=500)

@@ -1,0 +1,156 @@
+"""POST /messages (Anthropic's Messages API) as a streaming `Operation`, whichever way each candidate serves it.
+
+Three ways, decided per endpoint (`way`): Claude on Anthropic's API gets the client's body as sent with only the
+model rewritten (providers/anthropic/passthrough.py), Claude on Bedrock gets it as Bedrock's native InvokeModel
+body (providers/bedrock/invoke.py), and every other model gets the request translated into the canonical
+conversation and sent through its own wire format (dialects/anthropic/translate.py). The first two answer in
+Messages already: their stream is relayed as it arrives and read on the side for the books; the third's events
+are rendered as Messages (dialects/anthropic/stream.py). Whatever the way, the last `message_delta` (and a
+non-streamed answer's `usage`) tells what the books charged, `cost` included. Admission, failover, the ledger
+row and the settled hold are the gateway's, as for every operation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from lambdarouter.core.catalog import Catalog
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import StreamEvent, TokenUsage
+from lambdarouter.core.routing import Candidate
+from lambdarouter.dialects.anthropic.errors import error_event
+from lambdarouter.dialects.anthropic.models import catalog_id
+from lambdarouter.dialects.anthropic.request import MessagesRequest
+from lambdarouter.dialects.anthropic.size import measure
+from lambdarouter.dialects.anthropic.stream import MessageRenderer, closing, fold, frame, with_usage
+from lambdarouter.dialects.openrouter.assemble import Identity
+from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.gateway.operation import Done
+from lambdarouter.providers import adapter_for, transport
+from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed, forwarded
+from lambdarouter.providers.anthropic.response import parse_message
+from lambdarouter.providers.base import HttpRequest, decoded
+from lambdarouter.providers.bedrock import invoke
+from lambdarouter.providers.bedrock.auth import Signer
+from lambdarouter.providers.bedrock.chat import is_anthropic
+
+Way = Literal["anthropic", "bedrock", "translated"]
+Piece = Relayed | StreamEvent
+HELD = frozenset({"message_delta", "message_stop"})  # told at the end, with what the books charged
+
+
+def way(candidate: Candidate) -> Way:
+    """How this endpoint is asked: in Messages itself (Anthropic's API, Claude on Bedrock) or translated."""
+    wire_format = candidate.host.spec.wire_format
+    if wire_format == "anthropic":
+        return "anthropic"
+    if wire_format == "bedrock" and is_anthropic(candidate.endpoint.upstream_id):
+        return "bedrock"
+    return "translated"
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """One endpoint's whole answer: the provider's own Messages answer (None when translated) and its events."""
+
+    message: dict[str, Any] | None
+    events: list[StreamEvent]
+
+
+class MessagesOperation:
+    output = "text"
+    provider: ProviderPreferences | None = None  # Anthropic's API has no provider preferences
+
+    def __init__(self, request: MessagesRequest, body: bytes, client: ClientHeaders, catalog: Catalog) -> None:
+        self.request, self.body, self.client = request, body, client
+        self.model_ids = [catalog_id(request.model, catalog)]
+        self.size = measure(request, body)
+        self.signer = Signer()
+        # The stream's state, once one endpoint is relaying it.
+        self._renderer: MessageRenderer | None = None
+        self._upstream_delta: dict[str, Any] | None = None
+        self._relaying = False  # the open stream is the provider's own Messages stream
+        self._shown = False
+
+    def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
+        if any(way(c) == "translated" for c in candidates):
+            raise GatewayError(400, "This model is not served in Anthropic's Messages format by this gateway yet.")
+        return candidates
+
+    def worst_case(self, candidate: Candidate) -> Decimal:
+        """The prompt at its dearest (cache writes) and `max_tokens` of output at its dearest."""
+        e = candidate.endpoint
+        return (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0))
+                + self.request.max_tokens * max(e.completion, e.reasoning or Decimal(0)) + e.request)
+
+    def _native(self, candidate: Candidate, stream: bool) -> HttpRequest:
+        upstream_id = candidate.endpoint.upstream_id
+        if way(candidate) == "anthropic":
+            return forwarded(self.body, candidate.host, upstream_id, self.client, stream)
+        return invoke.invoke(self.signer, candidate.host, upstream_id, self.body, self.client, stream)
+
+    async def attempt(self, candidate: Candidate) -> Answered:
+        provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
+        mapper = adapter_for(candidate.host.spec.wire_format)
+        body = await transport.send(self._native(candidate, False), mapper, provider, timeout)
+        events = parse_message(body)  # a 502 (another endpoint is tried) when it is not a Messages answer
+        return Answered(json.loads(body), events)
+
+    def outcome(self, result: Answered) -> tuple[Sequence[StreamEvent], int]:
+        return result.events, 0
+
+    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[Piece]]:
+        provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
+        mapper = adapter_for(candidate.host.spec.wire_format)
+        stack, raw = await transport.open_held(self._native(candidate, True), mapper, provider, timeout)
+        relay = MessagesRelay() if way(candidate) == "anthropic" else invoke.InvokeRelay()
+        self._relaying = True
+        return stack, decoded(raw, relay)
+
+    # Renderer: how the relay counts and shows the pieces.
+    def events(self, piece: Piece) -> Sequence[StreamEvent]:
+        return piece.events if isinstance(piece, Relayed) else (piece,)
+
+    def chunk(self, identity: Identity, piece: Piece, first: bool) -> bytes | None:
+        if isinstance(piece, Relayed):
+            out = []
+            for event in piece.sse:
+                if event.event == "message_delta":
+                    self._upstream_delta = json.loads(event.data)
+                elif event.event not in HELD:
+                    out.append(frame(event.event or "message", event.data))
+        else:
+            out = [frame(name, payload) for name, payload in self._rendering(identity).feed(piece)]
+        self._shown = self._shown or bool(out)
+        return b"".join(out) or None
+
+    def ending(self, identity: Identity, usage: TokenUsage, cost: Decimal,
+               error: GatewayError | None) -> Sequence[bytes]:
+        if error is not None and not self._shown:  # nothing reached the client: the error alone
+            return [error_event(error)]
+        if self._relaying:
+            events = closing(self._upstream_delta, usage, cost, error is not None)
+        else:
+            events = self._rendering(identity).end(usage, cost, error)
+        out = [frame(name, payload) for name, payload in events]
+        return [*out, error_event(error)] if error is not None else out
+
+    def _rendering(self, identity: Identity) -> MessageRenderer:
+        if self._renderer is None:
+            self._renderer = MessageRenderer(identity.id, identity.model)
+        return self._renderer
+
+
+def response(done: Done[Answered]) -> dict[str, Any]:
+    """The non-streamed answer: the provider's own message, or the translated events folded into one; either way
+    its usage is what the books charged."""
+    if done.result.message is not None:
+        return with_usage(done.result.message, done.usage, done.cost)
+    renderer = MessageRenderer(done.id, done.served_by.model.id)
+    events = [e for event in done.result.events for e in renderer.feed(event)]
+    return fold([*events, *renderer.end(done.usage, done.cost, None)])
