@@ -19,7 +19,7 @@ from tests.gateway import RunningGateway
 
 # Catalog models by the way they are served (bundled catalog + tests/data/extra-models.toml).
 ANTHROPIC_HOSTED = "claude-opus-5-5"  # anthropic/claude-opus-5.5: Anthropic's API only (Claude Code's default)
-BEDROCK_HOSTED = "claude-sonnet-4-20250514"  # anthropic/claude-sonnet-4: Bedrock only
+BEDROCK_HOSTED = "anthropic/claude-sonnet-4"  # Bedrock only (the SDK warns about its Anthropic name's retirement)
 BEDROCK_PROFILE = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 BEDROCK_INVOKE = f"/model/{BEDROCK_PROFILE}/invoke"
 BEDROCK_STREAM = f"/model/{BEDROCK_PROFILE}/invoke-with-response-stream"

@@ -24,6 +24,7 @@ from typing import Any
 from botocore.eventstream import EventStreamBuffer, ParserError
 from botocore.utils import percent_encode
 
+from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.anthropic.body import rebuilt
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed
@@ -106,8 +107,11 @@ class InvokeRelay:
         self._frames = EventStreamBuffer()
         self._fed = self._consumed = 0
         self._messages = MessagesRelay()
+        self._error: GatewayError | None = None  # raised once the events before it were handed on
 
     def feed(self, chunk: bytes) -> list[Relayed]:
+        if self._error is not None:
+            raise self._error
         self._fed += len(chunk)
         self._frames.add_data(chunk)
         events: list[SSEEvent] = []
@@ -117,10 +121,16 @@ class InvokeRelay:
                 if (event := self._event(frame.headers, frame.payload)) is not None:
                     events.append(event)
         except ParserError as exc:  # a bad CRC or length: the rest cannot be trusted
-            raise malformed(f"a corrupt event-stream frame ({type(exc).__name__})") from None
+            self._error = malformed(f"a corrupt event-stream frame ({type(exc).__name__})")
+        except GatewayError as exc:  # an exception frame, or a chunk that is not a Messages event
+            self._error = exc
+        if self._error is not None and not events:
+            raise self._error
         return self._messages.feed(b"".join(_sse(e) for e in events)) if events else []
 
     def close(self) -> list[Relayed]:
+        if self._error is not None:
+            raise self._error
         if self._fed != self._consumed:
             raise malformed("a stream that ended inside an event-stream frame")
         return self._messages.close()
