@@ -11,7 +11,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.anthropic_cases import message_body, message_end, message_start, sse, text_block
+from tests.anthropic_cases import message_body, message_end, message_start, text_block
 from tests.bedrock_cases import exception, verify_sigv4
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import RunningGateway
@@ -34,7 +34,8 @@ EVENTSTREAM = {"content-type": "application/vnd.amazon.eventstream"}
 def test_create_sends_the_native_invoke_body(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     fake_upstream.reply(Reply.json(message_body([THINKING, {"type": "text", "text": "4"}], input_tokens=30,
                                                 output_tokens=12)), path=BEDROCK_INVOKE)
-    sent = {"model": "claude-sonnet-4-20250514", "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024},
+    sent = {"model": "claude-sonnet-4-20250514", "max_tokens": 2048,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
             "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
             "messages": [{"role": "user", "content": "2+2?"}], "metadata": {"user_id": "u-7"}}
     answer = httpx.post(f"{anthropic_base(gateway)}/v1/messages", json=sent, timeout=20,
@@ -94,7 +95,9 @@ def test_a_bedrock_exception_mid_stream_is_an_anthropic_error_event(gateway: Run
 
 
 def test_count_tokens_asks_bedrock(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.reply(Reply.json({"inputTokens": 321}), path="/model/anthropic.claude-sonnet-4-20250514-v1:0/count-tokens")
+    # The profile's model itself: CountTokens names models, not cross-Region profiles.
+    fake_upstream.reply(Reply.json({"inputTokens": 321}),
+                        path="/model/anthropic.claude-sonnet-4-20250514-v1:0/count-tokens")
     counted = sdk(gateway).messages.count_tokens(model=BEDROCK_HOSTED, messages=[{"role": "user", "content": "Hi"}])
     assert counted.input_tokens == 321
     [received] = fake_upstream.requests
