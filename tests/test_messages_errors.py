@@ -37,8 +37,8 @@ def test_bad_key_is_authentication_error(gateway: RunningGateway, fake_upstream:
 def test_bad_body_is_invalid_request_error(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     client = sdk(gateway)
     with pytest.raises(anthropic.BadRequestError) as raised:
-        client.messages.create(model=ANTHROPIC_HOSTED, max_tokens=5, messages=[{"role": "user", "content": [
-            {"type": "text"}]}])  # type: ignore[typeddict-item]
+        missing_text: Any = [{"role": "user", "content": [{"type": "text"}]}]
+        client.messages.create(model=ANTHROPIC_HOSTED, max_tokens=5, messages=missing_text)
     assert _error(raised.value) == (400, "invalid_request_error")
     assert "messages.0.content.0.text" in str(raised.value)
     with pytest.raises(anthropic.BadRequestError):
