@@ -36,8 +36,8 @@ def test_bad_key_is_authentication_error(gateway: RunningGateway, fake_upstream:
 
 def test_bad_body_is_invalid_request_error(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     client = sdk(gateway)
+    missing_text: Any = [{"role": "user", "content": [{"type": "text"}]}]
     with pytest.raises(anthropic.BadRequestError) as raised:
-        missing_text: Any = [{"role": "user", "content": [{"type": "text"}]}]
         client.messages.create(model=ANTHROPIC_HOSTED, max_tokens=5, messages=missing_text)
     assert _error(raised.value) == (400, "invalid_request_error")
     assert "messages.0.content.0.text" in str(raised.value)
