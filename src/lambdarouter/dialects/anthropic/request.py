@@ -90,12 +90,12 @@ Block = Annotated[
 ]
 
 
-class Message(Wire):
+class InputMessage(Wire):
     role: Literal["user", "assistant", "system"]
     content: str | list[Block]
 
 
-class Tool(Wire):
+class ToolDefinition(Wire):
     """A client tool (`input_schema`) or an Anthropic server tool (`type` like `web_search_20250305`)."""
 
     name: str
@@ -131,9 +131,9 @@ class CountTokensRequest(Wire):
     """`POST /messages/count_tokens`: the Messages request without the output controls."""
 
     model: str = Field(min_length=1)
-    messages: list[Message]
+    messages: list[InputMessage]
     system: str | list[TextBlock] | None = None
-    tools: list[Tool] | None = None
+    tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
     output_config: OutputConfig | None = None

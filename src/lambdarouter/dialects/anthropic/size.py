@@ -20,7 +20,7 @@ from lambdarouter.dialects.anthropic.request import (
     Block,
     CountTokensRequest,
     ImageBlock,
-    Message,
+    InputMessage,
     TextBlock,
     ThinkingBlock,
     ToolResultBlock,
@@ -75,7 +75,7 @@ def _block_texts(blocks: Iterable[Any]) -> Iterable[str]:
             yield block.model_dump_json(exclude={"cache_control"})
 
 
-def _images(messages: list[Message]) -> tuple[int, int]:
+def _images(messages: list[InputMessage]) -> tuple[int, int]:
     """(images, bytes of their inline data) in the conversation, tool results included."""
     count = size = 0
     pending: list[Block] = [b for m in messages if not isinstance(m.content, str) for b in m.content]
