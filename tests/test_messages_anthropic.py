@@ -133,3 +133,38 @@ def test_model_names_anthropic_and_openrouter_resolve(gateway: RunningGateway, f
     fake_upstream.reply(Reply.json(message_body([{"type": "text", "text": "ok"}])), path=MESSAGES_PATH)
     sdk(gateway).messages.create(model=model, max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
     assert fake_upstream.requests[0].json()["model"] == "claude-opus-5-5"
+
+
+def test_cache_control_and_thinking_signatures_survive_a_multi_turn_conversation(
+        gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
+    thinking = {"type": "thinking", "thinking": "Paris, so the weather tool.", "signature": "EqQBCkgIARABGAIiQL=="}
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr"}
+    call = {"type": "tool_use", "id": "toolu_01A", "name": "get_weather", "input": {"city": "Paris"}}
+    fake_upstream.reply(Reply.json(message_body([thinking, redacted, call], "tool_use",
+                                                cache_creation_input_tokens=2000)), path=MESSAGES_PATH)
+    fake_upstream.reply(Reply.json(message_body([{"type": "text", "text": "Sunny, 24°C."}],
+                                                cache_read_input_tokens=2000)), path=MESSAGES_PATH)
+    fake_upstream.reply(Reply.json(message_body([{"type": "text", "text": "You're welcome."}],
+                                                cache_read_input_tokens=2100)), path=MESSAGES_PATH)
+    client = sdk(gateway)
+    system: Any = [{"type": "text", "text": "You are a weather bot. " * 50, "cache_control": {"type": "ephemeral"}}]
+    options: Any = {"model": ANTHROPIC_HOSTED, "max_tokens": 4096, "system": system, "tools": [WEATHER],
+                    "thinking": {"type": "enabled", "budget_tokens": 2048},
+                    "extra_headers": {"anthropic-beta": "interleaved-thinking-2025-05-14"}}
+    history: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.messages.create(messages=history, **options)
+    assert [b.type for b in first.content] == ["thinking", "redacted_thinking", "tool_use"]
+    history += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01A", "content": "24°C",
+                                              "cache_control": {"type": "ephemeral"}}]}]
+    second = client.messages.create(messages=history, **options)
+    history += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in second.content]},
+                {"role": "user", "content": "Thanks!"}]
+    client.messages.create(messages=history, **options)
+    sent = [r.json() for r in fake_upstream.requests]
+    assert [len(s["messages"]) for s in sent] == [1, 3, 5]
+    for body in sent:
+        assert body["system"] == system and body["tools"] == [WEATHER] and body["model"] == "claude-opus-5-5"
+    assert sent[2]["messages"][1]["content"] == [thinking, redacted, call]  # byte for byte as Anthropic sent them
+    assert sent[2]["messages"][2]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert all(r.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14" for r in fake_upstream.requests)
