@@ -1,7 +1,8 @@
 """The Anthropic TypeScript SDK (`@anthropic-ai/sdk`) against /messages of a real `lambdarouter serve`: create,
 the `messages.stream` helper, tools over two turns, thinking, count tokens and its typed errors, through Claude
-on Anthropic's API and Claude on Bedrock. One `node tests/clients-anthropic/scenarios.mjs` process runs the
-scenarios one at a time (what the SDK saw comes back as JSON). Installed by ./scripts/test (`npm ci`).
+on Anthropic's API, Claude on Bedrock, GPT and Gemini (the last two answered by real recorded exchanges). One
+`node tests/clients-anthropic/scenarios.mjs` process runs the scenarios one at a time (what the SDK saw comes
+back as JSON). Installed by ./scripts/test (`npm ci`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from tests.accounting import new_key
 from tests.anthropic_cases import error_body, message_body, message_end, message_start, sse, text_block, tool_block
+from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import RunningGateway
 from tests.messages_cases import (
@@ -201,3 +203,78 @@ def test_typed_errors(node: Node, gateway: RunningGateway, fake_upstream: FakeUp
         host.reply_whole(fake_upstream, error_body("overloaded_error", "Overloaded"), status=529)
         overloaded = call(node, gateway, "error", host.model)
         assert (overloaded["status"], overloaded["type"]) == (529, "overloaded_error")
+
+
+# -- models translated from Messages (GPT, Gemini), answered by real recorded exchanges ----------------------
+
+@dataclass(frozen=True)
+class Translated:
+    name: str
+    model: str
+    text: tuple[str, str]  # (recording, path) of a streamed text answer
+    tools: tuple[str, str]  # ... of a streamed parallel tool call
+    followup: tuple[str, str]  # ... of the whole answer to the tool results
+
+
+TRANSLATED = [
+    Translated("gpt", "openai/gpt-4o", ("openai/text-stream", "/v1/chat/completions"),
+               ("openai/tool-call-parallel-stream", "/v1/chat/completions"),
+               ("openai/tool-result-followup", "/v1/chat/completions")),
+    Translated("gemini", "google/gemini-2.5-flash",
+               ("gemini/text-stream", "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+               ("gemini/tool-call-parallel-stream", "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+               ("gemini/tool-result-followup", "/v1beta/models/gemini-2.5-flash:generateContent")),
+]
+SECRETS = {"name": "secret_retrieval_tool", "description": "A tool that requires a password to retrieve a secret.",
+           "input_schema": {"type": "object", "properties": {"password": {"type": "string"}}}}
+
+
+def _replay(upstream: FakeUpstream, exchange: tuple[str, str]) -> None:
+    upstream.reply(Reply.from_recording(load_recording(exchange[0])), path=exchange[1])
+
+
+@pytest.mark.parametrize("host", TRANSLATED, ids=lambda h: h.name)
+def test_translated_stream_tools_count_and_errors(node: Node, gateway: RunningGateway, fake_upstream: FakeUpstream,
+                                                  host: Translated) -> None:
+    _replay(fake_upstream, host.text)
+    streamed = call(node, gateway, "stream", host.model, messages=[{"role": "user", "content": "What is 4200 + 42?"}])
+    assert "4242" in streamed["text"].replace(",", "") and streamed["message"]["stop_reason"] == "end_turn"
+    assert streamed["events"][0]["type"] == "message_start" and streamed["events"][-1]["type"] == "message_stop"
+    assert Decimal(streamed["events"][-2]["usage"]["cost"]) > 0
+
+    _replay(fake_upstream, host.tools)
+    ask = [{"role": "user", "content": "Please retrieve the secrets associated with each of these passwords: "
+                                       "mellon,radiance"}]
+    first = call(node, gateway, "stream", host.model, messages=ask, params={"tools": [SECRETS]})["message"]
+    calls = [b for b in first["content"] if b["type"] == "tool_use"]
+    assert first["stop_reason"] == "tool_use" and [c["input"] for c in calls] == [{"password": "mellon"},
+                                                                                  {"password": "radiance"}]
+    _replay(fake_upstream, host.followup)
+    history = [*ask, {"role": "assistant", "content": first["content"]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": c["id"], "content": "secret"}
+                                            for c in calls]}]
+    second = call(node, gateway, "create", host.model, messages=history, params={"tools": [SECRETS]})
+    assert second["message"]["content"][0]["type"] == "text" and second["message"]["stop_reason"] == "end_turn"
+
+    assert call(node, gateway, "count", host.model)["input_tokens"] > 0  # estimated: neither can count for us
+    unauthorized = call(node, gateway, "error", host.model, key="sk-lr-v1-wrong")
+    assert (unauthorized["raised"], unauthorized["type"]) == ("AuthenticationError", "authentication_error")
+    poor, _ = new_key(gateway, limit=0.0000001)
+    assert call(node, gateway, "error", host.model, key=poor)["type"] == "billing_error"
+    invalid = call(node, gateway, "error", host.model, messages=[{"role": "user", "content": [
+        {"type": "container_upload", "file_id": "f"}]}])
+    assert (invalid["raised"], invalid["type"]) == ("BadRequestError", "invalid_request_error")
+    limited, _ = new_key(gateway, rate_limit={"requests": 1, "interval": "1h"})
+    _replay(fake_upstream, host.text)
+    call(node, gateway, "stream", host.model, key=limited)
+    assert call(node, gateway, "error", host.model, key=limited)["raised"] == "RateLimitError"
+
+
+def test_gemini_thinking_through_the_typescript_sdk(node: Node, gateway: RunningGateway,
+                                                    fake_upstream: FakeUpstream) -> None:
+    _replay(fake_upstream, ("gemini/thinking-include-thoughts-stream",
+                            "/v1beta/models/gemini-2.5-flash:streamGenerateContent"))
+    streamed = call(node, gateway, "stream", "google/gemini-2.5-flash", max_tokens=8000,
+                    params={"thinking": {"type": "enabled", "budget_tokens": 6400}})
+    kinds = [b["type"] for b in streamed["message"]["content"]]
+    assert kinds[0] == "thinking" and kinds[-1] == "text"

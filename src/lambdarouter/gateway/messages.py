@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
 from lambdarouter.core.catalog import Catalog
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent, TokenUsage
 from lambdarouter.core.routing import Candidate
@@ -28,13 +29,15 @@ from lambdarouter.dialects.anthropic.models import catalog_id
 from lambdarouter.dialects.anthropic.request import MessagesRequest
 from lambdarouter.dialects.anthropic.size import measure
 from lambdarouter.dialects.anthropic.stream import MessageRenderer, closing, fold, frame, with_usage
+from lambdarouter.dialects.anthropic.translate import to_canonical
 from lambdarouter.dialects.openrouter.assemble import Identity
 from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.gateway.image_fetch import inline_remote_images
 from lambdarouter.gateway.operation import Done
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed, forwarded
 from lambdarouter.providers.anthropic.response import parse_message
-from lambdarouter.providers.base import HttpRequest, decoded
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, WireAdapter, decoded
 from lambdarouter.providers.bedrock import invoke
 from lambdarouter.providers.bedrock.auth import Signer
 from lambdarouter.providers.bedrock.chat import is_anthropic
@@ -71,6 +74,9 @@ class MessagesOperation:
         self.model_ids = [catalog_id(request.model, catalog)]
         self.size = measure(request, body)
         self.signer = Signer()
+        # For the endpoints that do not speak Messages: the request translated once, its images fetched once.
+        self._conversation: ChatRequest | None = None
+        self._inlined: ChatRequest | None = None
         # The stream's state, once one endpoint is relaying it.
         self._renderer: MessageRenderer | None = None
         self._upstream_delta: dict[str, Any] | None = None
@@ -78,15 +84,38 @@ class MessagesOperation:
         self._shown = False
 
     def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Every candidate can serve a Messages request; one that needs it translated gets the translation,
+        built once here, so a request no such model can take is a 400 before any upstream call."""
         if any(way(c) == "translated" for c in candidates):
-            raise GatewayError(400, "This model is not served in Anthropic's Messages format by this gateway yet.")
+            self._conversation = to_canonical(self.request, self.body)
         return candidates
 
+    def output_limit(self, candidate: Candidate) -> int:
+        """`max_tokens`, within the endpoint's documented output cap when the model is not Claude: Anthropic's
+        clients size it for Claude (Claude Code asks 128,000), which another model's API refuses outright."""
+        cap = candidate.endpoint.max_output_tokens
+        if way(candidate) != "translated" or cap is None:
+            return self.request.max_tokens
+        return min(self.request.max_tokens, cap)
+
     def worst_case(self, candidate: Candidate) -> Decimal:
-        """The prompt at its dearest (cache writes) and `max_tokens` of output at its dearest."""
+        """The prompt at its dearest (cache writes) and the output limit at its dearest."""
         e = candidate.endpoint
         return (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0))
-                + self.request.max_tokens * max(e.completion, e.reasoning or Decimal(0)) + e.request)
+                + self.output_limit(candidate) * max(e.completion, e.reasoning or Decimal(0)) + e.request)
+
+    async def _translated(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, HttpRequest]:
+        """The adapter of the candidate's wire format and its request for the translated conversation."""
+        adapter = adapter_for(candidate.host.spec.wire_format)
+        assert self._conversation is not None, "narrow() translates when a candidate needs it"
+        conversation = self._conversation
+        if adapter.needs_image_bytes:
+            if self._inlined is None:
+                self._inlined = await inline_remote_images(conversation)
+            conversation = self._inlined
+        conversation = replace(conversation, max_output_tokens=self.output_limit(candidate))
+        call = UpstreamCall(conversation, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
+        return adapter, adapter.build_request(call)
 
     def _native(self, candidate: Candidate, stream: bool) -> HttpRequest:
         upstream_id = candidate.endpoint.upstream_id
@@ -96,6 +125,9 @@ class MessagesOperation:
 
     async def attempt(self, candidate: Candidate) -> Answered:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
+        if way(candidate) == "translated":
+            adapter, request = await self._translated(candidate, False)
+            return Answered(None, adapter.parse_response(await transport.send(request, adapter, provider, timeout)))
         mapper = adapter_for(candidate.host.spec.wire_format)
         body = await transport.send(self._native(candidate, False), mapper, provider, timeout)
         events = parse_message(body)  # a 502 (another endpoint is tried) when it is not a Messages answer
@@ -106,6 +138,11 @@ class MessagesOperation:
 
     async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[Piece]]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
+        if way(candidate) == "translated":
+            adapter, request = await self._translated(candidate, True)
+            stack, raw = await transport.open_held(request, adapter, provider, timeout)
+            self._relaying = False
+            return stack, decoded(raw, adapter.stream_decoder())
         mapper = adapter_for(candidate.host.spec.wire_format)
         stack, raw = await transport.open_held(self._native(candidate, True), mapper, provider, timeout)
         relay = MessagesRelay() if way(candidate) == "anthropic" else invoke.InvokeRelay()
