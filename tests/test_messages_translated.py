@@ -23,7 +23,7 @@ GEMINI = "google/gemini-2.5-flash"
 GEMINI_3 = "google/gemini-3-pro-preview"
 OPENAI_PATH = "/v1/chat/completions"
 GEMINI_STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
-SECRETS = {"name": "secret_retrieval_tool", "description": "A tool that requires a password to retrieve a secret.",
+SECRETS: Any = {"name": "secret_retrieval_tool", "description": "A tool that requires a password to retrieve a secret.",
            "input_schema": {"type": "object", "properties": {"password": {"type": "string"}},
                             "required": ["password"]}}
 ASK_SECRETS: Any = [{"role": "user", "content": "Please retrieve the secrets associated with each of these passwords: "
@@ -120,7 +120,7 @@ def test_gemini_3_thought_signature_round_trips(gateway: RunningGateway, fake_up
     rec = load_recording("gemini/tool-call-stream-gemini3-thought-signature")
     path = "/v1beta/models/gemini-3-pro-preview:streamGenerateContent"
     fake_upstream.reply(Reply.from_recording(rec), path=path)
-    tool = {"name": "get_country", "description": "The user's country.", "input_schema": {"type": "object"}}
+    tool: Any = {"name": "get_country", "description": "The user's country.", "input_schema": {"type": "object"}}
     client = sdk(gateway)
     with client.messages.stream(model=GEMINI_3, max_tokens=1024, tools=[tool], messages=[
             {"role": "user", "content": "What is the capital of the user country? Call the tool"}]) as stream:
@@ -129,10 +129,11 @@ def test_gemini_3_thought_signature_round_trips(gateway: RunningGateway, fake_up
     fake_upstream.reply(Reply.json(load_recording("gemini/text-basic").body),
                         path="/v1beta/models/gemini-3-pro-preview:generateContent")
     call = next(b for b in first.content if b.type == "tool_use")
-    client.messages.create(model=GEMINI_3, max_tokens=1024, tools=[tool], messages=[
+    history: Any = [
         {"role": "user", "content": "What is the capital of the user country? Call the tool"},
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "France"}]}])
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "France"}]}]
+    client.messages.create(model=GEMINI_3, max_tokens=1024, tools=[tool], messages=history)
     signature = rec.body.split('"thoughtSignature": "', 1)[1].split('"', 1)[0]
     model_turn = fake_upstream.requests[-1].json()["contents"][1]
     assert model_turn["parts"][0]["thoughtSignature"] == signature

@@ -27,15 +27,15 @@ VERSION_FIRST = re.compile(r"^claude-(\d+)(?:-(\d))?-([a-z]+)$")
 
 @lru_cache(maxsize=8)  # per catalog object (identity-hashed): built once per process
 def _upstream_ids(catalog: Catalog) -> dict[str, str]:
-    """Upstream id (and its undated form) → catalog model id; Anthropic's own API wins over Bedrock."""
+    """Upstream id → catalog model id, then each id's undated form where no upstream id is spelled so; Anthropic's
+    own API wins over Bedrock."""
     index: dict[str, str] = {}
-    for wire_format in CLAUDE_HOST_FORMATS:
-        for model in catalog.models.values():
-            for endpoint in model.endpoints:
-                if catalog.host(endpoint.host).wire_format != wire_format:
-                    continue
-                index.setdefault(endpoint.upstream_id, model.id)
-                index.setdefault(DATE_SUFFIX.sub("", endpoint.upstream_id), model.id)
+    ids = [(endpoint.upstream_id, model.id) for wire_format in CLAUDE_HOST_FORMATS for model in catalog.models.values()
+           for endpoint in model.endpoints if catalog.host(endpoint.host).wire_format == wire_format]
+    for upstream_id, model_id in ids:
+        index.setdefault(upstream_id, model_id)
+    for upstream_id, model_id in ids:
+        index.setdefault(DATE_SUFFIX.sub("", upstream_id), model_id)
     return index
 
 
