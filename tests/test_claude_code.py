@@ -57,13 +57,14 @@ def agent(workspace: Path, tmp_path: Path) -> Iterator[tuple[AgentScript, Runnin
         yield script, gateway
 
 
-def run_claude(gateway: RunningGateway, workspace: Path, home: Path, prompt: str) -> dict[str, Any]:
+def run_claude(gateway: RunningGateway, workspace: Path, home: Path, prompt: str,
+               model: str = "claude-opus-5-5") -> dict[str, Any]:
     home.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TERM": "dumb",
            # The gateway's root: Claude Code appends /v1/messages (and ?beta=true) itself.
            "ANTHROPIC_BASE_URL": gateway.url.removesuffix("/api/v1"), "ANTHROPIC_API_KEY": gateway.key, **OFFLINE}
     done = subprocess.run([str(claude_binary()), "-p", prompt, "--output-format", "json", "--allowedTools", "Read",
-                           "--model", "claude-opus-5-5"],
+                           "--model", model],
                           cwd=workspace, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, f"claude exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     result: dict[str, Any] = json.loads(done.stdout)
@@ -101,3 +102,20 @@ def _key_hash(gateway: RunningGateway) -> str:
     from lambdarouter.store import hash_key
 
     return hash_key(gateway.key)
+
+
+def test_claude_code_on_gpt_through_the_gateway(agent: tuple[AgentScript, RunningGateway], workspace: Path,
+                                                tmp_path: Path) -> None:
+    """`--model openai/gpt-4o`: Claude Code's requests (system turns inside messages, adaptive thinking, its
+    betas and tools) translated to OpenAI's Chat Completions and the answers back to Messages."""
+    script, gateway = agent
+    result = run_claude(gateway, workspace, tmp_path / "home", "What does note.txt say?", model="openai/gpt-4o")
+    assert result["is_error"] is False and NOTE.strip() in result["result"], result
+    turns = [r for r in script.requests if r["path"].startswith("/v1/chat/completions")]
+    with_tool = [r for r in turns if any(t["function"]["name"] == "Read" for t in r["body"].get("tools") or ())]
+    assert len(with_tool) >= 2
+    last = with_tool[-1]["body"]["messages"]
+    assert last[0]["role"] == "system" and last[-1]["role"] == "tool" and last[-1]["tool_call_id"] == "call_fake_1"
+    assert with_tool[0]["body"]["max_completion_tokens"] <= 16384  # Claude-sized max_tokens within GPT-4o's cap
+    records = wait_for_records(gateway, _key_hash(gateway), len(turns))
+    assert {r.model for r in records} == {"openai/gpt-4o"} and all(r.status == "success" for r in records)

@@ -1,4 +1,5 @@
-"""A fake Anthropic Messages API that plays the model's side of one agent turn, for a coding agent under test.
+"""A fake model API (Anthropic Messages, and OpenAI Chat Completions) that plays the model's side of one agent
+turn, for a coding agent under test.
 
 An agent (Claude Code) sends requests whose number and order are its own business (side requests for titles,
 quota probes, token counts), so the answers are decided by what each request holds rather than by a queue:
@@ -8,8 +9,11 @@ quota probes, token counts), so the answers are decided by what each request hol
 - a request offering the scripted tool is answered with one `tool_use` block calling it with the scripted input;
 - anything else with a short text; `/v1/messages/count_tokens` with a count.
 
-Answers are streamed (SSE, Anthropic's event shapes: https://platform.claude.com/docs/en/build-with-claude/streaming)
-or whole, as the request asks. Every request is recorded with its headers and body.
+The same rules answer `/v1/chat/completions` in OpenAI's shapes (a `tool` message carries the result; a
+`tool_calls` answer calls the tool), for the agent run on a model the gateway translates to. Answers are
+streamed (SSE: https://platform.claude.com/docs/en/build-with-claude/streaming,
+https://platform.openai.com/docs/api-reference/chat-streaming) or whole, as the request asks. Every request is
+recorded with its headers and body.
 """
 
 from __future__ import annotations
@@ -40,6 +44,32 @@ class AgentScript:
         if any(isinstance(t, dict) and t.get("name") == self.tool for t in body.get("tools") or ()):
             return [{"type": "tool_use", "id": "toolu_fake_1", "name": self.tool, "input": self.tool_input}]
         return [{"type": "text", "text": "ok"}]
+
+
+def _openai_answer(script: AgentScript, body: dict[str, Any]) -> dict[str, Any]:
+    """The assistant message (OpenAI's shape) the same rules give for a Chat Completions request."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if last.get("role") == "tool":
+        content = last.get("content")
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or ())
+        return {"role": "assistant", "content": ANSWER_PREFIX + text}
+    offered = {t.get("function", {}).get("name") for t in body.get("tools") or ()}
+    if script.tool in offered:
+        call = {"id": "call_fake_1", "type": "function",
+                "function": {"name": script.tool, "arguments": json.dumps(script.tool_input)}}
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    return {"role": "assistant", "content": "ok"}
+
+
+def _openai_chunks(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": "fake"}
+    delta = {k: v for k, v in message.items() if k != "tool_calls"}
+    calls = [{**c, "index": i} for i, c in enumerate(message.get("tool_calls") or ())]
+    yield {**base, "choices": [{"index": 0, "delta": {**delta, **({"tool_calls": calls} if calls else {})}}]}
+    finish = "tool_calls" if calls else "stop"
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+    yield {**base, "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
 
 
 def _last_tool_result(messages: list[Any]) -> str | None:
@@ -91,6 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/v1/messages/count_tokens"):
             self._json({"input_tokens": 42})
             return
+        if self.path.startswith("/v1/chat/completions"):
+            self._openai(_openai_answer(script, body), bool(body.get("stream")))
+            return
         content = script.answer(body)
         stop = "tool_use" if content[-1]["type"] == "tool_use" else "end_turn"
         message = {"id": f"msg_fake_{len(script.requests)}", "type": "message", "role": "assistant",
@@ -100,7 +133,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             self._json(message)
             return
-        payload = b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in _events(message))
+        self._sse(b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in _events(message)))
+
+    def _openai(self, message: dict[str, Any], stream: bool) -> None:
+        if not stream:
+            finish = "tool_calls" if message.get("tool_calls") else "stop"
+            self._json({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": "fake",
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}})
+            return
+        chunks = (f"data: {json.dumps(chunk)}\n\n".encode() for chunk in _openai_chunks(message))
+        self._sse(b"".join(chunks) + b"data: [DONE]\n\n")
+
+    def _sse(self, payload: bytes) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("content-length", str(len(payload)))
