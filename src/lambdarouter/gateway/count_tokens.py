@@ -25,8 +25,6 @@ from lambdarouter.gateway.service import Gateway
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, forwarded
 from lambdarouter.providers.base import HttpRequest, parse_json_body
-from lambdarouter.providers.bedrock import invoke
-from lambdarouter.providers.bedrock.auth import Signer
 from lambdarouter.providers.common import malformed
 from lambdarouter.store import KeyRecord
 
@@ -68,6 +66,8 @@ async def _counted(candidate: Candidate, request: CountTokensRequest, body: byte
     answer = await transport.send(_count_request(candidate, request, body, client), mapper, spec.name,
                                   transport.timeout_for(spec))
     if way(candidate) == "bedrock":
+        from lambdarouter.providers.bedrock import invoke  # botocore: imported by Bedrock requests only
+
         return invoke.counted_tokens(answer)
     data = parse_json_body(answer)
     count = data.get("input_tokens") if isinstance(data, dict) else None
@@ -81,6 +81,8 @@ def _count_request(candidate: Candidate, request: CountTokensRequest, body: byte
     upstream_id = candidate.endpoint.upstream_id
     if way(candidate) == "anthropic":
         return forwarded(body, candidate.host, upstream_id, client, False, "/v1/messages/count_tokens")
+    from lambdarouter.providers.bedrock import invoke  # botocore: imported by Bedrock requests only
+
     budget = request.thinking.budget_tokens if request.thinking is not None else None
-    return invoke.count_tokens(Signer(), candidate.host, upstream_id, body, client,
+    return invoke.count_tokens(invoke.SIGNER, candidate.host, upstream_id, body, client,
                                (budget or 0) + COUNT_MAX_TOKENS)

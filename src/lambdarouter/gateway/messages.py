@@ -37,14 +37,15 @@ from lambdarouter.gateway.operation import Done
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed, forwarded
 from lambdarouter.providers.anthropic.response import parse_message
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, WireAdapter, decoded
-from lambdarouter.providers.bedrock import invoke
-from lambdarouter.providers.bedrock.auth import Signer
-from lambdarouter.providers.bedrock.chat import is_anthropic
+from lambdarouter.providers.base import ByteDecoder, HttpRequest, UpstreamCall, WireAdapter, decoded
 
 Way = Literal["anthropic", "bedrock", "translated"]
 Piece = Relayed | StreamEvent
 HELD = frozenset({"message_delta", "message_stop"})  # told at the end, with what the books charged
+# Claude's Bedrock ids: `anthropic.claude-…` and its cross-Region profiles (`us.anthropic.…`), as
+# providers/bedrock/chat.py tells them (not imported: Bedrock's modules import botocore, which only a Bedrock
+# request should pay for).
+CLAUDE_ON_BEDROCK = "anthropic."
 
 
 def way(candidate: Candidate) -> Way:
@@ -52,7 +53,7 @@ def way(candidate: Candidate) -> Way:
     wire_format = candidate.host.spec.wire_format
     if wire_format == "anthropic":
         return "anthropic"
-    if wire_format == "bedrock" and is_anthropic(candidate.endpoint.upstream_id):
+    if wire_format == "bedrock" and CLAUDE_ON_BEDROCK in candidate.endpoint.upstream_id:
         return "bedrock"
     return "translated"
 
@@ -73,7 +74,6 @@ class MessagesOperation:
         self.request, self.body, self.client = request, body, client
         self.model_ids = [catalog_id(request.model, catalog)]
         self.size = measure(request, body)
-        self.signer = Signer()
         # For the endpoints that do not speak Messages: the request translated once, its images fetched once.
         self._conversation: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
@@ -117,11 +117,15 @@ class MessagesOperation:
         call = UpstreamCall(conversation, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
         return adapter, adapter.build_request(call)
 
-    def _native(self, candidate: Candidate, stream: bool) -> HttpRequest:
+    def _native(self, candidate: Candidate, stream: bool) -> tuple[HttpRequest, ByteDecoder[Relayed]]:
+        """The request of an endpoint that speaks Messages, and the reader of its stream."""
         upstream_id = candidate.endpoint.upstream_id
         if way(candidate) == "anthropic":
-            return forwarded(self.body, candidate.host, upstream_id, self.client, stream)
-        return invoke.invoke(self.signer, candidate.host, upstream_id, self.body, self.client, stream)
+            return forwarded(self.body, candidate.host, upstream_id, self.client, stream), MessagesRelay()
+        from lambdarouter.providers.bedrock import invoke
+
+        request = invoke.invoke(invoke.SIGNER, candidate.host, upstream_id, self.body, self.client, stream)
+        return request, invoke.InvokeRelay()
 
     async def attempt(self, candidate: Candidate) -> Answered:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
@@ -129,7 +133,7 @@ class MessagesOperation:
             adapter, request = await self._translated(candidate, False)
             return Answered(None, adapter.parse_response(await transport.send(request, adapter, provider, timeout)))
         mapper = adapter_for(candidate.host.spec.wire_format)
-        body = await transport.send(self._native(candidate, False), mapper, provider, timeout)
+        body = await transport.send(self._native(candidate, False)[0], mapper, provider, timeout)
         events = parse_message(body)  # a 502 (another endpoint is tried) when it is not a Messages answer
         return Answered(json.loads(body), events)
 
@@ -144,8 +148,8 @@ class MessagesOperation:
             self._relaying = False
             return stack, decoded(raw, adapter.stream_decoder())
         mapper = adapter_for(candidate.host.spec.wire_format)
-        stack, raw = await transport.open_held(self._native(candidate, True), mapper, provider, timeout)
-        relay = MessagesRelay() if way(candidate) == "anthropic" else invoke.InvokeRelay()
+        request, relay = self._native(candidate, True)
+        stack, raw = await transport.open_held(request, mapper, provider, timeout)
         self._relaying = True
         return stack, decoded(raw, relay)
 

@@ -34,6 +34,8 @@ from lambdarouter.providers.bedrock.errors import stream_exception
 from lambdarouter.providers.bedrock.stream import malformed
 from lambdarouter.providers.sse import SSEEvent
 
+# Signs with the process's AWS credential chain (auth.py), reused by warm invocations like Bedrock's adapters.
+SIGNER = Signer()
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 NOT_IN_BODY = frozenset({"model", "stream"})
