@@ -176,3 +176,38 @@ def test_stream_events_are_anthropics(gateway: RunningGateway, fake_upstream: Fa
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
     assert set(names[1:-2]) == {"content_block_start", "content_block_delta", "content_block_stop"}
     assert Decimal(str(events[-2][1]["usage"]["cost"])) > 0
+
+
+def test_gpt_thinks_at_the_effort_asked(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
+    """Adaptive thinking at an effort (what Claude Code sends) is a reasoning model's reasoning effort; its
+    reasoning tokens are counted and charged as output."""
+    rec = load_recording("openai/usage-reasoning-tokens")
+    fake_upstream.reply(Reply.from_recording(rec), path=OPENAI_PATH)
+    message = sdk(gateway).messages.create(model="openai/o3-mini", max_tokens=4000, messages=ASK_SUM,
+                                           thinking={"type": "adaptive"}, extra_body={"output_config": {
+                                               "effort": "xhigh"}})
+    assert fake_upstream.requests[0].json()["reasoning_effort"] == "high"
+    assert message.usage.output_tokens == rec.body["usage"]["completion_tokens"]  # reasoning tokens included
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "anthropic/claude-sonnet-4", GPT, GEMINI])
+def test_typed_errors_whatever_serves_the_model(gateway: RunningGateway, fake_upstream: FakeUpstream,
+                                                model: str) -> None:
+    from tests.accounting import new_key
+
+    with pytest.raises(anthropic.AuthenticationError):
+        sdk(gateway, key="sk-lr-v1-not-a-key").messages.create(model=model, max_tokens=10, messages=ASK_SUM)
+    with pytest.raises(anthropic.BadRequestError):
+        sdk(gateway).messages.create(model=model, max_tokens=10, messages=ASK_SUM, extra_body={"top_k": -1})
+    poor, _ = new_key(gateway, limit=0.0000001)
+    with pytest.raises(anthropic.PaymentRequiredError) as broke:
+        sdk(gateway, key=poor).messages.create(model=model, max_tokens=10, messages=ASK_SUM)
+    assert broke.value.body["error"]["type"] == "billing_error"  # type: ignore[index]
+    limited, _ = new_key(gateway, rate_limit={"requests": 1, "interval": "1h"})
+    sdk(gateway, key=limited).messages.count_tokens(model=model, messages=ASK_SUM)  # not counted in the window
+    # The first is admitted (and fails upstream: nothing is scripted there), the second is not.
+    with pytest.raises(anthropic.InternalServerError):
+        sdk(gateway, key=limited).messages.create(model=model, max_tokens=10, messages=ASK_SUM)
+    with pytest.raises(anthropic.RateLimitError):
+        sdk(gateway, key=limited).messages.create(model=model, max_tokens=10, messages=ASK_SUM)
+    assert any("count" not in r.path for r in fake_upstream.requests)  # the admitted one reached its provider
