@@ -46,7 +46,8 @@ ACCESS: dict[str, dict[str, str]] = {
     MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "ProviderSecret": "read"},
     KEY: {"KeysTable": "read", "UsageTable": "read"},
 }
-BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
+BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream",
+                          "bedrock:CountTokens"},  # /messages/count_tokens
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
 SCOPED_BEDROCK = {
     "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/*",
