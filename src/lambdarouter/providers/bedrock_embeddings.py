@@ -26,6 +26,7 @@ from lambdarouter.providers.bedrock_auth import Signer
 from lambdarouter.providers.bedrock_errors import http_error
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
+from lambdarouter.providers.events import token_count
 
 COHERE_MAX_TEXTS = 96
 
@@ -83,7 +84,7 @@ class BedrockEmbeddings:
         vector = data.get("embedding")
         if not isinstance(vector, list):
             raise malformed("a Titan embeddings response without embedding", provider)
-        return EmbeddingResult([[float(x) for x in vector]], int(data.get("inputTextTokenCount") or 0))
+        return EmbeddingResult([[float(x) for x in vector]], token_count(data.get("inputTextTokenCount")))
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         return http_error(status, headers, body, provider)

@@ -33,6 +33,7 @@ from lambdarouter.providers.events import (
     TokenUsage,
     ToolCallDelta,
     UsageReport,
+    token_count,
 )
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
@@ -57,9 +58,8 @@ def finish(native: str) -> Finish:
 def _count(usage: Mapping[str, Any], *names: str) -> int:
     """The first of `names` present (Bedrock also sends the older `...Count` spellings)."""
     for name in names:
-        value = usage.get(name)
-        if isinstance(value, int):
-            return value
+        if name in usage:
+            return token_count(usage[name], name)
     return 0
 
 

@@ -97,7 +97,8 @@ def extra_field(model: WireModel, name: str) -> Any:
 def malformed(what: str, provider: str | None = None) -> GatewayError:
     """The provider answered with something the adapter cannot read: an upstream fault, worth a fallback."""
     metadata = {"provider_name": provider} if provider else None
-    return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True)
+    return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True,
+                        origin="upstream")
 
 
 class ErrorAfterEvents:

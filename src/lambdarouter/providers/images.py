@@ -22,7 +22,7 @@ from lambdarouter.catalog.spec import EndpointSpec
 from lambdarouter.errors import GatewayError
 from lambdarouter.hosts import ResolvedHost
 from lambdarouter.providers.base import HttpRequest
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.providers.events import MalformedEvent, TokenUsage
 from lambdarouter.schemas.images import ImageGenerationRequest
 
 
@@ -38,6 +38,11 @@ class GeneratedImage:
     b64: str
     mime: str
     revised_prompt: str | None = None
+
+    def __post_init__(self) -> None:  # checked as the stream events are (providers/events.py)
+        if not (isinstance(self.b64, str) and isinstance(self.mime, str)
+                and isinstance(self.revised_prompt, str | None)):
+            raise MalformedEvent("an image is not base64 text with a media type and an optional revised prompt")
 
 
 @dataclass(frozen=True, slots=True)

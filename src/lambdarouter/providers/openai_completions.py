@@ -20,7 +20,7 @@ from lambdarouter.errors import GatewayError
 from lambdarouter.hosts import ResolvedHost
 from lambdarouter.providers.base import PARAMETER_OF_FIELD, HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.providers.events import MalformedEvent, TokenUsage
 from lambdarouter.providers.openai import OpenAIAdapter, auth_headers, usage_from
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.schemas.chat import OPENROUTER_ONLY_FIELDS
@@ -48,6 +48,10 @@ class TextPiece:
     choices: list[CompletionChoice] = field(default_factory=list)
     usage: TokenUsage | None = None
     system_fingerprint: str | None = None
+
+    def __post_init__(self) -> None:  # checked as the chat events are (providers/events.py)
+        if not isinstance(self.system_fingerprint, str | None):
+            raise MalformedEvent("the system fingerprint is not a string")
 
 
 def build_body(call: NativeCall) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from lambdarouter.errors import GatewayError
 from lambdarouter.providers.base import HttpRequest, parse_json_body, upstream_error
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
+from lambdarouter.providers.events import token_count
 
 MAX_INPUTS = 2048
 
@@ -49,7 +50,7 @@ class OpenAIEmbeddings:
         items = sorted(data["data"], key=lambda item: int(item.get("index", 0)))
         vectors = [[float(x) for x in item.get("embedding") or []] for item in items]
         usage = data.get("usage") or {}
-        return EmbeddingResult(vectors, int(usage.get("prompt_tokens") or 0))
+        return EmbeddingResult(vectors, token_count(usage.get("prompt_tokens")))
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         raw = parse_json_body(body)
