@@ -12,8 +12,9 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter import service
+from lambdarouter import books
 from lambdarouter.catalog import load_catalog
+from lambdarouter.chat import ChatOperation
 from lambdarouter.http.app import create_app
 from lambdarouter.schemas.chat import ChatCompletionRequest
 from lambdarouter.service import Gateway
@@ -55,7 +56,7 @@ def store(tmp_path: Path) -> FlakyStore:
 
 @pytest.fixture
 def gateway(store: FlakyStore, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
-    monkeypatch.setattr(service, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(books, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
     credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{fake_upstream.url}/v1"})
     return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
 
@@ -113,7 +114,7 @@ def test_a_lost_ledger_write_is_logged_in_full(client: TestClient, store: FlakyS
     store.failures = -1
     auth, _ = limited_key(store)
     fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
-    with caplog.at_level(logging.WARNING, logger="lambdarouter.service"):
+    with caplog.at_level(logging.WARNING, logger="lambdarouter.books"):
         response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
     assert response.status_code == 200  # the client's answer never waits on the ledger's fate
     lost = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -133,7 +134,7 @@ def test_a_stream_never_read_is_recorded_as_aborted(gateway: Gateway, store: Fla
     request = ChatCompletionRequest.model_validate({"model": "openai/gpt-4o", "messages": HELLO, "stream": True})
 
     async def never_read() -> Any:
-        streamed = await gateway.stream(request, key)
+        streamed = await gateway.run_stream(ChatOperation(request), key)
         assert store.find_key(key_hash).holds != ()  # type: ignore[union-attr]
         await streamed.relay.close()
         await streamed.relay.close()  # idempotent
