@@ -106,7 +106,7 @@ class Generation:
         """Fix the usage and cost: the provider's report, completed by estimates where it never came, priced by
         the operation and bounded by what was reserved. Not `charged` (the client was told an error, not a
         cost): the usage is kept for the record and nothing is booked."""
-        self.usage = self.acc.usage
+        self.usage, self.cost, self.anomaly = self.acc.usage, Decimal(0), None
         served = self.served_by
         if served is None:
             return  # no endpoint answered: nothing was produced, nothing is charged
@@ -152,21 +152,32 @@ class Ledger:
         self._background: set[asyncio.Task[None]] = set()
 
     async def close(self, generation: Generation, status: Status, error: GatewayError | None) -> None:
-        """Close the books once: the ledger row and the settled hold (retried; logged in full if lost). Only a
+        """Close the books once: the ledger row and the settled hold, then endpoint health and observers. Only a
         success or a stream (whose last chunk tells what it cost) is charged: a client told an error is not."""
         if generation.finished:
             return
         generation.finished = True
-        generation.close_books(charged=status == "success" or generation.streamed)
+        try:
+            generation.close_books(charged=status == "success" or generation.streamed)
+        except Exception:  # a fault of the gateway's own: the row is still written and the hold released
+            logger.exception("the books of %s could not be priced; recorded at no cost", generation.id)
+            generation.cost, generation.anomaly = Decimal(0), None
         record = generation.record(status, error)
         if record.anomaly is not None:
             logger.warning("usage anomaly in %s from %s: %s", record.id, record.provider, record.anomaly)
-        self._observe(generation, record, error)
-        # Shielded: a client that hung up cancels the request, never its accounting.
+        await self._write(record, generation.hold)
+        try:
+            self._observe(generation, record, error)
+        except Exception:  # health and metrics are advisory: they never undo what the books say
+            logger.exception("observing %s failed", record.id)
+
+    async def _write(self, record: GenerationRecord, hold: Hold | None) -> None:
+        """The ledger row and the settled hold, retried; logged in full if every try failed (never dropped
+        silently). Shielded: a client that hung up cancels the request, never its accounting."""
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
                 try:
-                    await call_store(self.store, self.store.settle, record, generation.hold, time.time())
+                    await call_store(self.store, self.store.settle, record, hold, time.time())
                     return
                 except Exception:
                     logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)

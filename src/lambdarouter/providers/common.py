@@ -112,7 +112,7 @@ class ErrorAfterEvents:
     """
 
     def __init__(self) -> None:
-        self._held: GatewayError | None = None
+        self._held: Exception | None = None
 
     def decode(self, items: Iterable[T], handle: Callable[[T], list[StreamEvent]],
                final: bool = False) -> list[StreamEvent]:
@@ -123,7 +123,7 @@ class ErrorAfterEvents:
         try:
             for item in items:
                 events.extend(handle(item))
-        except GatewayError as exc:
+        except Exception as exc:  # an error event, or a malformed one (providers/events.py `MalformedEvent`)
             if final or not events:
                 raise
             self._held = exc
