@@ -138,7 +138,7 @@ def test_fault(case: Case, fallback: bool, gateway: RunningGateway, fake: FakeUp
         case "UNREADABLE":
             assert told.status == 502 and told.error is not None and told.error["type"] == "upstream_error"
             assert told.error["metadata"]["provider_name"] == "openai", told.error
-            assert (record.status, record.cost, record.provider) == ("error", 0, None)
+            assert (record.status, record.cost, record.provider) == ("error", Decimal(0), None)
             assert [(a[0], a[1]) for a in record.attempts] == [("openai", 502)]
         case "OVERCLAIM":
             assert (told.status, record.status, record.provider) == (200, "success", "openai") and not asked_fallback
