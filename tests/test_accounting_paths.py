@@ -54,11 +54,19 @@ def store(tmp_path: Path) -> FlakyStore:
     return FlakyStore(tmp_path / "paths.sqlite3")
 
 
+def in_process_gateway(store: SQLiteStore, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    """A gateway in this process on `store`, its OpenAI, Anthropic and Gemini hosts the fake upstream; ledger
+    retries without waiting."""
+    monkeypatch.setattr(books, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
+    credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{upstream.url}/v1",
+                       "ANTHROPIC_API_KEY": UPSTREAM_KEY, "ANTHROPIC_BASE_URL": upstream.url,
+                       "GEMINI_API_KEY": UPSTREAM_KEY, "GEMINI_BASE_URL": upstream.url})
+    return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
+
+
 @pytest.fixture
 def gateway(store: FlakyStore, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
-    monkeypatch.setattr(books, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
-    credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{fake_upstream.url}/v1"})
-    return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
+    return in_process_gateway(store, fake_upstream, monkeypatch)
 
 
 @pytest.fixture

@@ -24,33 +24,20 @@ BOTH = {"order": ["openai", "groq"], "allow_fallbacks": False}
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(own_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     env = {"LAMBDAROUTER_STREAM_LIMIT": str(STREAM_LIMIT), "LAMBDAROUTER_RETRY_ROUNDS": "3",
            "LAMBDAROUTER_REQUEST_DEADLINE": "60"}
-    with running_gateway(tmp_path_factory.mktemp("limits"), upstream.url, env) as running:
+    with running_gateway(tmp_path_factory.mktemp("limits"), own_upstream_server.url, env) as running:
         yield running
 
 
-@pytest.fixture
-def fake(upstream: FakeUpstream) -> Iterator[FakeUpstream]:
-    upstream.reset()
-    yield upstream
-    assert not upstream.errors, upstream.errors
-
-
 def test_a_stream_ends_at_the_time_limit_and_its_hold_outlives_it(gateway: RunningGateway,
-                                                                  fake: FakeUpstream) -> None:
+                                                                  own_upstream: FakeUpstream) -> None:
     """Expected: an upstream that drips 60 words over 12 s is cut at the 3 s limit: the client gets the words so far,
     a 408 error chunk, the usage chunk and [DONE]; booked `error` at what was produced, as told; the hold set aside
     for it expired no earlier than the limit, and is released."""
     plaintext, key_hash = new_key(gateway, limit=1)
-    fake.reply(slow_stream(words=60, delay=0.2), path=PRIMARY_CHAT)
+    own_upstream.reply(slow_stream(words=60, delay=0.2), path=PRIMARY_CHAT)
     holds = []
     with as_key(gateway, plaintext) as client, client.stream("POST", "/chat/completions", json={
             "model": "resilience/openai-first", "messages": HELLO, "stream": True, "provider": BOTH}) as response:
@@ -70,14 +57,15 @@ def test_a_stream_ends_at_the_time_limit_and_its_hold_outlives_it(gateway: Runni
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "stream"])
-def test_no_retry_runs_after_the_client_left(streamed: bool, gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_no_retry_runs_after_the_client_left(streamed: bool, gateway: RunningGateway,
+                                             own_upstream: FakeUpstream) -> None:
     """Expected: both hosts answer 503 asking for a retry in 4 s; the client gives up after 0.5 s. The gateway stops
     there: no second round of attempts (it retried for ~6 s before), and the generation is booked `aborted` at $0
     (`error` before), its hold released."""
     plaintext, key_hash = new_key(gateway, limit=1)
     busy = Reply.json({"error": {"message": "busy"}}, status=503, headers={"retry-after": "4"})
-    fake.reply(busy, path=PRIMARY_CHAT, times=3)
-    fake.reply(busy, path=FALLBACK_CHAT, times=3)
+    own_upstream.reply(busy, path=PRIMARY_CHAT, times=3)
+    own_upstream.reply(busy, path=FALLBACK_CHAT, times=3)
     with httpx.Client(base_url=gateway.url, timeout=0.5, headers={"authorization": f"Bearer {plaintext}"}) as client, \
             pytest.raises(httpx.ReadTimeout):
         client.post("/chat/completions", json={"model": "resilience/openai-first", "messages": HELLO,
@@ -85,5 +73,5 @@ def test_no_retry_runs_after_the_client_left(streamed: bool, gateway: RunningGat
     [record] = wait_for_records(gateway, key_hash, 1)
     assert (record.status, record.cost) == ("aborted", Decimal(0))
     assert [(a[0], a[1]) for a in record.attempts] == [("openai", 502), ("groq", 502)]
-    assert len(fake.requests) == 2
+    assert len(own_upstream.requests) == 2
     assert key_record(gateway, key_hash).holds == ()

@@ -16,19 +16,16 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter.core.catalog import load_catalog
 from lambdarouter.core.health import endpoint_key
 from lambdarouter.gateway import books, chat, upstream
 from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
 from lambdarouter.providers.openai.chat import OpenAIAdapter
 from lambdarouter.providers.transport.httpx_backend import HttpxBackend
-from lambdarouter.store import KeySettings
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.accounting import HELLO, completion_body, exact_json
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.gateway import EXTRA_MODELS, UPSTREAM_KEY
-from tests.test_accounting_paths import Env
+from tests.test_accounting_paths import in_process_gateway, limited_key
 from tests.test_chat_api import spaced_stream
 
 PATH = "/v1/chat/completions"
@@ -46,11 +43,7 @@ def store(tmp_path: Path) -> SQLiteStore:
 
 @pytest.fixture
 def gateway(store: SQLiteStore, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
-    monkeypatch.setattr(books, "SETTLE_BACKOFF", (0.0, 0.0, 0.0))
-    credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{fake_upstream.url}/v1",
-                       "ANTHROPIC_API_KEY": UPSTREAM_KEY, "ANTHROPIC_BASE_URL": fake_upstream.url,
-                       "GEMINI_API_KEY": UPSTREAM_KEY, "GEMINI_BASE_URL": fake_upstream.url})
-    return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
+    return in_process_gateway(store, fake_upstream, monkeypatch)
 
 
 @pytest.fixture
@@ -87,11 +80,6 @@ STAGES: dict[str, tuple[Any, str, Any]] = {
     "record (observers)": (books.Ledger, "_observe", raising),
     "write the ledger (every try)": (SQLiteStore, "settle", raising),
 }
-
-
-def limited_key(store: SQLiteStore) -> tuple[dict[str, str], str]:
-    plaintext, record = store.create_key("k", KeySettings("k", limit=Decimal(1)))
-    return {"authorization": f"Bearer {plaintext}"}, record.hash
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "stream"])

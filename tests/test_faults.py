@@ -29,24 +29,10 @@ CATALOG = load_catalog(EXTRA_MODELS)
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    """This suite's own fake upstream: the primary host and the fallback host are two paths of it."""
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    with running_gateway(tmp_path_factory.mktemp("faults"), upstream.url) as running:
+def gateway(own_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    with running_gateway(tmp_path_factory.mktemp("faults"), own_upstream_server.url) as running:
         yield running
         assert UPSTREAM_KEY not in running.output(), "the provider key reached the gateway's log"
-
-
-@pytest.fixture
-def fake(upstream: FakeUpstream) -> Iterator[FakeUpstream]:
-    upstream.reset()
-    yield upstream
-    assert not upstream.errors, upstream.errors
 
 
 @dataclass(frozen=True)
@@ -119,17 +105,17 @@ def fallback_reply(streamed: bool) -> Reply:
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["one-host", "with-fallback"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_fault(case: Case, fallback: bool, gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_fault(case: Case, fallback: bool, gateway: RunningGateway, own_upstream: FakeUpstream) -> None:
     plaintext, key_hash = new_key(gateway, limit=int(LIMIT))
-    fake.reply(case.reply(), path=PRIMARY_CHAT)
+    own_upstream.reply(case.reply(), path=PRIMARY_CHAT)
     if fallback:
-        fake.reply(fallback_reply(case.streamed), path=FALLBACK_CHAT)
+        own_upstream.reply(fallback_reply(case.streamed), path=FALLBACK_CHAT)
     hosts = ["openai", "groq"] if fallback else ["openai"]
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": case.streamed,
             "provider": {"order": hosts, "allow_fallbacks": False}, **(case.body or {})}
     told = ask(gateway, plaintext, "/chat/completions", body)
     record = assert_books(gateway, key_hash, told, reservation(body, hosts))
-    asked_fallback = bool(list(fake.iter_requests(FALLBACK_CHAT)))
+    asked_fallback = bool(list(own_upstream.iter_requests(FALLBACK_CHAT)))
     match case.outcome:
         case "UNREADABLE" if fallback:
             assert (told.status, told.provider, record.status, record.provider) == (200, "groq", "success", "groq")
@@ -157,13 +143,15 @@ def anthropic_message(usage_fields: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["one-host", "with-fallback"])
-def test_negative_usage_through_anthropics_format(fallback: bool, gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_negative_usage_through_anthropics_format(fallback: bool, gateway: RunningGateway,
+                                                  own_upstream: FakeUpstream) -> None:
     """Expected: unreadable, as in the OpenAI format (it credited the key $25.00 before): a 502 at $0 on one host,
     the fallback's answer with one."""
     plaintext, key_hash = new_key(gateway, limit=int(LIMIT))
-    fake.reply(Reply.json(anthropic_message({"input_tokens": 5, "output_tokens": -1_666_666})), path="/v1/messages")
+    negative = anthropic_message({"input_tokens": 5, "output_tokens": -1_666_666})
+    own_upstream.reply(Reply.json(negative), path="/v1/messages")
     if fallback:
-        fake.reply(fallback_reply(False), path=FALLBACK_CHAT)
+        own_upstream.reply(fallback_reply(False), path=FALLBACK_CHAT)
     hosts = ["anthropic", "groq"] if fallback else ["anthropic"]
     body = {"model": "resilience/anthropic-first", "messages": [{"role": "user", "content": "hi"}],
             "provider": {"order": hosts, "allow_fallbacks": False}}
@@ -172,13 +160,14 @@ def test_negative_usage_through_anthropics_format(fallback: bool, gateway: Runni
     assert (told.status, record.status) == ((200, "success") if fallback else (502, "error"))
 
 
-def test_overclaim_on_legacy_completions(gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_overclaim_on_legacy_completions(gateway: RunningGateway, own_upstream: FakeUpstream) -> None:
     """Expected: 10^15 tokens on /completions ($3.5 billion before) books the reservation: max_tokens 16 of one
     prompt on the native endpoint, told as `usage.cost`; the anomaly on the row."""
     plaintext, key_hash = new_key(gateway, limit=int(LIMIT))
-    fake.reply(Reply.json({"id": "cmpl-f", "object": "text_completion", "created": 1, "model": "base-model-7b",
-                           "choices": [{"index": 0, "text": " there", "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 10**15}}), path="/vllm/v1/completions")
+    answer = {"id": "cmpl-f", "object": "text_completion", "created": 1, "model": "base-model-7b",
+              "choices": [{"index": 0, "text": " there", "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 1, "completion_tokens": 10**15}}
+    own_upstream.reply(Reply.json(answer), path="/vllm/v1/completions")
     told = ask(gateway, plaintext, "/completions", {"model": "acme/base-model", "prompt": "hi", "max_tokens": 16})
     [endpoint] = CATALOG.resolve("acme/base-model").model.endpoints
     ceiling = (2 + 2) * endpoint.prompt + 16 * endpoint.completion  # 2 bytes and 2 framing tokens; 16 out
@@ -187,11 +176,11 @@ def test_overclaim_on_legacy_completions(gateway: RunningGateway, fake: FakeUpst
 
 
 @pytest.mark.parametrize(("tokens", "status"), [(-5, 502), (10**15, 200), ("5", 502)])
-def test_embeddings_usage(tokens: Any, status: int, gateway: RunningGateway, fake: FakeUpstream) -> None:
+def test_embeddings_usage(tokens: Any, status: int, gateway: RunningGateway, own_upstream: FakeUpstream) -> None:
     """Expected: a negative or textual count is unreadable (502 at $0); 10^15 books the reservation."""
     plaintext, key_hash = new_key(gateway, limit=int(LIMIT))
-    fake.reply(Reply.json({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 1.0]}],
-                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}), path="/v1/embeddings")
+    own_upstream.reply(Reply.json({"object": "list", "data": [{"index": 0, "embedding": [0.5, 1.0]}],
+                                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}), path="/v1/embeddings")
     told = ask(gateway, plaintext, "/embeddings", {"model": "openai/text-embedding-3-small", "input": "hello",
                                                    "encoding_format": "float"})
     [endpoint] = [e for e in CATALOG.resolve("openai/text-embedding-3-small").model.endpoints if e.host == "openai"]
