@@ -77,10 +77,7 @@ async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate
                 raise last or _deadline_error(policy.deadline_seconds)
             started = time.monotonic()
             try:
-                async with asyncio.timeout(remaining):
-                    result = await attempt(candidate)
-                if confirm is not None:
-                    result = await confirm(candidate, result)
+                result = await _answer_of(candidate, attempt, confirm, remaining)
             except (GatewayError, TimeoutError) as exc:
                 error = exc if isinstance(exc, GatewayError) else _deadline_error(policy.deadline_seconds)
                 attempts.append((candidate.endpoint.host, error.status, _ms(started)))
@@ -111,6 +108,14 @@ async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate
         await asyncio.sleep(pause)
     assert last is not None, "first_answer() needs at least one candidate"
     raise last
+
+
+async def _answer_of(candidate: Candidate, attempt: Callable[[Candidate], Awaitable[T]],
+                     confirm: Callable[[Candidate, T], Awaitable[T]] | None, remaining: float) -> T:
+    """One attempt within what is left of the deadline, then its check (outside it)."""
+    async with asyncio.timeout(remaining):
+        result = await attempt(candidate)
+    return await confirm(candidate, result) if confirm is not None else result
 
 
 def _ms(since: float) -> int:
