@@ -60,10 +60,12 @@ class TokenUsage:
     image_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if not (type(value) is int and value >= 0):
-                raise MalformedEvent(f"usage {spec.name} is not a non-negative integer")
+        counts = (self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.cache_write_tokens,
+                  self.reasoning_tokens, self.image_tokens)
+        if not all(type(value) is int and value >= 0 for value in counts):
+            wrong = next(spec.name for spec, value in zip(fields(self), counts, strict=True)
+                         if not (type(value) is int and value >= 0))
+            raise MalformedEvent(f"usage {wrong} is not a non-negative integer")
 
     def merge(self, other: TokenUsage) -> TokenUsage:
         """Later reports win field by field where they are non-zero (providers report usage in pieces)."""
