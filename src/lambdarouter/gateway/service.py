@@ -42,9 +42,10 @@ P = TypeVar("P")
 C = TypeVar("C")
 Opened = tuple[AsyncExitStack, UpstreamStream[Any]]
 
-# A hold outlives the longest a request may run (the deadline to an answer, or a stream's time limit) by this
-# much; an orphaned hold (a function killed mid-request) is released after that.
+# A hold outlives the longest a request may run by this much; an orphaned hold (a function killed mid-request)
+# is released after that.
 HOLD_SLACK_SECONDS = 5 * 60.0
+READ_TIMEOUT_SECONDS = 300.0  # LAMBDAROUTER_READ_TIMEOUT's default (core/config.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +58,15 @@ class Streamed:
 class Gateway:
     def __init__(self, catalog: Catalog, store: Store, credentials: Credentials, *,
                  retry_policy: RetryPolicy | None = None, health: HealthBoard | None = None,
-                 stream_limit: float = STREAM_LIMIT_SECONDS) -> None:
+                 stream_limit: float = STREAM_LIMIT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         self.catalog = catalog
         self.store = store
         self.credentials = credentials
         self.retry_policy = retry_policy or RetryPolicy()
         self.health = health or HealthBoard()
         self.stream_limit = stream_limit
+        # The longest silence a stream may keep before the transport gives up on it: the default's, or a host's own.
+        self.longest_read = max([read_timeout, *(h.read_timeout for h in catalog.hosts.values() if h.read_timeout)])
         self.ledger = Ledger(store, self.health)
 
     @property
@@ -73,8 +76,10 @@ class Gateway:
 
     @property
     def hold_seconds(self) -> float:
-        """How long a hold lasts: past the longest a request may take, so that it is never released early."""
-        return max(self.retry_policy.deadline_seconds, self.stream_limit) + HOLD_SLACK_SECONDS
+        """How long a hold lasts: past the longest a request may take (the deadline to an answer; a stream's limit
+        and the one silent read that may end it), so that it is never released before its generation is booked."""
+        longest = max(self.retry_policy.deadline_seconds, self.stream_limit + self.longest_read)
+        return longest + HOLD_SLACK_SECONDS
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
