@@ -13,12 +13,12 @@ row and the settled hold are the gateway's, as for every operation.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from lambdarouter.core.budget import Quote
 from lambdarouter.core.catalog import Catalog
 from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError
@@ -31,9 +31,9 @@ from lambdarouter.dialects.anthropic.size import measure
 from lambdarouter.dialects.anthropic.stream import MessageRenderer, closing, fold, frame, with_usage
 from lambdarouter.dialects.anthropic.translate import to_canonical
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 from lambdarouter.gateway.image_fetch import inline_remote_images
-from lambdarouter.gateway.operation import Done
+from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed, forwarded
 from lambdarouter.providers.anthropic.response import parse_message
@@ -66,10 +66,13 @@ class Answered:
     events: list[StreamEvent]
 
 
-class MessagesOperation:
-    output = "text"
-    provider: ProviderPreferences | None = None  # Anthropic's API has no provider preferences
+def _native_answer(body: bytes) -> Answered:
+    """A Messages answer (Anthropic's or Bedrock's), and what the books count of it."""
+    events = parse_message(body)  # raises when it is not a Messages answer: the provider's fault
+    return Answered(json.loads(body), events)
 
+
+class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, bytes]):
     def __init__(self, request: MessagesRequest, body: bytes, client: ClientHeaders, catalog: Catalog) -> None:
         self.request, self.body, self.client = request, body, client
         self.model_ids = [catalog_id(request.model, catalog)]
@@ -98,11 +101,16 @@ class MessagesOperation:
             return self.request.max_tokens
         return min(self.request.max_tokens, cap)
 
-    def worst_case(self, candidate: Candidate) -> Decimal:
+    @property
+    def label(self) -> str:
+        return self.request.model  # as the client named it (the ledger's model requested)
+
+    def quote(self, candidate: Candidate) -> Quote:
         """The prompt at its dearest (cache writes) and the output limit at its dearest."""
         e = candidate.endpoint
-        return (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0))
-                + self.output_limit(candidate) * max(e.completion, e.reasoning or Decimal(0)) + e.request)
+        prompt_cost = self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+        price, tokens = max(e.completion, e.reasoning or Decimal(0)), self.output_limit(candidate)
+        return Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
 
     async def _translated(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, HttpRequest]:
         """The adapter of the candidate's wire format and its request for the translated conversation."""
@@ -131,16 +139,25 @@ class MessagesOperation:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if way(candidate) == "translated":
             adapter, request = await self._translated(candidate, False)
-            return Answered(None, adapter.parse_response(await transport.send(request, adapter, provider, timeout)))
+            body = await transport.send(request, adapter, provider, timeout)
+            return Answered(None, parsed(provider, adapter.parse_response, body))
         mapper = adapter_for(candidate.host.spec.wire_format)
         body = await transport.send(self._native(candidate, False)[0], mapper, provider, timeout)
-        events = parse_message(body)  # a 502 (another endpoint is tried) when it is not a Messages answer
-        return Answered(json.loads(body), events)
+        return parsed(provider, _native_answer, body)
 
     def outcome(self, result: Answered) -> tuple[Sequence[StreamEvent], int]:
         return result.events, 0
 
-    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[Piece]]:
+    async def answer(self, result: Answered, receipt: Receipt) -> dict[str, Any]:
+        """The provider's own message, or the translated events folded into one; either way its usage is what
+        the books charged."""
+        if result.message is not None:
+            return with_usage(result.message, receipt.usage, receipt.cost)
+        renderer = MessageRenderer(receipt.id, receipt.served_by.model.id)
+        events = [e for event in result.events for e in renderer.feed(event)]
+        return fold([*events, *renderer.end(receipt.usage, receipt.cost, None)])
+
+    async def open(self, candidate: Candidate) -> Opened[Piece]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if way(candidate) == "translated":
             adapter, request = await self._translated(candidate, True)
@@ -186,12 +203,3 @@ class MessagesOperation:
             self._renderer = MessageRenderer(identity.id, identity.model)
         return self._renderer
 
-
-def response(done: Done[Answered]) -> dict[str, Any]:
-    """The non-streamed answer: the provider's own message, or the translated events folded into one; either way
-    its usage is what the books charged."""
-    if done.result.message is not None:
-        return with_usage(done.result.message, done.usage, done.cost)
-    renderer = MessageRenderer(done.id, done.served_by.model.id)
-    events = [e for event in done.result.events for e in renderer.feed(event)]
-    return fold([*events, *renderer.end(done.usage, done.cost, None)])

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lambdarouter.core.errors import GatewayError
@@ -22,10 +21,9 @@ from lambdarouter.dialects.anthropic.errors import error_body, status_and_type
 from lambdarouter.dialects.anthropic.request import CountTokensRequest, MessagesRequest, parse
 from lambdarouter.gateway.count_tokens import count_tokens
 from lambdarouter.gateway.idempotency import idempotent
-from lambdarouter.gateway.messages import Answered, MessagesOperation, response
-from lambdarouter.gateway.operation import Done
+from lambdarouter.gateway.messages import MessagesOperation
 from lambdarouter.gateway.service import Gateway
-from lambdarouter.http.chat import SSE_HEADERS, read_body, sse
+from lambdarouter.http.chat import read_body, streaming, while_connected
 from lambdarouter.http.errors import unexpected
 from lambdarouter.http.state import gateway_of
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders
@@ -66,21 +64,18 @@ async def messages(request: Request) -> Response:
     body: MessagesRequest = parse(MessagesRequest, raw)
     operation = MessagesOperation(body, raw, ClientHeaders.of(request.headers), gateway.catalog)
     if body.stream:
-        streamed = await gateway.operate_stream(operation, key)
-        return StreamingResponse(sse(streamed.relay, frame=bytes, done=b""), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id,
-                                          "request-id": streamed.id},
-                                 background=BackgroundTask(streamed.relay.close))
+        streamed = await while_connected(request, gateway.run_stream(operation, key))
+        return streaming(streamed, frame=bytes, headers={"request-id": streamed.id})
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
         return await idempotent(gateway.store, key.hash, idempotency_key, raw,
-                                lambda: _answer(gateway, operation, key))
-    return await _answer(gateway, operation, key)
+                                lambda: while_connected(request, _answer(gateway, operation, key)))
+    return await while_connected(request, _answer(gateway, operation, key))
 
 
 async def _answer(gateway: Gateway, operation: MessagesOperation, key: KeyRecord) -> Response:
-    done: Done[Answered] = await gateway.operate(operation, key)
-    return Response(json.dumps(response(done), ensure_ascii=False), media_type="application/json",
+    done = await gateway.run(operation, key)
+    return Response(json.dumps(done.answer, ensure_ascii=False), media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id, "request-id": done.id})
 
 
