@@ -115,7 +115,7 @@ def _system(system: str | list[TextBlock] | None) -> tuple[Message, ...]:
 
 def _text(block: TextBlock) -> TextPart:
     extra = {k: v for k, v in (block.model_extra or {}).items() if k != "cache_control"}
-    return TextPart(block.text, _cache(block), _tagged(extra))
+    return TextPart(block.text, cache=_cache(block), extensions=_tagged(extra))
 
 
 def _turn(turn: InputMessage) -> Iterator[Message]:
@@ -153,7 +153,7 @@ def _parts(blocks: Iterable[Block], role: str) -> Iterator[Part]:
         elif isinstance(block, RedactedThinkingBlock):
             yield _restored(block.data) or ReasoningPart(encrypted=block.data, format=CLAUDE_FORMAT)
         elif isinstance(block, ToolUseBlock):
-            yield ToolCallPart(block.id, block.name, json.dumps(block.input, ensure_ascii=False), _cache(block))
+            yield ToolCallPart(block.id, block.name, json.dumps(block.input, ensure_ascii=False), cache=_cache(block))
         else:
             raise bad_request(f"messages: a {block.type!r} block ({role} turn, block {index}) can only be read by "
                               "Claude on Anthropic's API; this model cannot take it.")
@@ -186,7 +186,7 @@ def _url(source: Source, what: str) -> str:
 def _document(block: DocumentBlock) -> Part:
     source, extra = block.source, block.source.model_extra or {}
     if source.type == "text" and isinstance(extra.get("data"), str):
-        return TextPart(str(extra["data"]), _cache(block))
+        return TextPart(str(extra["data"]), cache=_cache(block))
     return FilePart(url=_url(source, "document"), filename=block.title, cache=_cache(block))
 
 
@@ -200,7 +200,7 @@ def _tool(tool: ToolDefinition) -> Tool:
     extra = {k: v for k, v in (tool.model_extra or {}).items() if k not in ("cache_control", "strict")}
     strict = (tool.model_extra or {}).get("strict")
     return Tool(tool.name, tool.description, tool.input_schema or {"type": "object", "properties": {}},
-                strict if isinstance(strict, bool) else None, _cache(tool), _tagged(extra))
+                strict if isinstance(strict, bool) else None, cache=_cache(tool), extensions=_tagged(extra))
 
 
 def _tool_choice(kind: str, name: str | None) -> ToolChoice | None:
