@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import anthropic
 import httpx
@@ -14,7 +16,7 @@ import pytest
 from tests.anthropic_cases import message_body, message_end, message_start, text_block
 from tests.bedrock_cases import exception, verify_sigv4
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.gateway import RunningGateway
+from tests.gateway import RunningGateway, running_gateway
 from tests.messages_cases import (
     BEDROCK_HOSTED,
     BEDROCK_INVOKE,
@@ -105,3 +107,37 @@ def test_count_tokens_asks_bedrock(gateway: RunningGateway, fake_upstream: FakeU
     inner = json.loads(base64.b64decode(received.json()["input"]["invokeModel"]["body"]))
     assert inner == {"messages": [{"role": "user", "content": "Hi"}], "anthropic_version": "bedrock-2023-05-31",
                      "max_tokens": 1}
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+@pytest.fixture(scope="module")
+def fetching_gateway(fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    RunningGateway
+]:
+    """A gateway allowed to fetch images from the fake upstream (a loopback address it refuses otherwise)."""
+    host, port = fake_upstream_server.address
+    with running_gateway(tmp_path_factory.mktemp("fetching"), fake_upstream_server.url,
+                         {"LAMBDAROUTER_IMAGE_FETCH_ALLOW": f"{host}:{port}"}) as running:
+        yield running
+
+
+def test_an_image_url_reaches_bedrock_as_bytes(fetching_gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
+    """Claude on Bedrock takes base64 sources only: the gateway fetches the URL (SSRF-checked) and inlines it."""
+    fake_upstream.reply(Reply(headers={"content-type": "image/png"}, body=base64.b64decode(PIXEL)), path="/pixel.png")
+    fake_upstream.reply(Reply.json(message_body([{"type": "text", "text": "A pixel."}])), path=BEDROCK_INVOKE)
+    image: Any = {"type": "image", "source": {"type": "url", "url": f"{fake_upstream.url}/pixel.png"}}
+    sdk(fetching_gateway).messages.create(model=BEDROCK_HOSTED, max_tokens=100, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}])
+    sent = next(fake_upstream.iter_requests(BEDROCK_INVOKE)).json()
+    assert sent["messages"][0]["content"][1] == {"type": "image", "source": {
+        "type": "base64", "media_type": "image/png", "data": PIXEL}}
+
+
+def test_a_private_image_url_is_refused_before_bedrock(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
+    image: Any = {"type": "image", "source": {"type": "url", "url": f"{fake_upstream.url}/pixel.png"}}
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        sdk(gateway).messages.create(model=BEDROCK_HOSTED, max_tokens=100, messages=[
+            {"role": "user", "content": [image]}])
+    assert "cannot be fetched" in str(raised.value) and fake_upstream.requests == []

@@ -31,7 +31,7 @@ from lambdarouter.dialects.anthropic.size import measure
 from lambdarouter.dialects.anthropic.stream import MessageRenderer, closing, fold, frame, with_usage
 from lambdarouter.dialects.anthropic.translate import to_canonical
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.gateway.image_fetch import inline_remote_images
+from lambdarouter.gateway.image_fetch import fetch_images, inline_remote_images
 from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
@@ -80,6 +80,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         # For the endpoints that do not speak Messages: the request translated once, its images fetched once.
         self._conversation: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
+        self._bytes_only: bytes | None = None  # the body with its URL images as bytes, for Claude on Bedrock
         # The stream's state, once one endpoint is relaying it.
         self._renderer: MessageRenderer | None = None
         self._upstream_delta: dict[str, Any] | None = None
@@ -125,14 +126,17 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         call = UpstreamCall(conversation, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
         return adapter, adapter.build_request(call)
 
-    def _native(self, candidate: Candidate, stream: bool) -> tuple[HttpRequest, ByteDecoder[Relayed]]:
+    async def _native(self, candidate: Candidate, stream: bool) -> tuple[HttpRequest, ByteDecoder[Relayed]]:
         """The request of an endpoint that speaks Messages, and the reader of its stream."""
         upstream_id = candidate.endpoint.upstream_id
         if way(candidate) == "anthropic":
             return forwarded(self.body, candidate.host, upstream_id, self.client, stream), MessagesRelay()
         from lambdarouter.providers.bedrock import invoke
 
-        request = invoke.invoke(invoke.SIGNER, candidate.host, upstream_id, self.body, self.client, stream)
+        if self._bytes_only is None:  # fetched once, whichever Bedrock endpoint is tried
+            urls = invoke.url_images(self.body)
+            self._bytes_only = invoke.with_image_bytes(self.body, await fetch_images(urls)) if urls else self.body
+        request = invoke.invoke(invoke.SIGNER, candidate.host, upstream_id, self._bytes_only, self.client, stream)
         return request, invoke.InvokeRelay()
 
     async def attempt(self, candidate: Candidate) -> Answered:
@@ -142,7 +146,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
             body = await transport.send(request, adapter, provider, timeout)
             return Answered(None, parsed(provider, adapter.parse_response, body))
         mapper = adapter_for(candidate.host.spec.wire_format)
-        body = await transport.send(self._native(candidate, False)[0], mapper, provider, timeout)
+        body = await transport.send((await self._native(candidate, False))[0], mapper, provider, timeout)
         return parsed(provider, _native_answer, body)
 
     def outcome(self, result: Answered) -> tuple[Sequence[StreamEvent], int]:
@@ -165,7 +169,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
             self._relaying = False
             return stack, decoded(raw, adapter.stream_decoder())
         mapper = adapter_for(candidate.host.spec.wire_format)
-        request, relay = self._native(candidate, True)
+        request, relay = await self._native(candidate, True)
         stack, raw = await transport.open_held(request, mapper, provider, timeout)
         self._relaying = True
         return stack, decoded(raw, relay)

@@ -11,6 +11,8 @@ The non-streamed answer is a Messages answer. The stream is an AWS event stream 
 one Messages stream event as base64 JSON (`{"bytes": …}`), and whose exception frames are Bedrock's errors
 (errors.stream_exception); `InvokeRelay` turns it into the same `Relayed` pieces as Anthropic's own stream.
 CountTokens (`POST /model/{id}/count-tokens`) takes the same body, base64-encoded, under `input.invokeModel`.
+Bedrock's Claude takes images as bytes only, so the gateway fetches URL images first (gateway/image_fetch.py, with
+its SSRF checks) and puts their bytes in the body (`with_image_bytes`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.eventstream import EventStreamBuffer, ParserError
@@ -53,6 +56,34 @@ BEDROCK_BETAS = frozenset({
 # Cross-Region inference profile prefixes (https://docs.aws.amazon.com/bedrock/latest/userguide/cross-region-inference.html):
 # CountTokens names the model itself.
 PROFILE_PREFIX = re.compile(r"^(?:us|eu|apac|jp|au|ca|global|us-gov)\.(?=anthropic\.)")
+
+
+def _image_sources(value: Any) -> Iterator[dict[str, Any]]:
+    """The `source` of every image block given by URL, in messages and in tool results, in order."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _image_sources(item)
+    elif isinstance(value, dict):
+        source = value.get("source")
+        if value.get("type") == "image" and isinstance(source, dict) and source.get("type") == "url":
+            yield source
+        yield from _image_sources(value.get("content"))
+
+
+def url_images(body: bytes) -> list[str]:
+    """The image URLs of a Messages body: Claude on Bedrock takes image bytes only (base64 sources)."""
+    messages = json.loads(body).get("messages")
+    return [str(source.get("url")) for source in _image_sources(messages)]
+
+
+def with_image_bytes(body: bytes, fetched: Mapping[str, tuple[str, str]]) -> bytes:
+    """The body with each URL image source replaced by its bytes (`fetched`: URL → media type, base64)."""
+    data = json.loads(body)
+    for source in _image_sources(data.get("messages")):
+        media_type, encoded = fetched[str(source.get("url"))]
+        source.clear()
+        source.update({"type": "base64", "media_type": media_type, "data": encoded})
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def invoke_body(body: bytes, client: ClientHeaders, extra: dict[str, Any] | None = None) -> bytes:
