@@ -14,9 +14,12 @@ from typing import Literal
 
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.formats import REGISTRY
 
-WireFormat = Literal["openai", "anthropic", "gemini", "bedrock"]
-AuthStyle = Literal["bearer", "api-key-header", "x-api-key", "x-goog-api-key", "sigv4", "none"]
+# A name in the registry of wire formats (`core.formats.REGISTRY`).
+WireFormat = str
+# How the host's credential is sent; which styles a host of a format may use is the registry's row.
+AuthStyle = Literal["bearer", "api-key-header", "x-api-key", "x-goog-api-key", "sigv4", "google-oauth", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +90,8 @@ BUILTIN_HOSTS: tuple[HostSpec, ...] = (
 def resolve_host(spec: HostSpec, credentials: Credentials) -> ResolvedHost:
     """Look up the host's base URL and key, or explain (503) which variable is missing."""
     base_url = (credentials.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
-    if spec.wire_format == "bedrock":
-        # Bedrock signs with the AWS credential chain; the region decides the endpoint.
+    if REGISTRY[spec.wire_format].credentials == "aws":
+        # Signed with the AWS credential chain; the region decides the endpoint.
         return ResolvedHost(spec, base_url or "", None)
     if not base_url:
         raise _missing(spec, spec.base_url_env or "base URL")

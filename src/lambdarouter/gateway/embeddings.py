@@ -22,7 +22,8 @@ from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
 from lambdarouter.gateway.operation import Done
 from lambdarouter.providers import transport
-from lambdarouter.providers.embeddings import EmbeddingBatch, check_count, embedding_adapter_for
+from lambdarouter.providers.embeddings import EmbeddingBatch, check_count
+from lambdarouter.providers.family import embedding_adapter_for
 
 # Upstream calls in flight at once for one request (Titan takes one input per call).
 CONCURRENT_BATCHES = 8

@@ -31,7 +31,8 @@ from lambdarouter.dialects.openrouter.images import (
 from lambdarouter.gateway import image_store
 from lambdarouter.gateway.operation import Done, keep_or_400
 from lambdarouter.providers import transport
-from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+from lambdarouter.providers.family import image_adapter_for
+from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob
 
 
 class ImageGenerationOperation:

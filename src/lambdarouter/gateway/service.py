@@ -381,12 +381,12 @@ class Gateway:
     async def _call_whole(adapter: WireAdapter, call: UpstreamCall) -> list[StreamEvent]:
         body = await transport.send(adapter.build_request(call), adapter, call.host.spec.name,
                                     transport.timeout_for(call.host.spec))
-        return adapter.parse_response(body)
+        return adapter.parse_response(body, call)
 
     @staticmethod
     async def _open_stream(adapter: WireAdapter, call: UpstreamCall) -> Opened:
         stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
                                                   transport.timeout_for(call.host.spec))
-        return stack, decoded(pieces, adapter.stream_decoder())
+        return stack, decoded(pieces, adapter.stream_decoder(call))
 
 

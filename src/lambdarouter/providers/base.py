@@ -38,6 +38,11 @@ class UpstreamCall:
         object.__setattr__(self, "request", offered(self.request, self.supported_parameters))
 
 
+def host_of(call: UpstreamCall | None) -> str | None:
+    """The name of the host a call goes to, which the errors of its answer name."""
+    return call.host.spec.name if call is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
@@ -85,9 +90,13 @@ class WireAdapter(Protocol):
 
     def build_request(self, call: UpstreamCall) -> HttpRequest: ...
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]: ...
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        """A whole answer's events; errors name the call's host (the gateway always passes the call)."""
+        ...
 
-    def stream_decoder(self) -> StreamDecoder: ...
+    def stream_decoder(self, call: UpstreamCall | None = None) -> StreamDecoder:
+        """A decoder for this call's stream; its errors name the call's host."""
+        ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 

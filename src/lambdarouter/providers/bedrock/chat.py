@@ -23,11 +23,10 @@ from lambdarouter.core.conversation import (
     Tool,
     ToolChoice,
 )
-from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.core.errors import bad_request
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.providers.base import HttpRequest, UpstreamCall
-from lambdarouter.providers.bedrock.auth import Signer, endpoint_url
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.bedrock.messages import (
     MessageTranslator,
     cache_point,
@@ -218,26 +217,21 @@ def _output_config(output: OutputFormat | None) -> dict[str, Any] | None:
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
-class BedrockAdapter:
+class BedrockAdapter(BedrockMember):
     # Converse takes image bytes (or s3:// URIs), never http(s) URLs: the service inlines those first.
     needs_image_bytes = True
 
-    def __init__(self, signer: Signer | None = None) -> None:
-        # By default the module-level AWS chain: credentials resolve once per process, then refresh.
-        self.signer = signer or Signer()
-
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), ensure_ascii=False, separators=(",", ":")).encode()
-        region = self.signer.region()
-        url = endpoint_url(call.host.base_url, region, call.endpoint.upstream_id, call.stream)
-        headers = {"content-type": "application/json", "accept": EVENTSTREAM if call.stream else "application/json"}
-        return HttpRequest("POST", url, self.signer.sign("POST", url, headers, body, region), body)
+        operation = "converse-stream" if call.stream else "converse"
+        return self.family.request(call.host, call.endpoint.upstream_id, operation, body,
+                                   EVENTSTREAM if call.stream else "application/json")
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]:
-        return parse_converse(body)
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        return parse_converse(body, host_of(call))
 
-    def stream_decoder(self) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder()
+    def stream_decoder(self, call: UpstreamCall | None = None) -> BedrockStreamDecoder:
+        return BedrockStreamDecoder(host_of(call))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+ADAPTER = BedrockAdapter()
