@@ -49,6 +49,8 @@ REGISTRY: Mapping[str, WireFormat] = {row.name: row for row in (
     WireFormat("anthropic", "lambdarouter.providers.anthropic", ANTHROPIC_PARAMETERS, ("x-api-key", "bearer", "none")),
     WireFormat("gemini", "lambdarouter.providers.gemini", GEMINI_PARAMETERS, ("x-goog-api-key", "none"), _ALL),
     WireFormat("bedrock", "lambdarouter.providers.bedrock", BEDROCK_PARAMETERS, ("sigv4",), _ALL, "aws"),
+    WireFormat("vertex", "lambdarouter.providers.vertex", GEMINI_PARAMETERS, ("google-oauth",),
+               credentials="google-service-account"),
 )}
 
 

@@ -97,6 +97,7 @@ def _host_from_row(row: HostRow) -> HostSpec:
         data_collection=row.data_collection,
         connect_timeout=row.connect_timeout,
         read_timeout=row.read_timeout,
+        options_env=dict(row.options_env),
     )
 
 

@@ -96,6 +96,7 @@ class HostRow(BaseModel):
     data_collection: bool = False
     connect_timeout: float | None = Field(default=None, gt=0)
     read_timeout: float | None = Field(default=None, gt=0)
+    options_env: dict[str, str] = Field(default_factory=dict)  # the family's named settings → their variables
 
     @model_validator(mode="after")
     def _known_format_and_auth(self) -> HostRow:

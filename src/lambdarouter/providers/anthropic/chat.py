@@ -6,10 +6,8 @@ Request translation is in `request` / `messages`, whole responses and errors in 
 
 from __future__ import annotations
 
-import json
-
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.providers.anthropic.family import FAMILY
+from lambdarouter.providers.anthropic.family import FAMILY, AnthropicHost
 from lambdarouter.providers.anthropic.request import build_body
 from lambdarouter.providers.anthropic.response import parse_message
 from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
@@ -18,13 +16,14 @@ from lambdarouter.providers.family import Member
 
 
 class AnthropicAdapter(Member):
-    family = FAMILY
     # Anthropic takes http(s) image URLs itself (`source.type: url`): no fetching in the gateway.
     needs_image_bytes = False
 
+    def __init__(self, family: AnthropicHost = FAMILY) -> None:
+        self.family: AnthropicHost = family
+
     def build_request(self, call: UpstreamCall) -> HttpRequest:
-        body = json.dumps(build_body(call), separators=(",", ":")).encode()
-        return FAMILY.request(call.host, body, call.stream)
+        return self.family.messages_request(call.host, build_body(call), call.stream)
 
     def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
         return parse_message(body, host_of(call))

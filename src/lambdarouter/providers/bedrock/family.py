@@ -37,7 +37,7 @@ class BedrockFamily(Family):
     def request(self, host: ResolvedHost, model_id: str, operation: str, body: bytes,
                 accept: str = JSON) -> HttpRequest:
         """One SigV4-signed call: the signature covers this exact method, URL, headers and body."""
-        region = self.signer.region()
+        region = host.options.get("region") or self.signer.region()
         url = model_url(host.base_url, region, model_id, operation)
         headers = {"content-type": JSON, "accept": accept}
         return HttpRequest("POST", url, self.signer.sign("POST", url, headers, body, region), body)
