@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.errors import GatewayError, not_configured
 from lambdarouter.core.formats import wire_format
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def load(path: str) -> Any:
 def family_for(name: str) -> ProviderFamily:
     row = wire_format(name)
     if row is None:
-        raise GatewayError(503, f"The {name} wire format is not available in this gateway.", retryable=True)
+        raise not_configured(f"The {name} wire format is not available in this gateway.", retryable=True)
     family: ProviderFamily = load(f"{row.package}.family:FAMILY")
     return family
 

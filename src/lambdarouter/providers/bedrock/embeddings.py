@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.events import token_count
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.common import malformed
@@ -60,7 +61,7 @@ class BedrockEmbeddings(BedrockMember):
         vector = data.get("embedding")
         if not isinstance(vector, list):
             raise malformed("a Titan embeddings response without embedding", provider)
-        return EmbeddingResult([[float(x) for x in vector]], int(data.get("inputTextTokenCount") or 0))
+        return EmbeddingResult([[float(x) for x in vector]], token_count(data.get("inputTextTokenCount")))
 
 
 ADAPTER = BedrockEmbeddings()

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.events import token_count
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
@@ -44,7 +45,7 @@ class OpenAIEmbeddings(Member):
         items = sorted(data["data"], key=lambda item: int(item.get("index", 0)))
         vectors = [[float(x) for x in item.get("embedding") or []] for item in items]
         usage = data.get("usage") or {}
-        return EmbeddingResult(vectors, int(usage.get("prompt_tokens") or 0))
+        return EmbeddingResult(vectors, token_count(usage.get("prompt_tokens")))
 
 
 ADAPTER = OpenAIEmbeddings()
