@@ -68,7 +68,7 @@ async def _counted(candidate: Candidate, request: CountTokensRequest, body: byte
     if way(candidate) == "bedrock":
         from lambdarouter.providers.bedrock import invoke  # botocore: imported by Bedrock requests only
 
-        return invoke.counted_tokens(answer)
+        return invoke.counted_tokens(answer, spec.name)
     data = parse_json_body(answer)
     count = data.get("input_tokens") if isinstance(data, dict) else None
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:

@@ -66,9 +66,9 @@ class Answered:
     events: list[StreamEvent]
 
 
-def _native_answer(body: bytes) -> Answered:
+def _native_answer(body: bytes, provider: str) -> Answered:
     """A Messages answer (Anthropic's or Bedrock's), and what the books count of it."""
-    events = parse_message(body)  # raises when it is not a Messages answer: the provider's fault
+    events = parse_message(body, provider)  # raises when it is not a Messages answer: the provider's fault
     return Answered(json.loads(body), events)
 
 
@@ -130,14 +130,15 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         """The request of an endpoint that speaks Messages, and the reader of its stream."""
         upstream_id = candidate.endpoint.upstream_id
         if way(candidate) == "anthropic":
-            return forwarded(self.body, candidate.host, upstream_id, self.client, stream), MessagesRelay()
+            relay = MessagesRelay(candidate.host.spec.name)
+            return forwarded(self.body, candidate.host, upstream_id, self.client, stream), relay
         from lambdarouter.providers.bedrock import invoke
 
         if self._bytes_only is None:  # fetched once, whichever Bedrock endpoint is tried
             urls = invoke.url_images(self.body)
             self._bytes_only = invoke.with_image_bytes(self.body, await fetch_images(urls)) if urls else self.body
         request = invoke.invoke(invoke.SIGNER, candidate.host, upstream_id, self._bytes_only, self.client, stream)
-        return request, invoke.InvokeRelay()
+        return request, invoke.InvokeRelay(candidate.host.spec.name)
 
     async def attempt(self, candidate: Candidate) -> Answered:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
@@ -147,7 +148,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
             return Answered(None, parsed(provider, adapter.parse_response, body))
         mapper = adapter_for(candidate.host.spec.wire_format)
         body = await transport.send((await self._native(candidate, False))[0], mapper, provider, timeout)
-        return parsed(provider, _native_answer, body)
+        return parsed(provider, _native_answer, body, provider)
 
     def outcome(self, result: Answered) -> tuple[Sequence[StreamEvent], int]:
         return result.events, 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lambdarouter.core.events import StreamEvent, UsageReport
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.anthropic.body import with_value
-from lambdarouter.providers.anthropic.chat import ANTHROPIC_VERSION
+from lambdarouter.providers.anthropic.family import ANTHROPIC_VERSION
 from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
 from lambdarouter.providers.base import HttpRequest, StreamDecoder
 from lambdarouter.providers.sse import SSEDecoder, SSEEvent
@@ -76,9 +76,9 @@ class Relayed:
 class MessagesRelay:
     """Messages stream bytes → `Relayed` pieces, as they arrive (`ByteDecoder`)."""
 
-    def __init__(self, side: StreamDecoder | None = None) -> None:
+    def __init__(self, provider: str | None = None) -> None:
         self._sse = SSEDecoder()
-        self._side = side or AnthropicStreamDecoder()
+        self._side: StreamDecoder = AnthropicStreamDecoder(provider)  # `provider`: the host its errors blame
         self._waiting: list[SSEEvent] = []
 
     def feed(self, chunk: bytes) -> list[Relayed]:

@@ -34,7 +34,7 @@ from lambdarouter.providers.anthropic.passthrough import ClientHeaders, Messages
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.bedrock.auth import Signer
 from lambdarouter.providers.bedrock.errors import stream_exception
-from lambdarouter.providers.bedrock.stream import malformed
+from lambdarouter.providers.common import malformed
 from lambdarouter.providers.sse import SSEEvent
 
 # Signs with the process's AWS credential chain (auth.py), reused by warm invocations like Bedrock's adapters.
@@ -124,11 +124,11 @@ def count_tokens(signer: Signer, host: ResolvedHost, model_id: str, body: bytes,
     return _signed(signer, url, "application/json", payload, region)
 
 
-def counted_tokens(body: bytes) -> int:
+def counted_tokens(body: bytes, provider: str) -> int:
     data = parse_json_body(body)
     count = data.get("inputTokens") if isinstance(data, dict) else None
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise malformed("a CountTokens answer without inputTokens")
+        raise malformed("a CountTokens answer without inputTokens", provider)
     return count
 
 
@@ -136,10 +136,11 @@ class InvokeRelay:
     """InvokeModelWithResponseStream bytes → `Relayed` pieces: each `chunk` frame's Messages event, counted by the
     same side reader as Anthropic's own stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str) -> None:
+        self._provider = provider  # the host's name: what its errors blame
         self._frames = EventStreamBuffer()
         self._fed = self._consumed = 0
-        self._messages = MessagesRelay()
+        self._messages = MessagesRelay(provider)
         self._error: GatewayError | None = None  # raised once the events before it were handed on
 
     def feed(self, chunk: bytes) -> list[Relayed]:
@@ -154,7 +155,7 @@ class InvokeRelay:
                 if (event := self._event(frame.headers, frame.payload)) is not None:
                     events.append(event)
         except ParserError as exc:  # a bad CRC or length: the rest cannot be trusted
-            self._error = malformed(f"a corrupt event-stream frame ({type(exc).__name__})")
+            self._error = malformed(f"a corrupt event-stream frame ({type(exc).__name__})", self._provider)
         except GatewayError as exc:  # an exception frame, or a chunk that is not a Messages event
             self._error = exc
         if self._error is not None and not events:
@@ -165,13 +166,12 @@ class InvokeRelay:
         if self._error is not None:
             raise self._error
         if self._fed != self._consumed:
-            raise malformed("a stream that ended inside an event-stream frame")
+            raise malformed("a stream that ended inside an event-stream frame", self._provider)
         return self._messages.close()
 
-    @staticmethod
-    def _event(headers: dict[str, Any], payload: bytes) -> SSEEvent | None:
+    def _event(self, headers: dict[str, Any], payload: bytes) -> SSEEvent | None:
         if headers.get(":message-type") in ("exception", "error"):
-            raise stream_exception(headers, payload)
+            raise stream_exception(headers, payload, self._provider)
         if headers.get(":event-type") != "chunk":
             return None  # the stream's only event type today; a newer one is not Messages content
         try:
@@ -179,7 +179,7 @@ class InvokeRelay:
             data = base64.b64decode(part["bytes"], validate=True).decode("utf-8")
             name = json.loads(data)["type"]
         except (ValueError, KeyError, TypeError, binascii.Error):
-            raise malformed("a chunk that is not a base64 Messages event") from None
+            raise malformed("a chunk that is not a base64 Messages event", self._provider) from None
         return SSEEvent(str(name), data)
 
 
