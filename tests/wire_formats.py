@@ -32,7 +32,8 @@ class ToolCall:
 @dataclass(frozen=True)
 class WireFormat:
     name: str
-    model: str  # a catalog model whose only endpoint speaks this format
+    model: str  # a catalog model with an endpoint in this format
+    host: str  # that endpoint's host: `provider.only` pins the request to it
     whole_path: str
     stream_path: str
     text: Callable[[list[str], bool], Reply]  # (pieces, stream) → the provider's answer
@@ -41,6 +42,10 @@ class WireFormat:
 
     def path(self, stream: bool) -> str:
         return self.stream_path if stream else self.whole_path
+
+    def pinned(self) -> dict[str, Any]:
+        """The request fields naming the model and pinning it to this format's host."""
+        return {"model": self.model, "provider": {"only": [self.host]}}
 
 
 def raw_json(value: Any) -> str:
@@ -194,14 +199,16 @@ def _bedrock_error(text: str) -> Reply:
 
 
 WIRE_FORMATS = {
-    "openai": WireFormat("openai", "openai/gpt-4o", "/v1/chat/completions", "/v1/chat/completions",
+    "openai": WireFormat("openai", "openai/gpt-4o", "openai", "/v1/chat/completions", "/v1/chat/completions",
                          _openai_text, _openai_tool, _openai_error),
-    "anthropic": WireFormat("anthropic", "anthropic/claude-sonnet-4-0", anthropic.UPSTREAM_PATH,
+    "anthropic": WireFormat("anthropic", "anthropic/claude-sonnet-4-0", "anthropic", anthropic.UPSTREAM_PATH,
                             anthropic.UPSTREAM_PATH, _anthropic_text, _anthropic_tool, _anthropic_error),
-    "gemini": WireFormat("gemini", "google/gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent",
+    "gemini": WireFormat("gemini", "google/gemini-2.5-flash", "google-ai-studio",
+                         "/v1beta/models/gemini-2.5-flash:generateContent",
                          "/v1beta/models/gemini-2.5-flash:streamGenerateContent", _gemini_text, _gemini_tool,
                          _gemini_error),
-    "bedrock": WireFormat("bedrock", "amazon/nova-micro", "/model/us.amazon.nova-micro-v1:0/converse",
+    "bedrock": WireFormat("bedrock", "amazon/nova-micro", "amazon-bedrock",
+                          "/model/us.amazon.nova-micro-v1:0/converse",
                           "/model/us.amazon.nova-micro-v1:0/converse-stream", _bedrock_text, _bedrock_tool,
                           _bedrock_error),
 }

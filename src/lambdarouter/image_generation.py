@@ -25,8 +25,17 @@ from lambdarouter.operation import Done, keep_or_400
 from lambdarouter.providers import transport
 from lambdarouter.providers.events import StreamEvent, TokenUsage, UsageReport
 from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+from lambdarouter.providers.openai_images import answers_base64_only
 from lambdarouter.routing import Candidate
-from lambdarouter.schemas.images import ImageData, ImageGenerationRequest, ImageGenerationResponse, ImageUsage
+from lambdarouter.schemas.images import (
+    ImageData,
+    ImageGenerationRequest,
+    ImageGenerationResponse,
+    ImageUsage,
+    OpenRouterImage,
+    OpenRouterImageResponse,
+    OpenRouterImageUsage,
+)
 
 
 class ImageGenerationOperation:
@@ -107,9 +116,18 @@ def _total(usages: list[TokenUsage]) -> TokenUsage:
     return TokenUsage(*(sum(getattr(u, f.name) for u in usages) for f in dataclasses.fields(TokenUsage)))
 
 
+def response_format(request: ImageGenerationRequest, candidate: Candidate) -> str:
+    """What the client asked for; else what OpenAI answers for the model: `b64_json` for GPT Image models
+    (https://platform.openai.com/docs/api-reference/images/create: they always answer base64), else `url`."""
+    if request.response_format is not None:
+        return request.response_format
+    openai_format = candidate.host.spec.wire_format == "openai"
+    return "b64_json" if openai_format and answers_base64_only(candidate.endpoint.upstream_id) else "url"
+
+
 async def response(done: Done[ImageBatch], request: ImageGenerationRequest) -> ImageGenerationResponse:
     images = done.result.images
-    if request.response_format == "b64_json":
+    if response_format(request, done.served_by) == "b64_json":
         data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in images]
     else:
         if image_store.bucket() is None:
@@ -121,3 +139,14 @@ async def response(done: Done[ImageBatch], request: ImageGenerationRequest) -> I
     return ImageGenerationResponse(id=done.id, created=int(time.time()), data=data, model=done.served_by.model.id,
                                    provider=done.served_by.endpoint.host,
                                    usage=ImageUsage(images=len(images), cost=float(done.cost)))
+
+
+def openrouter_response(done: Done[ImageBatch]) -> OpenRouterImageResponse:
+    """POST /images: OpenRouter's image answer, always base64 with the image's media type."""
+    usage = done.usage
+    return OpenRouterImageResponse(
+        created=int(time.time()),
+        data=[OpenRouterImage(b64_json=image.b64, media_type=image.mime) for image in done.result.images],
+        usage=OpenRouterImageUsage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                                   total_tokens=usage.prompt_tokens + usage.completion_tokens,
+                                   cost=float(done.cost)))

@@ -7,6 +7,10 @@ Shapes follow OpenRouter's key management API (https://openrouter.ai/docs/featur
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import partial
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -16,9 +20,21 @@ from starlette.routing import Route
 from lambdarouter.errors import bad_request
 from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
 from lambdarouter.keys import KeyBody, key_data
-from lambdarouter.store import call_store
+from lambdarouter.store import GenerationRecord, Store, call_store
+from lambdarouter.usage import period_spend, periods_since
 
 PAGE_SIZE = 100
+
+
+async def spend_per_key(store: Store, key_hash: str | None, now: float) -> Mapping[str, Mapping[str, Decimal]]:
+    """Each key's spend in the current UTC day, week and month (one key's, or every key's with None): up to a
+    month of ledger rows, read off the event loop, as GET /key does."""
+    records = await anyio.to_thread.run_sync(partial(store.query_generations, key_hash, periods_since(now)))
+    by_key: defaultdict[str, list[GenerationRecord]] = defaultdict(list)
+    for record in records:
+        by_key[record.key_hash].append(record)
+    empty = period_spend((), now)
+    return defaultdict(lambda: empty, {k: period_spend(rows, now) for k, rows in by_key.items()})
 
 
 async def create_key(request: Request) -> Response:
@@ -29,7 +45,7 @@ async def create_key(request: Request) -> Response:
     except ValueError as exc:
         raise bad_request(f"Invalid request: {exc}") from None
     plaintext, record = await call_store(store, store.create_key, settings.name, settings)
-    return data(key_data(record, time.time()), status=201, key=plaintext)
+    return data(key_data(record, time.time(), period_spend((), time.time())), status=201, key=plaintext)
 
 
 async def list_keys(request: Request) -> Response:
@@ -39,7 +55,8 @@ async def list_keys(request: Request) -> Response:
     records = await anyio.to_thread.run_sync(store.list_keys)  # every key: off the loop
     shown = [r for r in records if include_disabled or not r.disabled][offset:offset + PAGE_SIZE]
     now = time.time()
-    return data([key_data(r, now) for r in shown])
+    spend = await spend_per_key(store, None, now) if shown else {}
+    return data([key_data(r, now, spend[r.hash]) for r in shown])
 
 
 async def get_key(request: Request) -> Response:
@@ -47,7 +64,8 @@ async def get_key(request: Request) -> Response:
     record = await call_store(store, store.find_key, request.path_params["hash"])
     if record is None:
         raise not_found("Key")
-    return data(key_data(record, time.time()))
+    now = time.time()
+    return data(key_data(record, now, (await spend_per_key(store, record.hash, now))[record.hash]))
 
 
 async def update_key(request: Request) -> Response:
@@ -59,7 +77,7 @@ async def update_key(request: Request) -> Response:
     record = await call_store(store, store.update_key, request.path_params["hash"], body.changes(), now)
     if record is None:
         raise not_found("Key")
-    return data(key_data(record, now))
+    return data(key_data(record, now, (await spend_per_key(store, record.hash, now))[record.hash]))
 
 
 async def delete_key(request: Request) -> Response:
