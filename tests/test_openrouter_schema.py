@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lambdarouter.assemble import error_type
+from lambdarouter.dialects.openrouter.assemble import error_type
 from tests.accounting import admin, new_key, wait_for_records
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import RunningGateway

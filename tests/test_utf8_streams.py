@@ -14,12 +14,12 @@ from collections.abc import Callable
 import openai
 import pytest
 
-from lambdarouter.providers.anthropic_stream import AnthropicStreamDecoder
+from lambdarouter.core.events import TextDelta
+from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
 from lambdarouter.providers.base import StreamDecoder
-from lambdarouter.providers.bedrock_stream import BedrockStreamDecoder
-from lambdarouter.providers.events import TextDelta
-from lambdarouter.providers.gemini_stream import GeminiStreamDecoder
-from lambdarouter.providers.openai import OpenAIStreamDecoder
+from lambdarouter.providers.bedrock.stream import BedrockStreamDecoder
+from lambdarouter.providers.gemini.stream import GeminiStreamDecoder
+from lambdarouter.providers.openai.chat import OpenAIStreamDecoder
 from lambdarouter.providers.sse import SSEDecoder
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.wire_formats import WIRE_FORMATS

@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lambdarouter.dialects.openrouter.images import ImageGenerationRequest, OpenRouterImageRequest
+from lambdarouter.gateway.images import ImageGenerationOperation, openrouter_response, response
 from lambdarouter.http.chat import read_body
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.image_generation import ImageGenerationOperation, openrouter_response, response
-from lambdarouter.schemas.images import ImageGenerationRequest, OpenRouterImageRequest
 
 M = TypeVar("M", bound=BaseModel)
 

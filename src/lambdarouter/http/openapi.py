@@ -13,18 +13,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter import __version__
-from lambdarouter.http import dashboard, usage
-from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
-from lambdarouter.schemas.completions import CompletionRequest, TextCompletion
-from lambdarouter.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
-from lambdarouter.schemas.errors import ErrorResponse
-from lambdarouter.schemas.images import (
+from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.completions import CompletionRequest, TextCompletion
+from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, EmbeddingResponse
+from lambdarouter.dialects.openrouter.errors import ErrorResponse
+from lambdarouter.dialects.openrouter.images import (
     ImageGenerationRequest,
     ImageGenerationResponse,
     OpenRouterImageRequest,
     OpenRouterImageResponse,
 )
-from lambdarouter.schemas.models import (
+from lambdarouter.dialects.openrouter.models import (
     EndpointsResponse,
     ModelList,
     ModelResponse,
@@ -32,6 +31,7 @@ from lambdarouter.schemas.models import (
     OpenAIModel,
     ProvidersResponse,
 )
+from lambdarouter.http import dashboard, usage
 
 PREFIXES = ("/api/v1", "/v1")
 ERROR_STATUSES = {
