@@ -1,4 +1,4 @@
-"""OpenRouter's own published OpenAPI document (tests/openrouter/, provenance in SOURCE.md there) as the contract:
+"""OpenRouter's own published OpenAPI document (tests/openrouter_api/, provenance in SOURCE.md there) as the contract:
 validate an answer of the gateway against the schema OpenRouter documents for the same operation.
 
 `validate_answer("/chat/completions", "post", body)` checks a JSON body against the operation's 200 (or
@@ -20,7 +20,7 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-DOCUMENT = Path(__file__).parent / "openrouter" / "openapi.yaml"
+DOCUMENT = Path(__file__).parent / "openrouter_api" / "openapi.yaml"
 ROOT = "urn:openrouter-openapi"
 
 

@@ -1,5 +1,5 @@
 """Every answer of every operation OpenRouter also has, validated against OpenRouter's own OpenAPI document
-(tests/openrouter/openapi.yaml): chat for each of the four upstream wire formats, streamed (every chunk, the
+(tests/openrouter_api/openapi.yaml): chat for each of the four upstream wire formats, streamed (every chunk, the
 mid-stream error chunk included) and not, and the catalog, key, generation, credit, embedding and image routes.
 
 Beyond the schema, the rules typed clients depend on (OpenRouter's SDKs reject what breaks them): optional
@@ -142,7 +142,7 @@ def test_out_of_credit_402_matches_the_schema(gateway: RunningGateway) -> None:
 @pytest.mark.parametrize("wire", sorted(WIRE_FORMATS))
 def test_generation_matches_the_schema(wire: str, stream: bool, gateway: RunningGateway,
                                        fake_upstream: FakeUpstream) -> None:
-    plaintext, key_hash = new_key(gateway, limit=1)
+    plaintext, key_hash = new_key(gateway, limit=5)
     form = WIRE_FORMATS[wire]
     fake_upstream.reply(form.text(["fine"], stream), path=form.path(stream))
     with httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {plaintext}"}, timeout=15) as http:

@@ -163,6 +163,7 @@ def _gemini_error(text: str) -> Reply:
 
 # --- Bedrock Converse -----------------------------------------------------------------------------------------
 
+BEDROCK_CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # Converse takes structured output for it
 _BEDROCK_USAGE = {"inputTokens": USAGE["prompt_tokens"], "outputTokens": USAGE["completion_tokens"],
                   "totalTokens": USAGE["prompt_tokens"] + USAGE["completion_tokens"]}
 
@@ -207,8 +208,7 @@ WIRE_FORMATS = {
                          "/v1beta/models/gemini-2.5-flash:generateContent",
                          "/v1beta/models/gemini-2.5-flash:streamGenerateContent", _gemini_text, _gemini_tool,
                          _gemini_error),
-    "bedrock": WireFormat("bedrock", "amazon/nova-micro", "amazon-bedrock",
-                          "/model/us.amazon.nova-micro-v1:0/converse",
-                          "/model/us.amazon.nova-micro-v1:0/converse-stream", _bedrock_text, _bedrock_tool,
-                          _bedrock_error),
+    "bedrock": WireFormat("bedrock", "anthropic/claude-sonnet-4.5", "amazon-bedrock",
+                          f"/model/{BEDROCK_CLAUDE}/converse", f"/model/{BEDROCK_CLAUDE}/converse-stream",
+                          _bedrock_text, _bedrock_tool, _bedrock_error),
 }

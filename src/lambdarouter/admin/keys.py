@@ -8,7 +8,7 @@ https://openrouter.ai/docs/api-reference/get-a-generation (GET /generation).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from lambdarouter.store.model import (
     LimitReset,
     RateLimit,
     parse_limit_reset,
+    period_start,
 )
 
 
@@ -132,18 +133,45 @@ def key_data(record: KeyRecord, now: float, spend: Mapping[str, Decimal] | None 
         "limit_reset": record.limit_reset, **_spend(record, spend),
         "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
         "expires_at": iso(record.expires_at), "creator_user_id": None, "workspace_id": WORKSPACE_ID,
+        "external_user": None, "last_used_at": None,  # neither is recorded per key here
         "rate_limit": rate_limit_json(record.rate_limit),
         "allowed_models": list(record.allowed_models) if record.allowed_models is not None else None,
     }
 
 
+def next_reset(reset: str | None, now: float) -> float | None:
+    """When the key's budget period that holds `now` ends (None: a budget that never resets)."""
+    if reset is None:
+        return None
+    start = datetime.fromtimestamp(period_start(reset, now), UTC)
+    if reset == "monthly":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1).timestamp()
+    return (start + timedelta(days=7 if reset == "weekly" else 1)).timestamp()
+
+
+def key_budget(record: KeyRecord, now: float) -> dict[str, Any] | None:
+    """The key's own limit as OpenRouter's SDKs read a budget (`KeyBudget`, scope `key_limit`); None without one."""
+    if record.limit is None:
+        return None
+    remaining = record.limit_remaining(now) or Decimal(0)
+    return {"scope": "key_limit", "budget_id": None, "guardrail_id": None, "include_byok": False,
+            "limit_usd": usd(record.limit), "remaining_usd": usd(remaining),
+            "spend_usd": usd(record.usage_in_period(now)), "reset_interval": record.limit_reset,
+            "resets_at": iso(next_reset(record.limit_reset, now))}
+
+
 def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dict[str, Any]:
-    """GET /key: the calling key's own view; `spend` per current UTC period (`usage.period_spend`)."""
+    """GET /key: the calling key's own view; `spend` per current UTC period (`usage.period_spend`). The key's
+    limit is its only budget (no guardrails or workspaces here); no free models, so no free requests."""
+    budget = key_budget(record, now)
     return {
         "label": record.label, "name": record.name, "limit": usd(record.limit),
         "limit_remaining": usd(record.limit_remaining(now)), "limit_reset": record.limit_reset,
         **_spend(record, spend), "is_free_tier": False, "is_provisioning_key": False, "is_management_key": False,
-        "creator_user_id": None, "rate_limit": rate_limit_json(record.rate_limit), "expires_at": iso(record.expires_at),
+        "creator_user_id": None, "organization_id": None, "workspace_id": None, "allowed_data_regions": ["global"],
+        "budgets": [budget] if budget else [], "effective_budget": budget,
+        "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
+        "rate_limit": rate_limit_json(record.rate_limit), "expires_at": iso(record.expires_at),
         "allowed_models": list(record.allowed_models) if record.allowed_models is not None else None,
     }
 

@@ -190,12 +190,13 @@ def implicit_caching(endpoint: EndpointSpec) -> bool:
 
 def endpoint_entry(catalog: Catalog, model: ModelSpec, endpoint: EndpointSpec) -> Endpoint:
     host = catalog.host(endpoint.host)
+    parameters = chat_parameters(catalog, [endpoint])
     return Endpoint(
         name=f"{host.display_name} | {endpoint.upstream_id}", model_id=model.id, model_name=model.name,
         context_length=endpoint.context_length, pricing=pricing(endpoint), provider_name=host.display_name,
         tag=host.name, quantization=endpoint.quantization, max_completion_tokens=endpoint.max_output_tokens,
-        supported_parameters=chat_parameters(catalog, [endpoint]),
-        supports_implicit_caching=implicit_caching(endpoint),
+        supported_parameters=parameters, supports_implicit_caching=implicit_caching(endpoint),
+        supports_tool_choice=dict.fromkeys(("auto", "none", "required", "function"), "tool_choice" in parameters),
     )
 
 

@@ -180,7 +180,7 @@ def _chunk(identity: Identity, choices: list[ChunkChoice], usage: Usage | None =
 
 
 # HTTP status of the error → OpenRouter's `ApiErrorType` (components/schemas/ApiErrorType of its OpenAPI
-# document, tests/openrouter/openapi.yaml), which its mid-stream error chunk requires in `metadata.error_type`.
+# document, tests/openrouter_api/openapi.yaml), which its mid-stream error chunk requires in `metadata.error_type`.
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request", 401: "authentication", 402: "payment_required", 403: "permission_denied",
     404: "not_found", 408: "timeout", 412: "precondition_failed", 413: "payload_too_large", 422: "unprocessable",

@@ -114,6 +114,12 @@ class Endpoint(BaseModel):
     supported_parameters: list[str]
     status: int = 0
     supports_implicit_caching: bool
+    # Which `tool_choice` values it takes (`auto`, `none`, `required`, `function`): the adapters translate each
+    # for every wire format, so all or none, as the endpoint takes `tool_choice` at all.
+    supports_tool_choice: dict[str, bool]
+    native_tools: dict[str, Any] = Field(default_factory=dict)  # no provider-side server tools are offered
+    service_tier: str | None = None  # standard endpoints only
+    supports_diarization: bool = False  # no speech-to-text here
     # Not measured here (docs/openrouter-compatibility.md): null, as OpenRouter's schema allows.
     uptime_last_30m: float | None = None
     uptime_last_5m: float | None = None
