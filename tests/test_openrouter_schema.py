@@ -283,3 +283,21 @@ def test_images_match_the_schema(http: httpx.Client, fake_upstream: FakeUpstream
     response = http.post("/images", json={"model": "openai/gpt-image-1", "prompt": "a red dot"})
     assert response.status_code == 200, response.text
     validate_answer("/images", "post", response.json())
+
+
+def test_keys_report_each_keys_spend_in_the_current_periods(gateway: RunningGateway,
+                                                            fake_upstream: FakeUpstream) -> None:
+    plaintext, key_hash = new_key(gateway, limit=5, limit_reset="daily")
+    form = WIRE_FORMATS["openai"]
+    fake_upstream.reply(form.text(["fine"], False), path=form.whole_path)
+    answer = httpx.post(f"{gateway.url}/chat/completions", headers={"authorization": f"Bearer {plaintext}"},
+                        json={**form.pinned(), "messages": ASK}, timeout=15)
+    assert answer.status_code == 200, answer.text
+    [record] = wait_for_records(gateway, key_hash, 1)
+    with admin(gateway) as client:
+        [listed] = [k for k in client.get("/keys").json()["data"] if k["hash"] == key_hash]
+        one = client.get(f"/keys/{key_hash}").json()["data"]
+    for shown in (listed, one):
+        assert shown["usage_daily"] == shown["usage_weekly"] == shown["usage_monthly"] == pytest.approx(
+            float(record.cost))
+        assert shown["byok_usage"] == 0 and shown["workspace_id"] == "default"
