@@ -171,6 +171,12 @@ const vercel = {
     const steps = await result.steps;
     return { steps: steps.length, text, calls: steps.flatMap((s) => s.toolCalls).map((c) => c.toolName) };
   },
+  async fallback() {
+    const model = createOpenRouter({ baseURL: input.url, apiKey: input.key })(input.model,
+      { models: input.models, extraBody: { provider: { only: input.hosts } } });
+    const result = await generateText({ model, prompt: "Weather in Paris?" });
+    return { text: result.text, model: result.response.modelId };
+  },
   async structured() {
     const result = await generateObject({ model: provider()(input.model), prompt: "Weather in Paris?",
       schema: jsonSchema(SCHEMA) });
