@@ -301,3 +301,17 @@ def test_keys_report_each_keys_spend_in_the_current_periods(gateway: RunningGate
         assert shown["usage_daily"] == shown["usage_weekly"] == shown["usage_monthly"] == pytest.approx(
             float(record.cost))
         assert shown["byok_usage"] == 0 and shown["workspace_id"] == "default"
+
+
+@pytest.mark.parametrize("body", [
+    {"model": "openai/gpt-image-1", "prompt": "x", "size": "2K"},  # a tier: no image adapter here takes one
+    {"model": "openai/gpt-image-1", "prompt": "x", "output_format": "svg"},
+    {"model": "openai/gpt-image-1"},
+    {"model": "openai/gpt-image-1", "prompt": "x", "n": 11},
+])
+def test_bad_image_requests_are_400s_matching_the_schema(body: dict[str, Any], http: httpx.Client,
+                                                         fake_upstream: FakeUpstream) -> None:
+    response = http.post("/images", json=body)
+    assert response.status_code == 400, response.text
+    validate_answer("/images", "post", response.json(), "400")
+    assert fake_upstream.requests == []
