@@ -26,10 +26,11 @@ from lambdarouter.store.tables import TABLES, cloudformation_resources, table_na
 from tests.accounting import HELLO, completion_body, exact_json, streamed_cost
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, EXTRA_MODELS, UPSTREAM_KEY
+from tests.stores import ledger_rows, wait
 from tests.test_chat_api import spaced_stream
 
 TABLE_ENV = {"LAMBDAROUTER_KEYS_TABLE": "t-keys", "LAMBDAROUTER_USAGE_TABLE": "t-usage",
-             "LAMBDAROUTER_IDEMPOTENCY_TABLE": "t-idem"}
+             "LAMBDAROUTER_SUMMARY_TABLE": "t-summary", "LAMBDAROUTER_IDEMPOTENCY_TABLE": "t-idem"}
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_store_init_creates_the_defined_tables(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "store", "init", "--json") == {"tables": [
         {"name": "t-keys", "status": "created"}, {"name": "t-usage", "status": "created"},
-        {"name": "t-idem", "status": "created"}]}
+        {"name": "t-summary", "status": "created"}, {"name": "t-idem", "status": "created"}]}
     assert {t["status"] for t in run(capsys, "store", "init", "--json")["tables"]} == {"exists"}
     client = boto3.client("dynamodb", region_name="us-east-1")
     names = table_names()
@@ -112,9 +113,9 @@ def test_the_app_on_dynamodb(aws: None, fake_upstream: FakeUpstream, capsys: pyt
         refused = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
         info = client.get("/key", headers=auth).json()["data"]
     assert refused.status_code == 402  # 16,384 output tokens at GPT-4o's price do not fit in what is left
-    records = store.query_generations(key_hash)
+    records = ledger_rows(store, key_hash)
     assert {r.id: r.cost for r in records} == told
-    record = store.find_key(key_hash)
+    record = wait(store.find_key(key_hash))
     assert record is not None and record.usage == sum(told.values()) and record.holds == ()
     assert record.remaining == Decimal("0.05") - sum(told.values())
     assert info["usage"] == float(sum(told.values()))

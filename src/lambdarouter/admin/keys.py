@@ -120,7 +120,7 @@ def key_data(record: KeyRecord, now: float) -> dict[str, Any]:
 
 
 def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dict[str, Any]:
-    """GET /key: the calling key's own view; `spend` per current UTC period (`usage.period_spend`). No BYOK here,
+    """GET /key: the calling key's own view; `spend` per current UTC period (`Ledger.period_spend`). No BYOK here,
     so OpenRouter's `byok_usage*` fields are 0."""
     return {
         "label": record.label, "name": record.name, "limit": usd(record.limit),

@@ -41,7 +41,7 @@ from lambdarouter.gateway.ratelimit import rate_headers, rate_limited
 from lambdarouter.gateway.relay import Relay
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded
-from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store, call_store
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
 from lambdarouter.store.codec import encode_generation
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class Gateway:
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
-        return await call_store(self.store, authenticate_key, self.store, authorization, time.time())
+        return await authenticate_key(self.store, authorization, time.time())
 
     async def complete(self, request: ChatCompletionRequest, key: KeyRecord) -> Answer:
         generation = await self._admit(request, key, streamed=False)
@@ -277,8 +277,7 @@ class Gateway:
         """Count the request in the key's rate window; 429 when it is full."""
         key = generation.key
         if key.rate_limit is not None:
-            decision = await call_store(self.store, self.store.hit_rate_window, key.hash, key.rate_limit,
-                                         time.time())
+            decision = await self.store.hit_rate_window(key.hash, key.rate_limit, time.time())
             if not decision.allowed:
                 raise rate_limited(decision, time.time())
             generation.headers.update(rate_headers(decision))
@@ -289,7 +288,7 @@ class Gateway:
         if key.limit is None:
             return None
         hold = Hold(generation.id, worst, time.time() + HOLD_SECONDS)
-        result = await call_store(self.store, self.store.reserve, key, hold, time.time())
+        result = await self.store.reserve(key, hold, time.time())
         if not result.ok:
             return result.available
         generation.hold = hold
@@ -307,7 +306,7 @@ class Gateway:
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
                 try:
-                    await call_store(self.store, self.store.settle, record, generation.hold, time.time())
+                    await self.store.settle(record, generation.hold, time.time())
                     return
                 except Exception:
                     logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)
@@ -338,9 +337,9 @@ class Gateway:
     async def _sync_health(self) -> None:
         """Share endpoint health with other instances, off the request path (a background task)."""
         try:
-            remote = await call_store(self.store, self.store.load_health)
+            remote = await self.store.load_health()
             self.health.merge(remote)
-            await call_store(self.store, self.store.save_health, self.health.snapshot())
+            await self.store.save_health(self.health.snapshot())
         except Exception:  # advisory data: a failed sync only delays sharing
             logger.warning("endpoint health sync failed", exc_info=True)
 
