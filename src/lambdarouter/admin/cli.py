@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from lambdarouter.admin.keys import iso, key_data, parse_time
 from lambdarouter.admin.usage import by_group
 from lambdarouter.core.config import Settings
-from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, describe, open_store
+from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, StoreUnavailable, describe, open_store
 from lambdarouter.store.model import parse_limit_reset
 
 T = TypeVar("T")
@@ -172,6 +172,19 @@ def store_init(args: argparse.Namespace) -> int:
     return 0
 
 
+async def store_backfill(args: argparse.Namespace) -> int:
+    """Count ledger rows older than the usage aggregates (store/dynamodb_backfill.py); SQLite needs none."""
+    from lambdarouter.store.dynamodb import DynamoDBStore
+
+    store = _store()
+    counted = await store.backfill() if isinstance(store, DynamoDBStore) else 0
+    if args.json:
+        print(json.dumps({"counted": counted}))
+    else:
+        print(f"{counted} ledger rows counted in the usage aggregates and the request log.")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -269,6 +282,10 @@ def parser() -> argparse.ArgumentParser:
     init = store.add_parser("init", help="create the DynamoDB tables (names from LAMBDAROUTER_*_TABLE)")
     init.add_argument("--json", action="store_true")
     init.set_defaults(handler=store_init)
+    filling = store.add_parser("backfill", help="count ledger rows written before the usage aggregates existed "
+                                                "(DynamoDB; once after upgrading, safe to repeat)")
+    filling.add_argument("--json", action="store_true")
+    filling.set_defaults(handler=store_backfill)
     return root
 
 
@@ -287,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler = args.handler
         code: int = _run(handler(args)) if inspect.iscoroutinefunction(handler) else handler(args)
-    except (CommandError, ValueError, ArithmeticError) as exc:
+    except (CommandError, StoreUnavailable, ValueError, ArithmeticError) as exc:
         print(f"lambdarouter: error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -286,6 +286,13 @@ class DynamoDBStore:
     def period_spend(self, key_hash: str, now: float) -> dict[str, Decimal]:
         return dynamodb_summary.key_spend(self.client, self.summary_table, key_hash, now)
 
+    @in_thread
+    def backfill(self) -> int:
+        """`lambdarouter store backfill` (store/dynamodb_backfill.py): rows older than the aggregates, counted."""
+        from lambdarouter.store.dynamodb_backfill import backfill
+
+        return backfill(self.client, self.tables)
+
     # -- endpoint health: one advisory item in the usage table, invisible to ledger queries and scans (it has
     # no key_hash for the index and no created_at for the scan's filter) ----------------------------------
     @in_thread

@@ -46,10 +46,14 @@ def code_of(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def log_month(record: GenerationRecord) -> str:
+    """The row's partition of the `by_month` index: its month and a shard of the id (4 partitions a month)."""
+    return f"{month_of(record.created_at)}#{shard(record.id)}"
+
+
 def ledger_put(table: str, record: GenerationRecord) -> dict[str, Any]:
     item = {"id": record.id, "key_hash": record.key_hash, "created_at": record.created_at, "cost": record.cost,
-            "status": record.status, "record": encode_generation(record),
-            "log_month": f"{month_of(record.created_at)}#{shard(record.id)}",
+            "status": record.status, "record": encode_generation(record), "log_month": log_month(record),
             "expires_at": int(record.created_at + LEDGER_RETENTION_SECONDS)}
     return {"Put": {"TableName": table, "Item": {k: value(v) for k, v in item.items()},
                     "ConditionExpression": "attribute_not_exists(id)"}}
@@ -78,7 +82,7 @@ def charge(table: str, record: GenerationRecord, hold: Hold | None, held: bool) 
                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
 
 
-def _write(client: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+def transact(client: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """None when the transaction went through, else why each item cancelled it."""
     try:
         client.transact_write_items(TransactItems=items)
@@ -96,7 +100,7 @@ def settle(client: Any, tables: Tables, record: GenerationRecord, hold: Hold | N
                for identity, counters in summarize([record]).items()]
     held = hold is not None
     for _ in range(MAX_TRIES):
-        reasons = _write(client, [put, charge(tables.keys, record, hold, held), *counted])
+        reasons = transact(client, [put, charge(tables.keys, record, hold, held), *counted])
         if reasons is None:
             return True
         if reasons[0].get("Code") == "ConditionalCheckFailed":
@@ -105,7 +109,7 @@ def settle(client: Any, tables: Tables, record: GenerationRecord, hold: Hold | N
             time.sleep(0.02)  # a conflicting write in flight: try again
             continue
         if "Item" not in reasons[1]:  # the key was deleted meanwhile: keep the ledger row and its counts
-            without_key = _write(client, [put, *counted])
+            without_key = transact(client, [put, *counted])
             if without_key is None or without_key[0].get("Code") == "ConditionalCheckFailed":
                 return without_key is None
             continue
