@@ -149,3 +149,12 @@ def test_store_backfill_counts_rows_older_than_the_aggregates_once(aws: None, ca
     assert (counted.counters.requests, counted.counters.cost) == (4, Decimal("1.75"))
     assert [r.id for r in wait(store.generations(None, 10)).records] == ["gen-new", *(r.id for r in old)]
     assert wait(store.period_spend(key.hash, hour + 200))["daily"] == Decimal("1.75")
+
+
+def test_a_dynamodb_store_without_its_summary_table_says_so(aws: None, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment older than its code (no SummaryTable variable) fails at once, naming the variable, rather than
+    at its first settle."""
+    monkeypatch.delenv("LAMBDAROUTER_SUMMARY_TABLE")
+    assert cli.main(["keys", "list"]) == 2
+    assert "LAMBDAROUTER_SUMMARY_TABLE is not set" in capsys.readouterr().err

@@ -68,9 +68,9 @@ def open_store(settings: Settings | None = None) -> Store:
     if settings.keys_table and settings.usage_table:
         from lambdarouter.store.dynamodb import DynamoDBStore
 
-        if not settings.summary_table:
-            raise RuntimeError("LAMBDAROUTER_SUMMARY_TABLE is not set: the DynamoDB store keeps its usage "
-                               "aggregates there (template.yaml sets it; `lambdarouter store init` creates it)")
+        if not settings.summary_table:  # a 503 on a route, a message from the CLI: never a settle that fails later
+            raise StoreUnavailable("LAMBDAROUTER_SUMMARY_TABLE is not set: the DynamoDB store keeps its usage "
+                                   "aggregates there (template.yaml sets it; `lambdarouter store init` creates it)")
         return DynamoDBStore(settings.keys_table, settings.usage_table, settings.summary_table,
                              settings.idempotency_table)
     from lambdarouter.store.sqlite import SQLiteStore
