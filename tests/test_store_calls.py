@@ -114,6 +114,8 @@ def test_the_request_path_never_checkpoints_nor_restarts_the_wal(tmp_path: Path)
         assert store.checkpointer.done.wait_for(lambda: store.checkpointer.cycles >= 1, timeout=30)
     restarted = wal_generation(path)
     assert restarted != first  # restarted by the checkpointer's own write, in its thread
+    # The same cycle folded the new ledger rows into the usage aggregates: no report has to fold them itself.
+    assert store._scans.execute("SELECT value FROM summary_state").fetchone() == (19,)
     for i in range(5):
         assert wait(store.settle(generation(key.hash, f"gen-after-{i}", "0.01"), None, NOW))
         assert wal_generation(path) == restarted  # the request path appends: no restart, no header sync

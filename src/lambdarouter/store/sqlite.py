@@ -142,7 +142,10 @@ class SQLiteStore:
         self._scan_lock = threading.Lock()
         self._scans = _connect(path)
         self._roll_lock = threading.Lock()
-        self.checkpointer = sqlite_wal.Checkpointer(lambda: _connect(path), self._lock, checkpoint_commits)
+        # Each checkpoint cycle also folds the new ledger rows into the aggregates, so that a report (or a key's
+        # GET /key) never finds more than a cycle's rows to fold on its own.
+        self.checkpointer = sqlite_wal.Checkpointer(lambda: _connect(path), self._lock, checkpoint_commits,
+                                                    maintain=lambda: self._rolled_up(sqlite_summary.BACKGROUND_BATCH))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -272,10 +275,10 @@ class SQLiteStore:
         with self._scan_lock:
             return sqlite_ledger.page(self._scans, key_hash, limit, cursor)
 
-    def _rolled_up(self) -> None:
+    def _rolled_up(self, batch: int = sqlite_summary.BATCH) -> None:
         """The aggregates brought up to the ledger's last committed row (store/sqlite_summary.py)."""
         with self._roll_lock, self._scan_lock:
-            sqlite_summary.roll_up(self._scans, self._tx)
+            sqlite_summary.roll_up(self._scans, self._tx, batch)
 
     @in_thread
     def usage(self, since: float, until: float, bucket: str) -> list[UsageRow]:

@@ -44,6 +44,9 @@ _PUT = ("INSERT OR REPLACE INTO usage_summary (bucket, start, key_hash, model, p
         "VALUES (?, ?, ?, ?, ?, ?)")
 _ROWS = "SELECT bucket, start, key_hash, model, provider, counters FROM usage_summary"
 BATCH = 2000  # ledger rows decoded per transaction: the write lock is held only while their sums are added
+# In the checkpointer's thread: small batches, each a few milliseconds of Python between SQLite calls (which
+# let the event loop's thread take the GIL), so the upkeep never holds the loop for long.
+BACKGROUND_BATCH = 200
 
 Writing = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -53,7 +56,7 @@ def _mark(db: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def roll_up(reader: sqlite3.Connection, writing: Writing) -> int:
+def roll_up(reader: sqlite3.Connection, writing: Writing, batch: int = BATCH) -> int:
     """Fold every ledger row not yet counted into the aggregates; returns how many were folded.
 
     `reader` reads the new rows outside the write lock; `writing()` is the store's write transaction,
@@ -62,7 +65,7 @@ def roll_up(reader: sqlite3.Connection, writing: Writing) -> int:
     folded = 0
     while True:
         mark = _mark(reader)
-        rows = reader.execute(_NEW_ROWS, (mark, BATCH)).fetchall()
+        rows = reader.execute(_NEW_ROWS, (mark, batch)).fetchall()
         if not rows:
             return folded
         increments = summarize(decode_generation(text) for _, text in rows)

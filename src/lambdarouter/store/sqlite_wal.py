@@ -47,8 +47,9 @@ class Checkpointer:
     """Checkpoints `path` in a daemon thread after every `commits` commits the store reports."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], lock: threading.Lock,
-                 commits: int = CHECKPOINT_COMMITS, idle_seconds: float = IDLE_SECONDS) -> None:
-        self._connect, self._lock = connect, lock
+                 commits: int = CHECKPOINT_COMMITS, idle_seconds: float = IDLE_SECONDS,
+                 maintain: Callable[[], object] | None = None) -> None:
+        self._connect, self._lock, self._maintain = connect, lock, maintain
         self._threshold, self._idle = commits, idle_seconds
         self._pending = 0
         self._wake = threading.Event()
@@ -73,6 +74,8 @@ class Checkpointer:
             self._wake.clear()
             try:
                 restarted = self.checkpoint(db)
+                if self._maintain is not None:  # other upkeep that must not run on the request path
+                    self._maintain()
             except sqlite3.Error:  # the next cycle tries again; meanwhile the WAL only grows
                 logger.warning("SQLite checkpoint failed", exc_info=True)
                 restarted = False
