@@ -75,13 +75,13 @@ class Checkpointer:
         while True:
             self._wake.wait(self._idle)
             self._wake.clear()
+            restarted = False
             try:
                 restarted = self.checkpoint(db)
                 if self._maintain is not None:  # other upkeep that must not run on the request path
                     self._maintain()
-            except sqlite3.Error:  # the next cycle tries again; meanwhile the WAL only grows
-                logger.warning("SQLite checkpoint failed", exc_info=True)
-                restarted = False
+            except Exception:  # the thread lives on: the next cycle tries again (meanwhile the WAL only grows)
+                logger.warning("SQLite checkpoint or upkeep failed", exc_info=True)
             with self.done:
                 self.cycles += restarted
                 self.done.notify_all()
