@@ -30,6 +30,7 @@ from tests.accounting import (
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway
+from tests.stores import wait
 from tests.test_chat_api import chunk_event
 
 UPSTREAM_PATH = "/v1/chat/completions"
