@@ -30,6 +30,7 @@ from tests.lambda_events import (
     RESOURCE_NAMES,
     AwsWorld,
     FakeLambdaContext,
+    admin_secret,
     create_stack_data,
     event_names,
     fill,
@@ -54,6 +55,7 @@ from tests.sam_template import (
 )
 
 Handler = Any  # Mangum: (event, context) -> REST proxy response
+SECRET_VARIABLES = ("LAMBDAROUTER_SECRET_ID", "LAMBDAROUTER_ADMIN_SECRET_ID")
 
 # Event -> the status its (Mangum) function answers.
 EXPECTED_STATUS = {
@@ -113,8 +115,10 @@ def handlers() -> Iterator[dict[str, Handler]]:
     """Each Mangum function's handler, imported in its template environment (as Lambda's init does)."""
     environment = {**function_environment(MODELS, RESOURCE_NAMES), **AWS_CREDENTIALS,
                    "AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function"}
-    for function in (MANAGEMENT, "KeyFunction"):
-        assert function_environment(function, RESOURCE_NAMES) == function_environment(MODELS, RESOURCE_NAMES)
+    for function in (MANAGEMENT, "KeyFunction"):  # the same but for the secrets (`invoke` sets them per function)
+        own = function_environment(function, RESOURCE_NAMES)
+        assert {k: v for k, v in own.items() if k not in SECRET_VARIABLES} == function_environment(MODELS,
+                                                                                                  RESOURCE_NAMES)
     with pytest.MonkeyPatch.context() as env:
         lambda_environment(environment, env)
         reset_observability()
@@ -137,9 +141,10 @@ def world(handlers: dict[str, Handler]) -> Iterator[AwsWorld]:
     _fresh_clients()
     with mock_aws():
         secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-        secret = secret_template()
-        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret)
-        yield populate(open_store(), secretsmanager, secret["LAMBDAROUTER_ADMIN_KEY"])
+        admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
+        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret_template(),
+                          admin_key)
+        yield populate(open_store(), secretsmanager, admin_key)
     _fresh_clients()
 
 
@@ -151,9 +156,17 @@ class ProxyResponse:
 
 
 def invoke(handlers: dict[str, Handler], event: dict[str, Any], world: AwsWorld | None = None) -> ProxyResponse:
-    """Call the event's function as `sam local invoke -e` does and check the REST proxy response shape."""
-    handler = handlers[event_function(event)]
-    result = handler(fill(event, world.values) if world else event, FakeLambdaContext())
+    """Call the event's function as `sam local invoke -e` does, with the secrets its template environment names
+    (and no other), and check the REST proxy response shape."""
+    function = event_function(event)
+    with pytest.MonkeyPatch.context() as env:
+        own = function_environment(function, RESOURCE_NAMES)
+        for name in SECRET_VARIABLES:
+            if name in own:
+                env.setenv(name, own[name])
+            else:
+                env.delenv(name, raising=False)
+        result = handlers[function](fill(event, world.values) if world else event, FakeLambdaContext())
     assert isinstance(result["statusCode"], int)
     assert result["isBase64Encoded"] is False
     headers = {k.lower(): v for k, v in result["headers"].items()}
@@ -240,21 +253,37 @@ def test_key_and_generation(handlers: dict[str, Handler], world: AwsWorld) -> No
     ("deleted", "cannot be read"), ("not json", "is not a JSON object"), ("a list", "is not a JSON object"),
 ])
 def test_a_broken_secret_is_a_clear_503(handlers: dict[str, Handler], world: AwsWorld, breakage: str,
-                                        reason: str) -> None:
-    secret_id = RESOURCE_NAMES["ProviderSecret"]
-    if breakage == "deleted":
-        world.secretsmanager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    else:
-        world.secretsmanager.put_secret_value(SecretId=secret_id,
-                                              SecretString="{oops" if breakage == "not json" else "[1, 2]")
-    for name in ("keys-list", "credits"):
-        response = invoke(handlers, load_event(name), world)
-        assert response.status == 503
-        assert response.body["error"]["message"] == (
-            f"Provider credentials are unavailable: the secret {secret_id} {reason}.")
+                                        reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken management key secret is a 503 that names it on the routes that need the key; a broken provider
+    secret does not touch them (the inference functions answer it: test_functions_inference.py)."""
+    monkeypatch.setenv("LAMBDAROUTER_SECRET_TTL", "0")
+    for secret in ("ProviderSecret", "AdminKeySecret"):
+        secret_id = RESOURCE_NAMES[secret]
+        if breakage == "deleted":
+            world.secretsmanager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+        else:
+            world.secretsmanager.put_secret_value(SecretId=secret_id,
+                                                  SecretString="{oops" if breakage == "not json" else "[1, 2]")
+        for name in ("keys-list", "credits"):
+            response = invoke(handlers, load_event(name), world)
+            if secret == "ProviderSecret":
+                assert response.status == 200
+                continue
+            assert response.status == 503
+            assert response.body["error"]["message"] == (
+                f"The management key is unavailable: the secret {secret_id} {reason}.")
     # Routes that need no secret keep working.
     assert invoke(handlers, load_event("key"), world).status == 200
     assert invoke(handlers, load_event("health"), world).status == 200
+
+
+def test_the_management_key_is_not_in_the_provider_secret(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    """Only the management function may read the management key: it never comes from the provider secret."""
+    provider = {**secret_template(), "LAMBDAROUTER_ADMIN_KEY": "planted-in-the-provider-secret"}
+    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["ProviderSecret"], SecretString=json.dumps(provider))
+    planted = replace(world, admin_key=provider["LAMBDAROUTER_ADMIN_KEY"])
+    assert invoke(handlers, load_event("keys-list"), planted).status == 401
+    assert invoke(handlers, load_event("keys-list"), world).status == 200
 
 
 def test_a_rotated_management_key_is_read_once_the_cache_expires(
@@ -262,8 +291,8 @@ def test_a_rotated_management_key_is_read_once_the_cache_expires(
 ) -> None:
     monkeypatch.setenv("LAMBDAROUTER_SECRET_TTL", "0")
     assert invoke(handlers, load_event("keys-list"), world).status == 200
-    rotated = {**secret_template(), "LAMBDAROUTER_ADMIN_KEY": "rotated" + world.admin_key[:24]}
-    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["ProviderSecret"],
+    rotated = {**admin_secret(), "LAMBDAROUTER_ADMIN_KEY": "rotated" + world.admin_key[:24]}
+    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["AdminKeySecret"],
                                           SecretString=json.dumps(rotated))
     assert invoke(handlers, load_event("keys-list"), world).status == 401
     after = replace(world, admin_key=rotated["LAMBDAROUTER_ADMIN_KEY"])

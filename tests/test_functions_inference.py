@@ -38,6 +38,7 @@ from tests.lambda_events import (
     AWS_CREDENTIALS,
     REGION,
     RESOURCE_NAMES,
+    admin_secret,
     create_stack_data,
     fill,
     load_event,
@@ -124,7 +125,8 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
     with FakeUpstream() as upstream:
         # The provider's key and base URL come from the secret, as on AWS; the environment has neither.
         secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1"}
-        create_stack_data(dynamodb, secretsmanager, secret)
+        admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
+        create_stack_data(dynamodb, secretsmanager, secret, admin_key)
         store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"],
                               RESOURCE_NAMES["IdempotencyTable"], client=dynamodb)
         key, record = store.create_key("t")
@@ -141,7 +143,7 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
         try:
             for function in WEB_ADAPTER_FUNCTIONS:
                 started[function] = start(function, env, home)
-            values = {"LAMBDAROUTER_KEY": key, "LAMBDAROUTER_ADMIN_KEY": secret["LAMBDAROUTER_ADMIN_KEY"],
+            values = {"LAMBDAROUTER_KEY": key, "LAMBDAROUTER_ADMIN_KEY": admin_key,
                       "KEY_HASH": record.hash, "GENERATION_ID": ""}
             yield Running({f: url for f, (_, url, _) in started.items()}, values, upstream, store,
                           {f: log for f, (_, _, log) in started.items()})

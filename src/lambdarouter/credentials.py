@@ -3,7 +3,8 @@
 Locally they come from the environment. On AWS (`LAMBDAROUTER_SECRET_ID` set) the same names are the
 fields of one JSON secret in Secrets Manager, read through Powertools parameters with a TTL cache, so a
 rotated provider key reaches warm functions within `LAMBDAROUTER_SECRET_TTL` seconds; names the secret
-does not hold (region, endpoint overrides) still come from the environment.
+does not hold (region, endpoint overrides) still come from the environment. The management key has a secret
+of its own on AWS (`LAMBDAROUTER_ADMIN_SECRET_ID`), which only the management function may read.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ class EnvCredentials:
 class SecretCredentials:
     """Fields of one JSON secret, cached for `max_age` seconds; the environment for the rest."""
 
-    def __init__(self, secret_id: str, max_age: int = DEFAULT_SECRET_TTL) -> None:
+    def __init__(self, secret_id: str, max_age: int = DEFAULT_SECRET_TTL,
+                 unavailable: str = "Provider credentials are unavailable") -> None:
         self.secret_id = secret_id
         self.max_age = max_age
+        self.unavailable = unavailable  # how a 503 begins
 
     def get(self, name: str) -> str | None:
         value = self.fields().get(name)
@@ -60,12 +63,23 @@ class SecretCredentials:
         return value
 
     def _unavailable(self, why: str) -> GatewayError:
-        return GatewayError(503, f"Provider credentials are unavailable: the secret {self.secret_id} {why}.",
-                            retryable=False)
+        return GatewayError(503, f"{self.unavailable}: the secret {self.secret_id} {why}.", retryable=False)
+
+
+def _secret_ttl() -> int:
+    return int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL))
 
 
 def credentials_from_env() -> Credentials:
     secret_id = os.environ.get("LAMBDAROUTER_SECRET_ID")
     if not secret_id:
         return EnvCredentials()
-    return SecretCredentials(secret_id, int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL)))
+    return SecretCredentials(secret_id, _secret_ttl())
+
+
+def admin_credentials_from_env() -> Credentials:
+    """Where the management key is read: its own secret where one is named, else where provider keys are."""
+    secret_id = os.environ.get("LAMBDAROUTER_ADMIN_SECRET_ID")
+    if not secret_id:
+        return credentials_from_env()
+    return SecretCredentials(secret_id, _secret_ttl(), "The management key is unavailable")

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from lambdarouter.auth import authenticate_key, require_admin
-from lambdarouter.credentials import Credentials, credentials_from_env
+from lambdarouter.credentials import Credentials, admin_credentials_from_env, credentials_from_env
 from lambdarouter.errors import GatewayError, bad_request
 from lambdarouter.http.errors import validation_error
 from lambdarouter.store import KeyRecord, Store, call_store, shared_store
@@ -37,11 +37,18 @@ def credentials_of(request: Request) -> Credentials:
     return credentials
 
 
+def admin_credentials_of(request: Request) -> Credentials:
+    """Where the management key is read (on AWS, a secret only the management function may read)."""
+    gateway = getattr(request.app.state, "gateway", None)
+    credentials: Credentials = gateway.credentials if gateway is not None else admin_credentials_from_env()
+    return credentials
+
+
 def admin_only(request: Request) -> Store:
     """The store, for the management key only. Synchronous on purpose (callers are not awaited): the management
     key is checked without I/O, and only a refused `sk-lr-` token costs one key lookup, to tell 403 from 401."""
     store = store_of(request)
-    require_admin(credentials_of(request), store, request.headers.get("authorization"), time.time())
+    require_admin(admin_credentials_of(request), store, request.headers.get("authorization"), time.time())
     return store
 
 
