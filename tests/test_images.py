@@ -8,9 +8,9 @@ import base64
 import httpx
 import pytest
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.images import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, sniff_image_type
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.gateway.image_fetch import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, sniff_image_type
 from tests.fakes.upstream import FakeUpstream, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
