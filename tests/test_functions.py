@@ -19,10 +19,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from lambdarouter import __version__
+from lambdarouter.core.aws import aws_session
+from lambdarouter.core.credentials import secrets_provider
 from lambdarouter.http import observability
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
@@ -134,7 +135,8 @@ def _fresh_clients() -> None:
     """Clients and caches a warm Lambda would keep, dropped so each test starts from its own moto state."""
     dynamodb_module._client = None
     shared_store.cache_clear()
-    DEFAULT_PROVIDERS.clear()  # with them, the secret's cached value
+    secrets_provider.cache_clear()  # with it, the secrets' cached values
+    aws_session.cache_clear()
 
 
 @pytest.fixture
@@ -321,7 +323,7 @@ def test_logs_carry_the_request_id_and_no_key(handlers: dict[str, Handler], worl
     for document in emf:
         [directive] = document["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == "lambdarouter"  # the stack name
-        assert sorted(directive["Dimensions"][0]) == ["route", "service", "status_class"]
+        assert sorted(directive["Dimensions"][0]) == ["service", "status_class"], "bounded: no route dimension"
     for secret in (world.admin_key, created["key"], world.key, "not-the-management-key"):
         assert secret not in out
     assert '"team-a"' not in out, "request bodies are not logged"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from typing import Any, Protocol
 
 from lambdarouter.core.errors import GatewayError
@@ -46,12 +47,10 @@ class SecretCredentials:
         return os.environ.get(name) or None
 
     def fields(self) -> dict[str, Any]:
-        # Imported here: boto3 and Powertools parameters cost ~80 ms, and local runs never need them.
-        from aws_lambda_powertools.utilities import parameters
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            value = parameters.get_secret(self.secret_id, transform="json", max_age=self.max_age)
+            value = secrets_provider().get(self.secret_id, transform="json", max_age=self.max_age)
         except TransformParameterError:
             raise self._unavailable("is not a JSON object") from None
         except GetParameterError as exc:
@@ -64,6 +63,18 @@ class SecretCredentials:
 
     def _unavailable(self, why: str) -> GatewayError:
         return GatewayError(503, f"{self.unavailable}: the secret {self.secret_id} {why}.", retryable=False)
+
+
+@cache
+def secrets_provider() -> Any:
+    """Powertools' Secrets Manager provider (its cache keeps each secret for the caller's `max_age`), on the
+    process's one boto3 session. Built on first use: boto3 and Powertools cost ~80 ms of import, which local runs
+    and the functions that read no secret never pay."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from lambdarouter.core.aws import aws_session
+
+    return SecretsProvider(boto3_client=aws_session().client("secretsmanager"))
 
 
 def _secret_ttl() -> int:
