@@ -14,7 +14,7 @@ import os
 from functools import cache
 from typing import Any, Protocol
 
-from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.errors import GatewayError, not_configured
 
 logger = logging.getLogger(__name__)
 DEFAULT_SECRET_TTL = 300
@@ -62,7 +62,7 @@ class SecretCredentials:
         return value
 
     def _unavailable(self, why: str) -> GatewayError:
-        return GatewayError(503, f"{self.unavailable}: the secret {self.secret_id} {why}.", retryable=False)
+        return not_configured(f"{self.unavailable}: the secret {self.secret_id} {why}.")
 
 
 @cache
