@@ -54,10 +54,15 @@ from tests.sam_template import (
     WEB_ADAPTER_FUNCTIONS,
     event_function,
     function_environment,
+    transformed_template,
 )
+from tests.test_template_security import granted_actions
 
 Handler = Any  # Mangum: (event, context) -> REST proxy response
 SECRET_VARIABLES = ("LAMBDAROUTER_SECRET_ID", "LAMBDAROUTER_ADMIN_SECRET_ID")
+# What IAM checks for each part of a TransactWriteItems (DynamoDB developer guide, "Using IAM with transactions").
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
 
 # Event -> the status its (Mangum) function answers.
 EXPECTED_STATUS = {
@@ -300,6 +305,39 @@ def test_a_rotated_management_key_is_read_once_the_cache_expires(
     assert invoke(handlers, load_event("keys-list"), world).status == 401
     after = replace(world, admin_key=rotated["LAMBDAROUTER_ADMIN_KEY"])
     assert invoke(handlers, load_event("keys-list"), after).status == 200
+
+
+def test_every_aws_call_is_one_its_role_allows(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    """moto does not check IAM: each AWS call a function makes while serving every event is held to what the
+    template's role for it allows (test_template_security.py holds the roles to exactly their listed actions)."""
+    transformed = transformed_template()
+    logical = {physical: name for name, physical in RESOURCE_NAMES.items()}
+    made: dict[str, set[tuple[str, str]]] = {}
+    serving: list[str] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls = made.setdefault(serving[-1], set())
+        if model.name == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                for kind, body in item.items():
+                    calls.add((f"dynamodb:{TRANSACT_ACTIONS[kind]}", logical[body["TableName"]]))
+        elif model.service_model.service_name == "dynamodb":
+            index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+            calls.add((f"dynamodb:{model.name}", logical[params["TableName"]] + index))
+        else:
+            secret = logical.get(str(params.get("SecretId")), "?")
+            calls.add((f"{model.service_model.signing_name}:{model.name}", secret))
+
+    _fresh_clients()  # clients made from here on carry the recorder
+    aws_session().events.register("before-parameter-build", record)
+    for name in sorted(EXPECTED_STATUS, key=lambda n: n == "keys-delete"):  # delete the key last
+        event = load_event(name)
+        serving.append(event_function(event))
+        invoke(handlers, event, world)
+    assert made.keys() == {MANAGEMENT, "KeyFunction"}, "the catalog calls no AWS API"
+    for function, calls in made.items():
+        grants = granted_actions(transformed, function)
+        assert {(a, r) for a, r in calls if a not in grants.get(r, set())} == set(), function
 
 
 # -- logs and metrics -----------------------------------------------------------------------------------------------

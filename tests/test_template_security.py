@@ -43,17 +43,16 @@ _SPEND = {  # authenticate, rate windows, holds, the settlement and its ledger r
     "KeysTable": {_GET, _UPDATE}, "UsageTable": {_GET, _PUT}, "IdempotencyTable": {_GET, _PUT, _UPDATE, _DELETE},
     "ProviderSecret": {_SECRET},
 }
-_LEDGER_READS = {_GET, _QUERY, _SCAN}
 # Exactly the actions each function is allowed, by the stack resource (and sub-resource) they apply to; Bedrock
-# is checked on its own. tests/test_functions.py and test_functions_inference.py hold what the functions really
-# call while serving every event to these grants.
+# is checked on its own. Written from the store's and the secrets' calls (docs/deployment.md, "IAM"): a change of
+# what a function calls changes this table and its template statements together.
 IAM: dict[str, dict[str, set[str]]] = {
     CHAT: _SPEND,
     EMBEDDINGS: {**_SPEND, "GeneratedImagesBucket/generated/*": {"s3:PutObject", "s3:GetObject"}},
     MODELS: {},
-    MANAGEMENT: {"KeysTable": {_GET, _PUT, _UPDATE, _DELETE, _SCAN}, "UsageTable": _LEDGER_READS,
-                 "UsageTable/index/by_key": _LEDGER_READS, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
-    KEY: {"KeysTable": {_GET}, "UsageTable": {_GET, _QUERY}, "UsageTable/index/by_key": {_GET, _QUERY}},
+    MANAGEMENT: {"KeysTable": {_GET, _PUT, _UPDATE, _DELETE, _SCAN}, "UsageTable": {_GET, _SCAN},
+                 "UsageTable/index/by_key": {_QUERY}, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
+    KEY: {"KeysTable": {_GET}, "UsageTable": {_GET}, "UsageTable/index/by_key": {_QUERY}},
 }
 BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
