@@ -39,9 +39,9 @@ from tests.sam_template import (
 
 _GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 _QUERY, _SCAN, _SECRET = "dynamodb:Query", "dynamodb:Scan", "secretsmanager:GetSecretValue"
-_SPEND = {  # authenticate, rate windows, holds, the settlement and its ledger row; Idempotency-Key replays
-    "KeysTable": {_GET, _UPDATE}, "UsageTable": {_GET, _PUT}, "IdempotencyTable": {_GET, _PUT, _UPDATE, _DELETE},
-    "ProviderSecret": {_SECRET},
+_SPEND = {  # authenticate, rate windows, holds, the settlement, its ledger row and aggregates; Idempotency-Key replays
+    "KeysTable": {_GET, _UPDATE}, "UsageTable": {_GET, _PUT}, "SummaryTable": {_UPDATE},
+    "IdempotencyTable": {_GET, _PUT, _UPDATE, _DELETE}, "ProviderSecret": {_SECRET},
 }
 # Exactly the actions each function is allowed, by the stack resource (and sub-resource) they apply to; Bedrock
 # is checked on its own. Written from the store's and the secrets' calls (docs/deployment.md, "IAM"): a change of
@@ -50,9 +50,10 @@ IAM: dict[str, dict[str, set[str]]] = {
     CHAT: _SPEND,
     EMBEDDINGS: {**_SPEND, "GeneratedImagesBucket/generated/*": {"s3:PutObject", "s3:GetObject"}},
     MODELS: {},
-    MANAGEMENT: {"KeysTable": {_GET, _PUT, _UPDATE, _DELETE, _SCAN}, "UsageTable": {_GET, _SCAN},
-                 "UsageTable/index/by_key": {_QUERY}, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
-    KEY: {"KeysTable": {_GET}, "UsageTable": {_GET}, "UsageTable/index/by_key": {_QUERY}},
+    MANAGEMENT: {"KeysTable": {_GET, _PUT, _UPDATE, _DELETE, _SCAN}, "UsageTable": {_GET},
+                 "UsageTable/index/by_key": {_QUERY}, "UsageTable/index/by_month": {_QUERY},
+                 "SummaryTable": {_QUERY}, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
+    KEY: {"KeysTable": {_GET}, "UsageTable": {_GET}, "SummaryTable": {_QUERY}},
 }
 BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
@@ -242,7 +243,7 @@ def test_tables_are_on_demand_encrypted_recoverable_and_expiring() -> None:
         if table.ttl_attribute:
             assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
     assert {t.logical_id for t in TABLES if t.point_in_time_recovery} == {"KeysTable", "UsageTable"}
-    assert {t.logical_id for t in TABLES if t.ttl_attribute} == {"UsageTable", "IdempotencyTable"}
+    assert {t.logical_id for t in TABLES if t.ttl_attribute} == {"UsageTable", "SummaryTable", "IdempotencyTable"}
 
 
 def test_money_outlives_the_stack() -> None:
