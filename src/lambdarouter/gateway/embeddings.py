@@ -29,7 +29,8 @@ from lambdarouter.gateway.operation import Operation, Receipt
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.embeddings import EmbeddingBatch, check_count, embedding_adapter_for
+from lambdarouter.providers.embeddings import EmbeddingBatch, check_count
+from lambdarouter.providers.family import embedding_adapter_for
 
 # Upstream calls in flight at once for one request (Titan takes one input per call).
 CONCURRENT_BATCHES = 8

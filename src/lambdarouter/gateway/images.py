@@ -33,7 +33,8 @@ from lambdarouter.gateway import image_store
 from lambdarouter.gateway.operation import Operation, Priced, Receipt, keep_or_400, token_priced_images
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
-from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+from lambdarouter.providers.family import image_adapter_for
+from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob
 
 
 class ImageGenerationOperation(Operation[ImageBatch, ImageGenerationResponse]):
