@@ -48,6 +48,12 @@ class Candidate:
     def key(self) -> str:
         return endpoint_key(self.endpoint.host, self.endpoint.upstream_id)
 
+    @property
+    def provider_name(self) -> str:
+        """What an answer's `provider` field says: the host's display name, as OpenRouter's answers name
+        providers ("OpenAI", "Amazon Bedrock"); the ledger keeps the slug."""
+        return self.host.spec.display_name
+
 
 def requested_models(request: ChatCompletionRequest) -> list[str]:
     """`model` then the `models` fallback list, without repeats."""

@@ -171,8 +171,6 @@ def check_combinations(request: ChatCompletionRequest) -> None:
                           "send one of them.", param="reasoning_effort")
     if reasoning and effort and reasoning.max_tokens is not None:
         raise bad_request("reasoning takes effort or max_tokens, not both.", param="reasoning.max_tokens")
-    if reasoning and reasoning.enabled is False and effort not in (None, "none"):
-        raise bad_request(f"reasoning.enabled is false but reasoning.effort is {effort}.", param="reasoning.enabled")
     if request.include_reasoning and reasoning and reasoning.exclude:
         raise bad_request("include_reasoning: true contradicts reasoning.exclude: true.", param="include_reasoning")
     if request.top_logprobs is not None and not request.logprobs:
