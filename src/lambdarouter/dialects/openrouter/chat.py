@@ -142,7 +142,7 @@ class ChatCompletionRequest(BaseModel):
         features this gateway does not run (`plugins`). A GatewayError, not a ValueError: pydantic lets it
         through as it is."""
         check_combinations(self)
-        check_plugins(self.plugins, self.stream)
+        check_plugins(self.plugins)
         check_server_tools((t.type for t in self.tools or ()),
                            self.tool_choice.type if isinstance(self.tool_choice, ServerToolChoice) else None)
         check_transforms(self.transforms)

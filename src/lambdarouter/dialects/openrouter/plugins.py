@@ -4,14 +4,11 @@ OpenRouter runs these itself, around the model call (https://openrouter.ai/docs/
 .../server-tools). This gateway runs the ones a self-hosted team needs most and answers a 400 naming any other,
 so no feature is accepted and silently not done (docs/request-fields.md lists each with its reason):
 
-- `response-healing`: built (`gateway/healing.py`): a non-streamed JSON answer (`response_format` json_object
-  or json_schema) that is not valid JSON is repaired. A streamed answer cannot be rewritten after its chunks
-  left, so asking for it on a stream is a 400.
-- every other plugin (`web`, `file-parser`, `web-fetch`, `moderation`, `context-compression`, the routers,
-  `fusion`) and every server tool (`openrouter:*`, the `web_search` shorthand), and `:online`: a 400. Web search
-  and web fetch need a search backend and an agent loop the gateway does not have; `file-parser` needs a PDF
-  engine; the rest are OpenRouter's own services. A plugin sent with `enabled: false` asks for nothing and
-  is accepted.
+- every plugin (`web`, `file-parser`, `response-healing`, `web-fetch`, `moderation`, `context-compression`, the
+  routers, `fusion`), every server tool (`openrouter:*`, the `web_search` shorthand) and `:online`: a 400 that
+  names the feature and why. Web search and web fetch need a search backend and an agent loop the gateway does
+  not have; `file-parser` needs a PDF engine; `response-healing` a JSON repairer it does not have yet; the rest
+  are OpenRouter's own services. A plugin sent with `enabled: false` asks for nothing and is accepted.
 - `transforms: ["middle-out"]`: accepted. It only acts when a prompt does not fit the context; the gateway does
   not compress, so such a prompt gets the 404 naming the context length instead, never a silent cut.
 """
@@ -26,12 +23,12 @@ from lambdarouter.dialects.openrouter.messages import WireModel
 
 PluginId = Literal["auto-router", "auto-beta-router", "moderation", "web", "web-fetch", "file-parser",
                    "response-healing", "context-compression", "pareto-router", "fusion"]
-OFFERED_PLUGINS = frozenset({"response-healing"})
 # Why each plugin is not offered, as the 400 says it.
 UNOFFERED_PLUGINS: Mapping[str, str] = {
     "web": "web search needs a search backend this gateway does not have",
     "web-fetch": "fetching pages for the model needs an agent loop this gateway does not run",
     "file-parser": "this gateway has no PDF parsing engine; send PDFs to a model that takes files natively",
+    "response-healing": "it does not repair JSON answers; validate them client-side",
     "moderation": "this gateway has no moderation service",
     "context-compression": "this gateway does not compress prompts",
     "auto-router": "model selection is OpenRouter's own service",
@@ -55,14 +52,10 @@ def enabled_plugins(plugins: Sequence[Plugin] | None) -> list[str]:
     return [p.id for p in plugins or () if p.enabled is not False]
 
 
-def check_plugins(plugins: Sequence[Plugin] | None, stream: bool) -> None:
-    """400 for a plugin the gateway does not run (or cannot run on a stream)."""
+def check_plugins(plugins: Sequence[Plugin] | None) -> None:
+    """400 for a plugin the gateway does not run."""
     for index, plugin_id in enumerate(enabled_plugins(plugins)):
-        if plugin_id in UNOFFERED_PLUGINS:
-            raise not_offered(f"The {plugin_id} plugin", UNOFFERED_PLUGINS[plugin_id], f"plugins[{index}]")
-        if plugin_id == "response-healing" and stream:
-            raise bad_request("The response-healing plugin repairs whole answers: it cannot rewrite a stream "
-                              "whose chunks were already sent. Use it with stream: false.", param=f"plugins[{index}]")
+        raise not_offered(f"The {plugin_id} plugin", UNOFFERED_PLUGINS[plugin_id], f"plugins[{index}]")
 
 
 def check_server_tools(tool_types: Iterable[str], choice_type: str | None) -> None:
