@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 
+
 class EmbeddingPart(BaseModel):
     """One part of OpenRouter's multimodal input form: `{"content": [{"type": "text", "text"}, ...]}`."""
 
