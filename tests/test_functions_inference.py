@@ -204,7 +204,7 @@ def test_chat_completion_is_answered_and_recorded_in_dynamodb(chat: Running) -> 
     response = send("chat-completions", chat)
     assert response.status_code == 200, response.text
     completion = response.json()
-    assert completion["object"] == "chat.completion" and completion["provider"] == "openai"
+    assert completion["object"] == "chat.completion" and completion["provider"] == "OpenAI"
     assert response.headers["x-generation-id"] == completion["id"]
     assert completion["choices"][0]["message"]["content"] == recording.body["choices"][0]["message"]["content"]
     cost = Decimal(str(completion["usage"]["cost"]))

@@ -16,6 +16,7 @@ from lambdarouter.core.events import (
     Finish,
     FinishReason,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -92,6 +93,13 @@ def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
     return events
 
 
+def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
+    """`choices[].logprobs.content`, whole or per chunk, when the client asked for log probabilities."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return [LogprobsDelta(tuple(content))] if isinstance(content, list) and content else []
+
+
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
 
@@ -109,7 +117,7 @@ class OpenAIAdapter(Member):
         if not isinstance(data, dict) or not data.get("choices"):
             raise malformed("a response without choices", host_of(call))
         choice = data["choices"][0]
-        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {})]
+        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {}), *_logprobs(choice)]
         if choice.get("finish_reason"):
             events.append(_finish(choice["finish_reason"]))
         if data.get("usage"):
@@ -162,6 +170,7 @@ class OpenAIStreamDecoder:
             events.append(_info(chunk))
         for choice in chunk.get("choices") or ():
             events.extend(self._delta(choice.get("delta") or {}))
+            events.extend(_logprobs(choice))
             if choice.get("finish_reason"):
                 self._finished = True
                 events.append(_finish(choice["finish_reason"]))
