@@ -38,7 +38,7 @@ GROQ = next(h for h in BUILTIN_HOSTS if h.name == "groq")
 ENDPOINT = EndpointSpec(host="openai", upstream_id="gpt-up", context_length=1000, prompt=Decimal(1),
                         completion=Decimal(1))
 EVERYTHING = frozenset({"max_tokens", "temperature", "top_p", "seed", "tools", "tool_choice", "response_format",
-                        "reasoning", "logit_bias", "logprobs", "top_logprobs", "stop"})
+                        "reasoning", "logit_bias", "logprobs", "top_logprobs", "stop", "n"})
 SIGNED = {"type": "reasoning.text", "text": "Let me think.", "signature": "sig==", "format": "anthropic-claude-v1",
           "index": 0}
 SEALED = {"type": "reasoning.encrypted", "data": "blob", "format": "google-gemini-v1", "id": "call_1", "index": 1}
@@ -110,14 +110,15 @@ def test_what_the_model_does_not_carry_reaches_an_openai_host_as_sent() -> None:
     ]
     tools = [{"type": "function", "function": {"name": "f", "description": "F.", "parameters": {"type": "object"},
                                                "strict": True}, "cache_control": {"type": "ephemeral"}}]
-    body = sent({"messages": messages, "tools": tools, "logit_bias": {"50256": -100}, "logprobs": True,
+    body = sent({"messages": messages, "tools": tools, "logit_bias": {"50256": -100}, "logprobs": True, "n": 2,
                  "top_logprobs": 2, "audio": {"voice": "alloy"}, "provider": {"sort": "price"}, "seed": 7,
                  "user": "u-1", "metadata": {"k": "v"}, "models": ["x/y"], "reasoning": {"effort": "low"}})
     assert body["messages"] == messages
     assert body["tools"] == tools
-    assert {k: body[k] for k in ("logit_bias", "logprobs", "top_logprobs", "audio", "seed", "user", "metadata")} == {
+    assert {k: body[k] for k in ("logit_bias", "logprobs", "top_logprobs", "audio", "seed", "user", "metadata",
+                                 "n")} == {
         "logit_bias": {"50256": -100}, "logprobs": True, "top_logprobs": 2, "audio": {"voice": "alloy"},
-        "seed": 7, "user": "u-1", "metadata": {"k": "v"}}
+        "seed": 7, "user": "u-1", "metadata": {"k": "v"}, "n": 2}
     assert body["reasoning_effort"] == "low"
     assert not {"provider", "models", "reasoning", "usage"} & body.keys()  # the gateway's own fields
 

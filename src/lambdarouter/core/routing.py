@@ -13,16 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lambdarouter.core.budget import measure
+from lambdarouter.core.budget import PromptSize
 from lambdarouter.core.catalog import Catalog, ResolvedModel
 from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
+from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, image_urls
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError, bad_request, not_configured
 from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
-from lambdarouter.core.parameters import PARAMETER_OF_FIELD
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
-from lambdarouter.dialects.openrouter.messages import ImagePart, ResponseFormatJSONObject, ResponseFormatJSONSchema
+from lambdarouter.core.parameters import asked
+from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 
 MILLION = Decimal(1_000_000)
 
@@ -40,9 +40,9 @@ class Candidate:
         return endpoint_key(self.endpoint.host, self.endpoint.upstream_id)
 
 
-def requested_models(request: ChatCompletionRequest) -> list[str]:
+def requested_models(model: str | None, models: Sequence[str] | None) -> list[str]:
     """`model` then the `models` fallback list, without repeats."""
-    ids = ([request.model] if request.model else []) + list(request.models or [])
+    ids = ([model] if model else []) + list(models or [])
     if not ids:
         raise bad_request("Request must name a model (`model` or `models`).")
     return list(dict.fromkeys(ids))
@@ -61,16 +61,13 @@ class Needs:
     api: str | None = "chat"  # the text API the endpoint must serve (None: an operation beside chat, it chooses)
 
     @classmethod
-    def of(cls, request: ChatCompletionRequest) -> Needs:
-        images = any(isinstance(part, ImagePart) for m in request.messages
-                     if isinstance(content := getattr(m, "content", None), list) for part in content)
-        fmt = request.response_format
-        kind = ("json_schema" if isinstance(fmt, ResponseFormatJSONSchema)
-                else "json_object" if isinstance(fmt, ResponseFormatJSONObject) else None)
-        params = frozenset(p for f in request.model_fields_set if (p := PARAMETER_OF_FIELD.get(f)))
-        output = request.output_token_limit() or 0
-        return cls(bool(request.tools), images, kind, measure(request).charged_tokens + output, params,
-                   chat_outputs(request))
+    def of(cls, request: ChatRequest, size: PromptSize) -> Needs:
+        fmt = request.output
+        kind = ("json_schema" if isinstance(fmt, JsonSchemaFormat)
+                else "json_object" if isinstance(fmt, JsonObjectFormat) else None)
+        output = request.max_output_tokens or 0
+        return cls(bool(request.tools), bool(image_urls(request)), kind, size.charged_tokens + output,
+                   asked(request), chat_outputs(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +97,7 @@ def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     return "in provider.ignore" if prefs.ignore and s.endpoint.host in prefs.ignore else None
 
 
-def chat_outputs(request: ChatCompletionRequest) -> tuple[str, ...]:
+def chat_outputs(request: ChatRequest) -> tuple[str, ...]:
     """The output modalities a chat request asks for: `modalities` (OpenRouter's image output), else text."""
     return tuple(dict.fromkeys(request.modalities)) if request.modalities else ("text",)
 
@@ -227,16 +224,17 @@ def _balanced(endpoints: list[EndpointSpec], health: HealthBoard, rng: random.Ra
     return healthy + failed
 
 
-def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credentials,
-         health: HealthBoard | None = None, rng: random.Random | None = None) -> list[Candidate]:
-    """Every endpoint that may serve the request, in the order they are tried.
+def plan(request: ChatRequest, model_ids: Sequence[str], prefs: ProviderPreferences | None, size: PromptSize,
+         catalog: Catalog, credentials: Credentials, health: HealthBoard | None = None,
+         rng: random.Random | None = None) -> list[Candidate]:
+    """Every endpoint that may serve the conversation for one of `model_ids`, in the order they are tried.
 
     `modalities` that no requested model can produce is the client's mistake, a 400 (not the 404 of "no
     endpoint left"): output modalities belong to the model, whichever host serves it.
     """
-    model_ids, needs = requested_models(request), Needs.of(request)
+    needs = Needs.of(request, size)
     _refuse_unanswerable(model_ids, needs, catalog)
-    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
+    return _candidates(model_ids, prefs or ProviderPreferences(), needs, catalog, credentials, health, rng)
 
 
 def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalog) -> None:

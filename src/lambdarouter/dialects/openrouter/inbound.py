@@ -52,7 +52,7 @@ from lambdarouter.dialects.openrouter import messages as wire
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 
 # Request fields only OpenAI-format hosts understand: forwarded to them as sent, unknown to other formats.
-OPENAI_ONLY_FIELDS = frozenset({"n", "logit_bias", "logprobs", "top_logprobs", "audio", "prediction", "store",
+OPENAI_ONLY_FIELDS = frozenset({"logit_bias", "logprobs", "top_logprobs", "audio", "prediction", "store",
                                 "service_tier", "verbosity", "web_search_options"})
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty",
                    "min_p", "seed")
@@ -78,6 +78,7 @@ def to_canonical(request: ChatCompletionRequest) -> ChatRequest:
         output=_output(request.response_format),
         sampling=Sampling(**{name: getattr(request, name) for name in SAMPLING_FIELDS}),
         max_output_tokens=request.output_token_limit(),
+        choices=request.n,
         stop=(request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ()),
         reasoning=None if reasoning is None and effort is None else Reasoning(
             effort=effort, budget_tokens=reasoning.max_tokens if reasoning else None,

@@ -49,6 +49,8 @@ def build_body(call: UpstreamCall) -> Body:
         body["stop"] = list(request.stop)
     if request.max_output_tokens is not None:
         body[call.host.spec.max_tokens_field] = request.max_output_tokens
+    if request.choices is not None:
+        body["n"] = request.choices
     body.update(_tooling(request))
     if request.output is not None:
         body["response_format"] = _response_format(request.output)
