@@ -12,6 +12,7 @@ import logging
 import os
 from typing import Any, Protocol
 
+from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError, not_configured
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class SecretCredentials:
 
 
 def credentials_from_env() -> Credentials:
-    secret_id = os.environ.get("LAMBDAROUTER_SECRET_ID")
-    if not secret_id:
+    settings = config.current()
+    if not settings.secret_id:
         return EnvCredentials()
-    return SecretCredentials(secret_id, int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL)))
+    return SecretCredentials(settings.secret_id, settings.secret_ttl)

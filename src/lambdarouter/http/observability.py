@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lambdarouter.core import config
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Tracer
     from starlette.applications import Starlette
@@ -60,30 +62,29 @@ logger = logging.getLogger(__name__)
 
 
 def on_aws() -> bool:
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return config.current().on_lambda
 
 
 def cors_origins(environ: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    return [o.strip() for o in env.get("LAMBDAROUTER_CORS_ORIGINS", "").split(",") if o.strip()]
+    settings = config.Settings.from_env(environ) if environ is not None else config.current()
+    return list(settings.cors_origins)
 
 
 def log_prompts() -> bool:
-    return os.environ.get("LAMBDAROUTER_LOG_PROMPTS") == "1"
+    return config.current().log_prompts
 
 
 def service_name() -> str:
-    return os.environ.get("POWERTOOLS_SERVICE_NAME") or PACKAGE
+    return config.current().service_name
 
 
 def metrics_namespace() -> str:
-    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or PACKAGE
+    return config.current().metrics_namespace
 
 
 def tracing_enabled() -> bool:
     """X-Ray only where a daemon listens: inside Lambda (not `sam local`), unless switched off."""
-    return (bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
-            and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"))
+    return config.current().tracing
 
 
 # -- the pieces, built once per process on first use ---------------------------------------------------------
@@ -94,7 +95,7 @@ def powertools_logger() -> Logger:
     """The package's logger in Powertools' JSON: `lambdarouter.*` loggers propagate into it."""
     from aws_lambda_powertools import Logger
 
-    level = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+    level = config.current().log_level
     log = Logger(service=service_name(), level=level, stream=sys.stdout)
     package = logging.getLogger(PACKAGE)
     if log.name != PACKAGE:  # another service name: the package's records still go through the same handler

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -189,6 +188,6 @@ def shared_store() -> Store:
 
 def describe(settings: Settings) -> str:
     if settings.keys_table and settings.usage_table:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        endpoint = settings.dynamodb_endpoint
         return f"DynamoDB {settings.keys_table}, {settings.usage_table}" + (f" at {endpoint}" if endpoint else "")
     return f"SQLite {settings.db_path}"

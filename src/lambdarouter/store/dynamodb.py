@@ -20,7 +20,6 @@ Rate windows are two counter attributes on the key item (`rate_window`, `rate_co
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -30,6 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdarouter.core import config
 from lambdarouter.store import IDEMPOTENCY_IN_PROGRESS_TTL, hash_key, key_label, new_key
 from lambdarouter.store.codec import decode_generation, encode_generation
 from lambdarouter.store.dynamodb_idempotency import PowertoolsIdempotency
@@ -63,7 +63,7 @@ def dynamodb_client() -> Any:
     """The process-wide client, created on first use (AWS_ENDPOINT_URL_DYNAMODB is honoured by boto3)."""
     global _client
     if _client is None:
-        _client = boto3.client("dynamodb", region_name=os.environ.get("AWS_REGION") or None,
+        _client = boto3.client("dynamodb", region_name=config.current().aws_region,
                                config=Config(retries={"mode": "standard", "max_attempts": 5},
                                              connect_timeout=3, read_timeout=10))
     return _client
