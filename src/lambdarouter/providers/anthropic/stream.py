@@ -32,6 +32,7 @@ from lambdarouter.providers.anthropic.response import (
     text_detail,
     usage_from,
 )
+from lambdarouter.providers.base import parse_json_body
 from lambdarouter.providers.common import ErrorAfterEvents, malformed
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
@@ -83,23 +84,40 @@ class AnthropicStreamDecoder:
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return handler(self, payload) if handler is not None else []  # ping and unknown events
 
+    def whole(self, message: dict[str, Any]) -> list[StreamEvent]:
+        """A whole Message read as the stream that would have carried it: its start, each content block
+        started whole and stopped, its stop reason and usage. One reading for both, so they cannot drift."""
+        events = self._message_start({"message": {k: v for k, v in message.items() if k != "usage"}})
+        for index, block in enumerate(message["content"]):
+            events.extend(self._block_start({"index": index, "content_block": block}, whole=True))
+            events.extend(self._block_stop({"index": index}))
+        events.extend(self._message_delta({"delta": {"stop_reason": message.get("stop_reason")},
+                                           "usage": message.get("usage")}))
+        return events
+
     def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
         message = payload.get("message") or {}
         events: list[StreamEvent] = [info(message)]
         events.extend(self._usage_report(message.get("usage")))
         return events
 
-    def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+    def _block_start(self, payload: dict[str, Any], whole: bool = False) -> list[StreamEvent]:
+        """A block's start; `whole`: a block of a whole Message, whose payload is all there is (a streamed
+        tool_use starts with an empty `input` its deltas fill, a whole one has it)."""
         index, block = _index(payload), payload.get("content_block") or {}
         state = self._blocks[index] = _Block(str(block.get("type")))
         if state.kind == "tool_use":
             state.tool_index = self._tools.start(index)
-            return [ToolCallDelta(state.tool_index, block.get("id"), block.get("name"), "")]
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False) if whole else ""
+            state.has_arguments = whole
+            return [ToolCallDelta(state.tool_index, block.get("id"), block.get("name"), arguments)]
         if state.kind == "text" and block.get("text"):
             return [TextDelta(block["text"])]
-        if state.kind == "thinking" and block.get("thinking"):
-            state.thinking.append(block["thinking"])
-            return [ReasoningDelta(text=block["thinking"])]
+        if state.kind == "thinking":
+            state.signature = block.get("signature") if whole else None
+            if block.get("thinking"):
+                state.thinking.append(block["thinking"])
+                return [ReasoningDelta(text=block["thinking"])]
         if state.kind == "redacted_thinking":
             return [ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), self._next_detail()))]
         return []
@@ -157,6 +175,16 @@ class AnthropicStreamDecoder:
     def _next_detail(self) -> int:
         self._details += 1
         return self._details - 1
+
+
+def parse_message(body: bytes, provider: str | None = None) -> list[StreamEvent]:
+    """A whole Message, read by the stream's own decoder (`AnthropicStreamDecoder.whole`)."""
+    data = parse_json_body(body)
+    if isinstance(data, dict) and data.get("type") == "error":
+        raise error_event(data, provider)
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise malformed("a response that is not an Anthropic message", provider)
+    return AnthropicStreamDecoder(provider).whole(data)
 
 
 def _index(payload: dict[str, Any]) -> int:

@@ -76,22 +76,6 @@ def _images(part: Mapping[str, Any]) -> list[StreamEvent]:
     return events
 
 
-def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
-    events: list[StreamEvent] = []
-    if text := _reasoning_text(message):
-        events.append(ReasoningDelta(text=text))
-    events.extend(ReasoningDelta(detail=d) for d in message.get("reasoning_details") or ())
-    if content := message.get("content"):
-        events.append(TextDelta(content))
-    if refusal := message.get("refusal"):
-        events.append(RefusalDelta(refusal))
-    events.extend(_images(message))
-    for index, tool_call in enumerate(message.get("tool_calls") or ()):
-        function = tool_call.get("function") or {}
-        events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"), function.get("arguments") or ""))
-    return events
-
-
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
 
@@ -108,20 +92,14 @@ class OpenAIAdapter(Member):
         data = parse_json_body(body)
         if not isinstance(data, dict) or not data.get("choices"):
             raise malformed("a response without choices", host_of(call))
-        choice = data["choices"][0]
-        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {})]
-        if choice.get("finish_reason"):
-            events.append(_finish(choice["finish_reason"]))
-        if data.get("usage"):
-            events.append(UsageReport(usage_from(data["usage"])))
-        return events
+        return OpenAIStreamDecoder(host_of(call)).whole(data)
 
     def stream_decoder(self, call: UpstreamCall | None = None) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(host_of(call))
 
 
 class OpenAIStreamDecoder:
-    """`data: {chunk}` events until `data: [DONE]`."""
+    """`data: {chunk}` events until `data: [DONE]`; a whole answer is read the same way (`whole`)."""
 
     def __init__(self, provider: str | None = None) -> None:
         self._provider = provider
@@ -141,6 +119,12 @@ class OpenAIStreamDecoder:
             raise malformed("a stream that ended before its last chunk", self._provider)
         return events
 
+    def whole(self, answer: Mapping[str, Any]) -> list[StreamEvent]:
+        """A whole `chat.completion`: its first choice's message read as one chunk's delta, so the whole and
+        the streamed answer are read by the same code and cannot drift apart."""
+        choice = answer["choices"][0]
+        return self._chunk({**answer, "choices": [{**choice, "delta": choice.get("message") or {}}]})
+
     def _event(self, data: str) -> list[StreamEvent]:
         if data == "[DONE]":
             self._done = True
@@ -151,6 +135,9 @@ class OpenAIStreamDecoder:
             raise malformed("a stream chunk that is not JSON", self._provider) from exc
         if not isinstance(chunk, dict):
             raise malformed("a stream chunk that is not an object", self._provider)
+        return self._chunk(chunk)
+
+    def _chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
         if "error" in chunk and not chunk.get("choices"):
             # OpenRouter-style mid-stream error: a chunk with a top-level `error`.
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
