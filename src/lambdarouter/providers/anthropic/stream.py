@@ -33,8 +33,8 @@ from lambdarouter.providers.anthropic.response import (
     usage_from,
 )
 from lambdarouter.providers.base import parse_json_body
-from lambdarouter.providers.common import ErrorAfterEvents, malformed
-from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.common import malformed
+from lambdarouter.providers.sse import SSEStreamDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
 
@@ -47,37 +47,26 @@ class _Block:
     signature: str | None = None
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(SSEStreamDecoder):
+    cut_short = "a stream that ended before its message_stop event"
+
     def __init__(self, provider: str | None = None) -> None:
-        self._provider = provider
-        self._sse = SSEDecoder()
+        super().__init__(provider)
         self._tools = ToolCallIndexer()
         self._blocks: dict[int, _Block] = {}
         self._usage: dict[str, Any] = {}  # raw usage fields, later reports overriding earlier ones
         self._details = 0
         self._finished = False
         self._stopped = False
-        self._errors = ErrorAfterEvents()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
-
-    def close(self) -> list[StreamEvent]:
-        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
+    def _ended(self) -> bool:
         # message_delta carries the stop reason; without it (or message_stop) the answer is cut short.
-        if not (self._finished or self._stopped):
-            raise malformed("a stream that ended before its message_stop event", self._provider)
-        return events
+        return self._finished or self._stopped
 
     def _event(self, data: str) -> list[StreamEvent]:
         if not data:
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:
-            raise malformed("a stream event that is not JSON", self._provider) from exc
-        if not isinstance(payload, dict):
-            raise malformed("a stream event that is not an object", self._provider)
+        payload = self._json_object(data, "stream event")
         kind = payload.get("type")
         if kind == "error":
             raise error_event(payload, self._provider)

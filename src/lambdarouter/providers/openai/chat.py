@@ -27,11 +27,11 @@ from lambdarouter.core.events import (
     token_count,
 )
 from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of, parse_json_body
-from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.common import malformed
 from lambdarouter.providers.family import Member
 from lambdarouter.providers.openai.family import EVENT_STREAM, FAMILY, JSON
 from lambdarouter.providers.openai.request import build_body
-from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.sse import SSEStreamDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
 # OpenAI's finish reasons are the gateway's; `function_call` is the deprecated name of tool_calls.
@@ -98,26 +98,20 @@ class OpenAIAdapter(Member):
         return OpenAIStreamDecoder(host_of(call))
 
 
-class OpenAIStreamDecoder:
+class OpenAIStreamDecoder(SSEStreamDecoder):
     """`data: {chunk}` events until `data: [DONE]`; a whole answer is read the same way (`whole`)."""
 
+    cut_short = "a stream that ended before its last chunk"
+
     def __init__(self, provider: str | None = None) -> None:
-        self._provider = provider
-        self._sse = SSEDecoder()
+        super().__init__(provider)
         self._tools = ToolCallIndexer()
         self._done = False
         self._finished = False
         self._seen_info = False
-        self._errors = ErrorAfterEvents()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
-
-    def close(self) -> list[StreamEvent]:
-        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
-        if not (self._done or self._finished):
-            raise malformed("a stream that ended before its last chunk", self._provider)
-        return events
+    def _ended(self) -> bool:
+        return self._done or self._finished
 
     def whole(self, answer: Mapping[str, Any]) -> list[StreamEvent]:
         """A whole `chat.completion`: its first choice's message read as one chunk's delta, so the whole and
@@ -129,13 +123,7 @@ class OpenAIStreamDecoder:
         if data == "[DONE]":
             self._done = True
             return []
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise malformed("a stream chunk that is not JSON", self._provider) from exc
-        if not isinstance(chunk, dict):
-            raise malformed("a stream chunk that is not an object", self._provider)
-        return self._chunk(chunk)
+        return self._chunk(self._json_object(data, "stream chunk"))
 
     def _chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
         if "error" in chunk and not chunk.get("choices"):
