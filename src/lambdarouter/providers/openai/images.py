@@ -55,6 +55,11 @@ def image_model(upstream_id: str) -> ImageModel | None:
     return None
 
 
+def answers_base64_only(upstream_id: str) -> bool:
+    """GPT Image models answer nothing but base64 (and OpenAI's API answers them so by default)."""
+    return image_model(upstream_id) is GPT_IMAGE
+
+
 class OpenAIImages(Member):
     family = FAMILY
     one_per_call = False
