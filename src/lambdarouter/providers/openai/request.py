@@ -35,6 +35,7 @@ from lambdarouter.core.conversation import (
     single_text,
 )
 from lambdarouter.core.parameters import SAMPLING_PARAMETERS
+from lambdarouter.profiles import openai as openai_profile
 from lambdarouter.providers.base import UpstreamCall
 
 Body = dict[str, Any]
@@ -54,8 +55,9 @@ def build_body(call: UpstreamCall) -> Body:
     body.update(_tooling(request))
     if request.output is not None:
         body["response_format"] = _response_format(request.output)
-    if (reasoning := request.reasoning) is not None and reasoning.effort and reasoning.enabled is not False:
-        body["reasoning_effort"] = reasoning.effort
+    limit = request.max_output_tokens or call.endpoint.max_output_tokens
+    if (effort := openai_profile.reasoning_effort(request.reasoning, limit)) is not None:
+        body["reasoning_effort"] = effort
     if request.modalities:
         body["modalities"] = list(request.modalities)
     if request.user is not None:
