@@ -72,3 +72,11 @@ def test_no_module_reads_the_environment_on_its_own() -> None:
     reads = [f"{where}:{number}: {line}" for where, number, line in _reads()
              if where not in ALLOWED or (where == "http/observability.py" and "_X_AMZN_TRACE_ID" not in line)]
     assert not reads, reads
+
+
+def test_every_table_is_named_by_the_settings() -> None:
+    """store/tables.py reads each table's name from the Settings: one field per table, none forgotten."""
+    from lambdarouter.store.tables import TABLES, table_names
+
+    environ = {table.env_var: f"custom-{table.logical_id}" for table in TABLES}
+    assert table_names(environ) == {table.logical_id: f"custom-{table.logical_id}" for table in TABLES}

@@ -20,7 +20,8 @@ NAMES = (
     "XDG_DATA_HOME", "LAMBDAROUTER_DB", "LAMBDAROUTER_CONFIG", "LAMBDAROUTER_ADMIN_KEY", "LAMBDAROUTER_CONNECT_TIMEOUT",
     "LAMBDAROUTER_READ_TIMEOUT", "LAMBDAROUTER_REQUEST_DEADLINE", "LAMBDAROUTER_RETRY_ROUNDS",
     "LAMBDAROUTER_STREAM_LIMIT", "LAMBDAROUTER_KEYS_TABLE", "LAMBDAROUTER_USAGE_TABLE",
-    "LAMBDAROUTER_IDEMPOTENCY_TABLE", "LAMBDAROUTER_KEEPALIVE_SECONDS", "LAMBDAROUTER_IMAGE_BUCKET",
+    "LAMBDAROUTER_IDEMPOTENCY_TABLE", "LAMBDAROUTER_SUMMARY_TABLE", "LAMBDAROUTER_KEEPALIVE_SECONDS",
+    "LAMBDAROUTER_IMAGE_BUCKET",
     "LAMBDAROUTER_IMAGE_URL_TTL", "LAMBDAROUTER_IMAGE_FETCH_ALLOW", "LAMBDAROUTER_SECRET_ID",
     "LAMBDAROUTER_SECRET_TTL", "LAMBDAROUTER_CORS_ORIGINS", "LAMBDAROUTER_LOG_PROMPTS", "AWS_REGION",
     "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT",
@@ -47,6 +48,7 @@ class Settings:
     keys_table: str | None = None
     usage_table: str | None = None
     idempotency_table: str | None = None
+    summary_table: str | None = None  # the usage aggregates (store/summary.py)
     dynamodb_endpoint: str | None = None  # AWS_ENDPOINT_URL_DYNAMODB (boto3 honours it itself; shown in logs)
     aws_region: str | None = None  # AWS_REGION (what Lambda sets), else AWS_DEFAULT_REGION
     # Provider keys from one Secrets Manager secret (on AWS), cached this many seconds.
@@ -81,6 +83,7 @@ class Settings:
             keys_table=env.get("LAMBDAROUTER_KEYS_TABLE") or None,
             usage_table=env.get("LAMBDAROUTER_USAGE_TABLE") or None,
             idempotency_table=env.get("LAMBDAROUTER_IDEMPOTENCY_TABLE") or None,
+            summary_table=env.get("LAMBDAROUTER_SUMMARY_TABLE") or None,
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             secret_id=env.get("LAMBDAROUTER_SECRET_ID") or None,
