@@ -119,7 +119,7 @@ _current: tuple[tuple[str | None, ...], Settings] | None = None
 def current() -> Settings:
     """The process's settings, parsed again only when a variable they read changed."""
     global _current
-    values = tuple(os.environ.get(name) for name in NAMES)
+    values = tuple(map(os.environ.get, NAMES))
     if _current is None or _current[0] != values:
         _current = (values, Settings.from_env())
     return _current[1]

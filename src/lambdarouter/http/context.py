@@ -19,5 +19,6 @@ def default_gateway() -> Gateway:
     gateway = Gateway(load_catalog(settings.config_path), shared_store(), credentials_from_env(),
                       retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds),
                       stream_limit=settings.stream_limit, read_timeout=settings.read_timeout)
-    gateway.observers.append(emit_generation_metrics)  # EMF metrics on AWS; a no-op elsewhere
+    if settings.on_lambda:
+        gateway.observers.append(emit_generation_metrics)  # EMF metrics, on AWS only
     return gateway

@@ -266,15 +266,16 @@ class Telemetry:
                 body.extend(message.get("body", b"")[: MAX_LOGGED_BODY - len(body)])
             return message
 
+        prompts = log_prompts()  # read once per request (config.current() compares every variable it reads)
         try:
             async with _subsegment(ids):
-                await self.app(scope, receiving if log_prompts() else receive, sending)
+                await self.app(scope, receiving if prompts else receive, sending)
         finally:
             route = self.labels.get(scope.get("endpoint"), UNMATCHED)  # type: ignore[arg-type]
             elapsed_ms = (time.perf_counter() - started) * 1000
             extra: dict[str, Any] = {"method": scope["method"], "path": scope["path"], "route": route,
                                      "status": status, "duration_ms": round(elapsed_ms, 3)}
-            if log_prompts() and body:
+            if prompts and body:
                 extra["request_body"] = body.decode("utf-8", "replace")
             log.info("request", extra=extra)
             _emit_request_metrics(route, status, elapsed_ms)

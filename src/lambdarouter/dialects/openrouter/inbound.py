@@ -66,8 +66,8 @@ DETAIL_PAYLOADS: Mapping[str, tuple[str, str]] = {
 
 def to_canonical(request: ChatCompletionRequest) -> ChatRequest:
     """The conversation and options of an OpenRouter chat request, as the canonical model says them."""
-    given = request.model_fields_set
-    top = request.model_dump(mode="json", include=set(OPENAI_ONLY_FIELDS & given), by_alias=True)
+    openai_only = OPENAI_ONLY_FIELDS & request.model_fields_set
+    top = request.model_dump(mode="json", include=set(openai_only), by_alias=True) if openai_only else {}
     reasoning = request.reasoning
     effort = (reasoning.effort if reasoning else None) or request.reasoning_effort
     return ChatRequest(

@@ -34,7 +34,7 @@ class ErrorMapper(Protocol):
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
 
-_override: Timeouts | None = None  # `configure_timeouts`: else the settings' (core/config.py)
+_defaults: Timeouts | None = None  # the settings' (core/config.py), read on first use, or `configure_timeouts`
 _backend: Backend = HttpxBackend()
 
 
@@ -58,16 +58,16 @@ async def aclose() -> None:
 
 def configure_timeouts(connect: float, read: float) -> None:
     """Timeouts other than the settings' (LAMBDAROUTER_CONNECT_TIMEOUT / _READ_TIMEOUT), for this process."""
-    global _override
-    _override = Timeouts(connect=connect, read=read)
+    global _defaults
+    _defaults = Timeouts(connect=connect, read=read)  # read at each call: the clients need no rebuilding
 
 
 def default_timeouts() -> Timeouts:
-    """Read at each call, so the clients need no rebuilding when they change."""
-    if _override is not None:
-        return _override
-    settings = config.current()
-    return Timeouts(connect=settings.connect_timeout, read=settings.read_timeout)
+    global _defaults
+    if _defaults is None:
+        settings = config.current()
+        _defaults = Timeouts(connect=settings.connect_timeout, read=settings.read_timeout)
+    return _defaults
 
 
 def timeout_for(host: HostSpec) -> Timeouts | None:
