@@ -23,7 +23,8 @@ NAMES = (
     "LAMBDAROUTER_IDEMPOTENCY_TABLE", "LAMBDAROUTER_SUMMARY_TABLE", "LAMBDAROUTER_KEEPALIVE_SECONDS",
     "LAMBDAROUTER_IMAGE_BUCKET",
     "LAMBDAROUTER_IMAGE_URL_TTL", "LAMBDAROUTER_IMAGE_FETCH_ALLOW", "LAMBDAROUTER_SECRET_ID",
-    "LAMBDAROUTER_SECRET_TTL", "LAMBDAROUTER_CORS_ORIGINS", "LAMBDAROUTER_LOG_PROMPTS", "AWS_REGION",
+    "LAMBDAROUTER_SECRET_TTL", "LAMBDAROUTER_ADMIN_SECRET_ID", "AWS_LWA_READINESS_CHECK_PATH",
+    "LAMBDAROUTER_CORS_ORIGINS", "LAMBDAROUTER_LOG_PROMPTS", "AWS_REGION",
     "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT",
     "AWS_SAM_LOCAL", "LOG_LEVEL", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_TRACE_DISABLED",
@@ -54,6 +55,7 @@ class Settings:
     # Provider keys from one Secrets Manager secret (on AWS), cached this many seconds.
     secret_id: str | None = None
     secret_ttl: int = DEFAULT_SECRET_TTL
+    admin_secret_id: str | None = None  # the management key's own secret (else it is read with the provider keys)
     keepalive_seconds: float = 15.0  # `: keep-alive` comments on a silent stream
     image_bucket: str | None = None  # generated images as presigned S3 URLs, else data: URLs
     image_url_ttl: str = ""  # as given: gateway/image_store.py checks its range
@@ -66,6 +68,7 @@ class Settings:
     metrics_namespace: str = PACKAGE
     on_lambda: bool = False  # inside a Lambda function (AWS_LAMBDA_FUNCTION_NAME)
     tracing: bool = False  # X-Ray: inside Lambda (not `sam local`), unless switched off
+    readiness_check_path: str | None = None  # the Lambda Web Adapter's readiness probe (not an invocation)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +91,7 @@ class Settings:
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             secret_id=env.get("LAMBDAROUTER_SECRET_ID") or None,
             secret_ttl=int(env.get("LAMBDAROUTER_SECRET_TTL") or DEFAULT_SECRET_TTL),
+            admin_secret_id=env.get("LAMBDAROUTER_ADMIN_SECRET_ID") or None,
             keepalive_seconds=float(env.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15")),
             image_bucket=env.get("LAMBDAROUTER_IMAGE_BUCKET") or None,
             image_url_ttl=env.get("LAMBDAROUTER_IMAGE_URL_TTL", ""),
@@ -100,6 +104,7 @@ class Settings:
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             tracing=(bool(env.get("LAMBDA_TASK_ROOT")) and not env.get("AWS_SAM_LOCAL")
                      and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")),
+            readiness_check_path=env.get("AWS_LWA_READINESS_CHECK_PATH") or None,
         )
 
 
