@@ -110,15 +110,14 @@ def test_what_the_model_does_not_carry_reaches_an_openai_host_as_sent() -> None:
     ]
     tools = [{"type": "function", "function": {"name": "f", "description": "F.", "parameters": {"type": "object"},
                                                "strict": True}, "cache_control": {"type": "ephemeral"}}]
-    body = sent({"messages": messages, "tools": tools, "logit_bias": {"50256": -100}, "logprobs": True, "n": 2,
+    body = sent({"messages": messages, "tools": tools, "logit_bias": {"50256": -100}, "logprobs": True,
                  "top_logprobs": 2, "audio": {"voice": "alloy"}, "provider": {"sort": "price"}, "seed": 7,
                  "user": "u-1", "metadata": {"k": "v"}, "models": ["x/y"], "reasoning": {"effort": "low"}})
     assert body["messages"] == messages
     assert body["tools"] == tools
-    assert {k: body[k] for k in ("logit_bias", "logprobs", "top_logprobs", "audio", "seed", "user", "metadata",
-                                 "n")} == {
+    assert {k: body[k] for k in ("logit_bias", "logprobs", "top_logprobs", "audio", "seed", "user", "metadata")} == {
         "logit_bias": {"50256": -100}, "logprobs": True, "top_logprobs": 2, "audio": {"voice": "alloy"},
-        "seed": 7, "user": "u-1", "metadata": {"k": "v"}, "n": 2}
+        "seed": 7, "user": "u-1", "metadata": {"k": "v"}}
     assert body["reasoning_effort"] == "low"
     assert not {"provider", "models", "reasoning", "usage"} & body.keys()  # the gateway's own fields
 

@@ -86,7 +86,7 @@ def test_gemini_through_vertex_with_an_exchanged_token(client: openai.OpenAI, fa
                         path=f"{GEMINI_PATH}:streamGenerateContent")
     answer = client.chat.completions.create(model="google/gemini-2.5-flash", messages=HELLO,
                                             extra_body=_only_vertex())
-    assert answer.choices[0].message.content and answer.model_dump()["provider"] == "google-vertex"
+    assert answer.choices[0].message.content and answer.model_dump()["provider"] == "Google Vertex"
     chunks = list(client.chat.completions.create(model="google/gemini-2.5-flash", messages=HELLO,
                                                  stream=True, extra_body=_only_vertex()))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -120,7 +120,7 @@ def test_claude_through_vertex_gets_the_claude_profile(client: openai.OpenAI, fa
     extra = {**_only_vertex(), "reasoning": {"max_tokens": 2048}}
     answer = client.chat.completions.create(model="anthropic/claude-sonnet-4.5", messages=HELLO,
                                             max_tokens=4096, extra_body=extra)
-    assert answer.choices[0].message.content and answer.model_dump()["provider"] == "google-vertex"
+    assert answer.choices[0].message.content and answer.model_dump()["provider"] == "Google Vertex"
     chunks = list(client.chat.completions.create(model="anthropic/claude-sonnet-4.5", messages=HELLO,
                                                  stream=True, extra_body=_only_vertex()))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

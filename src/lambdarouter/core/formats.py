@@ -35,10 +35,10 @@ OPENAI_PARAMETERS = ("max_tokens", "temperature", "top_p", "stop", "frequency_pe
                      "logit_bias", "logprobs", "top_logprobs", "response_format", "structured_outputs", "tools",
                      "tool_choice")
 ANTHROPIC_PARAMETERS = ("max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "reasoning",
-                        "include_reasoning", "response_format", "structured_outputs")
+                        "include_reasoning", "response_format", "structured_outputs", "verbosity")
 GEMINI_PARAMETERS = ("max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty",
                      "presence_penalty", "tools", "tool_choice", "response_format", "structured_outputs", "reasoning",
-                     "include_reasoning")
+                     "include_reasoning", "logprobs", "top_logprobs")
 BEDROCK_PARAMETERS = ("max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice")
 
 _ALL: frozenset[Capability] = frozenset({"chat", "embeddings", "images"})

@@ -112,7 +112,7 @@ class EmbeddingOperation(Operation[Embedded, EmbeddingResponse]):
                             receipt.served_by.endpoint.host) from None
         tokens = receipt.usage.prompt_tokens
         return EmbeddingResponse(id=receipt.id, data=data, model=receipt.served_by.model.id,
-                                 provider=receipt.served_by.endpoint.host,
+                                 provider=receipt.served_by.provider_name,
                                  usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens,
                                                       cost=float(receipt.cost)))
 

@@ -115,7 +115,7 @@ class ImageGenerationOperation(ImagesOperation[ImageGenerationResponse]):
             data = [ImageData(url=url, revised_prompt=image.revised_prompt)
                     for url, image in zip(urls, images, strict=True)]
         return ImageGenerationResponse(id=receipt.id, created=int(time.time()), data=data, model=served.model.id,
-                                       provider=served.endpoint.host,
+                                       provider=served.provider_name,
                                        usage=ImageUsage(images=len(images), cost=float(receipt.cost)))
 
 

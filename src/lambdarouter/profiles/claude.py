@@ -32,7 +32,10 @@ _MODEL_VERSION = re.compile(r"claude-([a-z]+)-(\d+)(?:-(\d))?(?=[-@:]|$)")
 # Adaptive thinking's `output_config.effort` (low / medium / high / xhigh / max); OpenAI's "minimal" has no
 # Anthropic counterpart, its nearest is "low" (https://platform.claude.com/docs/en/build-with-claude/effort).
 ADAPTIVE_EFFORT: Mapping[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
-                                      "xhigh": "xhigh"}
+                                      "xhigh": "xhigh", "max": "max"}
+# The effort levels each model takes beyond low / medium / high (OpenRouter's parameter guide, "Verbosity": xhigh
+# from Claude Opus 4.7, max from Opus 4.6); a level a model lacks is asked as "high".
+TOP_EFFORTS_FROM: Mapping[str, tuple[int, int]] = {"xhigh": (4, 7), "max": (4, 6)}
 
 
 def is_claude(upstream_id: str) -> bool:
@@ -55,7 +58,7 @@ def thinking(reasoning: Reasoning | None, upstream_id: str, max_tokens: int) -> 
     if reasoning is None:
         return {}
     style = thinking_style(upstream_id)
-    if reasoning.enabled is False:
+    if reasoning.enabled is False or reasoning.effort == "none":
         # Thinking is off by default; adaptive-only models refuse an explicit `disabled`.
         return {} if style == "adaptive_only" else {"thinking": {"type": "disabled"}}
     effort, budget = reasoning.effort, reasoning.budget_tokens
@@ -66,9 +69,32 @@ def thinking(reasoning: Reasoning | None, upstream_id: str, max_tokens: int) -> 
         # An explicit budget cannot be honoured on adaptive-only models: the model sizes its thinking.
         out: dict[str, Any] = {"thinking": {"type": "adaptive"}}
         if effort is not None:
-            out["output_config"] = {"effort": ADAPTIVE_EFFORT[effort]}
+            out["output_config"] = {"effort": output_effort(effort, upstream_id)}
         return out
     return {"thinking": {"type": "enabled", "budget_tokens": _budget(budget, effort, max_tokens)}}
+
+
+def output_effort(level: str, upstream_id: str) -> str:
+    """An effort (or OpenRouter's `verbosity`) as this model's `output_config.effort`."""
+    effort = ADAPTIVE_EFFORT[level]
+    needed = TOP_EFFORTS_FROM.get(effort)
+    return effort if needed is None or _takes_top_effort(upstream_id, needed) else "high"
+
+
+def _takes_top_effort(upstream_id: str, since: tuple[int, int]) -> bool:
+    match = _MODEL_VERSION.search(upstream_id)
+    if match is None:
+        return False
+    version = (int(match[2]), int(match[3] or 0))
+    return version >= (5, 0) or (match[1] == "opus" and version >= since)
+
+
+def add_verbosity(fields: dict[str, Any], level: str | None, upstream_id: str) -> None:
+    """OpenRouter's `verbosity` → `output_config.effort` in `fields` (its parameter guide: "For Anthropic models,
+    this parameter maps to output_config.effort"), on the models that take an effort (adaptive thinking, 4.6
+    on; older models have no such control). An effort the reasoning options already set wins."""
+    if level is not None and thinking_style(upstream_id) != "budget":
+        fields.setdefault("output_config", {}).setdefault("effort", output_effort(level, upstream_id))
 
 
 def _budget(budget: int | None, effort: str | None, max_tokens: int) -> int:

@@ -22,6 +22,7 @@ PRO_MODELS = re.compile(r"^(models/)?gemini-[12](\.\d+)?-pro")
 PRO_BUDGET_CEILING, BUDGET_CEILING = 32768, 24576
 # Gemini's own output limit when the request sets none (the 2.5 models' maxOutputTokens).
 DEFAULT_OUTPUT_LIMIT = 65536
+THINKING_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
 
 
 def sizes_thinking_by_budget(upstream_id: str) -> bool:
@@ -45,7 +46,7 @@ def thinking_config(reasoning: Reasoning | None, upstream_id: str, output_limit:
     if reasoning is None:
         return None
     effort, budget = reasoning.effort, reasoning.budget_tokens
-    if reasoning.enabled is False and budget is None and effort is None:
+    if reasoning.enabled is False and budget is None and effort in (None, "none"):
         return {"thinkingBudget": 0}
     config: dict[str, Any] = {}
     if budget is not None:
@@ -54,7 +55,8 @@ def thinking_config(reasoning: Reasoning | None, upstream_id: str, output_limit:
         ceiling = PRO_BUDGET_CEILING if PRO_MODELS.match(upstream_id) else BUDGET_CEILING
         config["thinkingBudget"] = effort_budget(effort, output_limit or DEFAULT_OUTPUT_LIMIT, ceiling)
     elif effort is not None:
-        config["thinkingLevel"] = effort.upper()  # the ThinkingLevel enum's names: MINIMAL, LOW, MEDIUM, HIGH
+        # The ThinkingLevel enum's names: MINIMAL, LOW, MEDIUM, HIGH; OpenRouter's xhigh and max ask for HIGH.
+        config["thinkingLevel"] = THINKING_LEVELS.get(effort, "HIGH")
     if not reasoning.exclude:
         config["includeThoughts"] = True
     return config

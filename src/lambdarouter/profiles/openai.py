@@ -9,19 +9,29 @@ https://openrouter.ai/docs/guides/best-practices/reasoning-tokens), through the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lambdarouter.core.conversation import Reasoning
 from lambdarouter.profiles.reasoning import EFFORT_RATIOS
 
-# The efforts OpenAI's `reasoning_effort` takes (https://platform.openai.com/docs/api-reference/chat/create).
+# The efforts a thinking budget maps to (every reasoning model takes them,
+# https://platform.openai.com/docs/api-reference/chat/create), and OpenRouter's levels OpenAI lacks as the
+# nearest it has (reasoning_effort goes from "none" to "xhigh").
 EFFORTS = ("minimal", "low", "medium", "high")
+NEAREST: Mapping[str, str] = {"max": "xhigh"}
 
 
 def reasoning_effort(reasoning: Reasoning | None, output_limit: int | None) -> str | None:
-    """The `reasoning_effort` to send; None: the model's own default (nothing asked, or thinking off)."""
-    if reasoning is None or reasoning.enabled is False:
+    """The `reasoning_effort` to send; None: the model's own default (nothing asked, or thinking off).
+    "none" (no reasoning, where the model can stop) is said as OpenAI says it."""
+    if reasoning is None:
+        return None
+    if reasoning.effort == "none":
+        return "none"
+    if reasoning.enabled is False:
         return None
     if reasoning.effort is not None:
-        return reasoning.effort
+        return NEAREST.get(reasoning.effort, reasoning.effort)
     if reasoning.budget_tokens is None or not output_limit:
         return None
     share = reasoning.budget_tokens / output_limit

@@ -31,6 +31,11 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     body.update(_sampling(request))
     body.update(_tools(request, messages))
     body.update(_thinking(request, call.endpoint.upstream_id, max_tokens))
+    claude.add_verbosity(body, request.verbosity, call.endpoint.upstream_id)
+    if request.cache is not None:
+        # Automatic caching: Anthropic puts the breakpoint on the last cacheable block itself
+        # (https://platform.claude.com/docs/en/build-with-claude/prompt-caching, "Automatic caching").
+        body["cache_control"] = cache_control(request.cache)
     if isinstance(request.output, JsonSchemaFormat):
         body.setdefault("output_config", {})["format"] = _output_format(request.output)
     if request.user:

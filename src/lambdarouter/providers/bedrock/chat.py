@@ -62,6 +62,11 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
     model_id = call.endpoint.upstream_id
     messages = MessageTranslator(is_anthropic(model_id)).conversation(request.messages)
+    automatic = cache_point(request.cache)
+    if automatic is not None and messages and automatic not in messages[-1]["content"][-1:]:
+        # Top-level cache_control (automatic caching): Converse has none, so the breakpoint goes after the
+        # prompt's last block, where Anthropic's automatic caching puts it.
+        messages[-1]["content"].append(automatic)
     body: dict[str, Any] = {"messages": messages}
     system = system_blocks(request.messages)
     output = _output_config(request.output)
@@ -124,6 +129,8 @@ def _additional_fields(call: UpstreamCall, inference: dict[str, Any]) -> dict[st
         if "thinking" in thinking and thinking["thinking"]["type"] != "disabled":
             inference.setdefault("maxTokens", limit)
         fields.update(thinking)
+    if is_anthropic(model_id):
+        claude.add_verbosity(fields, request.verbosity, model_id)
     return fields
 
 

@@ -107,11 +107,26 @@ def generation_config(call: UpstreamCall) -> dict[str, Any]:
         # OpenAI's output modalities are Gemini's responseModalities (TEXT, IMAGE, AUDIO).
         config["responseModalities"] = [m.upper() for m in request.modalities]
     config.update(_response_format(request))
+    if request.logprobs is not None:
+        # https://ai.google.dev/api/generate-content#generationconfig: responseLogprobs, and `logprobs` alternatives
+        # per step; the answer's logprobsResult is translated back (gemini/stream.py).
+        config["responseLogprobs"] = True
+        if request.logprobs:
+            config["logprobs"] = request.logprobs
+    if request.image_config:
+        # OpenRouter's image_config (aspect_ratio, image_size, ...) is Gemini's ImageConfig in camelCase
+        # (https://ai.google.dev/api/generate-content#ImageConfig: aspectRatio, imageSize).
+        config["imageConfig"] = {_camel(key): value for key, value in request.image_config.items()}
     limit = request.max_output_tokens or call.endpoint.max_output_tokens
     thinking = profile.thinking_config(request.reasoning, call.endpoint.upstream_id, limit)
     if thinking:
         config["thinkingConfig"] = thinking
     return config
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 def _response_format(request: ChatRequest) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from lambdarouter.core.events import (
     Finish,
     FinishReason,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -110,6 +111,24 @@ def _image_url(part: Mapping[str, Any]) -> str | None:
     return f"data:{mime};base64,{data}"
 
 
+def logprobs_events(result: Any) -> list[StreamEvent]:
+    """Candidate.logprobsResult (https://ai.google.dev/api/generate-content#LogprobsResult): the chosen token
+    and the top alternatives of each step, as OpenAI's logprobs entries."""
+    if not isinstance(result, dict) or not isinstance(chosen := result.get("chosenCandidates"), list):
+        return []
+    listed = result.get("topCandidates")
+    tops: list[Any] = listed if isinstance(listed, list) else []
+
+    def entry(candidate: Any) -> dict[str, Any]:
+        token = candidate.get("token") if isinstance(candidate, dict) else None
+        logprob = candidate.get("logProbability", 0.0) if isinstance(candidate, dict) else None
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode()) if isinstance(token, str) else None}
+
+    content = [{**entry(c), "top_logprobs": [entry(t) for t in ((tops[i] or {}).get("candidates") or ())]
+                if i < len(tops) and isinstance(tops[i], dict) else []} for i, c in enumerate(chosen)]
+    return [LogprobsDelta(tuple(content))] if content else []
+
+
 class ResponseTranslator:
     """The state one response needs across its chunks: tool-call indices, signatures, usage, finish."""
 
@@ -138,6 +157,7 @@ class ResponseTranslator:
         if candidate is not None:
             content = candidate.get("content") or {}
             events.extend(self._parts(content.get("parts") or (), data.get("responseId")))
+            events.extend(logprobs_events(candidate.get("logprobsResult")))
             if candidate.get("finishReason"):
                 events.append(self._finish(str(candidate["finishReason"])))
         elif (data.get("promptFeedback") or {}).get("blockReason"):

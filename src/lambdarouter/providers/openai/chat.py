@@ -16,6 +16,7 @@ from lambdarouter.core.events import (
     Finish,
     FinishReason,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -74,6 +75,13 @@ def _images(part: Mapping[str, Any]) -> list[StreamEvent]:
         if isinstance(url, str) and url:
             events.append(ImageDelta(url))
     return events
+
+
+def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
+    """`choices[].logprobs.content`, whole or per chunk, when the client asked for log probabilities."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return [LogprobsDelta(tuple(content))] if isinstance(content, list) and content else []
 
 
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
@@ -137,6 +145,7 @@ class OpenAIStreamDecoder(SSEStreamDecoder):
             events.append(_info(chunk))
         for choice in chunk.get("choices") or ():
             events.extend(self._delta(choice.get("delta") or {}))
+            events.extend(_logprobs(choice))
             if choice.get("finish_reason"):
                 self._finished = True
                 events.append(_finish(choice["finish_reason"]))
