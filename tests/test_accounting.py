@@ -15,6 +15,7 @@ import pytest
 from lambdarouter.core.budget import measure, quote
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from tests.accounting import (
     GPT4O,
     HELLO,
@@ -98,7 +99,7 @@ def test_dropped_stream_is_charged_for_what_was_produced(gateway: RunningGateway
 def test_concurrent_requests_never_overspend(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     """50 requests at once against a budget that covers 10 (each costs exactly its worst case)."""
     body = {**GPT4O, "messages": HELLO, "max_tokens": 100, "provider": {"only": ["openai"]}}
-    request = ChatCompletionRequest.model_validate(body)
+    request = to_canonical(ChatCompletionRequest.model_validate(body))
     size = measure(request)
     endpoint = next(e for e in load_catalog(EXTRA_MODELS).models["openai/gpt-4o"].endpoints if e.host == "openai")
     worst = quote(request, size, [endpoint])

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from lambdarouter.core import config
 from lambdarouter.core.conversation import ChatRequest, image_urls, with_image_urls
 from lambdarouter.core.errors import GatewayError
 
@@ -49,7 +49,7 @@ def _refused(url: str, why: str) -> GatewayError:
 
 
 def _allowed_hosts() -> frozenset[str]:
-    return frozenset(h.strip() for h in os.environ.get("LAMBDAROUTER_IMAGE_FETCH_ALLOW", "").split(",") if h.strip())
+    return config.current().image_fetch_allow
 
 
 @dataclass(frozen=True, slots=True)
