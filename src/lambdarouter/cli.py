@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from lambdarouter.config import Settings
-from lambdarouter.keys import iso, key_data, parse_time
-from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, describe, open_store
-from lambdarouter.store.model import parse_limit_reset
+from lambdarouter.http.errors import validation_error
+from lambdarouter.keys import KeyBody, iso, key_data, parse_time
+from lambdarouter.store import KeyRecord, RateLimit, Store, describe, open_store
 from lambdarouter.usage import by_group
 
 
@@ -50,33 +52,32 @@ def _find(store: Store, ref: str) -> KeyRecord:
     return matches[0]
 
 
-def _optional(value: str | None, parse: Any) -> Any:
-    """`none` clears a setting."""
-    return None if value is None or value.lower() == "none" else parse(value)
-
-
-def _setting_changes(args: argparse.Namespace) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    parsers: dict[str, Any] = {"limit": Decimal, "limit_reset": parse_limit_reset, "expires_at": parse_time,
-                               "rate_limit": RateLimit.parse}
+def _key_body(args: argparse.Namespace) -> KeyBody:
+    """The command's settings as the admin API's body, so that both refuse the same values (keys.py); `none`
+    clears a setting."""
+    raw: dict[str, Any] = {}
     for name in ("name", "label", "limit", "limit_reset", "expires_at", "rate_limit"):
         value = getattr(args, name, None)
         if value is not None:
-            changes[name] = _optional(value, parsers.get(name, str))
+            raw[name] = None if value.lower() == "none" else value
+    if raw.get("rate_limit") is not None:
+        rate = RateLimit.parse(raw["rate_limit"])
+        raw["rate_limit"] = {"requests": rate.requests, "interval": rate.interval_text}
     if getattr(args, "allowed_model", None):
-        changes["allowed_models"] = tuple(args.allowed_model)
+        raw["allowed_models"] = args.allowed_model
     if getattr(args, "any_model", False):
-        changes["allowed_models"] = None
+        raw["allowed_models"] = None
     if getattr(args, "enable", False):
-        changes["disabled"] = False
-    return changes
+        raw["disabled"] = False
+    try:
+        return KeyBody.model_validate(raw)
+    except ValidationError as exc:
+        raise CommandError(validation_error(exc).message) from None
 
 
 def keys_create(args: argparse.Namespace) -> int:
-    changes = _setting_changes(args)
-    settings = KeySettings(args.name, changes.get("label"), False, changes.get("limit"), changes.get("limit_reset"),
-                           changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
-    plaintext, record = _store().create_key(args.name, settings)
+    settings = _key_body(args).settings()
+    plaintext, record = _store().create_key(settings.name, settings)
     _show(record, args.json, plaintext)
     return 0
 
@@ -108,7 +109,7 @@ def _change(args: argparse.Namespace, changes: dict[str, Any]) -> int:
 
 
 def keys_update(args: argparse.Namespace) -> int:
-    changes = _setting_changes(args)
+    changes = _key_body(args).changes()
     if not changes:
         raise CommandError("nothing to update: give at least one setting")
     return _change(args, changes)

@@ -8,13 +8,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.http.control import admin_only, data
+from lambdarouter.keys import usd
 from lambdarouter.store import totals
 
 
 async def credits(request: Request) -> Response:
     store = admin_only(request)
     limits, usage = totals(await anyio.to_thread.run_sync(store.list_keys))
-    return data({"total_credits": float(limits), "total_usage": float(usage)})
+    return data({"total_credits": usd(limits), "total_usage": usd(usage)})  # usd(): finite, even for odd rows
 
 
 ROUTES = [Route("/credits", credits, methods=["GET"])]
