@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.errors import bad_request
-from lambdarouter.schemas.chat import ProviderPreferences
+from lambdarouter.schemas.chat import MAX_TOKEN_COUNT, ProviderPreferences
 
 Inputs = str | list[str] | list[int] | list[list[int]]
 
@@ -22,7 +22,7 @@ class EmbeddingRequest(BaseModel):
     model: str | None = None
     models: list[str] | None = None
     input: Inputs
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)  # Gemini's outputDimensionality is int32
     encoding_format: Literal["float", "base64"] = "float"
     user: str | None = None
     provider: ProviderPreferences | None = None
