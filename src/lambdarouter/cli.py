@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from lambdarouter.config import Settings
 from lambdarouter.http.errors import validation_error
+from lambdarouter.http.header_timeout import DEFAULT_HEADER_TIMEOUT, header_timeout_protocol
 from lambdarouter.keys import KeyBody, iso, key_data, parse_time
 from lambdarouter.store import KeyRecord, RateLimit, Store, describe, open_store
 from lambdarouter.usage import by_group
@@ -179,7 +181,7 @@ def serve(args: argparse.Namespace) -> int:
     if not shared_store().has_keys():
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
     uvicorn.run(create_app(lifespan=_upstream_client), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+                access_log=args.access_log, http=header_timeout_protocol(args.header_timeout))
     return 0
 
 
@@ -239,6 +241,13 @@ def _keys_parser(commands: Any) -> None:
         command.set_defaults(handler=handler)
 
 
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and below a day, not {text!r}")
+    return seconds
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="lambdarouter", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -248,6 +257,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080)
     run.add_argument("--log-level", default="info")
     run.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    header_timeout = os.environ.get("LAMBDAROUTER_HEADER_TIMEOUT", str(DEFAULT_HEADER_TIMEOUT))
+    run.add_argument("--header-timeout", type=_seconds, default=header_timeout,
+                     help="seconds a connection has to send a request's headers, else 408 and close "
+                          f"(LAMBDAROUTER_HEADER_TIMEOUT; {DEFAULT_HEADER_TIMEOUT:g})")
     run.set_defaults(handler=serve)
 
     _keys_parser(commands)
