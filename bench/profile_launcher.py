@@ -18,7 +18,7 @@ def _exit(signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from lambdarouter.cli import main as cli
+    from lambdarouter.admin.cli import main as cli
 
     profiler = cProfile.Profile()
 

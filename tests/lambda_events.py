@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lambdarouter import observability
+from lambdarouter.http import observability
 from lambdarouter.store import GenerationRecord, KeySettings, Store
 from lambdarouter.store.tables import create_tables
 from tests.sam_template import EVENTS, source

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from lambdarouter.budget import measure, quote
-from lambdarouter.catalog import load_catalog
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.budget import measure, quote
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from tests.accounting import (
     GPT4O,
     HELLO,

@@ -12,11 +12,11 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter import service
-from lambdarouter.catalog import load_catalog
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.gateway import service
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.schemas.chat import ChatCompletionRequest
-from lambdarouter.service import Gateway
 from lambdarouter.store import GenerationRecord, Hold, KeySettings
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.accounting import HELLO, completion_body, exact_json, streamed_cost
@@ -113,7 +113,7 @@ def test_a_lost_ledger_write_is_logged_in_full(client: TestClient, store: FlakyS
     store.failures = -1
     auth, _ = limited_key(store)
     fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
-    with caplog.at_level(logging.WARNING, logger="lambdarouter.service"):
+    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.service"):
         response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
     assert response.status_code == 200  # the client's answer never waits on the ledger's fate
     lost = [r for r in caplog.records if r.levelno == logging.ERROR]

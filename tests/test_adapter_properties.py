@@ -28,17 +28,17 @@ from openai.types.chat.completion_create_params import (
 )
 from pydantic import TypeAdapter
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import BUILTIN_HOSTS, ResolvedHost
-from lambdarouter.providers.anthropic import AnthropicAdapter
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import StreamEvent, TextDelta
+from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.providers.anthropic.chat import AnthropicAdapter
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
-from lambdarouter.providers.bedrock import BedrockAdapter
-from lambdarouter.providers.bedrock_auth import Signer
-from lambdarouter.providers.events import StreamEvent, TextDelta
-from lambdarouter.providers.gemini import GeminiAdapter
-from lambdarouter.providers.openai import OpenAIAdapter
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.providers.bedrock.auth import Signer
+from lambdarouter.providers.bedrock.chat import BedrockAdapter
+from lambdarouter.providers.gemini.chat import GeminiAdapter
+from lambdarouter.providers.openai.chat import OpenAIAdapter
 from tests import bedrock_cases
 from tests.anthropic_cases import assert_valid_anthropic_request, message_body, message_end, message_start, text_block
 from tests.gemini_cases import validate_with_sdk

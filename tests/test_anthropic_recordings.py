@@ -17,9 +17,9 @@ import httpx
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.pricing import generation_cost
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.pricing import generation_cost
 from tests.anthropic_cases import (
     SIGNED,
     UPSTREAM_PATH,

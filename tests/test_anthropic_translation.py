@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import HostSpec, ResolvedHost
-from lambdarouter.providers import adapter_for
-from lambdarouter.providers.anthropic import AnthropicAdapter
-from lambdarouter.providers.anthropic_request import thinking_style
-from lambdarouter.providers.base import UpstreamCall
-from lambdarouter.providers.events import (
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
     Finish,
     ReasoningDelta,
     StreamEvent,
@@ -23,7 +18,12 @@ from lambdarouter.providers.events import (
     ToolCallDelta,
     UsageReport,
 )
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.hosts import HostSpec, ResolvedHost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.providers import adapter_for
+from lambdarouter.providers.anthropic.chat import AnthropicAdapter
+from lambdarouter.providers.anthropic.request import thinking_style
+from lambdarouter.providers.base import UpstreamCall
 from tests.anthropic_cases import (
     SIGNED,
     assert_valid_anthropic_request,

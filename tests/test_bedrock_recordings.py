@@ -18,9 +18,9 @@ import httpx
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.pricing import generation_cost
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.pricing import generation_cost
 from tests.bedrock_cases import (
     BEDROCK_ONLY,
     CLIENT_REQUESTS,

@@ -15,16 +15,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import BUILTIN_HOSTS, ResolvedHost
-from lambdarouter.providers import adapter_for
-from lambdarouter.providers.base import HttpRequest, UpstreamCall
-from lambdarouter.providers.bedrock import BedrockAdapter, build_body
-from lambdarouter.providers.bedrock_auth import AwsChain, Signer, endpoint_url
-from lambdarouter.providers.bedrock_errors import ERROR_TYPES
-from lambdarouter.providers.bedrock_stream import BedrockStreamDecoder
-from lambdarouter.providers.events import (
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
     Finish,
     ReasoningDelta,
     StreamEvent,
@@ -33,7 +26,14 @@ from lambdarouter.providers.events import (
     ToolCallDelta,
     UsageReport,
 )
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.providers import adapter_for
+from lambdarouter.providers.base import HttpRequest, UpstreamCall
+from lambdarouter.providers.bedrock.auth import AwsChain, Signer, endpoint_url
+from lambdarouter.providers.bedrock.chat import BedrockAdapter, build_body
+from lambdarouter.providers.bedrock.errors import ERROR_TYPES
+from lambdarouter.providers.bedrock.stream import BedrockStreamDecoder
 from tests.bedrock_cases import (
     ACCESS_KEY,
     REGION,

@@ -1,4 +1,4 @@
-"""The bundled catalog data (`catalog/models.toml`): ids resolve, prices and limits are sane, and the
+"""The bundled catalog data (`core/catalog/models.toml`): ids resolve, prices and limits are sane, and the
 models the gateway promises are there, served by the hosts it promises."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from lambdarouter.catalog import Catalog, EndpointSpec, ModelSpec, load_catalog
+from lambdarouter.core.catalog import Catalog, EndpointSpec, ModelSpec, load_catalog
 
 CATALOG: Catalog = load_catalog()
 MODELS: list[ModelSpec] = sorted(CATALOG.models.values(), key=lambda m: m.id)

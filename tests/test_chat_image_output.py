@@ -23,7 +23,7 @@ import httpx
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
+from lambdarouter.core.catalog import load_catalog
 from tests.accounting import admin, as_key, new_key, wait_for_records
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway

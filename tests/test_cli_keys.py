@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lambdarouter import cli
+from lambdarouter.admin import cli
 from lambdarouter.store import GenerationRecord, hash_key
 from lambdarouter.store.sqlite import SQLiteStore
 

@@ -11,8 +11,8 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from lambdarouter.credentials import EnvCredentials, SecretCredentials, credentials_from_env
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.credentials import EnvCredentials, SecretCredentials, credentials_from_env
+from lambdarouter.core.errors import GatewayError
 
 SECRET = "lambdarouter/providers"
 

@@ -17,7 +17,7 @@ from typing import Any
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
+from lambdarouter.core.catalog import load_catalog
 from tests.accounting import as_key, exact_json, key_record, new_key, wait_for_records
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway

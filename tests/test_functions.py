@@ -22,7 +22,8 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
-from lambdarouter import __version__, observability
+from lambdarouter import __version__
+from lambdarouter.http import observability
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
 from tests.lambda_events import (

@@ -17,10 +17,10 @@ import httpx
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.pricing import generation_cost
-from lambdarouter.providers.events import TokenUsage
-from lambdarouter.providers.gemini import GeminiAdapter
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.pricing import generation_cost
+from lambdarouter.providers.gemini.chat import GeminiAdapter
 from tests.fakes.recordings import Recording, all_recordings, load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, UPSTREAM_KEY

@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import BUILTIN_HOSTS, ResolvedHost
-from lambdarouter.providers.base import UpstreamCall
-from lambdarouter.providers.common import clean_json_schema, parse_data_url
-from lambdarouter.providers.events import (
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
     Finish,
     ReasoningDelta,
     StreamEvent,
@@ -22,10 +19,13 @@ from lambdarouter.providers.events import (
     ToolCallDelta,
     UsageReport,
 )
-from lambdarouter.providers.gemini import GeminiAdapter, build_body
-from lambdarouter.providers.gemini_messages import SKIP_SIGNATURE
-from lambdarouter.providers.gemini_stream import GeminiStreamDecoder, tool_call_id
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.providers.base import UpstreamCall
+from lambdarouter.providers.common import clean_json_schema, parse_data_url
+from lambdarouter.providers.gemini.chat import GeminiAdapter, build_body
+from lambdarouter.providers.gemini.messages import SKIP_SIGNATURE
+from lambdarouter.providers.gemini.stream import GeminiStreamDecoder, tool_call_id
 from tests.fakes.recordings import load_recording
 from tests.gemini_cases import validate_with_sdk
 

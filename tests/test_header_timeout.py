@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lambdarouter import cli
+from lambdarouter.admin import cli
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import ADMIN_KEY, RunningGateway, running_gateway
 

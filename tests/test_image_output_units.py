@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from lambdarouter.assemble import Accumulator, Identity, chunk
-from lambdarouter.budget import TOKENS_PER_OUTPUT_IMAGE, fill_image_tokens
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.pricing import generation_cost
-from lambdarouter.providers.events import ImageDelta, TextDelta, TokenUsage, UsageReport
-from lambdarouter.providers.gemini_stream import ResponseTranslator
-from lambdarouter.providers.openai import OpenAIAdapter
+from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, fill_image_tokens
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.events import ImageDelta, TextDelta, TokenUsage, UsageReport
+from lambdarouter.core.pricing import generation_cost
+from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity, chunk
+from lambdarouter.providers.gemini.stream import ResponseTranslator
+from lambdarouter.providers.openai.chat import OpenAIAdapter
 
 URL = "data:image/png;base64,iVBORw0KGgo="
 ENDPOINT = EndpointSpec(host="h", upstream_id="m", context_length=1000, prompt=Decimal("0.000001"),

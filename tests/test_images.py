@@ -9,9 +9,15 @@ import ipaddress
 import httpx
 import pytest
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.images import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, is_public, sniff_image_type
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.gateway.image_fetch import (
+    MAX_IMAGE_BYTES,
+    fetch_image,
+    inline_remote_images,
+    is_public,
+    sniff_image_type,
+)
 from tests.fakes.upstream import FakeUpstream, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

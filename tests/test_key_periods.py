@@ -8,8 +8,8 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lambdarouter.admin.usage import period_spend, periods_since
 from lambdarouter.store import GenerationRecord
-from lambdarouter.usage import period_spend, periods_since
 
 BASE = GenerationRecord(
     id="g", key_hash="k", created_at=0.0, model_requested="openai/gpt-4o", model="openai/gpt-4o",

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter import cli
-from lambdarouter.catalog import load_catalog
+from lambdarouter.admin import cli
+from lambdarouter.admin.keys import key_data
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.keys import key_data
-from lambdarouter.service import Gateway
 from lambdarouter.store import KeySettings, RateLimit
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.accounting import HELLO, completion_body

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lambdarouter.schemas.chat import MAX_IMAGES, MAX_MESSAGES, MAX_STOP_SEQUENCES, MAX_TOOLS
+from lambdarouter.dialects.openrouter.chat import MAX_IMAGES, MAX_MESSAGES, MAX_STOP_SEQUENCES, MAX_TOOLS
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
 

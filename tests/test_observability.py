@@ -1,4 +1,4 @@
-"""lambdarouter.observability: CORS, the request ids, generation metrics, and tracing on and off AWS."""
+"""lambdarouter.http.observability: CORS, the request ids, generation metrics, and tracing on and off AWS."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter import observability
+from lambdarouter.http import observability
 from lambdarouter.http.app import create_app
 from lambdarouter.store import shared_store
 from tests.lambda_events import a_generation, log_lines, reset_observability
@@ -83,7 +83,7 @@ def test_nothing_of_powertools_or_xray_is_imported_off_aws() -> None:
     probe = textwrap.dedent("""
         import sys
         from lambdarouter.http.app import create_app
-        from lambdarouter.observability import emit_generation_metrics, tracer
+        from lambdarouter.http.observability import emit_generation_metrics, tracer
         from tests.lambda_events import a_generation
         app = create_app()
         emit_generation_metrics(a_generation("0" * 64))

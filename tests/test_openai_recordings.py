@@ -14,9 +14,9 @@ import httpx
 import openai
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.pricing import generation_cost
-from lambdarouter.providers.events import TokenUsage
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.pricing import generation_cost
 from tests.fakes.recordings import Recording, all_recordings, load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from openapi_spec_validator import validate
 
-from lambdarouter.catalog import load_catalog
+from lambdarouter.core.catalog import load_catalog
 from lambdarouter.http.app import PREFIXES, create_app
 from tests.gateway import RunningGateway
 

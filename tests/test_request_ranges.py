@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from lambdarouter.catalog import load_catalog
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.service import Gateway
 from lambdarouter.store import KeySettings
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.fakes.upstream import FakeUpstream

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from lambdarouter.catalog import Catalog, build_catalog
-from lambdarouter.catalog.spec import CatalogFile
-from lambdarouter.errors import GatewayError
-from lambdarouter.health import HealthBoard, endpoint_key
-from lambdarouter.routing import plan
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.catalog import Catalog, build_catalog
+from lambdarouter.core.catalog.spec import CatalogFile
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.health import HealthBoard, endpoint_key
+from lambdarouter.core.routing import plan
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 
 ALL_PARAMS = ["max_tokens", "temperature", "tools", "tool_choice", "response_format", "structured_outputs", "seed"]
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lambdarouter.auth import authenticate_key
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.gateway.auth import authenticate_key
 from tests.accounting import GPT4O, HELLO, admin, as_key, ledger, new_key
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, UPSTREAM_KEY, RunningGateway
@@ -93,7 +93,7 @@ def test_keys_are_compared_in_constant_time(gateway: RunningGateway, monkeypatch
     assert authenticate_key(ledger(gateway), f"Bearer {plaintext}", 0).hash == key_hash
     assert (key_hash.encode(), key_hash.encode()) in compared
     compared.clear()
-    from lambdarouter import auth
+    from lambdarouter.gateway import auth
 
     auth.require_admin(_Credentials(), ledger(gateway), f"Bearer {ADMIN_KEY}", 0)
     assert len(compared) == 1
@@ -148,7 +148,7 @@ def test_no_secret_reaches_a_log_line_or_a_client(gateway: RunningGateway, fake_
 def test_a_provider_error_echoing_the_provider_key_does_not_reach_the_client(gateway: RunningGateway,
                                                                              fake_upstream: FakeUpstream,
                                                                              stream: bool) -> None:
-    """Fixed in providers/transport.py (`_redacted`): the credential the request carried is scrubbed from the
+    """Fixed in providers/transport/__init__.py (`_redacted`): the credential the request carried is scrubbed from the
     mapped error's message and metadata, streamed or not."""
     plaintext, _ = new_key(gateway, name="echo")
     fake_upstream.reply(Reply.json({"error": {"message": f"Incorrect API key provided: {UPSTREAM_KEY}",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from lambdarouter import cli
+from lambdarouter.admin import cli
 from lambdarouter.providers import transport
-from lambdarouter.providers.transport_aiohttp import AiohttpBackend
+from lambdarouter.providers.transport.aiohttp_backend import AiohttpBackend
 
 
 def test_serve_lifespan_closes_the_upstream_client() -> None:

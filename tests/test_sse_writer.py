@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from lambdarouter.gateway.relay import Relay
 from lambdarouter.http.chat import KEEPALIVE, sse
-from lambdarouter.relay import Relay
 
 
 class Chunk:

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdarouter.health import HealthBoard
+from lambdarouter.core.health import HealthBoard
 from lambdarouter.store import KEY_PREFIX, Store, hash_key
 from lambdarouter.store.codec import encode_generation
 from lambdarouter.store.dynamodb import DynamoDBStore

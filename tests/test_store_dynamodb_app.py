@@ -15,10 +15,10 @@ import pytest
 from moto import mock_aws
 from starlette.testclient import TestClient
 
-from lambdarouter import cli
-from lambdarouter.catalog import load_catalog
+from lambdarouter.admin import cli
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.service import Gateway
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
 from lambdarouter.store.dynamodb import DynamoDBStore

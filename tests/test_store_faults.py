@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from starlette.testclient import TestClient
 
-from lambdarouter import cli
-from lambdarouter.catalog import load_catalog
+from lambdarouter.admin import cli
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.service import Gateway
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
 from lambdarouter.store.dynamodb import DynamoDBStore
@@ -188,7 +188,7 @@ def test_a_ledger_write_lost_after_every_retry_is_logged_in_full(app_client: Tes
     auth, key_hash = _key(app_client)
     faulty.fail("transact_write_items", 10, "InternalServerError")
     fake_upstream.reply(Reply.json(completion_body(100, 200)), path="/v1/chat/completions")
-    with caplog.at_level(logging.WARNING, logger="lambdarouter.service"):
+    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.service"):
         generation, cost = _told(app_client.post("/chat/completions", json=CHAT, headers=auth))
     lost = [r for r in caplog.records if "LEDGER WRITE LOST" in r.getMessage()]
     assert len(lost) == 1 and generation in lost[0].getMessage()

@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.providers.anthropic_stream import AnthropicStreamDecoder
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import TextDelta
+from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
 from lambdarouter.providers.base import StreamDecoder
-from lambdarouter.providers.events import TextDelta
-from lambdarouter.providers.gemini_stream import GeminiStreamDecoder
-from lambdarouter.providers.openai import OpenAIStreamDecoder
+from lambdarouter.providers.gemini.stream import GeminiStreamDecoder
+from lambdarouter.providers.openai.chat import OpenAIStreamDecoder
 
 
 def data(payload: object, event: str | None = None) -> bytes:

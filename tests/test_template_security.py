@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lambdarouter.hosts import BUILTIN_HOSTS
+from lambdarouter.core.hosts import BUILTIN_HOSTS
 from lambdarouter.store.tables import TABLES, cloudformation_resources
 from tests.sam_template import (
     BASIC_EXECUTION_ROLE,

@@ -1,4 +1,4 @@
-"""providers/transport.py against the fake upstream, once per backend (httpx: Lambda; aiohttp: `serve`).
+"""providers/transport/__init__.py against the fake upstream, once per backend (httpx: Lambda; aiohttp: `serve`).
 
 Both must behave the same: timeouts are 408 and connection failures 502 (both retryable, without the
 URL), error statuses go to the adapter's mapping with the credential scrubbed, streams yield byte pieces
@@ -15,11 +15,11 @@ from typing import Any
 import anyio
 import pytest
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import HostSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.hosts import HostSpec
 from lambdarouter.providers import transport
 from lambdarouter.providers.base import HttpRequest
-from lambdarouter.providers.transport_base import Timeouts
+from lambdarouter.providers.transport.base import Timeouts
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import free_port
 

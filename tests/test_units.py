@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import BUILTIN_HOSTS, resolve_host
-from lambdarouter.pricing import generation_cost
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import Finish, TextDelta, TokenUsage, ToolCallDelta, UsageReport
+from lambdarouter.core.hosts import BUILTIN_HOSTS, resolve_host
+from lambdarouter.core.pricing import generation_cost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.providers.base import UpstreamCall
-from lambdarouter.providers.events import Finish, TextDelta, TokenUsage, ToolCallDelta, UsageReport
-from lambdarouter.providers.openai import OpenAIAdapter, build_body
+from lambdarouter.providers.openai.chat import OpenAIAdapter, build_body
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
-from lambdarouter.schemas.chat import ChatCompletionRequest
 from lambdarouter.store import KEY_PREFIX, hash_key
 from lambdarouter.store.sqlite import SQLiteStore
 

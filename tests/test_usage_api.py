@@ -7,8 +7,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from lambdarouter.admin.usage import percentile, time_series
 from lambdarouter.store.model import GenerationRecord
-from lambdarouter.usage import percentile, time_series
 from tests.accounting import GPT4O, HELLO, admin, as_key, completion_body, new_key, wait_for_records
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import UPSTREAM_KEY, RunningGateway

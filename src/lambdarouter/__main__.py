@@ -1,5 +1,5 @@
 import sys
 
-from lambdarouter.cli import main
+from lambdarouter.admin.cli import main
 
 sys.exit(main())

@@ -10,15 +10,15 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount
 
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
 from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_unexpected
 from lambdarouter.http.limits import HeaderLimit
-from lambdarouter.observability import instrument
+from lambdarouter.http.observability import instrument
 
 if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions need it
     from starlette.types import Lifespan
 
-    from lambdarouter.service import Gateway
+    from lambdarouter.gateway.service import Gateway
 
 # Route group → the module holding its `ROUTES`; imported only when a function serves it.
 ROUTE_GROUPS: dict[str, str] = {
@@ -61,5 +61,5 @@ def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None
         app.state.gateway = gateway
         app.state.catalog = gateway.catalog
     app.add_middleware(HeaderLimit)
-    instrument(app)  # CORS when configured; logs, metrics and traces on AWS (lambdarouter.observability)
+    instrument(app)  # CORS when configured; logs, metrics and traces on AWS (lambdarouter.http.observability)
     return app

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.gateway.idempotency import idempotent
+from lambdarouter.gateway.relay import Relay
+from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.idempotency import idempotent
-from lambdarouter.relay import Relay
-from lambdarouter.schemas.chat import ChatCompletionRequest
-from lambdarouter.service import Gateway
 from lambdarouter.store import KeyRecord
 
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.

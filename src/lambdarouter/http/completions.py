@@ -1,5 +1,5 @@
 """POST /completions (legacy `prompt`), streamed (SSE) and not: natively where the endpoint has the legacy API,
-translated to chat where it has not (text_completion.py); auth, limits, fallback and the ledger row are the
+translated to chat where it has not (gateway/completions.py); auth, limits, fallback and the ledger row are the
 operations' own (`Gateway.operate` / `operate_stream`)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from lambdarouter.dialects.openrouter.completions import CompletionRequest
+from lambdarouter.gateway.completions import TextCompletionOperation, response
 from lambdarouter.http.chat import SSE_HEADERS, read_body, sse
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.schemas.completions import CompletionRequest
-from lambdarouter.text_completion import TextCompletionOperation, response
 
 
 async def completions(request: Request) -> Response:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from lambdarouter.catalog import load_catalog
-from lambdarouter.config import Settings
-from lambdarouter.credentials import credentials_from_env
-from lambdarouter.fallback import RetryPolicy
-from lambdarouter.observability import emit_generation_metrics
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.config import Settings
+from lambdarouter.core.credentials import credentials_from_env
+from lambdarouter.gateway.fallback import RetryPolicy
+from lambdarouter.gateway.service import Gateway
+from lambdarouter.http.observability import emit_generation_metrics
 from lambdarouter.providers import transport
-from lambdarouter.service import Gateway
 from lambdarouter.store import shared_store
 
 

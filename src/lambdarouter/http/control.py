@@ -13,9 +13,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from lambdarouter.auth import authenticate_key, require_admin
-from lambdarouter.credentials import Credentials, credentials_from_env
-from lambdarouter.errors import GatewayError, bad_request
+from lambdarouter.core.credentials import Credentials, credentials_from_env
+from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.gateway.auth import authenticate_key, require_admin
 from lambdarouter.http.errors import validation_error
 from lambdarouter.store import KeyRecord, Store, call_store, shared_store
 

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lambdarouter.admin.keys import usd
 from lambdarouter.http.control import admin_only, data
-from lambdarouter.keys import usd
 from lambdarouter.store import totals
 
 

@@ -1,4 +1,4 @@
-"""GET /dashboard and its two assets: a dependency-free page (src/lambdarouter/dashboard) over the admin API.
+"""GET /dashboard and its two assets: a dependency-free page (src/lambdarouter/admin/dashboard) over the admin API.
 
 The page holds the management key in its own memory or sessionStorage and sends it as a bearer header,
 so these routes need no auth: they serve the same static bytes to everyone. Assets are referenced with
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
 
 ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "charts.js": "text/javascript; charset=utf-8",
@@ -34,7 +34,7 @@ HEADERS = {
 
 @cache
 def asset(name: str) -> bytes:
-    return files("lambdarouter").joinpath("dashboard", name).read_bytes()
+    return files("lambdarouter").joinpath("admin", "dashboard", name).read_bytes()
 
 
 async def page(_: Request) -> Response:

@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambdarouter.embeddings import EmbeddingOperation, response
+from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest
+from lambdarouter.gateway.embeddings import EmbeddingOperation, response
 from lambdarouter.http.chat import read_body
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.schemas.embeddings import EmbeddingRequest
 
 
 async def embeddings(request: Request) -> Response:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambdarouter.errors import bad_request
+from lambdarouter.admin.keys import generation_data
+from lambdarouter.core.errors import bad_request
 from lambdarouter.http.control import calling_key, data, not_found
-from lambdarouter.keys import generation_data
 from lambdarouter.store import call_store, same_hash
 
 

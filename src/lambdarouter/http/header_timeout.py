@@ -16,7 +16,7 @@ import asyncio
 import json
 from typing import Any
 
-from lambdarouter.errors import GatewayError
+from lambdarouter.core.errors import GatewayError
 
 DEFAULT_HEADER_TIMEOUT = 30.0  # seconds; Node's is 60, Apache's mod_reqtimeout 20 to 40
 

@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
+from lambdarouter.gateway.images import ImageGenerationOperation, response
 from lambdarouter.http.chat import read_body
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
-from lambdarouter.image_generation import ImageGenerationOperation, response
-from lambdarouter.schemas.images import ImageGenerationRequest
 
 
 async def image_generations(request: Request) -> Response:

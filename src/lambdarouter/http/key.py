@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lambdarouter.admin.keys import key_info
+from lambdarouter.admin.usage import period_spend, periods_since
 from lambdarouter.http.control import calling_key, data
-from lambdarouter.keys import key_info
-from lambdarouter.usage import period_spend, periods_since
 
 
 async def current_key(request: Request) -> Response:

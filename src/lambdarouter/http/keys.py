@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lambdarouter.errors import bad_request
+from lambdarouter.admin.keys import KeyBody, key_data
+from lambdarouter.core.errors import bad_request
 from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
-from lambdarouter.keys import KeyBody, key_data
 from lambdarouter.store import call_store
 
 PAGE_SIZE = 100

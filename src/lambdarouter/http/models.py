@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambdarouter.catalog import Catalog, load_catalog
-from lambdarouter.catalog.spec import EndpointSpec, ModelSpec
-from lambdarouter.config import Settings
-from lambdarouter.errors import GatewayError
-from lambdarouter.schemas.models import (
+from lambdarouter.core.catalog import Catalog, load_catalog
+from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
+from lambdarouter.core.config import Settings
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter.models import (
     Architecture,
     Endpoint,
     EndpointsData,

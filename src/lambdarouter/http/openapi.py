@@ -13,13 +13,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter import __version__
+from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.completions import CompletionRequest, TextCompletion
+from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, EmbeddingResponse
+from lambdarouter.dialects.openrouter.errors import ErrorResponse
+from lambdarouter.dialects.openrouter.images import ImageGenerationRequest, ImageGenerationResponse
+from lambdarouter.dialects.openrouter.models import EndpointsResponse, ModelList
 from lambdarouter.http import dashboard, usage
-from lambdarouter.schemas.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
-from lambdarouter.schemas.completions import CompletionRequest, TextCompletion
-from lambdarouter.schemas.embeddings import EmbeddingRequest, EmbeddingResponse
-from lambdarouter.schemas.errors import ErrorResponse
-from lambdarouter.schemas.images import ImageGenerationRequest, ImageGenerationResponse
-from lambdarouter.schemas.models import EndpointsResponse, ModelList
 
 PREFIXES = ("/api/v1", "/v1")
 ERROR_STATUSES = {

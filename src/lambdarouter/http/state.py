@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from lambdarouter.service import Gateway
+from lambdarouter.gateway.service import Gateway
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambdarouter.errors import bad_request
-from lambdarouter.hosts import is_configured
+from lambdarouter.admin.keys import generation_data, parse_time
+from lambdarouter.admin.usage import BUCKET_SECONDS, GROUP_BY, time_series
+from lambdarouter.core.errors import bad_request
+from lambdarouter.core.hosts import is_configured
 from lambdarouter.http.control import admin_only, credentials_of, data, not_found, query_int
 from lambdarouter.http.models import catalog_of
-from lambdarouter.keys import generation_data, parse_time
 from lambdarouter.store import GenerationRecord, Store, call_store
-from lambdarouter.usage import BUCKET_SECONDS, GROUP_BY, time_series
 
 # Default periods: a day of hours, or thirty days.
 DEFAULT_SPAN = {"hour": 24 * 3600, "day": 30 * 86400}

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import WireFormat
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.hosts import WireFormat
 from lambdarouter.providers.base import WireAdapter
 
 _ADAPTER_CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("lambdarouter.providers.openai", "OpenAIAdapter"),
-    "anthropic": ("lambdarouter.providers.anthropic", "AnthropicAdapter"),
-    "gemini": ("lambdarouter.providers.gemini", "GeminiAdapter"),
-    "bedrock": ("lambdarouter.providers.bedrock", "BedrockAdapter"),
+    "openai": ("lambdarouter.providers.openai.chat", "OpenAIAdapter"),
+    "anthropic": ("lambdarouter.providers.anthropic.chat", "AnthropicAdapter"),
+    "gemini": ("lambdarouter.providers.gemini.chat", "GeminiAdapter"),
+    "bedrock": ("lambdarouter.providers.bedrock.chat", "BedrockAdapter"),
 }
 _adapters: dict[str, WireAdapter] = {}
 

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import ResolvedHost
-from lambdarouter.providers.events import StreamEvent
-from lambdarouter.schemas.chat import ChatCompletionRequest
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import StreamEvent
+from lambdarouter.core.hosts import ResolvedHost
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 
 
 @dataclass(frozen=True, slots=True)

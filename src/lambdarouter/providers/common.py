@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
-from lambdarouter.errors import GatewayError
-from lambdarouter.schemas.messages import ContentPart, TextPart, WireModel
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter.messages import ContentPart, TextPart, WireModel
 
 if TYPE_CHECKING:
-    from lambdarouter.providers.events import StreamEvent
+    from lambdarouter.core.events import StreamEvent
 
 T = TypeVar("T")
 

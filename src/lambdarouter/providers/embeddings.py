@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Protocol
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import ResolvedHost
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.base import HttpRequest
 
 
@@ -52,9 +52,9 @@ class EmbeddingAdapter(Protocol):
 
 
 _CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("lambdarouter.providers.openai_embeddings", "OpenAIEmbeddings"),
-    "gemini": ("lambdarouter.providers.gemini_embeddings", "GeminiEmbeddings"),
-    "bedrock": ("lambdarouter.providers.bedrock_embeddings", "BedrockEmbeddings"),
+    "openai": ("lambdarouter.providers.openai.embeddings", "OpenAIEmbeddings"),
+    "gemini": ("lambdarouter.providers.gemini.embeddings", "GeminiEmbeddings"),
+    "bedrock": ("lambdarouter.providers.bedrock.embeddings", "BedrockEmbeddings"),
 }
 _adapters: dict[str, EmbeddingAdapter] = {}
 

@@ -18,12 +18,12 @@ from importlib import import_module
 from math import gcd
 from typing import Protocol
 
-from lambdarouter.catalog.spec import EndpointSpec
-from lambdarouter.errors import GatewayError
-from lambdarouter.hosts import ResolvedHost
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.hosts import ResolvedHost
+from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest
-from lambdarouter.providers.events import TokenUsage
-from lambdarouter.schemas.images import ImageGenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +68,11 @@ class ImageAdapter(Protocol):
 
 # wire format -> (upstream-id prefix, module, class), first match wins; "" matches every id.
 _ADAPTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "openai": (("", "lambdarouter.providers.openai_images", "OpenAIImages"),),
-    "gemini": (("imagen-", "lambdarouter.providers.gemini_images", "GeminiImages"),
-               ("", "lambdarouter.providers.gemini_image_models", "GeminiImageModels")),
-    "bedrock": (("stability.", "lambdarouter.providers.bedrock_stability", "StabilityImages"),
-                ("", "lambdarouter.providers.bedrock_images", "BedrockImages")),
+    "openai": (("", "lambdarouter.providers.openai.images", "OpenAIImages"),),
+    "gemini": (("imagen-", "lambdarouter.providers.gemini.images", "GeminiImages"),
+               ("", "lambdarouter.providers.gemini.image_models", "GeminiImageModels")),
+    "bedrock": (("stability.", "lambdarouter.providers.bedrock.stability", "StabilityImages"),
+                ("", "lambdarouter.providers.bedrock.images", "BedrockImages")),
 }
 _adapters: dict[tuple[str, str], ImageAdapter] = {}
 

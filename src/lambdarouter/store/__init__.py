@@ -33,7 +33,7 @@ from lambdarouter.store.model import (
 )
 
 if TYPE_CHECKING:
-    from lambdarouter.config import Settings
+    from lambdarouter.core.config import Settings
 
 __all__ = [
     "KEY_PREFIX", "LIMIT_RESETS", "GenerationRecord", "Hold", "IdempotencyClaim", "KeyRecord", "KeySettings",
@@ -137,7 +137,7 @@ class Store(Protocol):
 
     # -- endpoint health (shared across instances, read and written off the request path) ---------------
     def load_health(self) -> dict[str, dict[str, Any]]:
-        """Every endpoint's last published stats (see `lambdarouter.health`), by endpoint key."""
+        """Every endpoint's last published stats (see `lambdarouter.core.health`), by endpoint key."""
         ...
 
     def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
@@ -169,7 +169,7 @@ def totals(records: Sequence[KeyRecord]) -> tuple[Decimal, Decimal]:
 
 def open_store(settings: Settings | None = None) -> Store:
     """DynamoDB when both table variables are set, else the SQLite file at LAMBDAROUTER_DB."""
-    from lambdarouter.config import Settings
+    from lambdarouter.core.config import Settings
 
     settings = settings or Settings.from_env()
     if settings.keys_table and settings.usage_table:

@@ -1,0 +1,145 @@
+"""Worst-case cost before a call, and token estimates where a provider never reported usage.
+
+Reservation estimate (over-estimating is safe: the hold is settled to the real cost after the call):
+
+- prompt tokens: the UTF-8 bytes of every message's text parts, tool definitions and response schema,
+  divided by 3 (tokenizers average 3.5-4.5 bytes per token on English, fewer on code and CJK; 3 stays
+  above them), plus 4 per message for role framing, plus 1,600 per image (the most any provider
+  documents for one image: Anthropic's 1.15 MP images; OpenAI high detail and Gemini are below).
+- output tokens: the request's `max_completion_tokens` / `max_tokens`, else the endpoint's maximum output,
+  else its context length.
+- prices: the highest of prompt and cache-write price for the prompt, of completion, reasoning and
+  image-output price for the output (a model that can draw may spend every output token on images), plus the
+  per-request and per-image prices; over every candidate endpoint, the dearest one.
+
+For a stream cut short before the provider's usage report, what was produced is charged from an estimate
+(`fill_usage`): 4 characters per token of the text received, at least one token per piece received;
+the prompt from the same characters-per-token rule. Generated images whose tokens the provider did not
+count apart are charged as TOKENS_PER_OUTPUT_IMAGE image tokens each (`fill_image_tokens`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import TokenUsage
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.messages import ImagePart
+
+BYTES_PER_TOKEN_RESERVED = 3
+TOKENS_PER_IMAGE = 1600
+TOKENS_PER_MESSAGE = 4
+CHARS_PER_TOKEN_CHARGED = 4
+# One generated image, when the provider did not say: Gemini 2.5 Flash Image's documented 1290 tokens per
+# image up to 1024x1024 (https://ai.google.dev/gemini-api/docs/pricing); Gemini 3.1 Flash Image documents
+# 1120 for a 1K image, so this does not undercharge a 1K image on either.
+TOKENS_PER_OUTPUT_IMAGE = 1290
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSize:
+    """What the reservation is priced from, measured once per request."""
+
+    text_bytes: int
+    text_chars: int
+    messages: int
+    images: int
+
+    @property
+    def reserved_tokens(self) -> int:
+        return (math.ceil(self.text_bytes / BYTES_PER_TOKEN_RESERVED) + TOKENS_PER_MESSAGE * self.messages
+                + TOKENS_PER_IMAGE * self.images)
+
+    @property
+    def charged_tokens(self) -> int:
+        """The estimate billed when the provider never said (cut-short streams)."""
+        return math.ceil(self.text_chars / CHARS_PER_TOKEN_CHARGED) + TOKENS_PER_MESSAGE * self.messages
+
+
+def measure(request: ChatCompletionRequest) -> PromptSize:
+    text: list[str] = []
+    images = 0
+    for message in request.messages:
+        content = getattr(message, "content", None)
+        if isinstance(content, str):
+            text.append(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, ImagePart):
+                    images += 1
+                else:  # text, audio, files: their JSON (base64 included) bounds their tokens from above
+                    text.append(part.model_dump_json(exclude_none=True))
+        extra = message.model_dump(exclude={"content", "role"}, exclude_none=True)
+        if extra:  # tool calls, names, reasoning sent back
+            text.append(json.dumps(extra, default=str))
+    if request.tools or request.response_format:
+        text.append(request.model_dump_json(include={"tools", "response_format"}, exclude_none=True))
+    joined = "".join(text)
+    return PromptSize(len(joined.encode()), len(joined), len(request.messages), images)
+
+
+def output_limit(request: ChatCompletionRequest, endpoint: EndpointSpec) -> int:
+    return request.output_token_limit() or endpoint.max_output_tokens or endpoint.context_length
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The worst case over the candidates, and what it is made of (for the 402 message)."""
+
+    amount: Decimal
+    prompt_cost: Decimal
+    output_tokens: int
+    output_price: Decimal
+
+
+def quote(request: ChatCompletionRequest, size: PromptSize, endpoints: Sequence[EndpointSpec]) -> Quote:
+    worst: Quote | None = None
+    for endpoint in endpoints:
+        prompt_price = max(endpoint.prompt, endpoint.cache_write or Decimal(0))
+        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
+        prompt_cost = size.reserved_tokens * prompt_price + endpoint.request + size.images * endpoint.image
+        tokens = output_limit(request, endpoint)
+        candidate = Quote(prompt_cost + tokens * output_price, prompt_cost, tokens, output_price)
+        if worst is None or candidate.amount > worst.amount:
+            worst = candidate
+    assert worst is not None, "quote() needs at least one endpoint"
+    return worst
+
+
+def insufficient_credits(worst: Quote, available: Decimal) -> GatewayError:
+    """402 in OpenRouter's words."""
+    spare = available - worst.prompt_cost
+    affordable = max(int(spare / worst.output_price), 0) if worst.output_price > 0 else 0
+    return GatewayError(402, "This request requires more credits, or fewer max_tokens. You requested up to "
+                             f"{worst.output_tokens} tokens, but can only afford {affordable}.",
+                        metadata={"limit_remaining": float(max(available, Decimal(0)))})
+
+
+def fill_usage(usage: TokenUsage, size: PromptSize, output_chars: int, output_pieces: int) -> TokenUsage | None:
+    """The usage to charge when the provider reported none (or only part): None when nothing is missing."""
+    prompt = usage.prompt_tokens or size.charged_tokens
+    completion = usage.completion_tokens
+    if not completion and output_pieces:
+        completion = max(math.ceil(output_chars / CHARS_PER_TOKEN_CHARGED), output_pieces)
+    if (prompt, completion) == (usage.prompt_tokens, usage.completion_tokens):
+        return None
+    return dataclasses.replace(usage, prompt_tokens=prompt, completion_tokens=completion)
+
+
+def fill_image_tokens(usage: TokenUsage, reported: TokenUsage, images: int) -> TokenUsage | None:
+    """The usage to charge for `images` generated images whose tokens the provider did not count apart:
+    None when it did (or there are none). When the provider reported output tokens, the images are among
+    them; when it reported none (a stream cut short), they are added to the estimate."""
+    if not images or usage.image_tokens:
+        return None
+    estimate = images * TOKENS_PER_OUTPUT_IMAGE
+    if reported.completion_tokens:
+        return dataclasses.replace(usage, image_tokens=min(estimate, usage.completion_tokens))
+    return dataclasses.replace(usage, completion_tokens=usage.completion_tokens + estimate, image_tokens=estimate)

@@ -1,0 +1,306 @@
+"""Model → ordered candidate endpoints, with OpenRouter's provider preferences.
+
+Reference: https://openrouter.ai/docs/features/provider-routing (filters, `order`, `sort`, the default
+price-weighted load balancing, `allow_fallbacks`, `:floor` / `:nitro`) and
+https://openrouter.ai/docs/features/model-routing (the `models` fallback list). Pure: the health view and
+the random source are passed in, so every ordering is testable.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lambdarouter.core.budget import measure
+from lambdarouter.core.catalog import Catalog, ResolvedModel
+from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
+from lambdarouter.core.credentials import Credentials
+from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.core.health import HealthBoard, endpoint_key
+from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
+from lambdarouter.dialects.openrouter.messages import ImagePart, ResponseFormatJSONObject, ResponseFormatJSONSchema
+from lambdarouter.providers.base import PARAMETER_OF_FIELD
+
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    requested: str  # the model id this candidate serves (one entry of `model` + `models`)
+    model: ModelSpec
+    endpoint: EndpointSpec
+    host: ResolvedHost
+    supported_parameters: frozenset[str]
+
+    @property
+    def key(self) -> str:
+        return endpoint_key(self.endpoint.host, self.endpoint.upstream_id)
+
+
+def requested_models(request: ChatCompletionRequest) -> list[str]:
+    """`model` then the `models` fallback list, without repeats."""
+    ids = ([request.model] if request.model else []) + list(request.models or [])
+    if not ids:
+        raise bad_request("Request must name a model (`model` or `models`).")
+    return list(dict.fromkeys(ids))
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What the request asks of an endpoint, measured once."""
+
+    tools: bool
+    images: bool
+    response_format: str | None  # "json_object" | "json_schema"
+    tokens: int  # prompt estimate + requested output
+    parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
+    outputs: tuple[str, ...] = ("text",)  # output modalities the model must have: chat's `modalities` or text
+    api: str | None = "chat"  # the text API the endpoint must serve (None: an operation beside chat, it chooses)
+
+    @classmethod
+    def of(cls, request: ChatCompletionRequest) -> Needs:
+        images = any(isinstance(part, ImagePart) for m in request.messages
+                     if isinstance(content := getattr(m, "content", None), list) for part in content)
+        fmt = request.response_format
+        kind = ("json_schema" if isinstance(fmt, ResponseFormatJSONSchema)
+                else "json_object" if isinstance(fmt, ResponseFormatJSONObject) else None)
+        params = frozenset(p for f in request.model_fields_set if (p := PARAMETER_OF_FIELD.get(f)))
+        output = request.output_token_limit() or 0
+        return cls(bool(request.tools), images, kind, measure(request).charged_tokens + output, params,
+                   chat_outputs(request))
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One endpoint under consideration, with what the filters read about it."""
+
+    endpoint: EndpointSpec
+    model: ModelSpec
+    host: HostSpec
+    parameters: frozenset[str]
+
+
+Filter = Callable[[Subject, Needs, ProviderPreferences], str | None]
+
+
+# The reason `_api` gives: a model served only by the legacy /completions API asked for on /chat/completions.
+COMPLETIONS_ONLY = "is a legacy completion model: send it a `prompt` on POST /completions"
+
+
+def _api(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    return COMPLETIONS_ONLY if n.api is not None and n.api not in s.endpoint.apis else None
+
+
+def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if prefs.only is not None and s.endpoint.host not in prefs.only:
+        return "not in provider.only"
+    return "in provider.ignore" if prefs.ignore and s.endpoint.host in prefs.ignore else None
+
+
+def chat_outputs(request: ChatCompletionRequest) -> tuple[str, ...]:
+    """The output modalities a chat request asks for: `modalities` (OpenRouter's image output), else text."""
+    return tuple(dict.fromkeys(request.modalities)) if request.modalities else ("text",)
+
+
+def lacks_output(model: ModelSpec, outputs: Sequence[str]) -> str | None:
+    """Why `model` cannot produce `outputs` (None when it can): an embeddings or image model cannot answer a
+    chat request (say which route serves it), a text model cannot draw."""
+    missing = [m for m in outputs if m not in model.output_modalities]
+    if not missing:
+        return None
+    routes = {"embeddings": "/embeddings", "image": "/images/generations"}
+    if "text" in missing:
+        serves = ", ".join(routes.get(m, m) for m in model.output_modalities)
+        return f"does not output text (it is served by {serves})"
+    return f"does not output {', '.join(missing)} (its output modalities: {', '.join(model.output_modalities)})"
+
+
+def _output(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if (why := lacks_output(s.model, n.outputs)) is not None:
+        return why
+    # An image-only model asked through chat (`modalities: ["image"]`): only where the endpoint draws through
+    # a chat API, which its per-token image-output price says (OpenRouter's `image_output`, e.g. an
+    # OpenRouter-hosted image model); the image APIs' models are priced per image and served elsewhere.
+    if n.api == "chat" and "text" not in s.model.output_modalities and s.endpoint.image_output is None:
+        return "generates images through /images/generations only, not chat"
+    return None
+
+
+def _tools(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    return "does not support tools" if n.tools and "tools" not in s.parameters else None
+
+
+def _images(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    return "does not take image input" if n.images and "image" not in s.model.input_modalities else None
+
+
+def _format(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if n.response_format == "json_schema" and "structured_outputs" not in s.parameters:
+        return "has no structured outputs (json_schema)"
+    if n.response_format == "json_object" and "response_format" not in s.parameters:
+        return "has no JSON mode"
+    return None
+
+
+def _context(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if n.tokens > s.endpoint.context_length:
+        return f"context length {s.endpoint.context_length} is below the prompt estimate plus max_tokens ({n.tokens})"
+    return None
+
+
+def _price(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    limit, e = prefs.max_price, s.endpoint
+    if limit is None:
+        return None
+    # max_price is USD per million tokens for prompt and completion, per request / image as is.
+    over = [name for name, price, cap in (
+        ("prompt", e.prompt * MILLION, limit.prompt), ("completion", e.completion * MILLION, limit.completion),
+        ("request", e.request, limit.request), ("image", e.image, limit.image))
+        if cap is not None and price > Decimal(str(cap))]
+    return f"{', '.join(over)} price above provider.max_price" if over else None
+
+
+def _data(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if prefs.data_collection == "deny" and s.host.data_collection:
+        return "may retain or train on prompts (data_collection: deny)"
+    return None
+
+
+def _parameters(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    if not prefs.require_parameters:
+        return None
+    missing = sorted(n.parameters - s.parameters)
+    return f"does not support {', '.join(missing)} (require_parameters)" if missing else None
+
+
+# Applied in this order; the first that refuses an endpoint names the reason.
+FILTERS: tuple[Filter, ...] = (_output, _api, _only, _tools, _images, _format, _context, _price, _data, _parameters)
+
+
+def order_endpoints(resolved: ResolvedModel, prefs: ProviderPreferences, health: HealthBoard,
+                    rng: random.Random) -> list[EndpointSpec]:
+    endpoints = list(resolved.model.endpoints)
+    sort = prefs.sort or {"floor": "price", "nitro": "throughput"}.get(resolved.variant or "")
+    if sort is not None:
+        endpoints = _sorted(endpoints, sort, health)
+    elif not prefs.order:
+        endpoints = _balanced(endpoints, health, rng)
+    if prefs.order:
+        rank = {name: i for i, name in enumerate(prefs.order)}
+        preferred = sorted((e for e in endpoints if e.host in rank), key=lambda e: rank[e.host])
+        endpoints = preferred + ([e for e in endpoints if e.host not in rank] if prefs.allow_fallbacks else [])
+    elif not prefs.allow_fallbacks:
+        endpoints = endpoints[:1]
+    return endpoints
+
+
+def _price_of(endpoint: EndpointSpec) -> Decimal:
+    return endpoint.prompt + endpoint.completion
+
+
+def _sorted(endpoints: list[EndpointSpec], sort: str, health: HealthBoard) -> list[EndpointSpec]:
+    """By price, or by measured latency / throughput (unmeasured endpoints after measured ones, by price)."""
+    def stat(e: EndpointSpec) -> tuple[bool, float, Decimal]:
+        s = health.get(endpoint_key(e.host, e.upstream_id))
+        if sort == "latency" and s is not None and s.first_token_ms is not None:
+            return False, s.first_token_ms, _price_of(e)
+        if sort == "throughput" and s is not None and s.tokens_per_second is not None:
+            return False, -s.tokens_per_second, _price_of(e)
+        return sort != "price", 0.0, _price_of(e)
+    return sorted(endpoints, key=stat)
+
+
+def _balanced(endpoints: list[EndpointSpec], health: HealthBoard, rng: random.Random) -> list[EndpointSpec]:
+    """OpenRouter's default: recently failed endpoints last; among the rest the first is drawn with weight
+    1/price² (free endpoints weigh as the cheapest paid one), the others follow by price as fallbacks."""
+    healthy = [e for e in endpoints if not health.failed_recently(endpoint_key(e.host, e.upstream_id))]
+    failed = [e for e in endpoints if e not in healthy]
+    if len(healthy) > 1:
+        paid = [_price_of(e) for e in healthy if _price_of(e) > 0]
+        floor = min(paid) if paid else Decimal(1)
+        weights = [1 / float(max(_price_of(e), floor)) ** 2 for e in healthy]
+        first = rng.choices(healthy, weights=weights)[0]
+        healthy = [first, *sorted((e for e in healthy if e is not first), key=_price_of)]
+    return healthy + failed
+
+
+def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credentials,
+         health: HealthBoard | None = None, rng: random.Random | None = None) -> list[Candidate]:
+    """Every endpoint that may serve the request, in the order they are tried.
+
+    `modalities` that no requested model can produce is the client's mistake, a 400 (not the 404 of "no
+    endpoint left"): output modalities belong to the model, whichever host serves it.
+    """
+    model_ids, needs = requested_models(request), Needs.of(request)
+    _refuse_unanswerable(model_ids, needs, catalog)
+    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
+
+
+def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalog) -> None:
+    """400 when no requested model could answer this chat request on any host: the client's mistake, decided
+    by the models themselves (their output modalities, the text APIs their endpoints serve), not the 404 of
+    "no endpoint left"."""
+    models = [catalog.resolve(model_id).model for model_id in model_ids]
+    if needs.outputs != ("text",):
+        reasons = [(model.id, lacks_output(model, needs.outputs)) for model in models]
+        if all(why is not None for _, why in reasons):
+            raise bad_request(f"modalities {list(needs.outputs)} cannot be served: "
+                              + "; ".join(f"{model_id} {why}" for model_id, why in reasons) + ".")
+    if all("chat" not in endpoint.apis for model in models for endpoint in model.endpoints):
+        raise bad_request(f"{', '.join(model_ids)} cannot answer /chat/completions: {COMPLETIONS_ONLY}.")
+
+
+def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
+                credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
+    board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
+    resolved = [catalog.resolve(model_id) for model_id in model_ids]
+    candidates: list[Candidate] = []
+    removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)
+    for model in resolved:
+        for endpoint in order_endpoints(model, prefs, board, draw):
+            candidate, reason = _admit(catalog, credentials, model, endpoint, needs, prefs)
+            if candidate is not None:
+                candidates.append(candidate)
+            else:
+                removed.append(reason)
+    if not candidates:
+        raise _nothing_left([m.requested for m in resolved], removed)
+    return candidates
+
+
+def _admit(catalog: Catalog, credentials: Credentials, model: ResolvedModel, endpoint: EndpointSpec, needs: Needs,
+           prefs: ProviderPreferences) -> tuple[Candidate | None, tuple[str, bool]]:
+    subject = Subject(endpoint, model.model, catalog.host(endpoint.host), catalog.supported_parameters(endpoint))
+    where = f"{model.model.id} via {endpoint.host}"
+    for check in FILTERS:
+        if (why := check(subject, needs, prefs)) is not None:
+            return None, (f"{where} {why}", False)
+    try:
+        host = resolve_host(subject.host, credentials)
+    except GatewayError as exc:
+        return None, (f"{where}: {exc.message}", True)
+    return Candidate(model.requested, model.model, endpoint, host, subject.parameters), ("", False)
+
+
+def _nothing_left(requested: Sequence[str], removed: Sequence[tuple[str, bool]]) -> GatewayError:
+    """503 when only credentials are missing (an operator's fix); 404 when no endpoint can serve it."""
+    names = ", ".join(requested)
+    reasons = "; ".join(reason for reason, _ in removed) or "no endpoints"
+    if removed and all(credentials_only for _, credentials_only in removed):
+        return GatewayError(503, f"No provider is configured for {names}. {reasons}")
+    return GatewayError(404, f"No endpoint can serve this request for {names}: {reasons}")
+
+
+def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, output: str, tokens: int,
+                   catalog: Catalog, credentials: Credentials, health: HealthBoard | None = None,
+                   rng: random.Random | None = None) -> list[Candidate]:
+    """`plan` for the operations beside chat (embeddings, images, ...): only endpoints of models whose
+    `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
+    if not model_ids:
+        raise bad_request("Request must name a model (`model` or `models`).")
+    needs = Needs(False, False, None, tokens, frozenset(), (output,), api=None)
+    return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
+                       health, rng)

@@ -1,0 +1,186 @@
+"""Events → OpenAI stream chunks, and events → one completion (the non-streamed answer is the fold).
+
+`Accumulator` watches every event of a generation whichever way it is delivered, so the ledger and the
+client's `usage` come from the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
+    Finish,
+    ImageDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    StreamEvent,
+    TextDelta,
+    TokenUsage,
+    ToolCallDelta,
+    UpstreamInfo,
+    UsageReport,
+)
+from lambdarouter.dialects.openrouter.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    ChunkError,
+    CompletionTokensDetails,
+    Delta,
+    GeneratedImage,
+    ImageURL,
+    PromptTokensDetails,
+    ResponseMessage,
+    Usage,
+)
+from lambdarouter.dialects.openrouter.chat import ToolCallDelta as ChunkToolCall
+from lambdarouter.dialects.openrouter.chat import ToolCallFunctionDelta as ChunkFunction
+from lambdarouter.dialects.openrouter.messages import FunctionCall, ToolCall
+
+
+@dataclass(slots=True)
+class _ToolCallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Accumulator:
+    text: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_details: list[dict[str, Any]] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # URLs of the images the model generated
+    tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
+    finish: Finish | None = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    system_fingerprint: str | None = None
+    upstream_id: str | None = None  # the provider's own id of the answer (the ledger's `upstream_id`)
+    produced_output: bool = False
+
+    def add(self, event: StreamEvent) -> None:
+        match event:
+            case TextDelta(text):
+                self.text.append(text)
+            case RefusalDelta(text):
+                self.refusal.append(text)
+            case ReasoningDelta(text, detail):
+                if text:
+                    self.reasoning.append(text)
+                if detail is not None:
+                    self.reasoning_details.append(detail)
+            case ImageDelta(url):
+                self.images.append(url)
+            case ToolCallDelta(index, call_id, name, arguments):
+                parts = self.tool_calls.setdefault(index, _ToolCallParts())
+                parts.id = call_id or parts.id
+                parts.name = name or parts.name
+                parts.arguments.append(arguments)
+            case Finish():
+                self.finish = event
+            case UsageReport(usage):
+                self.usage = self.usage.merge(usage)
+            case UpstreamInfo(_, fingerprint, upstream_id):
+                self.system_fingerprint = fingerprint or self.system_fingerprint
+                self.upstream_id = upstream_id or self.upstream_id
+        if not isinstance(event, (UsageReport, UpstreamInfo, Finish)):
+            self.produced_output = True
+
+    def message(self) -> ResponseMessage:
+        calls = [
+            ToolCall(id=parts.id, function=FunctionCall(name=parts.name, arguments="".join(parts.arguments)))
+            for _, parts in sorted(self.tool_calls.items())
+        ]
+        return ResponseMessage(
+            content="".join(self.text) if self.text or not calls else None,
+            refusal="".join(self.refusal) or None,
+            tool_calls=calls or None,
+            reasoning="".join(self.reasoning) or None,
+            reasoning_details=self.reasoning_details or None,
+            images=[_image(url) for url in self.images] or None,
+        )
+
+
+def _image(url: str) -> GeneratedImage:
+    return GeneratedImage(image_url=ImageURL(url=url))
+
+
+def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
+    return Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        prompt_tokens_details=PromptTokensDetails(
+            cached_tokens=usage.cached_tokens, cache_write_tokens=usage.cache_write_tokens
+        ),
+        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens,
+                                                          image_tokens=usage.image_tokens),
+        cost=float(cost),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What every chunk and completion of one generation carries."""
+
+    id: str
+    created: int
+    model: str
+    provider: str
+
+
+def completion(identity: Identity, acc: Accumulator, cost: Decimal) -> ChatCompletion:
+    finish = acc.finish or Finish("stop")
+    return ChatCompletion(
+        id=identity.id, created=identity.created, model=identity.model, provider=identity.provider,
+        choices=[Choice(message=acc.message(), finish_reason=finish.reason,
+                        native_finish_reason=finish.native)],
+        usage=usage_body(acc.usage, cost), system_fingerprint=acc.system_fingerprint,
+    )
+
+
+def chunk(identity: Identity, event: StreamEvent, first: bool) -> ChatCompletionChunk | None:
+    """The chunk that carries one event to the client (None for events clients do not see)."""
+    role: Any = "assistant" if first else None
+    match event:
+        case TextDelta(text):
+            delta = Delta(role=role, content=text)
+        case RefusalDelta(text):
+            delta = Delta(role=role, refusal=text)
+        case ReasoningDelta(text, detail):
+            delta = Delta(role=role, reasoning=text, reasoning_details=[detail] if detail else None)
+        case ImageDelta(url):
+            delta = Delta(role=role, images=[_image(url)])
+        case ToolCallDelta(index, call_id, name, arguments):
+            function = ChunkFunction(name=name, arguments=arguments)
+            delta = Delta(role=role, tool_calls=[
+                ChunkToolCall(index=index, id=call_id, type="function" if call_id else None, function=function)
+            ])
+        case Finish(reason, native):
+            return _chunk(identity, [ChunkChoice(delta=Delta(role=role), finish_reason=reason,
+                                                 native_finish_reason=native)])
+        case _:
+            return None
+    return _chunk(identity, [ChunkChoice(delta=delta)])
+
+
+def usage_chunk(identity: Identity, usage: TokenUsage, cost: Decimal) -> ChatCompletionChunk:
+    """The last data chunk of every stream: no choices, the usage and its cost."""
+    return _chunk(identity, [], usage=usage_body(usage, cost))
+
+
+def _chunk(identity: Identity, choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+    return ChatCompletionChunk(id=identity.id, created=identity.created, model=identity.model,
+                               provider=identity.provider, choices=choices, usage=usage)
+
+
+def error_chunk(identity: Identity, error: GatewayError) -> ChatCompletionChunk:
+    """How a stream ends when the upstream fails after the first byte (OpenRouter's shape)."""
+    out = _chunk(identity, [ChunkChoice(delta=Delta(content=""), finish_reason="error")])
+    out.error = ChunkError(code=error.status, message=error.message, metadata=error.metadata or None)
+    return out

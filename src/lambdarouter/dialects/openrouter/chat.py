@@ -1,0 +1,256 @@
+"""Chat completion request, response and stream chunk.
+
+Request fields: OpenAI's Chat Completions API (https://platform.openai.com/docs/api-reference/chat/create)
+plus OpenRouter's extensions (https://openrouter.ai/docs/api-reference/parameters and
+https://openrouter.ai/docs/features/provider-routing). Unknown top-level fields are ignored, as OpenRouter
+does, so deprecated or newer fields never make a request fail. Ranges are OpenAI's: out-of-range values are
+a 400 here, never clamped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lambdarouter.dialects.openrouter.messages import (
+    ImagePart,
+    Message,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    WireModel,
+)
+
+# Limits checked before any upstream call (a clear 400 instead of a provider's error or a huge bill). The
+# body itself is capped at API Gateway's 10 MB (http/chat.py). Tools: OpenAI's own maximum. Messages and
+# images: well above what any provider takes in one request (Anthropic 100 images, Bedrock 20, OpenAI 500),
+# so only abuse meets them.
+MAX_MESSAGES = 4096
+MAX_TOOLS = 128
+MAX_IMAGES = 500
+MAX_STOP_SEQUENCES = 16
+# Token counts past int32 are a typo or an attack: no provider takes them (Gemini's maxOutputTokens and topK, and
+# Bedrock's maxTokens, are int32 fields), and they would reach the reservation's arithmetic first.
+MAX_TOKEN_COUNT = 2**31 - 1
+TokenCount = Annotated[int, Field(ge=1, le=MAX_TOKEN_COUNT)]
+# A price cap is compared with Decimal prices: NaN would raise there, a negative one can match nothing.
+PriceCap = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# OpenAI: "values between -100 and 100" (https://platform.openai.com/docs/api-reference/chat/create#logit_bias).
+LogitBias = Annotated[float, Field(ge=-100, le=100)]
+
+
+class MaxPrice(WireModel):
+    """USD per million tokens (prompt, completion) and per request / image, as OpenRouter documents."""
+
+    prompt: PriceCap | None = None
+    completion: PriceCap | None = None
+    request: PriceCap | None = None
+    image: PriceCap | None = None
+
+
+class ProviderPreferences(WireModel):
+    order: list[str] | None = None
+    allow_fallbacks: bool = True
+    only: list[str] | None = None
+    ignore: list[str] | None = None
+    sort: Literal["price", "latency", "throughput"] | None = None
+    max_price: MaxPrice | None = None
+    require_parameters: bool = False
+    data_collection: Literal["allow", "deny"] = "allow"
+    quantizations: list[str] | None = None
+    zdr: bool | None = None
+
+
+class ReasoningConfig(WireModel):
+    effort: Literal["minimal", "low", "medium", "high"] | None = None
+    max_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKEN_COUNT)
+    exclude: bool | None = None
+    enabled: bool | None = None
+
+
+class UsageConfig(WireModel):
+    include: bool | None = None
+
+
+class StreamOptions(WireModel):
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)  # JSON has no NaN; Python's parser takes it
+
+    model: str | None = None
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+    # OpenAI sampling and output controls
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    seed: int | None = None
+    stop: str | Annotated[list[str], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
+    logit_bias: dict[str, LogitBias] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    response_format: ResponseFormat | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=MAX_TOOLS)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    # Output modalities: OpenAI's ("text", "audio") and OpenRouter's "image"
+    # (https://openrouter.ai/docs/features/multimodal/image-generation). Anything else is a 400 here.
+    modalities: list[Literal["text", "audio", "image"]] | None = Field(default=None, min_length=1, max_length=3)
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    web_search_options: dict[str, Any] | None = None
+    user: str | None = None
+
+    # OpenRouter extensions
+    models: list[str] | None = None
+    provider: ProviderPreferences | None = None
+    reasoning: ReasoningConfig | None = None
+    usage: UsageConfig | None = None
+    transforms: list[str] | None = None
+    top_k: int | None = Field(default=None, ge=0, le=MAX_TOKEN_COUNT)
+    repetition_penalty: float | None = Field(default=None, gt=0, le=2)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    top_a: float | None = Field(default=None, ge=0, le=1)
+    plugins: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _image_count(self) -> ChatCompletionRequest:
+        images = sum(1 for m in self.messages if isinstance(content := getattr(m, "content", None), list)
+                     for part in content if isinstance(part, ImagePart))
+        if images > MAX_IMAGES:
+            raise ValueError(f"at most {MAX_IMAGES} images per request (got {images})")
+        return self
+
+    def output_token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+# Fields that are the gateway's own business and never go upstream.
+OPENROUTER_ONLY_FIELDS = frozenset(
+    {"models", "provider", "reasoning", "usage", "transforms", "plugins", "top_a", "stream_options"}
+)
+
+
+class CompletionTokensDetails(BaseModel):
+    reasoning_tokens: int = 0
+    image_tokens: int = 0  # tokens of generated images (OpenRouter reports them here)
+
+
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails = Field(default_factory=PromptTokensDetails)
+    completion_tokens_details: CompletionTokensDetails = Field(default_factory=CompletionTokensDetails)
+    cost: float = 0.0
+
+
+class ImageURL(BaseModel):
+    url: str
+
+
+class GeneratedImage(BaseModel):
+    """An image the model generated: OpenRouter's `images[]` entry, a `data:` URL of the image's bytes
+    (https://openrouter.ai/docs/features/multimodal/image-generation, "Response Format")."""
+
+    type: Literal["image_url"] = "image_url"
+    image_url: ImageURL
+
+
+class ResponseMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
+    images: list[GeneratedImage] | None = None
+
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ResponseMessage
+    finish_reason: FinishReason | None = None
+    native_finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    provider: str
+    choices: list[Choice]
+    usage: Usage
+    system_fingerprint: str | None = None
+
+
+class ToolCallFunctionDelta(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(BaseModel):
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: ToolCallFunctionDelta
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
+    images: list[GeneratedImage] | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: FinishReason | None = None
+    native_finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+class ChunkError(BaseModel):
+    code: int
+    message: str
+    metadata: dict[str, Any] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    provider: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    error: ChunkError | None = None

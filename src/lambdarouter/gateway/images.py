@@ -1,0 +1,128 @@
+"""POST /images/generations as an `Operation`: one upstream call per request (or one per image, for models
+that draw one per call), images charged at the catalog's per-image price (`EndpointSpec.image`) times the
+number of images that came back, plus the tokens the provider reports at the endpoint's token prices (Gemini's
+image models price their output per image token: `image_output`). Images whose tokens the provider did not
+count apart are charged as chat charges them (budget.fill_image_tokens).
+
+`response_format: url` answers a presigned S3 GET URL when a bucket is configured (gateway/image_store.py), else a
+`data:` URL of the image, which works wherever a URL to an image is taken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+
+import anyio
+import anyio.to_thread
+
+from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, PromptSize
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import StreamEvent, TokenUsage, UsageReport
+from lambdarouter.core.routing import Candidate
+from lambdarouter.dialects.openrouter.images import (
+    ImageData,
+    ImageGenerationRequest,
+    ImageGenerationResponse,
+    ImageUsage,
+)
+from lambdarouter.gateway import image_store
+from lambdarouter.gateway.operation import Done, keep_or_400
+from lambdarouter.providers import transport
+from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+
+
+class ImageGenerationOperation:
+    output = "image"
+
+    def __init__(self, request: ImageGenerationRequest) -> None:
+        self.request = request
+        self.model_ids = list(dict.fromkeys(([request.model] if request.model else []) + (request.models or [])))
+        self.provider = request.provider
+        self.size = PromptSize(len(request.prompt.encode()), len(request.prompt), 0, 0)
+
+    def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The endpoints whose model takes this size, count and options; else a 400 with each reason."""
+        return keep_or_400(candidates, lambda c: adapter_of(c).refuse(self.request, c.endpoint))
+
+    def worst_case(self, candidate: Candidate) -> Decimal:
+        """Per-image prices, plus for token-priced models each call's prompt and each image's output tokens."""
+        endpoint, adapter, n = candidate.endpoint, adapter_of(candidate), self.request.n
+        calls = n if adapter.one_per_call else 1
+        held = adapter.output_tokens_held(self.request)
+        if endpoint.image_output is not None:
+            held = max(held, TOKENS_PER_OUTPUT_IMAGE)  # what an image is charged when its tokens go unreported
+        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
+        return (n * endpoint.image + endpoint.request + calls * self.size.reserved_tokens * endpoint.prompt
+                + n * held * output_price)
+
+    async def attempt(self, candidate: Candidate) -> ImageBatch:
+        adapter = adapter_of(candidate)
+        job = ImageJob(self.request, candidate.endpoint, candidate.host)
+        provider = candidate.host.spec.name
+
+        async def call() -> ImageBatch:
+            body = await transport.send(adapter.build_request(job), adapter, provider,
+                                        transport.timeout_for(candidate.host.spec))
+            return adapter.parse_response(body, job)
+
+        batch = await call() if not adapter.one_per_call or self.request.n == 1 else await _each(call, self.request.n)
+        images = batch.images[: self.request.n]
+        if not images:
+            # Every image withheld (a provider's safety filter drops them silently): nothing to charge for.
+            raise GatewayError(502, f"{provider} returned no images for this prompt.",
+                               metadata={"provider_name": provider})
+        return ImageBatch(images, batch.usage)
+
+    def outcome(self, result: ImageBatch) -> tuple[Sequence[StreamEvent], int]:
+        # Image tokens a token-priced model left unreported are estimated by the books (`close_books`).
+        return [UsageReport(result.usage)], len(result.images)
+
+
+def adapter_of(candidate: Candidate) -> ImageAdapter:
+    return image_adapter_for(candidate.host.spec.wire_format, candidate.endpoint.upstream_id)
+
+
+async def _each(call: Callable[[], Awaitable[ImageBatch]], calls: int) -> ImageBatch:
+    """`calls` concurrent calls, one image each, as one batch. The calls that failed are left out (like images
+    a filter withheld: fewer come back and only those are charged); when every call failed, the first error."""
+    outcomes: list[ImageBatch | GatewayError] = []
+
+    async def one() -> None:
+        try:
+            outcomes.append(await call())
+        except GatewayError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(calls):
+            group.start_soon(one)
+    batches = [o for o in outcomes if isinstance(o, ImageBatch)]
+    if not any(batch.images for batch in batches):
+        errors = [o for o in outcomes if isinstance(o, GatewayError)]
+        if errors:
+            raise errors[0]
+    return ImageBatch([image for batch in batches for image in batch.images],
+                      _total([batch.usage for batch in batches]))
+
+
+def _total(usages: list[TokenUsage]) -> TokenUsage:
+    return TokenUsage(*(sum(getattr(u, f.name) for u in usages) for f in dataclasses.fields(TokenUsage)))
+
+
+async def response(done: Done[ImageBatch], request: ImageGenerationRequest) -> ImageGenerationResponse:
+    images = done.result.images
+    if request.response_format == "b64_json":
+        data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in images]
+    else:
+        if image_store.bucket() is None:
+            urls = [image_store.data_url(image) for image in images]
+        else:
+            urls = await anyio.to_thread.run_sync(image_store.publish, done.id, images)
+        data = [ImageData(url=url, revised_prompt=image.revised_prompt) for url, image in zip(urls, images,
+                                                                                               strict=True)]
+    return ImageGenerationResponse(id=done.id, created=int(time.time()), data=data, model=done.served_by.model.id,
+                                   provider=done.served_by.endpoint.host,
+                                   usage=ImageUsage(images=len(images), cost=float(done.cost)))

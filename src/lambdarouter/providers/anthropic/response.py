@@ -1,0 +1,155 @@
+"""Anthropic Messages responses and errors → the gateway's events (https://platform.claude.com/docs/en/api/messages).
+
+Shared by the whole-response parser here and the stream decoder in `anthropic_stream`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
+    Finish,
+    FinishReason,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    TokenUsage,
+    ToolCallDelta,
+    UpstreamInfo,
+    UsageReport,
+)
+from lambdarouter.providers.base import STATUS_TABLE, parse_json_body, upstream_error
+from lambdarouter.providers.common import malformed
+from lambdarouter.providers.toolcalls import ToolCallIndexer
+
+# reasoning_details `format` OpenRouter gives Claude's signed thinking
+# (https://openrouter.ai/docs/use-cases/reasoning-tokens#reasoning-details-api-shape).
+ANTHROPIC_REASONING_FORMAT = "anthropic-claude-v1"
+
+# stop_reason → OpenAI finish_reason (https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons).
+# pause_turn: a server-tool turn paused and the client may continue it, i.e. a normal end of this response;
+# model_context_window_exceeded: the output hit the context window, a length limit.
+FINISH_REASONS: Mapping[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Anthropic error type (https://platform.claude.com/docs/en/api/errors) → (gateway status, may another
+# endpoint succeed?). The gateway's own credentials or account being refused is not the client's fault (502,
+# try elsewhere); 529 overloaded and 500 api_error are upstream faults.
+ERROR_TYPES: Mapping[str, tuple[int, bool]] = {
+    "invalid_request_error": (400, False),   # 400
+    "authentication_error": (502, True),     # 401
+    "billing_error": (502, True),            # 402
+    "permission_error": (502, True),         # 403
+    "not_found_error": (404, False),         # 404
+    "request_too_large": (413, False),       # 413
+    "rate_limit_error": (429, True),         # 429
+    "api_error": (502, True),                # 500
+    "timeout_error": (408, True),            # 504
+    "overloaded_error": (502, True),         # 529
+}
+# When the body names no known type, the HTTP status decides (shared table + Anthropic's own codes).
+STATUS_CODES: Mapping[int, tuple[int, bool]] = {**STATUS_TABLE, 402: (502, True), 504: (408, True), 529: (502, True)}
+
+
+def finish(stop_reason: str) -> Finish:
+    return Finish(FINISH_REASONS.get(stop_reason, "stop"), stop_reason)
+
+
+def usage_from(raw: Mapping[str, Any]) -> TokenUsage:
+    """Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds all three."""
+    uncached = int(raw.get("input_tokens") or 0)
+    read = int(raw.get("cache_read_input_tokens") or 0)
+    written = int(raw.get("cache_creation_input_tokens") or 0)
+    details = raw.get("output_tokens_details") or {}
+    return TokenUsage(
+        prompt_tokens=uncached + read + written,
+        completion_tokens=int(raw.get("output_tokens") or 0),
+        cached_tokens=read,
+        cache_write_tokens=written,
+        reasoning_tokens=int(details.get("thinking_tokens") or 0),
+    )
+
+
+def text_detail(thinking: str, signature: str | None, index: int) -> dict[str, Any]:
+    """A thinking block as an OpenRouter reasoning_details entry (sent back later, restored unchanged)."""
+    detail: dict[str, Any] = {"type": "reasoning.text", "text": thinking, "format": ANTHROPIC_REASONING_FORMAT,
+                              "index": index}
+    if signature:
+        detail["signature"] = signature
+    return detail
+
+
+def encrypted_detail(data: str, index: int) -> dict[str, Any]:
+    """A redacted_thinking block (encrypted by Anthropic's safety systems) as a reasoning_details entry."""
+    return {"type": "reasoning.encrypted", "data": data, "format": ANTHROPIC_REASONING_FORMAT, "index": index}
+
+
+def info(message: Mapping[str, Any]) -> UpstreamInfo:
+    return UpstreamInfo(model=message.get("model"), id=message.get("id"))
+
+
+def parse_message(body: bytes) -> list[StreamEvent]:
+    data = parse_json_body(body)
+    if isinstance(data, dict) and data.get("type") == "error":
+        raise error_event(data)
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise malformed("a response that is not an Anthropic message")
+    events: list[StreamEvent] = [info(data)]
+    tools = ToolCallIndexer()
+    details = 0
+    for position, block in enumerate(data["content"]):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and block.get("text"):
+            events.append(TextDelta(block["text"]))
+        elif kind == "tool_use":
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+            events.append(ToolCallDelta(tools.start(position), block.get("id"), block.get("name"), arguments))
+        elif kind == "thinking":
+            text = block.get("thinking") or ""
+            events.append(ReasoningDelta(text or None, text_detail(text, block.get("signature"), details)))
+            details += 1
+        elif kind == "redacted_thinking":
+            events.append(ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), details)))
+            details += 1
+        # Other blocks (server tool calls and results, containers…) are not part of the OpenAI answer.
+    if data.get("stop_reason"):
+        events.append(finish(data["stop_reason"]))
+    if isinstance(data.get("usage"), dict):
+        events.append(UsageReport(usage_from(data["usage"])))
+    return events
+
+
+def error_parts(raw: Any) -> tuple[str | None, str]:
+    """(error type, message) of an Anthropic error body: {"type": "error", "error": {"type", "message"}}."""
+    error = raw.get("error") if isinstance(raw, dict) else None
+    if isinstance(error, dict):
+        kind = error.get("type")
+        return (kind if isinstance(kind, str) else None), str(error.get("message") or "")
+    return None, str(error or "")
+
+
+def map_error(status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
+    raw = parse_json_body(body)
+    kind, message = error_parts(raw)
+    # The error type is the documented contract; the status agrees with it but is the fallback.
+    by_type = ERROR_TYPES.get(kind or "")
+    table = {status: by_type} if by_type is not None else STATUS_CODES
+    return upstream_error(status, headers, raw, message, provider, table)
+
+
+def error_event(payload: Mapping[str, Any]) -> GatewayError:
+    """An `error` event inside a 200 stream (e.g. overloaded_error) or a 200 body of type error."""
+    kind, message = error_parts(payload)
+    status, retryable = ERROR_TYPES.get(kind or "", (502, True))
+    return GatewayError(status, f"Upstream error ({kind or 'unknown'}): {message or 'no message'}",
+                        metadata={"raw": dict(payload)}, retryable=retryable)

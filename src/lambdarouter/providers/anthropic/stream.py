@@ -1,0 +1,175 @@
+"""Anthropic Messages streaming (https://platform.claude.com/docs/en/build-with-claude/streaming) → events.
+
+The stream is `message_start`, then per content block `content_block_start` / `content_block_delta`… /
+`content_block_stop`, then `message_delta` (stop_reason, cumulative usage) and `message_stop`; `ping`
+events may come anywhere and an `error` event may replace the rest. Anthropic's versioning policy says new
+event and delta types may be added, so unknown ones are ignored, not errors.
+
+Tool calls are keyed by content-block index, which also counts text and thinking blocks: `ToolCallIndexer`
+turns them into the dense 0-based indices OpenAI clients expect. A thinking block's text streams as
+reasoning deltas; its signature arrives last, so the block's reasoning_details entry (text + signature,
+what the client sends back) is emitted once, when the block stops.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdarouter.core.events import (
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+)
+from lambdarouter.providers.anthropic.response import (
+    encrypted_detail,
+    error_event,
+    finish,
+    info,
+    text_detail,
+    usage_from,
+)
+from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.toolcalls import ToolCallIndexer
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: str
+    tool_index: int | None = None
+    has_arguments: bool = False
+    thinking: list[str] = field(default_factory=list)
+    signature: str | None = None
+
+
+class AnthropicStreamDecoder:
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._tools = ToolCallIndexer()
+        self._blocks: dict[int, _Block] = {}
+        self._usage: dict[str, Any] = {}  # raw usage fields, later reports overriding earlier ones
+        self._details = 0
+        self._finished = False
+        self._stopped = False
+        self._errors = ErrorAfterEvents()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
+
+    def close(self) -> list[StreamEvent]:
+        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
+        # message_delta carries the stop reason; without it (or message_stop) the answer is cut short.
+        if not (self._finished or self._stopped):
+            raise malformed("a stream that ended before its message_stop event")
+        return events
+
+    def _event(self, data: str) -> list[StreamEvent]:
+        if not data:
+            return []
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise malformed("a stream event that is not JSON") from exc
+        if not isinstance(payload, dict):
+            raise malformed("a stream event that is not an object")
+        kind = payload.get("type")
+        if kind == "error":
+            raise error_event(payload)
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        return handler(self, payload) if handler is not None else []  # ping and unknown events
+
+    def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        message = payload.get("message") or {}
+        events: list[StreamEvent] = [info(message)]
+        events.extend(self._usage_report(message.get("usage")))
+        return events
+
+    def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index, block = _index(payload), payload.get("content_block") or {}
+        state = self._blocks[index] = _Block(str(block.get("type")))
+        if state.kind == "tool_use":
+            state.tool_index = self._tools.start(index)
+            return [ToolCallDelta(state.tool_index, block.get("id"), block.get("name"), "")]
+        if state.kind == "text" and block.get("text"):
+            return [TextDelta(block["text"])]
+        if state.kind == "thinking" and block.get("thinking"):
+            state.thinking.append(block["thinking"])
+            return [ReasoningDelta(text=block["thinking"])]
+        if state.kind == "redacted_thinking":
+            return [ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), self._next_detail()))]
+        return []
+
+    def _block_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        state, delta = self._blocks.get(_index(payload)), payload.get("delta") or {}
+        kind = delta.get("type")
+        if state is None:
+            raise malformed("a content_block_delta for a block that never started")
+        if kind == "text_delta" and delta.get("text"):
+            return [TextDelta(delta["text"])]
+        if kind == "input_json_delta" and state.tool_index is not None and delta.get("partial_json"):
+            state.has_arguments = True
+            return [ToolCallDelta(state.tool_index, arguments=delta["partial_json"])]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            state.thinking.append(delta["thinking"])
+            return [ReasoningDelta(text=delta["thinking"])]
+        if kind == "signature_delta":
+            state.signature = (state.signature or "") + str(delta.get("signature") or "")
+        return []  # citations_delta and newer delta types carry nothing the OpenAI answer has
+
+    def _block_stop(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        state = self._blocks.get(_index(payload))
+        if state is None:
+            return []
+        if state.kind == "tool_use" and state.tool_index is not None and not state.has_arguments:
+            # A call without arguments streams no JSON at all; OpenAI clients parse the arguments string.
+            return [ToolCallDelta(state.tool_index, arguments="{}")]
+        if state.kind == "thinking":
+            detail = text_detail("".join(state.thinking), state.signature, self._next_detail())
+            return [ReasoningDelta(detail=detail)]
+        return []
+
+    def _message_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        stop_reason = (payload.get("delta") or {}).get("stop_reason")
+        if stop_reason:
+            self._finished = True
+            events.append(finish(stop_reason))
+        events.extend(self._usage_report(payload.get("usage")))
+        return events
+
+    def _message_stop(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        self._stopped = True
+        return []
+
+    def _usage_report(self, usage: Any) -> list[StreamEvent]:
+        # message_delta's usage is cumulative but may list only output_tokens (older API versions): keep the
+        # fields message_start reported and let later values override them.
+        if not isinstance(usage, dict):
+            return []
+        self._usage.update({k: v for k, v in usage.items() if v is not None})
+        return [UsageReport(usage_from(self._usage))]
+
+    def _next_detail(self) -> int:
+        self._details += 1
+        return self._details - 1
+
+
+def _index(payload: dict[str, Any]) -> int:
+    index = payload.get("index")
+    if not isinstance(index, int):
+        raise malformed(f"a {payload.get('type')} event without a block index")
+    return index
+
+
+_HANDLERS = {
+    "message_start": AnthropicStreamDecoder._message_start,
+    "content_block_start": AnthropicStreamDecoder._block_start,
+    "content_block_delta": AnthropicStreamDecoder._block_delta,
+    "content_block_stop": AnthropicStreamDecoder._block_stop,
+    "message_delta": AnthropicStreamDecoder._message_delta,
+    "message_stop": AnthropicStreamDecoder._message_stop,
+}

@@ -1,0 +1,229 @@
+"""OpenAI Chat Completions wire format: OpenAI itself, Azure and every OpenAI-compatible host.
+
+Reference: https://platform.openai.com/docs/api-reference/chat. The request is the client's own, minus
+the gateway's fields and the parameters the endpoint does not support, with the upstream model id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
+    Finish,
+    FinishReason,
+    ImageDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    StreamEvent,
+    TextDelta,
+    TokenUsage,
+    ToolCallDelta,
+    UpstreamInfo,
+    UsageReport,
+)
+from lambdarouter.core.hosts import ResolvedHost
+from lambdarouter.dialects.openrouter.chat import OPENROUTER_ONLY_FIELDS
+from lambdarouter.providers.base import (
+    HttpRequest,
+    UpstreamCall,
+    parse_json_body,
+    unsupported_fields,
+    upstream_error,
+)
+from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.toolcalls import ToolCallIndexer
+
+# OpenAI's finish reasons are the gateway's; `function_call` is the deprecated name of tool_calls.
+FINISH_REASONS: Mapping[str, FinishReason] = {
+    "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
+    "content_filter": "content_filter", "error": "error",
+}
+
+
+def build_body(call: UpstreamCall) -> dict[str, Any]:
+    request = call.request
+    drop = OPENROUTER_ONLY_FIELDS | unsupported_fields(request, call.supported_parameters) | {"model"}
+    body: dict[str, Any] = {"model": call.endpoint.upstream_id}
+    body.update(request.model_dump(mode="json", exclude_unset=True, exclude=set(drop), by_alias=True))
+    limit = request.output_token_limit()
+    body.pop("max_tokens", None)
+    body.pop("max_completion_tokens", None)
+    if limit is not None and "max_tokens" in call.supported_parameters:
+        body[call.host.spec.max_tokens_field] = limit
+    effort = request.reasoning.effort if request.reasoning else None
+    if effort and "reasoning_effort" not in body and "reasoning" in call.supported_parameters:
+        body["reasoning_effort"] = effort
+    body["stream"] = call.stream
+    if call.stream:
+        # Usage arrives only when asked for; the gateway always needs it to charge.
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def auth_headers(host: ResolvedHost, stream: bool) -> dict[str, str]:
+    """Also the legacy /completions adapter's (openai_completions.py): same hosts, same credentials."""
+    headers = {"content-type": "application/json", **host.spec.headers}
+    if host.api_key and host.spec.auth == "bearer":
+        headers["authorization"] = f"Bearer {host.api_key}"
+    elif host.api_key and host.spec.auth == "api-key-header":
+        headers["api-key"] = host.api_key
+    headers["accept"] = "text/event-stream" if stream else "application/json"
+    return headers
+
+
+def usage_from(data: Mapping[str, Any]) -> TokenUsage:
+    prompt_details = data.get("prompt_tokens_details") or {}
+    completion_details = data.get("completion_tokens_details") or {}
+    return TokenUsage(
+        prompt_tokens=int(data.get("prompt_tokens") or 0),
+        completion_tokens=int(data.get("completion_tokens") or 0),
+        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
+        cache_write_tokens=int(prompt_details.get("cache_write_tokens") or 0),
+        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        image_tokens=int(completion_details.get("image_tokens") or 0),
+    )
+
+
+def _finish(native: str) -> Finish:
+    return Finish(FINISH_REASONS.get(native, "stop"), native)
+
+
+def _reasoning_text(part: Mapping[str, Any]) -> str | None:
+    # OpenRouter and vLLM say `reasoning`; DeepSeek and others say `reasoning_content`.
+    value = part.get("reasoning") or part.get("reasoning_content")
+    return value if isinstance(value, str) and value else None
+
+
+def _images(part: Mapping[str, Any]) -> list[StreamEvent]:
+    """OpenRouter's generated images, `message.images` / `delta.images`: `[{"type": "image_url",
+    "image_url": {"url": "data:image/png;base64,..."}}]`
+    (https://openrouter.ai/docs/features/multimodal/image-generation)."""
+    events: list[StreamEvent] = []
+    for image in part.get("images") or ():
+        url = (image.get("image_url") or {}).get("url") if isinstance(image, dict) else None
+        if isinstance(url, str) and url:
+            events.append(ImageDelta(url))
+    return events
+
+
+def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
+    events: list[StreamEvent] = []
+    if text := _reasoning_text(message):
+        events.append(ReasoningDelta(text=text))
+    events.extend(ReasoningDelta(detail=d) for d in message.get("reasoning_details") or ())
+    if content := message.get("content"):
+        events.append(TextDelta(content))
+    if refusal := message.get("refusal"):
+        events.append(RefusalDelta(refusal))
+    events.extend(_images(message))
+    for index, tool_call in enumerate(message.get("tool_calls") or ()):
+        function = tool_call.get("function") or {}
+        events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"), function.get("arguments") or ""))
+    return events
+
+
+def _info(data: Mapping[str, Any]) -> UpstreamInfo:
+    return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
+
+
+class OpenAIAdapter:
+    needs_image_bytes = False  # OpenAI-compatible hosts fetch image URLs themselves
+
+    def build_request(self, call: UpstreamCall) -> HttpRequest:
+        body = json.dumps(build_body(call), separators=(",", ":")).encode()
+        return HttpRequest("POST", f"{call.host.base_url}/chat/completions", auth_headers(call.host, call.stream), body)
+
+    def parse_response(self, body: bytes) -> list[StreamEvent]:
+        data = parse_json_body(body)
+        if not isinstance(data, dict) or not data.get("choices"):
+            raise malformed("a response without choices")
+        choice = data["choices"][0]
+        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {})]
+        if choice.get("finish_reason"):
+            events.append(_finish(choice["finish_reason"]))
+        if data.get("usage"):
+            events.append(UsageReport(usage_from(data["usage"])))
+        return events
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder()
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
+        raw = parse_json_body(body)
+        error = raw.get("error") if isinstance(raw, dict) else None
+        message = error.get("message", "") if isinstance(error, dict) else str(error or "")
+        return upstream_error(status, headers, raw, message, provider)
+
+
+class OpenAIStreamDecoder:
+    """`data: {chunk}` events until `data: [DONE]`."""
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._tools = ToolCallIndexer()
+        self._done = False
+        self._finished = False
+        self._seen_info = False
+        self._errors = ErrorAfterEvents()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
+
+    def close(self) -> list[StreamEvent]:
+        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
+        if not (self._done or self._finished):
+            raise malformed("a stream that ended before its last chunk")
+        return events
+
+    def _event(self, data: str) -> list[StreamEvent]:
+        if data == "[DONE]":
+            self._done = True
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise malformed("a stream chunk that is not JSON") from exc
+        if not isinstance(chunk, dict):
+            raise malformed("a stream chunk that is not an object")
+        if "error" in chunk and not chunk.get("choices"):
+            # OpenRouter-style mid-stream error: a chunk with a top-level `error`.
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+            raise GatewayError(502, str(error.get("message", "upstream error")), metadata={"raw": chunk})
+        events: list[StreamEvent] = []
+        if not self._seen_info:
+            self._seen_info = True
+            events.append(_info(chunk))
+        for choice in chunk.get("choices") or ():
+            events.extend(self._delta(choice.get("delta") or {}))
+            if choice.get("finish_reason"):
+                self._finished = True
+                events.append(_finish(choice["finish_reason"]))
+        if chunk.get("usage"):
+            events.append(UsageReport(usage_from(chunk["usage"])))
+        return events
+
+    def _delta(self, delta: Mapping[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        if text := _reasoning_text(delta):
+            events.append(ReasoningDelta(text=text))
+        events.extend(ReasoningDelta(detail=d) for d in delta.get("reasoning_details") or ())
+        if content := delta.get("content"):
+            events.append(TextDelta(content))
+        if refusal := delta.get("refusal"):
+            events.append(RefusalDelta(refusal))
+        events.extend(_images(delta))
+        for tool_call in delta.get("tool_calls") or ():
+            function = tool_call.get("function") or {}
+            # Some compatible hosts omit `index` or send -1; a new id always starts a new call.
+            key = tool_call.get("index")
+            if tool_call.get("id"):
+                index = self._tools.start(("id", tool_call["id"]) if key in (None, -1) else key)
+            else:
+                index = self._tools.lookup(None if key in (None, -1) else key)
+            events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"),
+                                        function.get("arguments") or ""))
+        return events
