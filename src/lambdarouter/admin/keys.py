@@ -29,8 +29,8 @@ from lambdarouter.store.model import (
 # The ranges a key setting must fall in, from the admin API and the CLI alike (both validate a `KeyBody`).
 # Past them a value is a typo or an attack, and it would break later: a limit past float's range renders as
 # Infinity, which JSON cannot carry; a date whose UTC instant falls outside years 1-9999 cannot be formatted;
-# DynamoDB numbers carry 38 significant digits, so budget arithmetic (limit - usage - holds, costs priced to
-# 1e-12 USD at most in the catalog) stays exact with 10 integer and 12 decimal digits.
+# DynamoDB numbers carry 38 significant digits, and budget arithmetic (limit - usage - holds) must stay exact
+# in them: 10 integer and 12 decimal digits leave room for costs (catalog prices have at most 9 decimals).
 MAX_LIMIT = Decimal(1_000_000_000)  # USD
 LIMIT_PLACES = 12
 MAX_RATE_REQUESTS = 1_000_000_000

@@ -23,7 +23,7 @@ from lambdarouter.admin.keys import generation_data, parse_time
 from lambdarouter.admin.usage import BUCKET_SECONDS, GROUP_BY, time_series
 from lambdarouter.core.errors import bad_request
 from lambdarouter.core.hosts import is_configured
-from lambdarouter.http.control import admin_only, credentials_of, data, not_found, query_int
+from lambdarouter.http.control import MAX_QUERY_INT, admin_only, credentials_of, data, not_found, query_int
 from lambdarouter.http.models import catalog_of
 from lambdarouter.store import GenerationRecord, Store, call_store
 
@@ -161,9 +161,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "400": _error("Bad period, bucket or grouping"), **_ADMIN_ERRORS}}},
     "/generations": {"get": {"operationId": "listGenerations", "security": [{"admin": []}], "parameters": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_QUERY_INT}},
         {"name": "key", "in": "query", "schema": {"type": "string"}, "description": "a key's hash"}],
-        "responses": {"200": _ok({"type": "array", "items": _ENTRY}, "Newest first"), **_ADMIN_ERRORS}}},
+        "responses": {"200": _ok({"type": "array", "items": _ENTRY}, "Newest first"),
+                      "400": _error("An offset or limit that is not an integer in range"), **_ADMIN_ERRORS}}},
     "/generations/{id}": {"get": {"operationId": "getAnyGeneration", "security": [{"admin": []}], "parameters": [
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _ok(_ENTRY), "404": _error("No such generation"), **_ADMIN_ERRORS}}},
