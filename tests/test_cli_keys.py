@@ -37,7 +37,7 @@ def test_keys_commands(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["hash"] == hash_key(plaintext)
     assert (data["label"], data["limit"], data["limit_reset"], data["expires_at"]) == ("App", 7.5, "daily",
                                                                                        "2099-06-01T00:00:00Z")
-    assert data["rate_limit"] == {"requests": 30, "interval": "1m"}
+    assert data["rate_limit"]["requests"] == 30 and data["rate_limit"]["interval"] == "1m"
     assert data["allowed_models"] == ["openai/*", "anthropic/claude-sonnet-4.5"]
     prefix = data["hash"][:10]
     assert run(capsys, "keys", "show", prefix, "--json")["data"] == data
@@ -45,8 +45,8 @@ def test_keys_commands(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     updated = run(capsys, "keys", "update", prefix, "--limit", "none", "--rate-limit", "5/10s", "--any-model",
                   "--json")["data"]
-    assert (updated["limit"], updated["rate_limit"], updated["allowed_models"]) == (
-        None, {"requests": 5, "interval": "10s"}, None)
+    assert (updated["limit"], updated["rate_limit"]["requests"], updated["rate_limit"]["interval"],
+            updated["allowed_models"]) == (None, 5, "10s", None)
     assert run(capsys, "keys", "disable", prefix, "--json")["data"]["disabled"] is True
     assert run(capsys, "keys", "update", prefix, "--enable", "--json")["data"]["disabled"] is False
     assert run(capsys, "keys", "delete", prefix, "--json") == {"deleted": True, "hash": data["hash"]}

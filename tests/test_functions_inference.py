@@ -304,6 +304,18 @@ def test_embeddings_refuse_a_bad_key_and_a_bad_body(chat: Running) -> None:
     assert EMBEDDINGS in chat.logs
 
 
+def test_openrouter_image_api_through_the_embeddings_function(chat: Running) -> None:
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    chat.upstream.reply(Reply.json({"created": 1, "data": [{"b64_json": png}]}), path="/v1/images/generations")
+    response = send("images", chat)
+    assert response.status_code == 200, response.text
+    [image] = response.json()["data"]
+    assert (image["b64_json"], image["media_type"]) == (png, "image/png")
+    ledger = chat.store.get_generation(response.headers["x-generation-id"])
+    assert ledger is not None and ledger.num_media_completion == 1
+    assert EMBEDDINGS in chat.logs
+
+
 def test_legacy_completions_through_the_chat_function(chat: Running) -> None:
     recording = load_recording("openai/text-basic")
     chat.upstream.reply(Reply.from_recording(recording))

@@ -7,6 +7,8 @@ Shapes follow OpenRouter's key management API (https://openrouter.ai/docs/featur
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from decimal import Decimal
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -14,11 +16,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lambdarouter.admin.keys import KeyBody, key_data
+from lambdarouter.admin.usage import period_spend, periods_since
 from lambdarouter.core.errors import bad_request
 from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
-from lambdarouter.store import call_store
+from lambdarouter.store import Store, call_store
 
 PAGE_SIZE = 100
+
+
+async def spend_per_key(store: Store, key_hashes: list[str], now: float) -> dict[str, Mapping[str, Decimal]]:
+    """Each key's spend in the current UTC day, week and month, from up to a month of its ledger rows: one
+    indexed query per key (a scan of every key's rows would read the whole ledger on DynamoDB), off the loop."""
+    since = periods_since(now)
+
+    def read() -> dict[str, Mapping[str, Decimal]]:
+        return {key_hash: period_spend(store.query_generations(key_hash, since), now) for key_hash in key_hashes}
+
+    return await anyio.to_thread.run_sync(read)
 
 
 async def create_key(request: Request) -> Response:
@@ -29,7 +43,7 @@ async def create_key(request: Request) -> Response:
     except ValueError as exc:
         raise bad_request(f"Invalid request: {exc}") from None
     plaintext, record = await call_store(store, store.create_key, settings.name, settings)
-    return data(key_data(record, time.time()), status=201, key=plaintext)
+    return data(key_data(record, time.time(), period_spend((), time.time())), status=201, key=plaintext)
 
 
 async def list_keys(request: Request) -> Response:
@@ -39,7 +53,8 @@ async def list_keys(request: Request) -> Response:
     records = await anyio.to_thread.run_sync(store.list_keys)  # every key: off the loop
     shown = [r for r in records if include_disabled or not r.disabled][offset:offset + PAGE_SIZE]
     now = time.time()
-    return data([key_data(r, now) for r in shown])
+    spend = await spend_per_key(store, [r.hash for r in shown], now)
+    return data([key_data(r, now, spend[r.hash]) for r in shown])
 
 
 async def get_key(request: Request) -> Response:
@@ -47,7 +62,8 @@ async def get_key(request: Request) -> Response:
     record = await call_store(store, store.find_key, request.path_params["hash"])
     if record is None:
         raise not_found("Key")
-    return data(key_data(record, time.time()))
+    now = time.time()
+    return data(key_data(record, now, (await spend_per_key(store, [record.hash], now))[record.hash]))
 
 
 async def update_key(request: Request) -> Response:
@@ -59,7 +75,7 @@ async def update_key(request: Request) -> Response:
     record = await call_store(store, store.update_key, request.path_params["hash"], body.changes(), now)
     if record is None:
         raise not_found("Key")
-    return data(key_data(record, now))
+    return data(key_data(record, now, (await spend_per_key(store, [record.hash], now))[record.hash]))
 
 
 async def delete_key(request: Request) -> Response:
