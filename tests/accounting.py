@@ -14,6 +14,7 @@ import httpx
 from lambdarouter.store import GenerationRecord, KeyRecord
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.gateway import ADMIN_KEY, RunningGateway
+from tests.stores import ledger_rows, wait
 
 HELLO = [{"role": "user", "content": "hi"}]
 # Pinned to the OpenAI endpoint: the fake upstream scripts OpenAI's path, whatever else serves GPT-4o.
@@ -42,7 +43,7 @@ def ledger(gateway: RunningGateway) -> SQLiteStore:
 
 
 def key_record(gateway: RunningGateway, key_hash: str) -> KeyRecord:
-    record = ledger(gateway).find_key(key_hash)
+    record = wait(ledger(gateway).find_key(key_hash))
     assert record is not None
     return record
 
@@ -67,8 +68,8 @@ def wait_for_records(gateway: RunningGateway, key_hash: str, count: int, timeout
 ]:
     """The key's ledger rows once there are `count` of them (the gateway writes them as requests end)."""
     store = ledger(gateway)
-    wait_until(lambda: len(store.query_generations(key_hash)) >= count, timeout)
-    return store.query_generations(key_hash)
+    wait_until(lambda: len(ledger_rows(store, key_hash)) >= count, timeout)
+    return ledger_rows(store, key_hash)
 
 
 def exact_json(text: str) -> Any:

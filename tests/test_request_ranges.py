@@ -19,6 +19,7 @@ from lambdarouter.store import KeySettings
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import EXTRA_MODELS, UPSTREAM_KEY
+from tests.stores import all_generations, wait
 from tests.test_store_dynamodb_app import Env
 
 HUGE = 10**400
@@ -46,14 +47,14 @@ CHAT_CASES = [
 @pytest.fixture
 def client(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[TestClient]:
     store = SQLiteStore(tmp_path / "ranges.sqlite3")
-    plaintext, _ = store.create_key("ranges", KeySettings("ranges", limit=Decimal(5)))
+    plaintext, _ = wait(store.create_key("ranges", KeySettings("ranges", limit=Decimal(5))))
     credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{fake_upstream.url}/v1"})
     app = create_app(gateway=Gateway(load_catalog(EXTRA_MODELS), store, credentials))
     with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False,
                     headers={"authorization": f"Bearer {plaintext}", "content-type": "application/json"}) as c:
         yield c
     assert fake_upstream.requests == []  # refused before any upstream call
-    assert store.query_generations(None) == []  # and before a generation began: nothing to book
+    assert wait(all_generations(store)) == []  # and before a generation began: nothing to book
 
 
 def _refused(response_text: str, status: int, field: str) -> None:
