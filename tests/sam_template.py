@@ -37,6 +37,8 @@ WEB_ADAPTER_FUNCTIONS = (CHAT, EMBEDDINGS)
 _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/chat/completions": (CHAT, ("post",)),
     "/completions": (CHAT, ("post",)),  # the legacy prompt API, served through the chat path
+    "/messages": (CHAT, ("post",)),  # Anthropic's Messages API: the same streaming, Bedrock and secrets
+    "/messages/count_tokens": (CHAT, ("post",)),
     "/embeddings": (EMBEDDINGS, ("post",)),
     "/images/generations": (EMBEDDINGS, ("post",)),  # same needs: Bedrock InvokeModel, large answers
     "/images": (EMBEDDINGS, ("post",)),  # OpenRouter's image API: the same operation as /images/generations

@@ -82,7 +82,8 @@ EXPECTED_STATUS = {
 INFERENCE_EVENTS = {"chat-completions", "chat-completions-stream", "chat-completions-bad-key",
                     "chat-completions-bad-body", "chat-completions-admin-key", "embeddings", "embeddings-bad-key",
                     "embeddings-bad-body", "completions", "completions-stream", "completions-bad-key",
-                    "completions-bad-body", "images"}
+                    "completions-bad-body", "images", "messages", "messages-bearer", "messages-stream",
+                    "messages-bad-key", "messages-bad-body", "messages-count-tokens"}
 
 
 # -- the events themselves --------------------------------------------------------------------------------

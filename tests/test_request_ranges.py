@@ -82,3 +82,15 @@ def test_chat_numbers_out_of_range_are_a_400(fields: str, field: str, stream: bo
 def test_other_routes_refuse_the_same_numbers(route: str, body: str, field: str, client: TestClient) -> None:
     response = client.post(route, content=body)
     _refused(response.text, response.status_code, field)
+
+
+@pytest.mark.parametrize("query", ["min_price=NaN", "max_output_price=sNaN", "context=NaN", "limit=NaN",
+                                   "offset=1e999999999", "limit=1e-9999", "offset=2.5"])
+def test_model_listing_numbers_that_are_not_finite_or_in_range_are_a_400(query: str) -> None:
+    """GET /models takes no key: a NaN compared in a filter was a 500 anyone could trigger, and an offset of
+    1e999999999 was turned into a billion-digit integer before its range was checked."""
+    with TestClient(create_app(["models"]), base_url="http://testserver/api/v1",
+                    raise_server_exceptions=False) as client:
+        response = client.get(f"/models?{query}")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["metadata"]["param"] == query.split("=")[0]

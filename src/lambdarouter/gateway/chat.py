@@ -10,6 +10,7 @@ from decimal import Decimal
 from lambdarouter.core.budget import Quote, measure, quote
 from lambdarouter.core.catalog import Catalog
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import ReasoningDelta, StreamEvent, TokenUsage
@@ -18,6 +19,7 @@ from lambdarouter.core.routing import Candidate, plan, requested_models
 from lambdarouter.dialects.openrouter import assemble
 from lambdarouter.dialects.openrouter.assemble import Identity
 from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.image_fetch import inline_remote_images
 from lambdarouter.gateway.operation import Opened, Priced, Receipt, StreamingOperation, token_priced_images
 from lambdarouter.gateway.upstream import parsed
@@ -31,7 +33,8 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         self.model_ids = requested_models(request)
         self.provider = request.provider
         self.size = measure(request)
-        self._inlined: ChatCompletionRequest | None = None  # the request with remote images fetched, once
+        self.conversation = to_canonical(request)  # what the adapters translate
+        self._inlined: ChatRequest | None = None  # the conversation with remote images fetched, once
         reasoning = request.reasoning
         self._hides_reasoning = reasoning is not None and bool(reasoning.exclude)
 
@@ -56,7 +59,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
     async def _call(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, UpstreamCall]:
         """The adapter and the request as it can take it: image URLs fetched (once) when it needs bytes."""
         adapter = adapter_for(candidate.host.spec.wire_format)
-        request = self.request
+        request = self.conversation
         if adapter.needs_image_bytes:
             if self._inlined is None:
                 self._inlined = await inline_remote_images(request)
@@ -69,7 +72,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         provider = candidate.host.spec.name
         body = await transport.send(adapter.build_request(call), adapter, provider,
                                     transport.timeout_for(candidate.host.spec))
-        return parsed(provider, adapter.parse_response, body)
+        return parsed(provider, adapter.parse_response, body, call)
 
     def outcome(self, result: list[StreamEvent]) -> tuple[Sequence[StreamEvent], int]:
         return result, 0  # generated images are events (ImageDelta): the books count them as they come
@@ -83,7 +86,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         adapter, call = await self._call(candidate, stream=True)
         stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
                                                   transport.timeout_for(call.host.spec))
-        return stack, decoded(pieces, adapter.stream_decoder())
+        return stack, decoded(pieces, adapter.stream_decoder(call))
 
     def events(self, piece: StreamEvent) -> Sequence[StreamEvent]:
         return (piece,)

@@ -20,6 +20,7 @@ from lambdarouter.core.budget import (
     PromptSize,
     Quote,
 )
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import (
     Finish,
@@ -31,7 +32,6 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity, usage_body
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.completions import (
     CompletionChoice,
     CompletionRequest,
@@ -39,6 +39,7 @@ from lambdarouter.dialects.openrouter.completions import (
     describe,
     error_body,
 )
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation, keep_or_400
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
@@ -79,12 +80,13 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
         self.provider = request.provider
         self.size = _size(request)
         self.features = request.legacy_features()
-        self.chat: ChatCompletionRequest | None = None  # the chat translation, built once if a candidate needs it
+        self.chat: ChatRequest | None = None  # the chat translation, built once if a candidate needs it
 
     def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
         kept = keep_or_400(candidates, self._refusal)
         if not all(native(c) for c in kept):
-            self.chat = self.request.to_chat()  # a 400 here, before any upstream call, if it cannot translate
+            # A 400 here, before any upstream call, if it cannot translate.
+            self.chat = to_canonical(self.request.to_chat())
         return kept
 
     def _refusal(self, candidate: Candidate) -> str | None:
@@ -115,10 +117,9 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
             body = await transport.send(NATIVE.build_request(self._native_call(candidate, False)), NATIVE, provider,
                                         timeout)
             return parsed(provider, NATIVE.parse_response, body, provider)
-        adapter = adapter_for(candidate.host.spec.wire_format)
-        body = await transport.send(adapter.build_request(self._chat_call(candidate, False)), adapter, provider,
-                                    timeout)
-        return _folded(parsed(provider, adapter.parse_response, body))
+        adapter, call = adapter_for(candidate.host.spec.wire_format), self._chat_call(candidate, False)
+        body = await transport.send(adapter.build_request(call), adapter, provider, timeout)
+        return _folded(parsed(provider, adapter.parse_response, body, call))
 
     def outcome(self, result: TextPiece) -> tuple[Sequence[StreamEvent], int]:
         return self.events(result), 0
@@ -134,10 +135,9 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
             native_request = NATIVE.build_request(self._native_call(candidate, True))
             stack, raw = await transport.open_held(native_request, NATIVE, provider, timeout)
             return stack, decoded(raw, CompletionsStreamDecoder(provider))
-        adapter = adapter_for(candidate.host.spec.wire_format)
-        chat_request = adapter.build_request(self._chat_call(candidate, True))
-        stack, raw = await transport.open_held(chat_request, adapter, provider, timeout)
-        return stack, _chat_pieces(decoded(raw, adapter.stream_decoder()))
+        adapter, call = adapter_for(candidate.host.spec.wire_format), self._chat_call(candidate, True)
+        stack, raw = await transport.open_held(adapter.build_request(call), adapter, provider, timeout)
+        return stack, _chat_pieces(decoded(raw, adapter.stream_decoder(call)))
 
     # Renderer: how the relay counts and shows the pieces.
     def events(self, piece: TextPiece) -> Sequence[StreamEvent]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -31,6 +31,7 @@ T = TypeVar("T")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
+DONE = b"data: [DONE]\n\n"
 KEEPALIVE_SECONDS = float(os.environ.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15"))
 
 
@@ -75,10 +76,14 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**done.headers, "x-generation-id": done.id})
 
 
-def streaming(streamed: Streamed) -> StreamingResponse:
-    """The SSE response of an opened stream; the relay is closed (and booked) however the response ends."""
-    return StreamingResponse(sse(streamed.relay), media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
+def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] | None = None, done: bytes = b"",
+              headers: dict[str, str] | None = None) -> StreamingResponse:
+    """The SSE response of an opened stream; the relay is closed (and booked) however the response ends. Another
+    dialect gives its own `frame`, end marker (`done`) and headers (see `sse`)."""
+    events = sse(streamed.relay) if frame is None else sse(streamed.relay, frame=frame, done=done)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id,
+                                      **(headers or {})},
                              background=BackgroundTask(streamed.relay.close))
 
 
@@ -100,9 +105,18 @@ async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> N
     scope.cancel()
 
 
-async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIterator[bytes]:
-    """One `data:` event per chunk as it arrives, then `data: [DONE]`; `: keep-alive` comments while the
-    upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
+def data_frame(chunk: Any) -> bytes:
+    """An OpenAI-style SSE event: the chunk's JSON on one `data:` line."""
+    serialized: str = chunk.model_dump_json(exclude_none=True)
+    return b"data: " + serialized.encode() + b"\n\n"
+
+
+async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *,
+              frame: Callable[[Any], bytes] = data_frame, done: bytes = DONE) -> AsyncIterator[bytes]:
+    """One event per chunk as it arrives (`frame`; OpenAI's `data:` lines by default), then `done`
+    (`data: [DONE]`); `: keep-alive` comments while the upstream is silent, because API Gateway closes a
+    stream idle for 5 minutes and proxies sooner. Another dialect frames its own events (Anthropic's carry
+    `event:` names and end without a marker).
 
     The relay runs in its own task so that waiting for it can time out without cancelling it; when the
     client goes away, this generator is closed and cancels that task, which records what was produced.
@@ -118,7 +132,7 @@ async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIt
         with scope:
             try:
                 async for chunk in relay.chunks():
-                    await queue.put(b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n")
+                    await queue.put(frame(chunk))
             finally:
                 # The end marker, or — when the queue is full and nobody may be reading any more — the flag
                 # the reader checks once it has drained what is queued (never block here: the client may
@@ -141,7 +155,8 @@ async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIt
                 break
             yield item
         await task  # an unexpected failure in the relay surfaces here
-        yield b"data: [DONE]\n\n"
+        if done:
+            yield done
     finally:
         scope.cancel()  # a no-op when the relay already ended
 

@@ -14,13 +14,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.core.conversation import (
+    ChatRequest,
+    JsonSchemaFormat,
+    NamedTool,
+    OutputFormat,
+    TextFormat,
+    Tool,
+    ToolChoice,
+)
+from lambdarouter.core.errors import bad_request
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import NamedToolChoice, ResponseFormatJSONSchema, Tool, ToolChoice
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, unsupported_fields
-from lambdarouter.providers.bedrock.auth import Signer, endpoint_url
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.profiles import claude
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.bedrock.messages import (
     MessageTranslator,
     cache_point,
@@ -31,16 +38,6 @@ from lambdarouter.providers.bedrock.messages import (
 from lambdarouter.providers.bedrock.stream import BedrockStreamDecoder, parse_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
-
-# OpenRouter's reasoning effort → share of the output limit given to thinking, bounded by OpenRouter's
-# documented [1024, 32000] token range for Anthropic models
-# (https://openrouter.ai/docs/use-cases/reasoning-tokens: high ≈ 80 %, medium ≈ 50 %, low ≈ 20 %;
-# "minimal" is not listed there and gets 10 %).
-EFFORT_RATIOS: Mapping[str, float] = {"minimal": 0.1, "low": 0.2, "medium": 0.5, "high": 0.8}
-MIN_THINKING_BUDGET = 1024  # Anthropic extended thinking: "budget_tokens ... minimum is 1,024"
-MAX_EFFORT_BUDGET = 32000
-# The output limit an effort is a share of when neither the client nor the catalog names one.
-ASSUMED_OUTPUT_LIMIT = 16384
 
 # Converse structured output has no json_object mode (outputConfig.textFormat takes only json_schema),
 # so json_object is asked for in the system prompt, as OpenAI's own JSON mode requires the prompt to.
@@ -63,22 +60,25 @@ def is_nova(model_id: str) -> bool:
 def build_body(call: UpstreamCall) -> dict[str, Any]:
     """The Converse request body (everything but the modelId, which travels in the path)."""
     request = call.request
-    drop = unsupported_fields(request, call.supported_parameters)
     model_id = call.endpoint.upstream_id
-    messages = MessageTranslator(is_anthropic(model_id)).conversation(request)
+    messages = MessageTranslator(is_anthropic(model_id)).conversation(request.messages)
+    automatic = cache_point(request.cache)
+    if automatic is not None and messages and automatic not in messages[-1]["content"][-1:]:
+        # Top-level cache_control (automatic caching): Converse has none, so the breakpoint goes after the
+        # prompt's last block, where Anthropic's automatic caching puts it.
+        messages[-1]["content"].append(automatic)
     body: dict[str, Any] = {"messages": messages}
     system = system_blocks(request.messages)
-    response_format = request.response_format if "response_format" not in drop else None
-    output = _output_config(response_format)
-    if response_format is not None and response_format.type != "text" and output is None:
+    output = _output_config(request.output)
+    if request.output is not None and not isinstance(request.output, TextFormat) and output is None:
         system.append({"text": JSON_OBJECT_INSTRUCTION})
     if system:
         body["system"] = system
-    inference = _inference_config(request, call.supported_parameters, drop)
-    additional = _additional_fields(call, drop, inference)
+    inference = _inference_config(request)
+    additional = _additional_fields(call, inference)
     if inference:
         body["inferenceConfig"] = inference
-    tool_config = _tool_config(request, drop, messages, "structured_outputs" in call.supported_parameters)
+    tool_config = _tool_config(request, messages, "structured_outputs" in call.supported_parameters)
     if tool_config:
         body["toolConfig"] = tool_config
     if additional:
@@ -88,103 +88,71 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     return body
 
 
-def _inference_config(request: ChatCompletionRequest, supported: frozenset[str], drop: set[str]) -> dict[str, Any]:
+def _inference_config(request: ChatRequest) -> dict[str, Any]:
     """inferenceConfig: maxTokens, temperature (Converse: 0 to 1, not OpenAI's 0 to 2), topP, stopSequences.
 
     No maxTokens when the client sets none: Bedrock then applies the model's own default. Seed and the
     penalties have no Converse field; the catalog does not list them for Bedrock, so they never get here.
     """
     config: dict[str, Any] = {}
-    limit = request.output_token_limit()
-    if limit is not None and "max_tokens" in supported:
-        config["maxTokens"] = limit
-    if request.temperature is not None and "temperature" not in drop:
-        if request.temperature > 1:
-            raise bad_request(f"temperature must be between 0 and 1 on amazon-bedrock (got {request.temperature}).")
-        config["temperature"] = request.temperature
-    if request.top_p is not None and "top_p" not in drop:
-        config["topP"] = request.top_p
-    if request.stop and "stop" not in drop:
-        config["stopSequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+    sampling = request.sampling
+    if request.max_output_tokens is not None:
+        config["maxTokens"] = request.max_output_tokens
+    if sampling.temperature is not None:
+        if sampling.temperature > 1:
+            raise bad_request(f"temperature must be between 0 and 1 on amazon-bedrock (got {sampling.temperature}).")
+        config["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        config["topP"] = sampling.top_p
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
     return config
 
 
-def _additional_fields(call: UpstreamCall, drop: set[str], inference: dict[str, Any]) -> dict[str, Any]:
-    """Model-specific fields Converse passes through: top_k and Claude's extended thinking."""
+def _additional_fields(call: UpstreamCall, inference: dict[str, Any]) -> dict[str, Any]:
+    """Model-specific fields Converse passes through to the model: top_k, and Claude's thinking as the Claude
+    profile says it (the same thinking as through Anthropic's API: adaptive from the 4.6 models on)."""
     request, model_id = call.request, call.endpoint.upstream_id
+    top_k = request.sampling.top_k
     fields: dict[str, Any] = {}
-    if request.top_k is not None and "top_k" not in drop:
+    if top_k is not None:
         if is_anthropic(model_id):  # Anthropic Messages `top_k`, as Bedrock's Claude request takes it
-            fields["top_k"] = request.top_k
+            fields["top_k"] = top_k
         elif is_nova(model_id):  # Nova: additionalModelRequestFields.inferenceConfig.topK
-            fields["inferenceConfig"] = {"topK": request.top_k}
+            fields["inferenceConfig"] = {"topK": top_k}
         # Other families have no documented top_k through Converse: not sent.
-    budget = _thinking_budget(call, drop, inference.get("maxTokens"))
-    if budget is not None:
-        fields["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        limit = call.endpoint.max_output_tokens
-        if "maxTokens" not in inference and limit is not None and limit > budget:
-            # Without a client limit, pin maxTokens to the endpoint's output limit so the budget fits
-            # (Anthropic requires budget_tokens < max_tokens).
-            inference["maxTokens"] = limit
+    if is_anthropic(model_id) and request.reasoning is not None:
+        # Claude's budget must stay below max_tokens: without a client limit, pin maxTokens to what the
+        # budget was sized against (the endpoint's output limit, else the profile's default).
+        limit = inference.get("maxTokens") or call.endpoint.max_output_tokens or claude.DEFAULT_MAX_TOKENS
+        thinking = claude.thinking(request.reasoning, model_id, limit)
+        if "thinking" in thinking and thinking["thinking"]["type"] != "disabled":
+            inference.setdefault("maxTokens", limit)
+        fields.update(thinking)
+    if is_anthropic(model_id):
+        claude.add_verbosity(fields, request.verbosity, model_id)
     return fields
 
 
-def _reasoning_wanted(request: ChatCompletionRequest, supported: frozenset[str],
-                      drop: set[str]) -> tuple[str | None, int | None] | None:
-    """(effort, explicit budget) when the client asked for reasoning and the endpoint takes it."""
-    reasoning = request.reasoning if "reasoning" in supported else None
-    if reasoning is not None and reasoning.enabled is not False:
-        if reasoning.max_tokens:
-            return None, reasoning.max_tokens
-        if reasoning.effort or reasoning.enabled:
-            return reasoning.effort or "medium", None
-    if request.reasoning_effort and "reasoning_effort" not in drop:
-        return request.reasoning_effort, None
-    return None
-
-
-def _thinking_budget(call: UpstreamCall, drop: set[str], limit: int | None) -> int | None:
-    """Claude's `thinking.budget_tokens`; other Bedrock families get no thinking field (not sent)."""
-    wanted = _reasoning_wanted(call.request, call.supported_parameters, drop)
-    if wanted is None or not is_anthropic(call.endpoint.upstream_id):
-        return None
-    effort, explicit = wanted
-    if explicit is not None:
-        if explicit < MIN_THINKING_BUDGET:
-            raise bad_request(f"reasoning.max_tokens must be at least {MIN_THINKING_BUDGET} for Claude on "
-                              f"amazon-bedrock (got {explicit}).")
-        budget = explicit
-    else:
-        basis = limit or call.endpoint.max_output_tokens or ASSUMED_OUTPUT_LIMIT
-        budget = max(min(int(basis * EFFORT_RATIOS[effort or "medium"]), MAX_EFFORT_BUDGET), MIN_THINKING_BUDGET)
-    if limit is not None and budget >= limit:
-        raise bad_request(f"max_tokens ({limit}) must be greater than the reasoning budget ({budget} tokens) "
-                          "for Claude on amazon-bedrock.")
-    return budget
-
-
 def _tool_spec(tool: Tool, strict_ok: bool) -> list[dict[str, Any]]:
-    function = tool.function
-    spec: dict[str, Any] = {"name": function.name,
-                            "inputSchema": {"json": function.parameters or {"type": "object", "properties": {}}}}
-    if function.description:  # ToolSpecification.description is a NonEmptyString
-        spec["description"] = function.description
-    if function.strict is not None and strict_ok:
-        spec["strict"] = function.strict
-    point = cache_point(tool) or cache_point(function)
+    spec: dict[str, Any] = {"name": tool.name,
+                            "inputSchema": {"json": tool.parameters or {"type": "object", "properties": {}}}}
+    if tool.description:  # ToolSpecification.description is a NonEmptyString
+        spec["description"] = tool.description
+    if tool.strict is not None and strict_ok:
+        spec["strict"] = tool.strict
+    point = cache_point(tool.cache)
     return [{"toolSpec": spec}, point] if point is not None else [{"toolSpec": spec}]
 
 
 def _tool_choice(choice: ToolChoice | None) -> dict[str, Any] | None:
     """auto → auto, required → any, a named function → tool (ToolChoice union of the Converse API)."""
-    if isinstance(choice, NamedToolChoice):
-        return {"tool": {"name": choice.function.name}}
+    if isinstance(choice, NamedTool):
+        return {"tool": {"name": choice.name}}
     return {"auto": {}} if choice == "auto" else {"any": {}} if choice == "required" else None
 
 
-def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[dict[str, Any]],
-                 strict_ok: bool) -> dict[str, Any] | None:
+def _tool_config(request: ChatRequest, messages: list[dict[str, Any]], strict_ok: bool) -> dict[str, Any] | None:
     """toolConfig: the client's tools, or the history's tools when Converse requires a declaration.
 
     Converse has no `none` tool choice. `tool_choice: "none"` therefore withholds the tools, as Anthropic
@@ -192,11 +160,9 @@ def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[
     the history already called are declared (permissive schema), so the model is steered away from new
     tools but may still call one of those (the answer then ends in tool_calls).
     """
-    tools = request.tools if "tools" not in drop else None
-    choice = request.tool_choice if "tool_choice" not in drop else None
-    if tools and choice != "none":
-        config: dict[str, Any] = {"tools": [block for tool in tools for block in _tool_spec(tool, strict_ok)]}
-        converse_choice = _tool_choice(choice)
+    if request.tools and request.tool_choice != "none":
+        config: dict[str, Any] = {"tools": [block for tool in request.tools for block in _tool_spec(tool, strict_ok)]}
+        converse_choice = _tool_choice(request.tool_choice)
         if converse_choice is not None:
             config["toolChoice"] = converse_choice
         return config
@@ -208,38 +174,32 @@ def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[
     return None
 
 
-def _output_config(response_format: Any) -> dict[str, Any] | None:
+def _output_config(output: OutputFormat | None) -> dict[str, Any] | None:
     """json_schema → native structured output: outputConfig.textFormat with the schema as a JSON *string*
     (JsonSchemaDefinition.schema is a string; see tests/recordings/bedrock/structured-output-*.json)."""
-    if not isinstance(response_format, ResponseFormatJSONSchema) or response_format.json_schema.schema_ is None:
+    if not isinstance(output, JsonSchemaFormat) or output.schema is None:
         return None
-    schema = response_format.json_schema
-    definition: dict[str, Any] = {"name": schema.name, "schema": json.dumps(schema.schema_)}
-    if schema.description:
-        definition["description"] = schema.description
+    definition: dict[str, Any] = {"name": output.name, "schema": json.dumps(output.schema)}
+    if output.description:
+        definition["description"] = output.description
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
-class BedrockAdapter:
+class BedrockAdapter(BedrockMember):
     # Converse takes image bytes (or s3:// URIs), never http(s) URLs: the service inlines those first.
     needs_image_bytes = True
 
-    def __init__(self, signer: Signer | None = None) -> None:
-        # By default the module-level AWS chain: credentials resolve once per process, then refresh.
-        self.signer = signer or Signer()
-
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), ensure_ascii=False, separators=(",", ":")).encode()
-        region = self.signer.region()
-        url = endpoint_url(call.host.base_url, region, call.endpoint.upstream_id, call.stream)
-        headers = {"content-type": "application/json", "accept": EVENTSTREAM if call.stream else "application/json"}
-        return HttpRequest("POST", url, self.signer.sign("POST", url, headers, body, region), body)
+        operation = "converse-stream" if call.stream else "converse"
+        return self.family.request(call.host, call.endpoint.upstream_id, operation, body,
+                                   EVENTSTREAM if call.stream else "application/json")
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]:
-        return parse_converse(body)
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        return parse_converse(body, host_of(call))
 
-    def stream_decoder(self) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder()
+    def stream_decoder(self, call: UpstreamCall | None = None) -> BedrockStreamDecoder:
+        return BedrockStreamDecoder(host_of(call))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+ADAPTER = BedrockAdapter()
