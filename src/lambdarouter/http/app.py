@@ -30,7 +30,7 @@ ROUTE_GROUPS: dict[str, str] = {
     "messages": "lambdarouter.http.messages",  # Anthropic's Messages API: errors in Anthropic's shape
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
-    "openapi": "lambdarouter.http.openapi",
+    "openapi": "lambdarouter.http.openapi_route",  # the document itself is built by the first GET
     # Control routes: store only, never the service (see http/control.py).
     "keys": "lambdarouter.http.keys",  # management key
     "credits": "lambdarouter.http.credits",  # management key
