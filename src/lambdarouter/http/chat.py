@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -16,33 +16,22 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from lambdarouter.core import config
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.gateway.chat import ChatOperation
 from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.relay import Relay
 from lambdarouter.gateway.service import Gateway, Streamed
+from lambdarouter.http.body import read_body as read_body  # re-exported: the chat-shaped routes import it from here
+from lambdarouter.http.body import while_connected as while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord
 
 T = TypeVar("T")
-# API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
-MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE_SECONDS = config.current().keepalive_seconds
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
-    return body
 
 
 def parse_request(body: bytes) -> ChatCompletionRequest:
@@ -85,24 +74,6 @@ def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] | None = None
                              headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id,
                                       **(headers or {})},
                              background=BackgroundTask(streamed.relay.close))
-
-
-async def while_connected(request: Request, work: Awaitable[T]) -> T:
-    """`work`, cancelled when the client goes away meanwhile: no failover or retry runs for nobody, and the
-    generation is booked `aborted` (the body was read already, so the next ASGI message is the disconnect)."""
-    with anyio.CancelScope() as scope:
-        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(request, scope))
-        try:
-            return await work
-        finally:
-            watcher.cancel()
-    raise GatewayError(499, "The client closed the request.")
-
-
-async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-    scope.cancel()
 
 
 def data_frame(chunk: Any) -> bytes:
