@@ -25,6 +25,8 @@ from lambdarouter.dialects.openrouter.messages import ImagePart, ResponseFormatJ
 from lambdarouter.providers.base import PARAMETER_OF_FIELD
 
 MILLION = Decimal(1_000_000)
+# One generator for the process: seeding one per request read 2.5 kB from os.urandom every time.
+_DRAW = random.Random()  # noqa: S311 - load balancing, not crypto
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,7 @@ def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalo
 
 def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
                 credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
-    board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
+    board, draw = health or HealthBoard(), rng or _DRAW
     resolved = [catalog.resolve(model_id) for model_id in model_ids]
     candidates: list[Candidate] = []
     removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)

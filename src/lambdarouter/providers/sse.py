@@ -27,6 +27,11 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         self._buffer += self._text.decode(chunk)
+        if "\r" not in self._buffer:
+            # LF line ends only (OpenAI, Anthropic, Bedrock's SSE): every complete line at once, in one split,
+            # rather than slicing the rest of the buffer off after each line.
+            *lines, self._buffer = self._buffer.split("\n")
+            return [event for line in lines if (event := self._line(line)) is not None]
         events: list[SSEEvent] = []
         while True:
             line, complete, rest = self._take_line(self._buffer)
