@@ -30,6 +30,7 @@ from tests.accounting import (
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway
+from tests.stores import wait
 from tests.test_chat_api import chunk_event
 
 UPSTREAM_PATH = "/v1/chat/completions"
@@ -261,4 +262,4 @@ def test_generation_and_key_routes(gateway: RunningGateway, fake_upstream: FakeU
     assert key_info["byok_usage"] == 0 and key_info["is_management_key"] is False
     assert key_info["limit_remaining"] == pytest.approx(2 - data["total_cost"])
     assert key_info["is_free_tier"] is False and key_info["rate_limit"]["requests"] == -1
-    assert ledger(gateway).get_generation(generation_id) is not None
+    assert wait(ledger(gateway).get_generation(generation_id)) is not None

@@ -13,6 +13,7 @@ import pytest
 from lambdarouter.admin import cli
 from lambdarouter.store import GenerationRecord, hash_key
 from lambdarouter.store.sqlite import SQLiteStore
+from tests.stores import wait
 
 
 @pytest.fixture
@@ -63,8 +64,8 @@ def test_keys_errors_exit_2(db: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_usage_sums_requests_tokens_and_cost(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = SQLiteStore(db)
-    _, a = store.create_key("alpha")
-    _, b = store.create_key("beta")
+    _, a = wait(store.create_key("alpha"))
+    _, b = wait(store.create_key("beta"))
     base = GenerationRecord(
         id="", key_hash=a.hash, created_at=1_700_000_000.0, model_requested="openai/gpt-4o", model="openai/gpt-4o",
         provider="openai", streamed=False, status="success", finish_reason="stop", native_finish_reason="stop",
@@ -76,7 +77,7 @@ def test_usage_sums_requests_tokens_and_cost(db: Path, capsys: pytest.CaptureFix
             dataclasses.replace(base, id="g3", key_hash=b.hash, model="anthropic/claude-sonnet-4.5",
                                 provider="anthropic", cost=Decimal("0.003"))]
     for row in rows:
-        store.record_generation(row)
+        wait(store.settle(row, None, row.created_at))
     by_key = run(capsys, "usage", "--json")
     assert by_key["total_cost"] == "0.00335"
     assert {r["key"].split()[0]: (r["requests"], r["cost"]) for r in by_key["data"]} == {

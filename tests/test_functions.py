@@ -53,6 +53,7 @@ from tests.sam_template import (
     event_function,
     function_environment,
 )
+from tests.stores import wait
 
 Handler = Any  # Mangum: (event, context) -> REST proxy response
 
@@ -205,7 +206,7 @@ def test_key_management_round_trip(handlers: dict[str, Handler], world: AwsWorld
     created = invoke(handlers, load_event("keys-create"), world).body
     assert created["key"].startswith("sk-lr-v1-") and created["data"]["limit"] == 25
     assert (created["data"]["rate_limit"]["requests"], created["data"]["rate_limit"]["interval"]) == (60, "1m")
-    assert world.store.find_key(created["data"]["hash"]) is not None, "written to the DynamoDB keys table"
+    assert wait(world.store.find_key(created["data"]["hash"])) is not None, "written to the DynamoDB keys table"
     listed = invoke(handlers, load_event("keys-list"), world).body["data"]
     assert {k["hash"] for k in listed} == {world.key_hash, created["data"]["hash"]}
     assert invoke(handlers, load_event("keys-get"), world).body["data"]["name"] == "app"
@@ -213,7 +214,7 @@ def test_key_management_round_trip(handlers: dict[str, Handler], world: AwsWorld
     credits = invoke(handlers, load_event("credits"), world).body["data"]
     assert credits == {"total_credits": 75.0, "total_usage": pytest.approx(0.000125)}
     assert invoke(handlers, load_event("keys-delete"), world).body == {"deleted": True}
-    assert world.store.find_key(world.key_hash) is None
+    assert wait(world.store.find_key(world.key_hash)) is None
 
 
 def test_management_refuses_other_keys(handlers: dict[str, Handler], world: AwsWorld) -> None:

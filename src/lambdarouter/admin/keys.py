@@ -161,7 +161,7 @@ def key_budget(record: KeyRecord, now: float) -> dict[str, Any] | None:
 
 
 def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dict[str, Any]:
-    """GET /key: the calling key's own view; `spend` per current UTC period (`usage.period_spend`). The key's
+    """GET /key: the calling key's own view; `spend` per current UTC period (`Ledger.period_spend`). The key's
     limit is its only budget (no guardrails or workspaces here); no free models, so no free requests."""
     budget = key_budget(record, now)
     return {
