@@ -59,6 +59,10 @@ class Accumulator:
     produced_output: bool = False
 
     def add(self, event: StreamEvent) -> None:
+        if type(event) is TextDelta:  # most of any stream: no pattern matching
+            self.text.append(event.text)
+            self.produced_output = True
+            return
         match event:
             case TextDelta(text):
                 self.text.append(text)
