@@ -185,7 +185,7 @@ def test_store_keeps_only_the_hash(tmp_path: Path) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(['data: {"x": "é"}', "data: 2", "event: e", ": c", "", "retry: 1", "data:"]),
+@given(st.lists(st.sampled_from(['data: {"x": "é"}', "data: 2", "data:3", "event: e", ": c", "", "retry: 1", "data:"]),
                 max_size=12),
        st.sampled_from(["\n", "\r\n", "\r"]), st.lists(st.integers(1, 9), min_size=1, max_size=5))
 def test_sse_decoder_splits_the_same_whatever_the_reads(lines: list[str], end: str, sizes: list[int]) -> None:
