@@ -26,6 +26,7 @@ ROUTE_GROUPS: dict[str, str] = {
     "embeddings": "lambdarouter.http.embeddings",
     "images": "lambdarouter.http.image_generations",
     "completions": "lambdarouter.http.completions",
+    "responses": "lambdarouter.http.responses",
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
     "openapi": "lambdarouter.http.openapi",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -75,8 +75,15 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**answer.headers, "x-generation-id": answer.id})
 
 
-async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIterator[bytes]:
-    """One `data:` event per chunk as it arrives, then `data: [DONE]`; `: keep-alive` comments while the
+def data_event(chunk: Any) -> bytes:
+    """A chat chunk as one SSE `data:` event."""
+    data: str = chunk.model_dump_json(exclude_none=True)
+    return b"data: " + data.encode() + b"\n\n"
+
+
+async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *, encode: Callable[[Any], bytes] = data_event,
+              done: bytes = b"data: [DONE]\n\n") -> AsyncIterator[bytes]:
+    """Each chunk as it arrives (`encode`: one `data:` event), then `done`; `: keep-alive` comments while the
     upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
 
     The relay runs in its own task so that waiting for it can time out without cancelling it; when the
@@ -93,7 +100,7 @@ async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIt
         with scope:
             try:
                 async for chunk in relay.chunks():
-                    await queue.put(b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n")
+                    await queue.put(encode(chunk))
             finally:
                 # The end marker, or — when the queue is full and nobody may be reading any more — the flag
                 # the reader checks once it has drained what is queued (never block here: the client may
@@ -116,7 +123,8 @@ async def sse(relay: Relay[Any, Any], keepalive: float | None = None) -> AsyncIt
                 break
             yield item
         await task  # an unexpected failure in the relay surfaces here
-        yield b"data: [DONE]\n\n"
+        if done:
+            yield done
     finally:
         scope.cancel()  # a no-op when the relay already ended
 

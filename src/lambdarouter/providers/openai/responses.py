@@ -1,0 +1,233 @@
+"""OpenAI's own Responses API (POST /v1/responses), passed through for OpenAI models on OpenAI.
+
+Reference: https://platform.openai.com/docs/api-reference/responses. The client's body goes upstream as sent,
+except: the model is the endpoint's upstream id; the gateway's own fields are dropped, and the sampling
+parameters the endpoint does not take (as chat drops them); `store` is false (nothing is kept in the operator's
+OpenAI account: the gateway's Responses API is stateless, docs/responses.md); and a reasoning model is asked for
+`reasoning.encrypted_content`, which with `store: false` is the only way its reasoning can come back on the next
+turn (https://platform.openai.com/docs/guides/reasoning#encrypted-reasoning-items). Reasoning items the gateway
+made for other providers (reasoning.py's carrier) are left out: OpenAI could not read them.
+
+The answer and each streamed event are read on the side for the books (`events_of`, `stream_events`) and
+forwarded as OpenAI sent them; the gateway rewrites only the response's identity and usage (gateway/responses.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import (
+    Finish,
+    ReasoningDelta,
+    RefusalDelta,
+    StreamEvent,
+    TextDelta,
+    TokenUsage,
+    ToolCallDelta,
+    UpstreamInfo,
+    UsageReport,
+)
+from lambdarouter.core.hosts import ResolvedHost
+from lambdarouter.dialects.responses.reasoning import is_carried
+from lambdarouter.providers.base import HttpRequest, parse_json_body
+from lambdarouter.providers.common import malformed
+from lambdarouter.providers.openai.chat import OpenAIAdapter, auth_headers
+from lambdarouter.providers.sse import SSEDecoder
+
+# Fields OpenAI's Responses API does not have: OpenRouter's extensions (routing, accounting, plugins) and the
+# sampling parameters OpenRouter accepts for other providers' models.
+NOT_FORWARDED = frozenset({"models", "provider", "usage", "transforms", "plugins", "top_k", "frequency_penalty",
+                           "presence_penalty"})
+# Request field → the `supported_parameters` name an endpoint must list to take it (dropped otherwise).
+SAMPLING_PARAMETERS: Mapping[str, str] = {"temperature": "temperature", "top_p": "top_p",
+                                          "top_logprobs": "top_logprobs"}
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# OpenAI's `incomplete_details.reason` → the gateway's finish reason.
+INCOMPLETE_FINISH: Mapping[str, Finish] = {"max_output_tokens": Finish("length", "max_output_tokens"),
+                                           "content_filter": Finish("content_filter", "content_filter")}
+# OpenAI's error codes of a failed response → the gateway's status (and whether another endpoint may answer).
+FAILED_STATUS: Mapping[str, tuple[int, bool]] = {"rate_limit_exceeded": (429, True), "server_error": (502, True),
+                                                  "vector_store_timeout": (502, True)}
+ERRORS = OpenAIAdapter()  # transport's error mapping: OpenAI's error bodies are the same on every API
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesCall:
+    body: Mapping[str, Any]  # the client's request body, as parsed
+    endpoint: EndpointSpec
+    host: ResolvedHost
+    supported_parameters: frozenset[str]
+    stream: bool
+
+
+def build_request(call: ResponsesCall) -> HttpRequest:
+    drop = NOT_FORWARDED | {f for f, p in SAMPLING_PARAMETERS.items() if p not in call.supported_parameters}
+    body = {name: value for name, value in call.body.items() if name not in drop}
+    body.update(model=call.endpoint.upstream_id, store=False, stream=call.stream)
+    if isinstance(body.get("input"), list):
+        body["input"] = [item for item in body["input"] if not _carried_reasoning(item)]
+    if "reasoning" in call.supported_parameters:
+        include = [name for name in body.get("include") or () if name != ENCRYPTED_REASONING]
+        body["include"] = [*include, ENCRYPTED_REASONING]
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return HttpRequest("POST", f"{call.host.base_url}/responses", auth_headers(call.host, call.stream), data)
+
+
+def _carried_reasoning(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "reasoning" and is_carried(item.get("encrypted_content"))
+
+
+def parse_response(body: bytes, provider: str) -> dict[str, Any]:
+    data = parse_json_body(body)
+    if not isinstance(data, dict) or not isinstance(data.get("output"), list):
+        raise malformed("a response without output", provider)
+    if data.get("status") == "failed":
+        raise failure(data.get("error"), provider)
+    return data
+
+
+def usage_of(usage: Any) -> TokenUsage:
+    """Responses usage in the gateway's terms: input includes cached tokens, output includes reasoning."""
+    if not isinstance(usage, dict):
+        return TokenUsage()
+    input_details = usage.get("input_tokens_details") or {}
+    output_details = usage.get("output_tokens_details") or {}
+    return TokenUsage(prompt_tokens=int(usage.get("input_tokens") or 0),
+                      completion_tokens=int(usage.get("output_tokens") or 0),
+                      cached_tokens=int(input_details.get("cached_tokens") or 0),
+                      reasoning_tokens=int(output_details.get("reasoning_tokens") or 0))
+
+
+def finish_of(response: Mapping[str, Any]) -> Finish:
+    if response.get("status") == "incomplete":
+        reason = (response.get("incomplete_details") or {}).get("reason")
+        return INCOMPLETE_FINISH.get(str(reason), Finish("length", str(reason)))
+    calls = any(item.get("type") == "function_call" for item in response.get("output") or ()
+                if isinstance(item, dict))
+    return Finish("tool_calls", "completed") if calls else Finish("stop", "completed")
+
+
+def events_of(response: Mapping[str, Any]) -> list[StreamEvent]:
+    """What the books count of a whole response: its text, reasoning and calls, its finish and its usage."""
+    events: list[StreamEvent] = [UpstreamInfo(model=response.get("model"), id=response.get("id"))]
+    for index, item in enumerate(i for i in response.get("output") or () if isinstance(i, dict)):
+        events.extend(_item_events(index, item))
+    events.append(finish_of(response))
+    events.append(UsageReport(usage_of(response.get("usage"))))
+    return events
+
+
+def _item_events(index: int, item: Mapping[str, Any]) -> Iterable[StreamEvent]:
+    kind = item.get("type")
+    if kind == "message":
+        for part in item.get("content") or ():
+            if part.get("type") == "output_text" and part.get("text"):
+                yield TextDelta(part["text"])
+            elif part.get("type") == "refusal" and part.get("refusal"):
+                yield RefusalDelta(part["refusal"])
+    elif kind == "reasoning":
+        for part in [*(item.get("summary") or ()), *(item.get("content") or ())]:
+            if part.get("text"):
+                yield ReasoningDelta(text=part["text"])
+    elif kind in ("function_call", "custom_tool_call"):
+        arguments = item.get("arguments") if kind == "function_call" else item.get("input")
+        yield ToolCallDelta(index, item.get("call_id"), item.get("name"), str(arguments or ""))
+
+
+def failure(error: Any, provider: str) -> GatewayError:
+    """A failed response (or an `error` event) as the gateway's error."""
+    error = error if isinstance(error, dict) else {}
+    status, retryable = FAILED_STATUS.get(str(error.get("code")), (502, True))
+    message = str(error.get("message") or "the response failed")
+    return GatewayError(status, f"{provider}: {message}", metadata={"provider_name": provider, "raw": error},
+                        retryable=retryable)
+
+
+@dataclass(frozen=True, slots=True)
+class NativeEvent:
+    """One event of OpenAI's stream: its type, its JSON as sent, and as parsed."""
+
+    type: str
+    data: str
+    parsed: dict[str, Any]
+
+
+class ResponsesStreamDecoder:
+    """OpenAI's Responses stream → its events; an `error` event or a failed response raises (after the events
+    before it reached the client), and so does a stream that ends before its terminal event."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self._sse = SSEDecoder()
+        self._ended = False
+        self._held: GatewayError | None = None
+
+    def feed(self, chunk: bytes) -> list[NativeEvent]:
+        return self._decode(self._sse.feed(chunk))
+
+    def close(self) -> list[NativeEvent]:
+        events = self._decode(self._sse.flush())
+        if self._held is not None:
+            raise self._held
+        if not self._ended:
+            raise malformed("a stream that ended before its response was complete", self.provider)
+        return events
+
+    def _decode(self, sse_events: Iterable[Any]) -> list[NativeEvent]:
+        if self._held is not None:
+            raise self._held
+        events: list[NativeEvent] = []
+        for sse in sse_events:
+            try:
+                event = self._event(sse.data)
+            except GatewayError as exc:
+                if not events:
+                    raise
+                self._held = exc
+                break
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _event(self, data: str) -> NativeEvent | None:
+        if data == "[DONE]":
+            return None
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise malformed("a stream event that is not JSON", self.provider) from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            raise malformed("a stream event without a type", self.provider)
+        kind = parsed["type"]
+        if kind == "error":
+            raise failure(parsed, self.provider)
+        if kind == "response.failed":
+            raise failure((parsed.get("response") or {}).get("error"), self.provider)
+        self._ended = self._ended or kind in TERMINAL
+        return NativeEvent(kind, data, parsed)
+
+
+def stream_events(event: NativeEvent) -> list[StreamEvent]:
+    """What the books count of one streamed event."""
+    data, kind = event.parsed, event.type
+    if kind == "response.output_text.delta":
+        return [TextDelta(str(data.get("delta") or ""))]
+    if kind == "response.refusal.delta":
+        return [RefusalDelta(str(data.get("delta") or ""))]
+    if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+        return [ReasoningDelta(text=str(data.get("delta") or ""))]
+    if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+        return [ToolCallDelta(int(data.get("output_index") or 0), arguments=str(data.get("delta") or ""))]
+    if kind == "response.output_item.added" and (item := data.get("item") or {}).get("type") == "function_call":
+        return [ToolCallDelta(int(data.get("output_index") or 0), item.get("call_id"), item.get("name"))]
+    if kind in ("response.completed", "response.incomplete"):
+        response = data.get("response") or {}
+        return [UpstreamInfo(model=response.get("model"), id=response.get("id")), finish_of(response),
+                UsageReport(usage_of(response.get("usage")))]
+    return []
