@@ -37,6 +37,8 @@ WEB_ADAPTER_FUNCTIONS = (CHAT, EMBEDDINGS)
 _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/chat/completions": (CHAT, ("post",)),
     "/completions": (CHAT, ("post",)),  # the legacy prompt API, served through the chat path
+    "/responses": (CHAT, ("post",)),  # OpenAI's Responses API: the same streaming, Bedrock and secrets
+    "/responses/{response_id}": (CHAT, ("get", "delete")),  # a 400 (stateless), beside its POST
     "/embeddings": (EMBEDDINGS, ("post",)),
     "/images/generations": (EMBEDDINGS, ("post",)),  # same needs: Bedrock InvokeModel, large answers
     "/models": (MODELS, ("get",)),

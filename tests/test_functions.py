@@ -72,7 +72,8 @@ EXPECTED_STATUS = {
 INFERENCE_EVENTS = {"chat-completions", "chat-completions-stream", "chat-completions-bad-key",
                     "chat-completions-bad-body", "chat-completions-admin-key", "embeddings", "embeddings-bad-key",
                     "embeddings-bad-body", "completions", "completions-stream", "completions-bad-key",
-                    "completions-bad-body"}
+                    "completions-bad-body", "responses", "responses-stream", "responses-bad-key", "responses-bad-body",
+                    "responses-get"}
 
 
 # -- the events themselves --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from tests.gateway import ADMIN_KEY, RunningGateway, running_gateway
 
 TOTAL_CASES = int(os.environ.get("LAMBDAROUTER_FUZZ_CASES", "300"))
 IDENTITIES = ("gateway-key", "invalid-key", "admin-key")
-INFERENCE = ("/chat/completions", "/completions", "/embeddings")
+INFERENCE = ("/chat/completions", "/completions", "/embeddings", "/responses")
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -1,12 +1,13 @@
-"""The chat function: POST /chat/completions, and POST /completions (legacy `prompt`), under /api/v1 and /v1.
+"""The chat function: POST /chat/completions, POST /completions (legacy `prompt`) and POST /responses (OpenAI's
+Responses API), under /api/v1 and /v1.
 
 It runs under the AWS Lambda Web Adapter: `run.sh` starts uvicorn on this module's `app`, and the adapter
 forwards each API Gateway request to it over HTTP, streaming the response back as it is written (API
 Gateway's response-streaming integration), so SSE chunks reach the client as the provider produces them.
-/completions is served through the chat path (same imports, same permissions, same streaming), so it shares
-this function and its warm containers. The gateway itself is built on the first request and then reused.
+/completions and /responses are served through the chat path (same imports, same permissions, same streaming), so
+they share this function and its warm containers. The gateway itself is built on the first request and then reused.
 """
 
 from lambdarouter.http.app import create_app
 
-app = create_app(["chat_completions", "completions"])
+app = create_app(["chat_completions", "completions", "responses"])

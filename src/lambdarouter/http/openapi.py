@@ -19,6 +19,7 @@ from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, Embedd
 from lambdarouter.dialects.openrouter.errors import ErrorResponse
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest, ImageGenerationResponse
 from lambdarouter.dialects.openrouter.models import EndpointsResponse, ModelList
+from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.http import dashboard, usage
 
 PREFIXES = ("/api/v1", "/v1")
@@ -63,6 +64,24 @@ GENERATION = {"type": "object", "properties": {
         ("tokens_completion", "integer"), ("num_media_prompt", "integer"), ("num_media_completion", "integer"),
         ("provider_responses", "array"))
 }}
+
+# OpenAI's `response` object (https://platform.openai.com/docs/api-reference/responses/object), as much as a
+# client relies on; `usage.cost` is OpenRouter's. Each streamed event is `event: <type>` + `data: <event>`.
+_OBJECT = {"type": "object"}
+RESPONSE: dict[str, Any] = {"type": "object", "required": ["id", "object", "created_at", "status", "model", "output"],
+                            "properties": {
+    "id": {"type": "string"}, "object": {"const": "response"}, "created_at": {"type": "number"},
+    "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]}, "model": {"type": "string"},
+    "output": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string"}, "id": {"type": "string"}}}},
+    "output_text": {"type": "string"}, "error": {"type": ["object", "null"]},
+    "incomplete_details": {"type": ["object", "null"]},
+    "usage": {"type": ["object", "null"], "properties": {
+        name: {"type": "integer"} for name in ("input_tokens", "output_tokens", "total_tokens")} | {
+        "input_tokens_details": _OBJECT, "output_tokens_details": _OBJECT, "cost": {"type": "number"}}},
+}}
+RESPONSE_EVENT: dict[str, Any] = {"type": "object", "required": ["type", "sequence_number"], "properties": {
+    "type": {"type": "string"}, "sequence_number": {"type": "integer"}, "response": RESPONSE}}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -142,6 +161,26 @@ def operations() -> dict[str, dict[str, Any]]:
             "responses": {"200": chat_ok, **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422",
                                                     "429", "502", "503")},
         }},
+        "/responses": {"post": {
+            "operationId": "createResponse", "security": [{"bearer": []}],
+            "description": "OpenAI's Responses API: natively on OpenAI's models, translated on every other. "
+                           "Stateless: nothing is stored (previous_response_id is a 400).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ResponsesRequest)}}},
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+                            "description": "Non-streamed only: replay the first answer for 24 h, charged once"}],
+            "responses": {"200": {"description": "A response, or with `stream: true` its events, numbered, ending "
+                                                 "with response.completed, response.incomplete or response.failed",
+                                  "content": {"application/json": {"schema": RESPONSE},
+                                              "text/event-stream": {"schema": RESPONSE_EVENT}}},
+                          **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422", "429", "502",
+                                    "503")},
+        }},
+        "/responses/{response_id}": {verb: {
+            "operationId": f"{verb}Response", "security": [{"bearer": []}],
+            "description": "Always a 400: no response is stored (the Responses API here is stateless).",
+            "parameters": [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _errors("400", "401"),
+        } for verb in ("get", "delete")},
         "/embeddings": {"post": {
             "operationId": "createEmbeddings", "security": [{"bearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(EmbeddingRequest)}}},
@@ -188,7 +227,7 @@ def document() -> bytes:
     models: list[type[BaseModel]] = [ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, ErrorResponse,
                                      ModelList, EndpointsResponse, EmbeddingRequest, EmbeddingResponse,
                                      CompletionRequest, TextCompletion, ImageGenerationRequest,
-                                     ImageGenerationResponse]
+                                     ImageGenerationResponse, ResponsesRequest]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
     paths = {prefix + path: {verb: {**op, "operationId": f"{op['operationId']}{'V1' if prefix == '/v1' else ''}"}
