@@ -36,11 +36,11 @@ from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, decoded
 from lambdarouter.providers.openai.responses import (
     ERRORS,
+    NativeAnswer,
     NativeEvent,
     ResponsesCall,
     ResponsesStreamDecoder,
     build_request,
-    events_of,
     parse_response,
     stream_events,
 )
@@ -53,7 +53,7 @@ STATELESS = ("lambdarouter's Responses API is stateless: no response is stored (
 
 Piece = NativeEvent | StreamEvent
 NOTHING_COUNTED = UpstreamInfo()
-Result = dict[str, Any] | list[StreamEvent]  # OpenAI's own response object, or a translated answer's events
+Result = NativeAnswer | list[StreamEvent]  # OpenAI's own response object, or a translated answer's events
 
 
 def native(candidate: Candidate) -> bool:
@@ -141,7 +141,7 @@ class ResponsesOperation:
         return adapter.parse_response(await transport.send(adapter.build_request(call), adapter, provider, timeout))
 
     def outcome(self, result: Result) -> tuple[Sequence[StreamEvent], int]:
-        return (events_of(result) if isinstance(result, dict) else result), 0
+        return (result.events() if isinstance(result, NativeAnswer) else result), 0
 
     async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[Piece]]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
@@ -150,7 +150,7 @@ class ResponsesOperation:
             request = build_request(self._native_call(candidate, True))
             stack, raw = await transport.open_held(request, ERRORS, provider, timeout)
             pieces = decoded(raw, ResponsesStreamDecoder(provider))
-            self._stream = NativeStream(self.echo)
+            self._stream = NativeStream(self.echo, provider)
         else:
             adapter = adapter_for(candidate.host.spec.wire_format)
             call = await self._chat_call(candidate, adapter.needs_image_bytes, True)
@@ -184,7 +184,8 @@ class ResponsesOperation:
         if isinstance(piece, NativeEvent):
             # Every OpenAI event is forwarded, also those the books do not count (`response.created`, an item
             # added...): the relay shows a piece only when it counts something, so they count an empty report.
-            return stream_events(piece) or (NOTHING_COUNTED,)
+            assert isinstance(self._stream, NativeStream)
+            return stream_events(piece, self._stream.provider) or (NOTHING_COUNTED,)
         return (piece,)
 
     def chunk(self, identity: Identity, piece: Piece, first: bool) -> Frames | None:
@@ -205,8 +206,8 @@ class ResponsesOperation:
     def answer(self, done: Done[Result]) -> dict[str, Any]:
         served, usage = done.served_by, usage_body(done.usage, done.cost)
         identity = Identity(done.id, int(time.time()), served.model.id, served.endpoint.host)
-        if isinstance(done.result, dict):
-            return rewritten(done.result, identity, usage)
+        if isinstance(done.result, NativeAnswer):
+            return rewritten(done.result.body, identity, usage)
         renderer = self._renderer()
         for event in done.result:
             renderer.render(identity, event)
@@ -228,8 +229,8 @@ class NativeStream:
     """OpenAI's stream as forwarded: each event as sent, but the lifecycle events with the gateway's identity, and
     the terminal one held back until the books are closed (it carries the booked usage and cost)."""
 
-    def __init__(self, echo: Mapping[str, Any]) -> None:
-        self.echo = echo
+    def __init__(self, echo: Mapping[str, Any], provider: str) -> None:
+        self.echo, self.provider = echo, provider
         self.sequence = -1
         self.items: dict[int, dict[str, Any]] = {}  # finished output items, for a failed response's `output`
         self.terminal: dict[str, Any] | None = None
@@ -242,7 +243,8 @@ class NativeStream:
             self.terminal = data
             return None
         if event.type == "response.output_item.done" and isinstance(data.get("item"), dict):
-            self.items[int(data.get("output_index") or 0)] = data["item"]
+            index = data.get("output_index")
+            self.items[index if isinstance(index, int) else len(self.items)] = data["item"]
         if isinstance(data.get("response"), dict):  # created, in_progress, queued
             shown = {**data, "response": rewritten(data["response"], identity, None)}
             return Frames(frame(event.type, json.dumps(shown, ensure_ascii=False)))

@@ -83,66 +83,100 @@ def _carried_reasoning(item: Any) -> bool:
     return isinstance(item, dict) and item.get("type") == "reasoning" and is_carried(item.get("encrypted_content"))
 
 
-def parse_response(body: bytes, provider: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class NativeAnswer:
+    """OpenAI's whole answer, and who sent it."""
+
+    body: dict[str, Any]
+    provider: str
+
+    def events(self) -> list[StreamEvent]:
+        return events_of(self.body, self.provider)
+
+
+def parse_response(body: bytes, provider: str) -> NativeAnswer:
     data = parse_json_body(body)
     if not isinstance(data, dict) or not isinstance(data.get("output"), list):
         raise malformed("a response without output", provider)
     if data.get("status") == "failed":
         raise failure(data.get("error"), provider)
-    return data
+    return NativeAnswer(data, provider)
 
 
-def usage_of(usage: Any) -> TokenUsage:
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list; an upstream's odd shapes (a string where a list goes) count as nothing."""
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: Any, provider: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise malformed("a usage that is not a token count", provider)
+
+
+def usage_of(usage: Any, provider: str) -> TokenUsage:
     """Responses usage in the gateway's terms: input includes cached tokens, output includes reasoning."""
-    if not isinstance(usage, dict):
-        return TokenUsage()
-    input_details = usage.get("input_tokens_details") or {}
-    output_details = usage.get("output_tokens_details") or {}
-    return TokenUsage(prompt_tokens=int(usage.get("input_tokens") or 0),
-                      completion_tokens=int(usage.get("output_tokens") or 0),
-                      cached_tokens=int(input_details.get("cached_tokens") or 0),
-                      reasoning_tokens=int(output_details.get("reasoning_tokens") or 0))
+    usage = _object(usage)
+    input_details, output_details = _object(usage.get("input_tokens_details")), _object(
+        usage.get("output_tokens_details"))
+    return TokenUsage(prompt_tokens=_count(usage.get("input_tokens"), provider),
+                      completion_tokens=_count(usage.get("output_tokens"), provider),
+                      cached_tokens=_count(input_details.get("cached_tokens"), provider),
+                      reasoning_tokens=_count(output_details.get("reasoning_tokens"), provider))
 
 
 def finish_of(response: Mapping[str, Any]) -> Finish:
     if response.get("status") == "incomplete":
-        reason = (response.get("incomplete_details") or {}).get("reason")
-        return INCOMPLETE_FINISH.get(str(reason), Finish("length", str(reason)))
-    calls = any(item.get("type") == "function_call" for item in response.get("output") or ()
-                if isinstance(item, dict))
+        reason = str(_object(response.get("incomplete_details")).get("reason"))
+        return INCOMPLETE_FINISH.get(reason, Finish("length", reason))
+    calls = any(item.get("type") == "function_call" for item in _objects(response.get("output")))
     return Finish("tool_calls", "completed") if calls else Finish("stop", "completed")
 
 
-def events_of(response: Mapping[str, Any]) -> list[StreamEvent]:
+def _report(response: Mapping[str, Any], provider: str) -> list[StreamEvent]:
+    """The end of an answer for the books: who answered, how it finished, what it used."""
+    info = UpstreamInfo(model=_string(response.get("model")), id=_string(response.get("id")))
+    return [info, finish_of(response), UsageReport(usage_of(response.get("usage"), provider))]
+
+
+def events_of(response: Mapping[str, Any], provider: str) -> list[StreamEvent]:
     """What the books count of a whole response: its text, reasoning and calls, its finish and its usage."""
-    events: list[StreamEvent] = [UpstreamInfo(model=response.get("model"), id=response.get("id"))]
-    for index, item in enumerate(i for i in response.get("output") or () if isinstance(i, dict)):
+    events: list[StreamEvent] = []
+    for index, item in enumerate(_objects(response.get("output"))):
         events.extend(_item_events(index, item))
-    events.append(finish_of(response))
-    events.append(UsageReport(usage_of(response.get("usage"))))
-    return events
+    return [*events, *_report(response, provider)]
 
 
 def _item_events(index: int, item: Mapping[str, Any]) -> Iterable[StreamEvent]:
     kind = item.get("type")
     if kind == "message":
-        for part in item.get("content") or ():
-            if part.get("type") == "output_text" and part.get("text"):
-                yield TextDelta(part["text"])
-            elif part.get("type") == "refusal" and part.get("refusal"):
-                yield RefusalDelta(part["refusal"])
+        for part in _objects(item.get("content")):
+            if part.get("type") == "output_text" and (text := _string(part.get("text"))):
+                yield TextDelta(text)
+            elif part.get("type") == "refusal" and (refusal := _string(part.get("refusal"))):
+                yield RefusalDelta(refusal)
     elif kind == "reasoning":
-        for part in [*(item.get("summary") or ()), *(item.get("content") or ())]:
-            if part.get("text"):
-                yield ReasoningDelta(text=part["text"])
+        for part in [*_objects(item.get("summary")), *_objects(item.get("content"))]:
+            if text := _string(part.get("text")):
+                yield ReasoningDelta(text=text)
     elif kind in ("function_call", "custom_tool_call"):
-        arguments = item.get("arguments") if kind == "function_call" else item.get("input")
-        yield ToolCallDelta(index, item.get("call_id"), item.get("name"), str(arguments or ""))
+        arguments = _string(item.get("arguments") if kind == "function_call" else item.get("input"))
+        yield ToolCallDelta(index, _string(item.get("call_id")), _string(item.get("name")), arguments or "")
 
 
 def failure(error: Any, provider: str) -> GatewayError:
     """A failed response (or an `error` event) as the gateway's error."""
-    error = error if isinstance(error, dict) else {}
+    error = _object(error)
     status, retryable = FAILED_STATUS.get(str(error.get("code")), (502, True))
     message = str(error.get("message") or "the response failed")
     return GatewayError(status, f"{provider}: {message}", metadata={"provider_name": provider, "raw": error},
@@ -207,27 +241,31 @@ class ResponsesStreamDecoder:
         kind = parsed["type"]
         if kind == "error":
             raise failure(parsed, self.provider)
+        if kind.startswith("response.") and "response" in parsed and not isinstance(parsed["response"], dict):
+            raise malformed(f"a {kind} event without its response", self.provider)
         if kind == "response.failed":
-            raise failure((parsed.get("response") or {}).get("error"), self.provider)
+            raise failure(_object(parsed.get("response")).get("error"), self.provider)
+        if kind in TERMINAL and not isinstance(parsed.get("response"), dict):
+            raise malformed(f"a {kind} event without its response", self.provider)
         self._ended = self._ended or kind in TERMINAL
         return NativeEvent(kind, data, parsed)
 
 
-def stream_events(event: NativeEvent) -> list[StreamEvent]:
+def stream_events(event: NativeEvent, provider: str) -> list[StreamEvent]:
     """What the books count of one streamed event."""
     data, kind = event.parsed, event.type
+    delta = _string(data.get("delta")) or ""
+    index = position if isinstance(position := data.get("output_index"), int) else 0
     if kind == "response.output_text.delta":
-        return [TextDelta(str(data.get("delta") or ""))]
+        return [TextDelta(delta)]
     if kind == "response.refusal.delta":
-        return [RefusalDelta(str(data.get("delta") or ""))]
+        return [RefusalDelta(delta)]
     if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-        return [ReasoningDelta(text=str(data.get("delta") or ""))]
+        return [ReasoningDelta(text=delta)]
     if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
-        return [ToolCallDelta(int(data.get("output_index") or 0), arguments=str(data.get("delta") or ""))]
-    if kind == "response.output_item.added" and (item := data.get("item") or {}).get("type") == "function_call":
-        return [ToolCallDelta(int(data.get("output_index") or 0), item.get("call_id"), item.get("name"))]
+        return [ToolCallDelta(index, arguments=delta)]
+    if kind == "response.output_item.added" and (item := _object(data.get("item"))).get("type") == "function_call":
+        return [ToolCallDelta(index, _string(item.get("call_id")), _string(item.get("name")))]
     if kind in ("response.completed", "response.incomplete"):
-        response = data.get("response") or {}
-        return [UpstreamInfo(model=response.get("model"), id=response.get("id")), finish_of(response),
-                UsageReport(usage_of(response.get("usage")))]
+        return _report(_object(data.get("response")), provider)
     return []
