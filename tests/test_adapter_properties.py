@@ -33,6 +33,7 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent, TextDelta
 from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.providers.anthropic.chat import AnthropicAdapter
 from lambdarouter.providers.base import StreamDecoder, UpstreamCall, WireAdapter
 from lambdarouter.providers.bedrock.auth import Signer
@@ -139,7 +140,7 @@ def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
 
 def _call(wire: str, request: dict[str, Any], stream: bool) -> UpstreamCall:
     host, upstream = TARGETS[wire]
-    parsed = ChatCompletionRequest.model_validate({"model": "fuzz/model", **request})
+    parsed = to_canonical(ChatCompletionRequest.model_validate({"model": "fuzz/model", **request}))
     endpoint = EndpointSpec(host=host, upstream_id=upstream, context_length=200000, max_output_tokens=64000,
                             prompt=Decimal(1), completion=Decimal(1))
     return UpstreamCall(parsed, endpoint, ResolvedHost(HOSTS[host], "https://up.example", "sk-test"), ALL_PARAMS,

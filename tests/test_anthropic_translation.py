@@ -20,6 +20,7 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.hosts import HostSpec, ResolvedHost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.providers import adapter_for
 from lambdarouter.providers.anthropic.chat import AnthropicAdapter
 from lambdarouter.providers.anthropic.request import thinking_style
@@ -47,7 +48,7 @@ USER = {"role": "user", "content": "hi"}
 def call_for(request: dict[str, Any], model: str = "anthropic/claude-sonnet-4-0", stream: bool = False,
              host: ResolvedHost = HOST) -> UpstreamCall:
     endpoint = next(e for e in CATALOG.models[model].endpoints if e.host == "anthropic")
-    parsed = ChatCompletionRequest.model_validate({"model": model, **request})
+    parsed = to_canonical(ChatCompletionRequest.model_validate({"model": model, **request}))
     return UpstreamCall(parsed, endpoint, host, CATALOG.supported_parameters(endpoint), stream)
 
 
@@ -125,9 +126,10 @@ def test_consecutive_tool_results_form_one_user_turn() -> None:
     assert body["messages"][1]["content"] == [
         {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"n": 1}},
         {"type": "tool_use", "id": "toolu_2", "name": "lookup", "input": {"n": 2}}]
+    # One plain text part is the string it is equivalent to (the canonical model has parts only).
     assert body["messages"][2]["content"] == [
         {"type": "tool_result", "tool_use_id": "toolu_1", "content": "one"},
-        {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "two"}]},
+        {"type": "tool_result", "tool_use_id": "toolu_2", "content": "two"},
         {"type": "text", "text": "and now?"}]
 
 

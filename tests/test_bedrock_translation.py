@@ -28,6 +28,7 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.providers import adapter_for
 from lambdarouter.providers.base import HttpRequest, UpstreamCall
 from lambdarouter.providers.bedrock.auth import AwsChain, Signer, endpoint_url
@@ -78,7 +79,7 @@ def adapter(token: str | None = None) -> BedrockAdapter:
 def call_for(body: dict[str, Any], model_id: str = CLAUDE, stream: bool = False,
              params: frozenset[str] = CLAUDE_PARAMS, max_output: int | None = 64000,
              base_url: str = "") -> UpstreamCall:
-    request = ChatCompletionRequest.model_validate({"model": "a/b", "messages": HELLO, **body})
+    request = to_canonical(ChatCompletionRequest.model_validate({"model": "a/b", "messages": HELLO, **body}))
     endpoint = EndpointSpec(host="amazon-bedrock", upstream_id=model_id, context_length=200000,
                             max_output_tokens=max_output, prompt=Decimal(1), completion=Decimal(1))
     return UpstreamCall(request, endpoint, ResolvedHost(BEDROCK, base_url, None), params, stream)

@@ -21,6 +21,7 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.providers.base import UpstreamCall
 from lambdarouter.providers.common import clean_json_schema, parse_data_url
 from lambdarouter.providers.gemini.chat import GeminiAdapter, build_body
@@ -39,7 +40,7 @@ WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
 
 def call_for(body: dict[str, Any], model: str = "gemini-2.5-flash", stream: bool = False,
              params: frozenset[str] = ALL_PARAMS, max_output: int | None = 65536) -> UpstreamCall:
-    request = ChatCompletionRequest.model_validate({"model": "google/x", **body})
+    request = to_canonical(ChatCompletionRequest.model_validate({"model": "google/x", **body}))
     endpoint = EndpointSpec(host=HOST.name, upstream_id=model, context_length=1000, max_output_tokens=max_output,
                             prompt=Decimal(1), completion=Decimal(1))
     return UpstreamCall(request, endpoint, ResolvedHost(HOST, "https://up.example", "AIza-secret"), params, stream)

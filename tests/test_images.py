@@ -8,8 +8,10 @@ import base64
 import httpx
 import pytest
 
+from lambdarouter.core.conversation import ImagePart
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.image_fetch import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, sniff_image_type
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -74,18 +76,17 @@ def test_inline_replaces_only_remote_urls(monkeypatch: pytest.MonkeyPatch, fake_
     base = allow(monkeypatch, fake_upstream)
     fake_upstream.reply(Reply(status=200, body=PNG), path="/a.png")
     inline = "data:image/gif;base64," + base64.b64encode(b"GIF89a").decode()
-    request = ChatCompletionRequest.model_validate({"model": "a/b", "messages": [
+    request = to_canonical(ChatCompletionRequest.model_validate({"model": "a/b", "messages": [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": [{"type": "text", "text": "what?"},
                                      {"type": "image_url", "image_url": {"url": f"{base}/a.png"}},
-                                     {"type": "image_url", "image_url": {"url": inline}}]}]})
+                                     {"type": "image_url", "image_url": {"url": inline}}]}]}))
     result = asyncio.run(inline_remote_images(request))
-    parts = result.model_dump(exclude_unset=True)["messages"][1]["content"]
-    assert parts[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64," +
-                                                             base64.b64encode(PNG).decode()}}
-    assert parts[2]["image_url"]["url"] == inline
+    parts = result.messages[1].parts
+    assert parts[1] == ImagePart("data:image/png;base64," + base64.b64encode(PNG).decode())
+    assert parts[2] == ImagePart(inline)
     assert len(fake_upstream.requests) == 1
-    assert request.messages[1].model_dump()["content"][1]["image_url"]["url"] == f"{base}/a.png"  # not mutated
+    assert request.messages[1].parts[1] == ImagePart(f"{base}/a.png")  # not mutated
 
 
 def test_sniffing() -> None:
@@ -95,7 +96,7 @@ def test_sniffing() -> None:
 
 
 def test_provider_native_urls_are_left_to_the_adapter() -> None:
-    request = ChatCompletionRequest.model_validate({"model": "a/b", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "s3://bucket/cat.png"}},
-        {"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}}]}]})
+    request = to_canonical(ChatCompletionRequest.model_validate({"model": "a/b", "messages": [{
+        "role": "user", "content": [{"type": "image_url", "image_url": {"url": "s3://bucket/cat.png"}},
+                                    {"type": "image_url", "image_url": {"url": "gs://bucket/cat.png"}}]}]}))
     assert asyncio.run(inline_remote_images(request)) is request

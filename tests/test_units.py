@@ -16,8 +16,10 @@ from lambdarouter.core.events import Finish, TextDelta, TokenUsage, ToolCallDelt
 from lambdarouter.core.hosts import BUILTIN_HOSTS, resolve_host
 from lambdarouter.core.pricing import generation_cost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.providers.base import UpstreamCall
-from lambdarouter.providers.openai.chat import OpenAIAdapter, build_body
+from lambdarouter.providers.openai.chat import OpenAIAdapter
+from lambdarouter.providers.openai.request import build_body
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 from lambdarouter.store import KEY_PREFIX, hash_key
@@ -36,7 +38,7 @@ class Env:
 
 def call_for(body: dict[str, object], host: str = "openai", stream: bool = False,
              params: frozenset[str] | None = None) -> UpstreamCall:
-    request = ChatCompletionRequest.model_validate(body)
+    request = to_canonical(ChatCompletionRequest.model_validate(body))
     endpoint = EndpointSpec(host=host, upstream_id="up-1", context_length=1000, prompt=Decimal(1),
                             completion=Decimal(1))
     resolved = resolve_host(HOSTS[host], Env(OPENAI_API_KEY="k", GROQ_API_KEY="k"))

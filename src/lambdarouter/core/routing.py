@@ -20,9 +20,9 @@ from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
+from lambdarouter.core.parameters import PARAMETER_OF_FIELD
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
 from lambdarouter.dialects.openrouter.messages import ImagePart, ResponseFormatJSONObject, ResponseFormatJSONSchema
-from lambdarouter.providers.base import PARAMETER_OF_FIELD
 
 MILLION = Decimal(1_000_000)
 

@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from decimal import Decimal
 
 from lambdarouter.core.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGED, PromptSize
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import (
     Finish,
@@ -27,7 +28,6 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity, usage_body
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.completions import (
     CompletionChoice,
     CompletionRequest,
@@ -35,6 +35,7 @@ from lambdarouter.dialects.openrouter.completions import (
     describe,
     error_body,
 )
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.operation import Done, keep_or_400
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, decoded
@@ -74,12 +75,13 @@ class TextCompletionOperation:
         self.provider = request.provider
         self.size = _size(request)
         self.features = request.legacy_features()
-        self.chat: ChatCompletionRequest | None = None  # the chat translation, built once if a candidate needs it
+        self.chat: ChatRequest | None = None  # the chat translation, built once if a candidate needs it
 
     def narrow(self, candidates: list[Candidate]) -> list[Candidate]:
         kept = keep_or_400(candidates, self._refusal)
         if not all(native(c) for c in kept):
-            self.chat = self.request.to_chat()  # a 400 here, before any upstream call, if it cannot translate
+            # A 400 here, before any upstream call, if it cannot translate.
+            self.chat = to_canonical(self.request.to_chat())
         return kept
 
     def _refusal(self, candidate: Candidate) -> str | None:

@@ -19,9 +19,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from lambdarouter.core.conversation import ChatRequest, image_urls, with_image_urls
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import ImagePart
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -125,40 +124,18 @@ async def _read_capped(response: httpx.Response, url: str) -> bytes:
     return b"".join(chunks)
 
 
-def _inlined(part: object, data_urls: dict[str, str]) -> object:
-    if isinstance(part, ImagePart) and part.image_url.url in data_urls:
-        image_url = part.image_url.model_copy(update={"url": data_urls[part.image_url.url]})
-        return part.model_copy(update={"image_url": image_url})
-    return part
+def remote_image_urls(request: ChatRequest) -> list[str]:
+    # Only http(s) is fetched: data: URLs are already bytes, and provider-native schemes (gs:// for Gemini,
+    # s3:// for Bedrock) go to the adapter, which takes or refuses them.
+    return [url for url in image_urls(request) if url.startswith(("http://", "https://"))]
 
 
-def remote_image_urls(request: ChatCompletionRequest) -> list[str]:
-    urls: list[str] = []
-    for message in request.messages:
-        content = getattr(message, "content", None)
-        if isinstance(content, list):
-            # Only http(s) is fetched: data: URLs are already bytes, and provider-native schemes (gs://
-            # for Gemini, s3:// for Bedrock) go to the adapter, which takes or refuses them.
-            urls.extend(p.image_url.url for p in content
-                        if isinstance(p, ImagePart) and p.image_url.url.startswith(("http://", "https://")))
-    return urls
-
-
-async def inline_remote_images(request: ChatCompletionRequest) -> ChatCompletionRequest:
+async def inline_remote_images(request: ChatRequest) -> ChatRequest:
     """A copy of the request whose http(s) image URLs are replaced by `data:` URLs (fetched concurrently)."""
     urls = list(dict.fromkeys(remote_image_urls(request)))
     if not urls:
         return request
     async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False, trust_env=False) as client:
         fetched = await asyncio.gather(*(fetch_image(url, client) for url in urls))
-    data_urls = {url: f"data:{mime};base64,{base64.b64encode(data).decode()}" for url, (data, mime) in
-                 zip(urls, fetched, strict=True)}
-    messages = []
-    for message in request.messages:
-        content = getattr(message, "content", None)
-        if isinstance(content, list) and any(isinstance(p, ImagePart) and p.image_url.url in data_urls
-                                             for p in content):
-            parts = [_inlined(p, data_urls) for p in content]
-            message = message.model_copy(update={"content": parts})
-        messages.append(message)
-    return request.model_copy(update={"messages": messages})
+    return with_image_urls(request, {url: f"data:{mime};base64,{base64.b64encode(data).decode()}"
+                                     for url, (data, mime) in zip(urls, fetched, strict=True)})

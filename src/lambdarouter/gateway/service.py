@@ -24,6 +24,7 @@ import anyio
 
 from lambdarouter.core.budget import PromptSize, fill_image_tokens, fill_usage, insufficient_credits, measure, quote
 from lambdarouter.core.catalog import Catalog
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import ReasoningDelta, StreamEvent, TokenUsage
@@ -33,6 +34,7 @@ from lambdarouter.core.routing import Candidate, plan, plan_operation, requested
 from lambdarouter.dialects.openrouter import assemble
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
 from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.auth import authenticate_key
 from lambdarouter.gateway.fallback import RetryPolicy, first_answer
 from lambdarouter.gateway.image_fetch import inline_remote_images
@@ -80,7 +82,8 @@ class Generation:
     first_token_ms: int | None = None
     attempts: list[tuple[str, int, int]] = field(default_factory=list)
     acc: Accumulator = field(default_factory=Accumulator)
-    inlined: ChatCompletionRequest | None = None  # the request with remote images fetched, once
+    conversation: ChatRequest | None = None  # the request as adapters take it, translated once
+    inlined: ChatRequest | None = None  # the conversation with remote images fetched, once
     finished: bool = False
     usage: TokenUsage = field(default_factory=TokenUsage)  # final, once finished
     cost: Decimal = Decimal(0)  # final, once finished: what the ledger and the client both get
@@ -363,13 +366,15 @@ class Gateway:
         return result
 
     @staticmethod
-    async def _prepared(generation: Generation, adapter: WireAdapter) -> ChatCompletionRequest:
-        """The request as this adapter can take it: image URLs fetched once when it needs bytes."""
+    async def _prepared(generation: Generation, adapter: WireAdapter) -> ChatRequest:
+        """The canonical request as this adapter can take it: image URLs fetched once when it needs bytes."""
         assert generation.request is not None, "chat adapters serve chat generations only"
+        if generation.conversation is None:
+            generation.conversation = to_canonical(generation.request)
         if not adapter.needs_image_bytes:
-            return generation.request
+            return generation.conversation
         if generation.inlined is None:
-            generation.inlined = await inline_remote_images(generation.request)
+            generation.inlined = await inline_remote_images(generation.conversation)
         return generation.inlined
 
     @staticmethod

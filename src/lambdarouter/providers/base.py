@@ -13,21 +13,29 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent
 from lambdarouter.core.hosts import ResolvedHost
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.core.parameters import offered
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
-    """One attempt: a validated request, the endpoint chosen for it and the host's credentials."""
+    """One attempt: the canonical request, the endpoint chosen for it and the host's credentials.
 
-    request: ChatCompletionRequest
+    `request` holds only what the endpoint takes: the options whose parameter the endpoint does not list
+    (`supported_parameters`) are dropped on construction, as OpenRouter drops them, so no adapter has to.
+    """
+
+    request: ChatRequest
     endpoint: EndpointSpec
     host: ResolvedHost
     supported_parameters: frozenset[str]
     stream: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "request", offered(self.request, self.supported_parameters))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,28 +90,6 @@ class WireAdapter(Protocol):
     def stream_decoder(self) -> StreamDecoder: ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
-
-
-# Request field → the OpenRouter `supported_parameters` name that allows it. A field whose parameter the
-# endpoint does not list is dropped before translation, as OpenRouter does.
-PARAMETER_OF_FIELD: Mapping[str, str] = {
-    "temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "stop": "stop",
-    "max_tokens": "max_tokens", "max_completion_tokens": "max_tokens", "seed": "seed",
-    "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty",
-    "repetition_penalty": "repetition_penalty", "min_p": "min_p", "top_a": "top_a",
-    "logit_bias": "logit_bias", "logprobs": "logprobs", "top_logprobs": "top_logprobs",
-    "response_format": "response_format", "tools": "tools", "tool_choice": "tool_choice",
-    "parallel_tool_calls": "tools", "reasoning_effort": "reasoning", "n": "n",
-    "verbosity": "verbosity", "web_search_options": "web_search_options",
-}
-
-
-def unsupported_fields(request: ChatCompletionRequest, supported: frozenset[str]) -> set[str]:
-    """Fields the client set that this endpoint does not take."""
-    return {
-        name for name in request.model_fields_set
-        if (param := PARAMETER_OF_FIELD.get(name)) is not None and param not in supported
-    }
 
 
 # Upstream HTTP status → (gateway status, may another endpoint succeed?). The shared default every

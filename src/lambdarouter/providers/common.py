@@ -1,21 +1,22 @@
 """Translation helpers every native adapter shares.
 
-Parsing a `data:` URL into its media type and base64 payload, pulling the text out of OpenAI content
-parts, reading a vendor extension off a wire object, the JSON-schema cleanup Gemini's JSON Schema fields
-require, and the error for an upstream answer an adapter cannot read.
+Parsing a `data:` URL into its media type and base64 payload, pulling the text out of canonical parts, the
+JSON-schema cleanup Gemini's JSON Schema fields require, parsing tool-call arguments, and the error for an
+upstream answer an adapter cannot read.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
+from lambdarouter.core.conversation import Part, TextPart
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.dialects.openrouter.messages import ContentPart, TextPart, WireModel
 
 if TYPE_CHECKING:
     from lambdarouter.core.events import StreamEvent
@@ -46,18 +47,37 @@ def parse_data_url(url: str, what: str = "image") -> DataURL:
     return DataURL(mime, base64.b64encode(unquote_to_bytes(payload)).decode("ascii"))
 
 
-def text_of(content: str | list[ContentPart] | None, role: str) -> str:
+def text_of(parts: tuple[Part, ...], role: str) -> str:
     """The text of a message whose provider field takes text only (system prompts, tool results)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
     texts: list[str] = []
-    for part in content:
+    for part in parts:
         if not isinstance(part, TextPart):
-            raise GatewayError(400, f"A {role} message may only hold text parts here, not {part.type!r}.")
+            raise GatewayError(400, f"A {role} message may only hold text parts here, not {kind_of(part)}.")
         texts.append(part.text)
     return "".join(texts)
+
+
+# Canonical part type → the name clients know it by (OpenAI's content part types), for error messages.
+PART_KINDS = {"TextPart": "text", "ImagePart": "image_url", "AudioPart": "input_audio", "FilePart": "file",
+              "RefusalPart": "refusal", "ToolCallPart": "tool call", "ReasoningPart": "reasoning",
+              "ToolResultPart": "tool result"}
+
+
+def kind_of(part: Part) -> str:
+    return repr(PART_KINDS[type(part).__name__])
+
+
+def arguments_object(arguments: str, what: str) -> dict[str, Any]:
+    """A tool call's JSON-text arguments as the object the provider takes, or a 400 saying why not."""
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        raise GatewayError(400, f"The arguments of {what} are not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise GatewayError(400, f"The arguments of {what} must be a JSON object.")
+    return value
 
 
 def clean_json_schema(schema: Any) -> Any:
@@ -86,12 +106,6 @@ def clean_json_schema(schema: Any) -> Any:
         else:
             cleaned[key] = clean_json_schema(value)
     return cleaned
-
-
-def extra_field(model: WireModel, name: str) -> Any:
-    """A vendor extension the client put on a message, part or tool (e.g. Anthropic `cache_control`)."""
-    extra = model.model_extra or {}
-    return extra.get(name)
 
 
 def malformed(what: str, provider: str | None = None) -> GatewayError:

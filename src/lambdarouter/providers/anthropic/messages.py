@@ -1,14 +1,14 @@
-"""OpenAI chat messages → Anthropic `system` + `messages` (https://platform.claude.com/docs/en/api/messages).
+"""Canonical messages → Anthropic `system` + `messages` (https://platform.claude.com/docs/en/api/messages).
 
 - system and developer messages become the top-level `system` (a string, or text blocks when there are
-  several or one carries `cache_control`);
+  several or one carries a cache breakpoint);
 - tool results are `tool_result` blocks in a user turn, and consecutive turns of one role are merged, so
   several tool results (and a user message after them) form ONE user turn as Anthropic requires
   (https://platform.claude.com/docs/en/agents-and-tools/tool-use/handle-tool-calls);
-- an assistant message's `reasoning_details` are restored, unchanged, as the thinking / redacted_thinking
+- an assistant message's reasoning parts are restored, unchanged, as the thinking / redacted_thinking
   blocks they came from; its tool calls become `tool_use` blocks;
-- `cache_control` on a content part (OpenRouter's prompt-caching syntax), on a tool definition, or on a
-  whole message (applied to its last block) passes through: Anthropic caches up to the marked block;
+- a cache breakpoint on a part, a tool definition, or a whole message (applied to its last block) becomes
+  `cache_control`: Anthropic caches up to the marked block;
 - images: base64 `data:` URLs and http(s) URLs are both native image sources; file parts (PDF) become
   `document` blocks. Audio has no Anthropic counterpart (400).
 - `name` on a message has no Anthropic field and is dropped.
@@ -16,32 +16,29 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from lambdarouter.core.errors import bad_request
-from lambdarouter.dialects.openrouter.messages import (
-    AssistantMessage,
+from lambdarouter.core.conversation import (
     AudioPart,
-    ContentPart,
-    DeveloperMessage,
+    CacheControl,
     FilePart,
-    FunctionMessage,
     ImagePart,
     Message,
+    Part,
+    ReasoningPart,
     RefusalPart,
-    SystemMessage,
     TextPart,
-    ToolMessage,
-    UserMessage,
-    WireModel,
+    ToolCallPart,
+    ToolResultPart,
+    single_text,
 )
+from lambdarouter.core.errors import bad_request
 from lambdarouter.providers.anthropic.response import ANTHROPIC_REASONING_FORMAT
-from lambdarouter.providers.common import extra_field, parse_data_url
+from lambdarouter.providers.common import arguments_object, kind_of, parse_data_url
 
 Block = dict[str, Any]
-# reasoning_details formats restored into thinking blocks (None: a client that dropped the field).
+# reasoning formats restored into thinking blocks (None: a client that dropped the field).
 OWN_FORMATS = frozenset({None, ANTHROPIC_REASONING_FORMAT})
 SIGNATURE_FORMATS = OWN_FORMATS | {"amazon-bedrock"}
 Content = str | list[Block]
@@ -51,21 +48,18 @@ def translate_messages(messages: Iterable[Message]) -> tuple[Content | None, lis
     """(system, turns) for an Anthropic request."""
     system: list[Block] = []
     turns: list[dict[str, Any]] = []
-    legacy = _LegacyFunctionIds()
     for message in messages:
-        if isinstance(message, SystemMessage | DeveloperMessage):
-            system.extend(_with_cache_control(_blocks(message.content, "system"), message))
-        elif isinstance(message, UserMessage):
+        if message.role in ("system", "developer"):
+            system.extend(_with_cache(_blocks(message.parts, "system"), message.cache))
+        elif message.role == "user":
             _append(turns, "user", _user_content(message))
-        elif isinstance(message, AssistantMessage):
-            content = _assistant_content(message, legacy)
+        elif message.role == "assistant":
+            content = _assistant_content(message)
             if content:  # an empty assistant turn (no text, no calls) is a 400 at Anthropic: nothing to send
                 _append(turns, "assistant", content)
-        elif isinstance(message, ToolMessage):
-            _append(turns, "user", [_tool_result(message)])
-        elif isinstance(message, FunctionMessage):  # deprecated OpenAI function calling
-            _append(turns, "user", [{"type": "tool_result", "tool_use_id": legacy.last(message.name),
-                                     "content": message.content or ""}])
+        else:
+            _append(turns, "user", [_tool_result(part, message.cache) for part in message.parts
+                                    if isinstance(part, ToolResultPart)])
     return _system(system), turns
 
 
@@ -74,6 +68,11 @@ def tool_names_used(turns: list[dict[str, Any]]) -> list[str]:
     names = [block["name"] for turn in turns if isinstance(turn["content"], list)
              for block in turn["content"] if block.get("type") == "tool_use"]
     return list(dict.fromkeys(names))
+
+
+def cache_control(cache: CacheControl) -> Block:
+    """A breakpoint as Anthropic's `cache_control` (https://platform.claude.com/docs/en/build-with-claude/prompt-caching)."""
+    return {"type": cache.type, "ttl": cache.ttl} if cache.ttl else {"type": cache.type}
 
 
 def _system(blocks: list[Block]) -> Content | None:
@@ -97,47 +96,41 @@ def _as_blocks(content: Content) -> list[Block]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else content
 
 
-def _user_content(message: UserMessage) -> Content:
-    if isinstance(message.content, str) and extra_field(message, "cache_control") is None:
-        return message.content
-    return _with_cache_control(_blocks(message.content, "user"), message)
+def _user_content(message: Message) -> Content:
+    text = single_text(message.parts)
+    if text is not None and message.cache is None:
+        return text
+    return _with_cache(_blocks(message.parts, "user"), message.cache)
 
 
-def _with_cache_control(blocks: list[Block], message: WireModel) -> list[Block]:
-    """A message-level `cache_control` marks the message's last block (the cache breakpoint)."""
-    cache_control = extra_field(message, "cache_control")
-    if cache_control is not None and blocks:
-        blocks[-1] = {**blocks[-1], "cache_control": cache_control}
+def _with_cache(blocks: list[Block], cache: CacheControl | None) -> list[Block]:
+    """A message-level breakpoint marks the message's last block."""
+    if cache is not None and blocks:
+        blocks[-1] = {**blocks[-1], "cache_control": cache_control(cache)}
     return blocks
 
 
-def _blocks(content: str | list[ContentPart] | None, role: str) -> list[Block]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    blocks = [_part(part, role) for part in content]
+def _blocks(parts: Iterable[Part], role: str) -> list[Block]:
+    blocks = [_part(part, role) for part in parts]
     return [block for block in blocks if block is not None]
 
 
-def _part(part: ContentPart, role: str) -> Block | None:
+def _part(part: Part, role: str) -> Block | None:
     block: Block
-    if isinstance(part, TextPart):
+    if isinstance(part, TextPart | RefusalPart):
         block = {"type": "text", "text": part.text}
-    elif isinstance(part, RefusalPart):
-        block = {"type": "text", "text": part.refusal}
     elif role == "system":
         raise bad_request("Anthropic system prompts take text only.")
     elif isinstance(part, ImagePart):
-        block = {"type": "image", "source": _source(part.image_url.url, "image")}
+        block = {"type": "image", "source": _source(part.url, "image")}
     elif isinstance(part, FilePart):
         block = _document(part)
     elif isinstance(part, AudioPart):
         raise bad_request("Anthropic models do not take audio input.")
-    else:  # pragma: no cover - the ContentPart union is exhaustive
-        return None
-    if (cache_control := extra_field(part, "cache_control")) is not None:
-        block["cache_control"] = cache_control
+    else:
+        raise bad_request(f"A {role} message cannot hold {kind_of(part)} content for Anthropic.")
+    if part.cache is not None:
+        block["cache_control"] = cache_control(part.cache)
     return block
 
 
@@ -152,81 +145,56 @@ def _source(url: str, kind: str) -> Block:
 
 
 def _document(part: FilePart) -> Block:
-    # OpenAI file part: {"file": {"file_data": "data:application/pdf;base64,…", "filename": …}} or a
-    # file_id of OpenAI's own Files API, which Anthropic cannot read.
-    file_data = part.file.get("file_data") or part.file.get("url")
-    if not isinstance(file_data, str):
+    # A file's bytes as a data: URL or a URL; an id of OpenAI's own Files API means nothing to Anthropic.
+    if part.url is None:
         raise bad_request("Anthropic takes file parts as `file_data` (a data: URL or an http(s) URL).")
-    block: Block = {"type": "document", "source": _source(file_data, "file")}
-    if isinstance(part.file.get("filename"), str):
-        block["title"] = part.file["filename"]
+    block: Block = {"type": "document", "source": _source(part.url, "file")}
+    if part.filename is not None:
+        block["title"] = part.filename
     return block
 
 
-def _tool_result(message: ToolMessage) -> Block:
-    content = message.content
-    block: Block = {"type": "tool_result", "tool_use_id": message.tool_call_id,
-                    "content": content if isinstance(content, str) else _blocks(content, "user")}
-    if (cache_control := extra_field(message, "cache_control")) is not None:
-        block["cache_control"] = cache_control
+def _tool_result(part: ToolResultPart, cache: CacheControl | None) -> Block:
+    text = single_text(part.content)
+    block: Block = {"type": "tool_result", "tool_use_id": part.call_id,
+                    "content": text if text is not None else _blocks(part.content, "user")}
+    if part.is_error:
+        block["is_error"] = True
+    if (marked := part.cache or cache) is not None:
+        block["cache_control"] = cache_control(marked)
     return block
 
 
-def _assistant_content(message: AssistantMessage, legacy: _LegacyFunctionIds) -> Content:
-    blocks = [b for b in (_thinking_block(d) for d in message.reasoning_details or ()) if b is not None]
+def _assistant_content(message: Message) -> Content:
+    parts = message.parts
+    blocks = [b for b in (_thinking_block(p) for p in parts if isinstance(p, ReasoningPart)) if b is not None]
     # Anthropic rejects empty text blocks, and OpenAI clients send content "" next to tool calls.
-    text = [b for b in _blocks(message.content, "assistant") if b.get("type") != "text" or b["text"]]
-    calls: list[Block] = [{"type": "tool_use", "id": call.id, "name": call.function.name,
-                           "input": _arguments(call.function.arguments, call.id)}
-                          for call in message.tool_calls or ()]
-    if message.function_call is not None:
-        calls.append({"type": "tool_use", "id": legacy.new(message.function_call.name),
-                      "name": message.function_call.name,
-                      "input": _arguments(message.function_call.arguments, message.function_call.name)})
-    if not blocks and not calls and isinstance(message.content, str) and extra_field(message, "cache_control") is None:
-        return message.content  # plain text (a prefill, when it is the last message) stays a string
-    return _with_cache_control([*blocks, *text, *calls], message)
+    said = [p for p in parts if isinstance(p, TextPart | RefusalPart | ImagePart | FilePart | AudioPart)]
+    text = [b for b in _blocks(said, "assistant") if b.get("type") != "text" or b["text"]]
+    calls: list[Block] = [_tool_use(p) for p in parts if isinstance(p, ToolCallPart)]
+    if not blocks and not calls and message.cache is None and (plain := single_text(tuple(said))) is not None:
+        return plain  # plain text (a prefill, when it is the last message) stays a string
+    return _with_cache([*blocks, *text, *calls], message.cache)
 
 
-def _arguments(arguments: str, call: str) -> dict[str, Any]:
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        raise bad_request(f"The arguments of tool call {call} are not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise bad_request(f"The arguments of tool call {call} must be a JSON object.")
-    return value
+def _tool_use(part: ToolCallPart) -> Block:
+    block: Block = {"type": "tool_use", "id": part.id, "name": part.name,
+                    "input": arguments_object(part.arguments, f"tool call {part.id}")}
+    if part.cache is not None:
+        block["cache_control"] = cache_control(part.cache)
+    return block
 
 
-def _thinking_block(detail: dict[str, Any]) -> Block | None:
-    """An OpenRouter reasoning_details entry back into the Anthropic block it came from, unchanged.
+def _thinking_block(part: ReasoningPart) -> Block | None:
+    """A reasoning part back into the Anthropic block it came from, unchanged.
 
     Claude's thinking signatures are valid across the Claude API, Bedrock and Vertex AI (extended-thinking
     docs, "Thinking encryption"), so signed text from Claude on Bedrock is restored too; anything else of
     another provider's format is skipped: its signatures and blobs mean nothing to Anthropic.
     """
-    kind, fmt, signature = detail.get("type"), detail.get("format"), detail.get("signature")
-    if kind == "reasoning.text" and isinstance(signature, str) and fmt in SIGNATURE_FORMATS:
-        return {"type": "thinking", "thinking": detail.get("text") or "", "signature": signature}
-    if kind == "reasoning.encrypted" and isinstance(detail.get("data"), str) and fmt in OWN_FORMATS:
-        return {"type": "redacted_thinking", "data": detail["data"]}
+    signed_text = part.signature is not None and part.encrypted is None and part.summary is None
+    if signed_text and part.format in SIGNATURE_FORMATS:
+        return {"type": "thinking", "thinking": part.text or "", "signature": part.signature}
+    if part.encrypted is not None and part.format in OWN_FORMATS:
+        return {"type": "redacted_thinking", "data": part.encrypted}
     return None
-
-
-class _LegacyFunctionIds:
-    """Ids for OpenAI's deprecated function calling, which has none: each function message answers the
-    latest call of that name."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._latest: dict[str, str] = {}
-
-    def new(self, name: str) -> str:
-        self._count += 1
-        self._latest[name] = f"toolu_legacy_{self._count}"
-        return self._latest[name]
-
-    def last(self, name: str) -> str:
-        return self._latest.get(name) or self.new(name)

@@ -1,9 +1,9 @@
-"""OpenAI chat request → Anthropic Messages request body (https://platform.claude.com/docs/en/api/messages).
+"""Canonical request → Anthropic Messages request body (https://platform.claude.com/docs/en/api/messages).
 
-Messages, content parts and tools are in `anthropic_messages`; this module decides the top-level fields:
+Messages, content parts and tools are in `messages`; this module decides the top-level fields:
 `max_tokens` (required by Anthropic), sampling, tools and `tool_choice`, thinking and structured output.
-Fields the endpoint does not support are dropped (`unsupported_fields`), values outside Anthropic's
-documented ranges are a 400, never clamped.
+Options the endpoint does not support never get here (`UpstreamCall` drops them); values outside
+Anthropic's documented ranges are a 400, never clamped.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from lambdarouter.core.conversation import ChatRequest, JsonSchemaFormat, NamedTool, Tool
 from lambdarouter.core.errors import bad_request
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import NamedToolChoice, ResponseFormatJSONSchema, Tool
-from lambdarouter.providers.anthropic.messages import tool_names_used, translate_messages
-from lambdarouter.providers.base import UpstreamCall, unsupported_fields
-from lambdarouter.providers.common import extra_field
+from lambdarouter.providers.anthropic.messages import cache_control, tool_names_used, translate_messages
+from lambdarouter.providers.base import UpstreamCall
 
 # `max_tokens` is required by Anthropic. Without a client value the endpoint's documented maximum output
 # is used (the catalog's `max_output_tokens`); an endpoint without one gets this conservative default.
@@ -59,21 +57,18 @@ def thinking_style(upstream_id: str) -> ThinkingStyle:
 
 def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
-    unsupported = unsupported_fields(request, call.supported_parameters)
     system, messages = translate_messages(request.messages)
     if not messages:
         raise bad_request("Anthropic needs at least one user or assistant message besides the system prompt.")
-    max_tokens = _max_tokens(call, unsupported)
+    max_tokens = request.max_output_tokens or call.endpoint.max_output_tokens or DEFAULT_MAX_TOKENS
     body: dict[str, Any] = {"model": call.endpoint.upstream_id, "max_tokens": max_tokens, "messages": messages}
     if system is not None:
         body["system"] = system
-    body.update(_sampling(request, unsupported))
-    body.update(_tools(request, unsupported, messages))
-    if "reasoning" in call.supported_parameters:
-        body.update(_thinking(request, call.endpoint.upstream_id, max_tokens))
-    output_format = _output_format(request, unsupported)
-    if output_format is not None:
-        body.setdefault("output_config", {})["format"] = output_format
+    body.update(_sampling(request))
+    body.update(_tools(request, messages))
+    body.update(_thinking(request, call.endpoint.upstream_id, max_tokens))
+    if isinstance(request.output, JsonSchemaFormat):
+        body.setdefault("output_config", {})["format"] = _output_format(request.output)
     if request.user:
         # OpenAI's end-user id is Anthropic's metadata.user_id (an opaque id for abuse detection).
         body["metadata"] = {"user_id": request.user}
@@ -81,37 +76,31 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     return body
 
 
-def _max_tokens(call: UpstreamCall, unsupported: set[str]) -> int:
-    asked = None if unsupported & {"max_tokens", "max_completion_tokens"} else call.request.output_token_limit()
-    return asked or call.endpoint.max_output_tokens or DEFAULT_MAX_TOKENS
-
-
-def _sampling(request: ChatCompletionRequest, unsupported: set[str]) -> dict[str, Any]:
-    fields = request.model_fields_set - unsupported
+def _sampling(request: ChatRequest) -> dict[str, Any]:
+    sampling = request.sampling
     out: dict[str, Any] = {}
-    if "temperature" in fields and request.temperature is not None:
+    if sampling.temperature is not None:
         low, high = TEMPERATURE_RANGE
-        if not low <= request.temperature <= high:
+        if not low <= sampling.temperature <= high:
             raise bad_request(f"temperature must be between {low} and {high} for Anthropic models "
-                              f"(got {request.temperature}).", param="temperature")
-        out["temperature"] = request.temperature
-    if "top_p" in fields and request.top_p is not None:
-        out["top_p"] = request.top_p
-    if "top_k" in fields and request.top_k is not None:
-        out["top_k"] = request.top_k
-    if "stop" in fields and request.stop:
-        stops = [request.stop] if isinstance(request.stop, str) else list(request.stop)
-        if any(not s.strip() for s in stops):
+                              f"(got {sampling.temperature}).", param="temperature")
+        out["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        out["top_p"] = sampling.top_p
+    if sampling.top_k is not None:
+        out["top_k"] = sampling.top_k
+    if request.stop:
+        if any(not s.strip() for s in request.stop):
             # Anthropic rejects stop sequences made only of whitespace.
             raise bad_request("Anthropic stop sequences must contain a non-whitespace character.", param="stop")
-        out["stop_sequences"] = stops
+        out["stop_sequences"] = list(request.stop)
     return out
 
 
-def _tools(request: ChatCompletionRequest, unsupported: set[str], messages: list[dict[str, Any]]) -> dict[str, Any]:
-    if request.tools and "tools" not in unsupported:
+def _tools(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    if request.tools:
         out: dict[str, Any] = {"tools": [_tool(t) for t in request.tools]}
-        choice = _tool_choice(request, unsupported)
+        choice = _tool_choice(request)
         if choice is not None:
             out["tool_choice"] = choice
         return out
@@ -128,23 +117,22 @@ def _tools(request: ChatCompletionRequest, unsupported: set[str], messages: list
 
 
 def _tool(tool: Tool) -> dict[str, Any]:
-    function = tool.function
-    out: dict[str, Any] = {"name": function.name,
-                           "input_schema": function.parameters or {"type": "object", "properties": {}}}
-    if function.description:
-        out["description"] = function.description
-    if function.strict:
+    out: dict[str, Any] = {"name": tool.name,
+                           "input_schema": tool.parameters or {"type": "object", "properties": {}}}
+    if tool.description:
+        out["description"] = tool.description
+    if tool.strict:
         out["strict"] = True  # strict tool use (structured outputs) is Anthropic's counterpart
-    if (cache_control := extra_field(tool, "cache_control")) is not None:
-        out["cache_control"] = cache_control  # prompt caching on the tool definitions passes through
+    if tool.cache is not None:
+        out["cache_control"] = cache_control(tool.cache)  # prompt caching on the tool definitions
     return out
 
 
-def _tool_choice(request: ChatCompletionRequest, unsupported: set[str]) -> dict[str, Any] | None:
-    choice = None if "tool_choice" in unsupported else request.tool_choice
+def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
     out: dict[str, Any] | None
-    if isinstance(choice, NamedToolChoice):
-        out = {"type": "tool", "name": choice.function.name}
+    if isinstance(choice, NamedTool):
+        out = {"type": "tool", "name": choice.name}
     elif choice is None:
         out = None
     else:  # OpenAI's "required" is Anthropic's "any"
@@ -155,14 +143,15 @@ def _tool_choice(request: ChatCompletionRequest, unsupported: set[str]) -> dict[
     return out
 
 
-def _thinking(request: ChatCompletionRequest, upstream_id: str, max_tokens: int) -> dict[str, Any]:
+def _thinking(request: ChatRequest, upstream_id: str, max_tokens: int) -> dict[str, Any]:
     config = request.reasoning
-    if config is not None and config.enabled is False:
+    if config is None:
+        return {}
+    if config.enabled is False:
         return {"thinking": {"type": "disabled"}}
-    effort = (config.effort if config else None) or request.reasoning_effort
-    budget = config.max_tokens if config else None
+    effort, budget = config.effort, config.budget_tokens
     # OpenRouter: `enabled` defaults to true when an effort or a budget is given.
-    if not (effort is not None or budget is not None or (config is not None and config.enabled)):
+    if not (effort is not None or budget is not None or config.enabled):
         return {}
     style = thinking_style(upstream_id)
     if style == "adaptive_only" or (style == "adaptive" and budget is None):
@@ -174,7 +163,7 @@ def _thinking(request: ChatCompletionRequest, upstream_id: str, max_tokens: int)
     else:
         thinking = {"type": "enabled", "budget_tokens": _budget(budget, effort, max_tokens)}
         out = {"thinking": thinking}
-    if config is not None and config.exclude:
+    if config.exclude:
         # `exclude`: the model still thinks; Anthropic returns the thinking blocks empty, signed only.
         thinking["display"] = "omitted"
     return out
@@ -193,7 +182,7 @@ def _budget(budget: int | None, effort: str | None, max_tokens: int) -> int:
     return budget
 
 
-def _output_format(request: ChatCompletionRequest, unsupported: set[str]) -> dict[str, Any] | None:
+def _output_format(output: JsonSchemaFormat) -> dict[str, Any]:
     """Native structured outputs in their GA form, `output_config.format` with no beta header
     (https://platform.claude.com/docs/en/build-with-claude/structured-outputs: the beta `output_format` and
     `structured-outputs-2025-11-13` header only keep working for a transition period).
@@ -201,11 +190,7 @@ def _output_format(request: ChatCompletionRequest, unsupported: set[str]) -> dic
     json_object has no Anthropic counterpart (JSON outputs need a schema whose objects are closed), so
     nothing is sent: as with OpenAI's json_object, the prompt itself must ask for JSON.
     """
-    response_format = None if "response_format" in unsupported else request.response_format
-    if not isinstance(response_format, ResponseFormatJSONSchema):
-        return None
-    schema = response_format.json_schema.schema_
-    if schema is None:
+    if output.schema is None:
         raise bad_request("response_format.json_schema.schema is required for Anthropic models.",
                           param="response_format")
-    return {"type": "json_schema", "schema": schema}
+    return {"type": "json_schema", "schema": dict(output.schema)}

@@ -14,11 +14,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lambdarouter.core.conversation import (
+    ChatRequest,
+    JsonSchemaFormat,
+    NamedTool,
+    OutputFormat,
+    TextFormat,
+    Tool,
+    ToolChoice,
+)
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import NamedToolChoice, ResponseFormatJSONSchema, Tool, ToolChoice
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, unsupported_fields
+from lambdarouter.providers.base import HttpRequest, UpstreamCall
 from lambdarouter.providers.bedrock.auth import Signer, endpoint_url
 from lambdarouter.providers.bedrock.errors import http_error
 from lambdarouter.providers.bedrock.messages import (
@@ -63,22 +70,20 @@ def is_nova(model_id: str) -> bool:
 def build_body(call: UpstreamCall) -> dict[str, Any]:
     """The Converse request body (everything but the modelId, which travels in the path)."""
     request = call.request
-    drop = unsupported_fields(request, call.supported_parameters)
     model_id = call.endpoint.upstream_id
-    messages = MessageTranslator(is_anthropic(model_id)).conversation(request)
+    messages = MessageTranslator(is_anthropic(model_id)).conversation(request.messages)
     body: dict[str, Any] = {"messages": messages}
     system = system_blocks(request.messages)
-    response_format = request.response_format if "response_format" not in drop else None
-    output = _output_config(response_format)
-    if response_format is not None and response_format.type != "text" and output is None:
+    output = _output_config(request.output)
+    if request.output is not None and not isinstance(request.output, TextFormat) and output is None:
         system.append({"text": JSON_OBJECT_INSTRUCTION})
     if system:
         body["system"] = system
-    inference = _inference_config(request, call.supported_parameters, drop)
-    additional = _additional_fields(call, drop, inference)
+    inference = _inference_config(request)
+    additional = _additional_fields(call, inference)
     if inference:
         body["inferenceConfig"] = inference
-    tool_config = _tool_config(request, drop, messages, "structured_outputs" in call.supported_parameters)
+    tool_config = _tool_config(request, messages, "structured_outputs" in call.supported_parameters)
     if tool_config:
         body["toolConfig"] = tool_config
     if additional:
@@ -88,38 +93,38 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     return body
 
 
-def _inference_config(request: ChatCompletionRequest, supported: frozenset[str], drop: set[str]) -> dict[str, Any]:
+def _inference_config(request: ChatRequest) -> dict[str, Any]:
     """inferenceConfig: maxTokens, temperature (Converse: 0 to 1, not OpenAI's 0 to 2), topP, stopSequences.
 
     No maxTokens when the client sets none: Bedrock then applies the model's own default. Seed and the
     penalties have no Converse field; the catalog does not list them for Bedrock, so they never get here.
     """
     config: dict[str, Any] = {}
-    limit = request.output_token_limit()
-    if limit is not None and "max_tokens" in supported:
-        config["maxTokens"] = limit
-    if request.temperature is not None and "temperature" not in drop:
-        if request.temperature > 1:
-            raise bad_request(f"temperature must be between 0 and 1 on amazon-bedrock (got {request.temperature}).")
-        config["temperature"] = request.temperature
-    if request.top_p is not None and "top_p" not in drop:
-        config["topP"] = request.top_p
-    if request.stop and "stop" not in drop:
-        config["stopSequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+    sampling = request.sampling
+    if request.max_output_tokens is not None:
+        config["maxTokens"] = request.max_output_tokens
+    if sampling.temperature is not None:
+        if sampling.temperature > 1:
+            raise bad_request(f"temperature must be between 0 and 1 on amazon-bedrock (got {sampling.temperature}).")
+        config["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        config["topP"] = sampling.top_p
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
     return config
 
 
-def _additional_fields(call: UpstreamCall, drop: set[str], inference: dict[str, Any]) -> dict[str, Any]:
+def _additional_fields(call: UpstreamCall, inference: dict[str, Any]) -> dict[str, Any]:
     """Model-specific fields Converse passes through: top_k and Claude's extended thinking."""
-    request, model_id = call.request, call.endpoint.upstream_id
+    top_k, model_id = call.request.sampling.top_k, call.endpoint.upstream_id
     fields: dict[str, Any] = {}
-    if request.top_k is not None and "top_k" not in drop:
+    if top_k is not None:
         if is_anthropic(model_id):  # Anthropic Messages `top_k`, as Bedrock's Claude request takes it
-            fields["top_k"] = request.top_k
+            fields["top_k"] = top_k
         elif is_nova(model_id):  # Nova: additionalModelRequestFields.inferenceConfig.topK
-            fields["inferenceConfig"] = {"topK": request.top_k}
+            fields["inferenceConfig"] = {"topK": top_k}
         # Other families have no documented top_k through Converse: not sent.
-    budget = _thinking_budget(call, drop, inference.get("maxTokens"))
+    budget = _thinking_budget(call, inference.get("maxTokens"))
     if budget is not None:
         fields["thinking"] = {"type": "enabled", "budget_tokens": budget}
         limit = call.endpoint.max_output_tokens
@@ -130,23 +135,21 @@ def _additional_fields(call: UpstreamCall, drop: set[str], inference: dict[str, 
     return fields
 
 
-def _reasoning_wanted(request: ChatCompletionRequest, supported: frozenset[str],
-                      drop: set[str]) -> tuple[str | None, int | None] | None:
-    """(effort, explicit budget) when the client asked for reasoning and the endpoint takes it."""
-    reasoning = request.reasoning if "reasoning" in supported else None
-    if reasoning is not None and reasoning.enabled is not False:
-        if reasoning.max_tokens:
-            return None, reasoning.max_tokens
-        if reasoning.effort or reasoning.enabled:
-            return reasoning.effort or "medium", None
-    if request.reasoning_effort and "reasoning_effort" not in drop:
-        return request.reasoning_effort, None
+def _reasoning_wanted(request: ChatRequest) -> tuple[str | None, int | None] | None:
+    """(effort, explicit budget) when the client asked for reasoning (and the endpoint takes it)."""
+    reasoning = request.reasoning
+    if reasoning is None or reasoning.enabled is False:
+        return None
+    if reasoning.budget_tokens:
+        return None, reasoning.budget_tokens
+    if reasoning.effort or reasoning.enabled:
+        return reasoning.effort or "medium", None
     return None
 
 
-def _thinking_budget(call: UpstreamCall, drop: set[str], limit: int | None) -> int | None:
+def _thinking_budget(call: UpstreamCall, limit: int | None) -> int | None:
     """Claude's `thinking.budget_tokens`; other Bedrock families get no thinking field (not sent)."""
-    wanted = _reasoning_wanted(call.request, call.supported_parameters, drop)
+    wanted = _reasoning_wanted(call.request)
     if wanted is None or not is_anthropic(call.endpoint.upstream_id):
         return None
     effort, explicit = wanted
@@ -165,26 +168,24 @@ def _thinking_budget(call: UpstreamCall, drop: set[str], limit: int | None) -> i
 
 
 def _tool_spec(tool: Tool, strict_ok: bool) -> list[dict[str, Any]]:
-    function = tool.function
-    spec: dict[str, Any] = {"name": function.name,
-                            "inputSchema": {"json": function.parameters or {"type": "object", "properties": {}}}}
-    if function.description:  # ToolSpecification.description is a NonEmptyString
-        spec["description"] = function.description
-    if function.strict is not None and strict_ok:
-        spec["strict"] = function.strict
-    point = cache_point(tool) or cache_point(function)
+    spec: dict[str, Any] = {"name": tool.name,
+                            "inputSchema": {"json": tool.parameters or {"type": "object", "properties": {}}}}
+    if tool.description:  # ToolSpecification.description is a NonEmptyString
+        spec["description"] = tool.description
+    if tool.strict is not None and strict_ok:
+        spec["strict"] = tool.strict
+    point = cache_point(tool.cache)
     return [{"toolSpec": spec}, point] if point is not None else [{"toolSpec": spec}]
 
 
 def _tool_choice(choice: ToolChoice | None) -> dict[str, Any] | None:
     """auto → auto, required → any, a named function → tool (ToolChoice union of the Converse API)."""
-    if isinstance(choice, NamedToolChoice):
-        return {"tool": {"name": choice.function.name}}
+    if isinstance(choice, NamedTool):
+        return {"tool": {"name": choice.name}}
     return {"auto": {}} if choice == "auto" else {"any": {}} if choice == "required" else None
 
 
-def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[dict[str, Any]],
-                 strict_ok: bool) -> dict[str, Any] | None:
+def _tool_config(request: ChatRequest, messages: list[dict[str, Any]], strict_ok: bool) -> dict[str, Any] | None:
     """toolConfig: the client's tools, or the history's tools when Converse requires a declaration.
 
     Converse has no `none` tool choice. `tool_choice: "none"` therefore withholds the tools, as Anthropic
@@ -192,11 +193,9 @@ def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[
     the history already called are declared (permissive schema), so the model is steered away from new
     tools but may still call one of those (the answer then ends in tool_calls).
     """
-    tools = request.tools if "tools" not in drop else None
-    choice = request.tool_choice if "tool_choice" not in drop else None
-    if tools and choice != "none":
-        config: dict[str, Any] = {"tools": [block for tool in tools for block in _tool_spec(tool, strict_ok)]}
-        converse_choice = _tool_choice(choice)
+    if request.tools and request.tool_choice != "none":
+        config: dict[str, Any] = {"tools": [block for tool in request.tools for block in _tool_spec(tool, strict_ok)]}
+        converse_choice = _tool_choice(request.tool_choice)
         if converse_choice is not None:
             config["toolChoice"] = converse_choice
         return config
@@ -208,15 +207,14 @@ def _tool_config(request: ChatCompletionRequest, drop: set[str], messages: list[
     return None
 
 
-def _output_config(response_format: Any) -> dict[str, Any] | None:
+def _output_config(output: OutputFormat | None) -> dict[str, Any] | None:
     """json_schema → native structured output: outputConfig.textFormat with the schema as a JSON *string*
     (JsonSchemaDefinition.schema is a string; see tests/recordings/bedrock/structured-output-*.json)."""
-    if not isinstance(response_format, ResponseFormatJSONSchema) or response_format.json_schema.schema_ is None:
+    if not isinstance(output, JsonSchemaFormat) or output.schema is None:
         return None
-    schema = response_format.json_schema
-    definition: dict[str, Any] = {"name": schema.name, "schema": json.dumps(schema.schema_)}
-    if schema.description:
-        definition["description"] = schema.description
+    definition: dict[str, Any] = {"name": output.name, "schema": json.dumps(output.schema)}
+    if output.description:
+        definition["description"] = output.description
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 

@@ -1,4 +1,4 @@
-"""OpenAI chat messages → Bedrock Converse `system` blocks and alternating `messages`.
+"""Canonical messages → Bedrock Converse `system` blocks and alternating `messages`.
 
 Reference: the Converse API (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html),
 its Message / ContentBlock / SystemContentBlock types, and the botocore `bedrock-runtime` service model the
@@ -8,29 +8,25 @@ redacted reasoning) is a base64 string, so `data:` URL payloads pass through wit
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from lambdarouter.core.errors import bad_request
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import (
-    AssistantMessage,
+from lambdarouter.core.conversation import (
     AudioPart,
-    ContentPart,
-    DeveloperMessage,
+    CacheControl,
     FilePart,
-    FunctionMessage,
     ImagePart,
     Message,
+    Part,
+    ReasoningPart,
     RefusalPart,
-    SystemMessage,
     TextPart,
-    ToolMessage,
-    UserMessage,
-    WireModel,
+    ToolCallPart,
+    ToolResultPart,
 )
-from lambdarouter.providers.common import parse_data_url
+from lambdarouter.core.errors import bad_request
+from lambdarouter.providers.common import arguments_object, kind_of, parse_data_url
 
 # The `format` this adapter writes into OpenRouter `reasoning_details` entries.
 REASONING_FORMAT = "amazon-bedrock"
@@ -60,24 +56,23 @@ def tool_use_id(call_id: str) -> str:
     return _TOOL_ID_INVALID.sub("_", call_id)[:64] or "call"
 
 
-def cache_point(obj: WireModel) -> dict[str, Any] | None:
-    """OpenRouter/Anthropic-style `cache_control` on a part, message or tool → a Converse cachePoint
-    placed after it (https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html)."""
-    control = (obj.model_extra or {}).get("cache_control")
-    if not isinstance(control, dict):
+def cache_point(cache: CacheControl | None) -> dict[str, Any] | None:
+    """A cache breakpoint on a part, message or tool → a Converse cachePoint placed after it
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html)."""
+    if cache is None:
         return None
     point: dict[str, Any] = {"type": "default"}
-    if control.get("ttl") in ("5m", "1h"):
-        point["ttl"] = control["ttl"]
+    if cache.ttl in ("5m", "1h"):
+        point["ttl"] = cache.ttl
     return {"cachePoint": point}
 
 
-def _with_cache_point(blocks: list[dict[str, Any]], obj: WireModel) -> list[dict[str, Any]]:
-    point = cache_point(obj)
+def _with_cache_point(blocks: list[dict[str, Any]], cache: CacheControl | None) -> list[dict[str, Any]]:
+    point = cache_point(cache)
     return [*blocks, point] if point is not None and blocks else blocks
 
 
-def system_blocks(messages: list[Message]) -> list[dict[str, Any]]:
+def system_blocks(messages: Iterable[Message]) -> list[dict[str, Any]]:
     """Every system and developer message, in order, as Converse `system` blocks.
 
     Converse has one top-level system field (no system role inside `messages`), so system messages
@@ -85,35 +80,30 @@ def system_blocks(messages: list[Message]) -> list[dict[str, Any]]:
     """
     blocks: list[dict[str, Any]] = []
     for message in messages:
-        if not isinstance(message, SystemMessage | DeveloperMessage):
+        if message.role not in ("system", "developer"):
             continue
         parts: list[dict[str, Any]] = []
-        if isinstance(message.content, str):
-            parts = [{"text": message.content}] if message.content else []
-        else:
-            for part in message.content:
-                if not isinstance(part, TextPart):
-                    raise bad_request(f"A {message.role} message may only hold text parts, not {part.type!r}.")
-                if part.text:  # SystemContentBlock.text is a NonEmptyString
-                    parts.extend(_with_cache_point([{"text": part.text}], part))
-        blocks.extend(_with_cache_point(parts, message))
+        for part in message.parts:
+            if not isinstance(part, TextPart):
+                raise bad_request(f"A {message.role} message may only hold text parts, not {kind_of(part)}.")
+            if part.text:  # SystemContentBlock.text is a NonEmptyString
+                parts.extend(_with_cache_point([{"text": part.text}], part.cache))
+        blocks.extend(_with_cache_point(parts, message.cache))
     return blocks
 
 
 class MessageTranslator:
-    """One request's conversation; counters keep generated names and ids unique across messages."""
+    """One request's conversation; a counter keeps generated document names unique across messages."""
 
     def __init__(self, anthropic: bool) -> None:
         self.anthropic = anthropic
         self._documents = 0
-        self._function_calls = 0
-        self._function_results = 0
 
-    def conversation(self, request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    def conversation(self, messages: Iterable[Message]) -> list[dict[str, Any]]:
         """Alternating user/assistant turns: Converse rejects two turns of one role in a row, so
         consecutive messages of a role merge into one turn (several tool results → ONE user turn)."""
         turns: list[dict[str, Any]] = []
-        for message in request.messages:
+        for message in messages:
             role, blocks = self._turn(message)
             if not blocks:
                 continue  # system messages (hoisted) and empty messages: Converse rejects empty content
@@ -124,57 +114,49 @@ class MessageTranslator:
         return turns
 
     def _turn(self, message: Message) -> tuple[str, list[dict[str, Any]]]:
-        match message:
-            case UserMessage():
-                # Converse has no per-message `name`: it is dropped (OpenAI uses it only to tell
-                # participants apart, and Converse has no field for that).
-                return "user", _with_cache_point(self._content(message.content, "user"), message)
-            case AssistantMessage():
-                return "assistant", self._assistant(message)
-            case ToolMessage():
-                result = self._tool_result(tool_use_id(message.tool_call_id), message.content)
+        if message.role == "user":
+            # Converse has no per-message `name`: it is dropped (OpenAI uses it only to tell participants
+            # apart, and Converse has no field for that).
+            return "user", _with_cache_point(self._content(message.parts, "user"), message.cache)
+        if message.role == "assistant":
+            return "assistant", self._assistant(message)
+        if message.role == "tool":
+            blocks: list[dict[str, Any]] = []
+            for result in (p for p in message.parts if isinstance(p, ToolResultPart)):
+                blocks.append(self._tool_result(result))
                 # A cachePoint cannot sit inside a toolResult: one on the message or a part goes after it.
-                marked = [message, *(message.content if isinstance(message.content, list) else ())]
+                marked = [message.cache, result.cache, *(p.cache for p in result.content)]
                 point = next((p for p in map(cache_point, marked) if p is not None), None)
-                return "user", [result, point] if point is not None else [result]
-            case FunctionMessage():
-                # Deprecated `function` role: paired in order with the assistant's `function_call`s.
-                self._function_results += 1
-                return "user", [self._tool_result(f"function_call_{self._function_results}", message.content)]
+                if point is not None:
+                    blocks.append(point)
+            return "user", blocks
         return "system", []
 
-    def _content(self, content: str | list[ContentPart] | None, role: str) -> list[dict[str, Any]]:
-        if content is None:
-            return []
-        if isinstance(content, str):
-            return [{"text": content}] if content else []
+    def _content(self, parts: Iterable[Part], role: str) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
-        for part in content:
+        for part in parts:
             translated = self._part(part, role)
-            blocks.extend(translated if role == "tool" else _with_cache_point(translated, part))
+            blocks.extend(translated if role == "tool" else _with_cache_point(translated, part.cache))
         return blocks
 
-    def _part(self, part: ContentPart, role: str) -> list[dict[str, Any]]:
+    def _part(self, part: Part, role: str) -> list[dict[str, Any]]:
         match part:
-            case TextPart():
+            case TextPart() | RefusalPart():
                 return [{"text": part.text}] if part.text else []
-            case RefusalPart():
-                return [{"text": part.refusal}] if part.refusal else []
             case ImagePart() if role != "assistant":
-                return [image_block(part.image_url.url)]
+                return [image_block(part.url)]
             case FilePart() if role != "assistant":
-                return [self._document(part.file)]
+                return [self._document(part)]
             case AudioPart():
                 raise bad_request("amazon-bedrock's Converse API does not take input_audio parts.")
-        raise bad_request(f"An {role} message cannot hold {part.type!r} parts on amazon-bedrock.")
+        raise bad_request(f"An {role} message cannot hold {kind_of(part)} parts on amazon-bedrock.")
 
-    def _document(self, file: dict[str, Any]) -> dict[str, Any]:
-        """An OpenAI `file` part with `file_data` (a data: URL) → a DocumentBlock."""
-        data = file.get("file_data")
-        if not isinstance(data, str) or not data.startswith("data:"):
+    def _document(self, part: FilePart) -> dict[str, Any]:
+        """A file part with its bytes as a data: URL → a DocumentBlock."""
+        if part.url is None or not part.url.startswith("data:"):
             raise bad_request("amazon-bedrock takes file parts only as `file_data` data: URLs (no file_id).")
-        parsed = parse_data_url(data, "file")
-        filename = str(file.get("filename") or "")
+        parsed = parse_data_url(part.url, "file")
+        filename = part.filename or ""
         stem, dot, extension = filename.rpartition(".")
         fmt = DOCUMENT_FORMATS.get(parsed.media_type) or (extension.lower() if dot else None)
         if fmt not in DOCUMENT_EXTENSIONS:
@@ -185,46 +167,45 @@ class MessageTranslator:
         return {"document": {"format": fmt, "name": name or f"Document {self._documents}",
                              "source": {"bytes": parsed.data}}}
 
-    def _assistant(self, message: AssistantMessage) -> list[dict[str, Any]]:
+    def _assistant(self, message: Message) -> list[dict[str, Any]]:
         # Thinking blocks first: Claude requires them before the text and tool calls they preceded.
-        blocks = self._reasoning(message.reasoning_details)
-        blocks.extend(self._content(message.content, "assistant"))
-        for position, call in enumerate(message.tool_calls or ()):
-            blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.function.name,
-                                       "input": _arguments(call.function.arguments, f"tool_calls[{position}]")}})
-        if message.function_call is not None:
-            self._function_calls += 1
-            blocks.append({"toolUse": {"toolUseId": f"function_call_{self._function_calls}",
-                                       "name": message.function_call.name,
-                                       "input": _arguments(message.function_call.arguments, "function_call")}})
-        return _with_cache_point(blocks, message)
+        blocks = self._reasoning(p for p in message.parts if isinstance(p, ReasoningPart))
+        said = [p for p in message.parts if not isinstance(p, ReasoningPart | ToolCallPart)]
+        blocks.extend(self._content(said, "assistant"))
+        for position, call in enumerate(p for p in message.parts if isinstance(p, ToolCallPart)):
+            blocks.append({"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name,
+                                       "input": arguments_object(call.arguments, f"tool_calls[{position}]")}})
+        return _with_cache_point(blocks, message.cache)
 
-    def _reasoning(self, details: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        """OpenRouter `reasoning_details` sent back → native reasoningContent blocks, unchanged.
+    def _reasoning(self, parts: Iterable[ReasoningPart]) -> list[dict[str, Any]]:
+        """Reasoning parts sent back → native reasoningContent blocks, unchanged.
 
-        Only details this adapter (or, for Claude, an Anthropic host: Claude signatures are valid across
+        Only parts this adapter (or, for Claude, an Anthropic host: Claude signatures are valid across
         Anthropic's API and Bedrock) produced are restored; another provider's signature would be refused.
         """
         blocks: list[dict[str, Any]] = []
-        for detail in details or ():
-            fmt = detail.get("format")
+        for part in parts:
+            fmt = part.format
             if not (fmt in (None, REASONING_FORMAT) or (self.anthropic and str(fmt).startswith("anthropic"))):
                 continue
-            if detail.get("type") == "reasoning.text" and isinstance(detail.get("text"), str):
-                text: dict[str, Any] = {"text": detail["text"]}
-                if detail.get("signature"):
-                    text["signature"] = detail["signature"]
+            if part.encrypted:
+                blocks.append({"reasoningContent": {"redactedContent": part.encrypted}})
+            elif part.text is not None:
+                text: dict[str, Any] = {"text": part.text}
+                if part.signature:
+                    text["signature"] = part.signature
                 elif self.anthropic:
                     continue  # Claude refuses a thinking block without its signature
                 blocks.append({"reasoningContent": {"reasoningText": text}})
-            elif detail.get("type") == "reasoning.encrypted" and detail.get("data"):
-                blocks.append({"reasoningContent": {"redactedContent": detail["data"]}})
         return blocks
 
-    def _tool_result(self, tool_id: str, content: str | list[ContentPart] | None) -> dict[str, Any]:
+    def _tool_result(self, result: ToolResultPart) -> dict[str, Any]:
         # Converse rejects empty text blocks, so an empty result is an empty content list.
-        blocks = self._content(content, "tool")
-        return {"toolResult": {"toolUseId": tool_id, "content": blocks}}
+        block: dict[str, Any] = {"toolUseId": tool_use_id(result.call_id), "content": self._content(result.content,
+                                                                                                   "tool")}
+        if result.is_error:
+            block["status"] = "error"
+        return {"toolResult": block}
 
 
 def image_block(url: str) -> dict[str, Any]:
@@ -246,16 +227,6 @@ def image_block(url: str) -> dict[str, Any]:
             raise bad_request("An s3:// image URI must end in .png, .jpeg, .jpg, .gif or .webp.")
         return {"image": {"format": fmt, "source": {"s3Location": {"uri": url}}}}
     raise bad_request("amazon-bedrock takes images as data: URLs (or s3:// URIs).")
-
-
-def _arguments(raw: str, where: str) -> Any:
-    """OpenAI's arguments JSON string → Converse's toolUse.input document."""
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise bad_request(f"{where}.function.arguments is not valid JSON.") from None
 
 
 def history_tool_names(messages: list[dict[str, Any]]) -> list[str]:

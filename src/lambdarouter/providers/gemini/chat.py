@@ -17,15 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, NamedTool
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import (
-    NamedToolChoice,
-    ResponseFormatJSONObject,
-    ResponseFormatJSONSchema,
-)
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body, unsupported_fields
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body
 from lambdarouter.providers.common import clean_json_schema
 from lambdarouter.providers.gemini.errors import map_error
 from lambdarouter.providers.gemini.messages import translate_messages
@@ -62,12 +57,11 @@ def signatures_required(upstream_id: str) -> bool:
 
 def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
-    drop = unsupported_fields(request, call.supported_parameters)
     translated = translate_messages(request.messages, signatures_required(call.endpoint.upstream_id))
     body: dict[str, Any] = {"contents": translated.contents}
     if translated.system:
         body["systemInstruction"] = {"parts": translated.system}
-    declarations = _declarations(request, drop)
+    declarations = _declarations(request)
     history_only = not declarations and bool(translated.called)
     if history_only:
         # Tool history without a `tools` array: declare the functions the history calls (name only) with
@@ -76,19 +70,18 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
         declarations = [{"name": name} for name in dict.fromkeys(translated.called)]
     if declarations:
         body["tools"] = [{"functionDeclarations": declarations}]
-        config = {"mode": "NONE"} if history_only else _function_calling(request, drop, declarations)
+        config = {"mode": "NONE"} if history_only else _function_calling(request, declarations)
         if config:
             body["toolConfig"] = {"functionCallingConfig": config}
-    generation = generation_config(call, drop)
+    generation = generation_config(call)
     if generation:
         body["generationConfig"] = generation
     return body
 
 
-def _declarations(request: ChatCompletionRequest, drop: set[str]) -> list[dict[str, Any]]:
+def _declarations(request: ChatRequest) -> list[dict[str, Any]]:
     declarations: list[dict[str, Any]] = []
-    for tool in [] if "tools" in drop else request.tools or ():
-        function = tool.function
+    for function in request.tools:
         declaration: dict[str, Any] = {"name": function.name}
         if function.description is not None:
             declaration["description"] = function.description
@@ -101,65 +94,61 @@ def _declarations(request: ChatCompletionRequest, drop: set[str]) -> list[dict[s
     return declarations
 
 
-def _function_calling(request: ChatCompletionRequest, drop: set[str],
-                      declarations: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _function_calling(request: ChatRequest, declarations: list[dict[str, Any]]) -> dict[str, Any] | None:
     """tool_choice → functionCallingConfig; only sent with declarations (Gemini 400s a config without them)."""
-    choice = None if "tool_choice" in drop else request.tool_choice
+    choice = request.tool_choice
     if choice is None:
         return None
-    if isinstance(choice, NamedToolChoice):
-        if choice.function.name not in {d["name"] for d in declarations}:
-            raise GatewayError(400, f"tool_choice names {choice.function.name!r}, which is not among the tools.")
-        return {"mode": "ANY", "allowedFunctionNames": [choice.function.name]}
+    if isinstance(choice, NamedTool):
+        if choice.name not in {d["name"] for d in declarations}:
+            raise GatewayError(400, f"tool_choice names {choice.name!r}, which is not among the tools.")
+        return {"mode": "ANY", "allowedFunctionNames": [choice.name]}
     return {"mode": TOOL_CHOICE_MODES[choice]}
 
 
-def generation_config(call: UpstreamCall, drop: set[str]) -> dict[str, Any]:
-    request = call.request
-    config: dict[str, Any] = {}
-    sampling = {"temperature": "temperature", "top_p": "topP", "presence_penalty": "presencePenalty",
-                "frequency_penalty": "frequencyPenalty"}
-    for field, native in sampling.items():
-        value = getattr(request, field)
-        if value is not None and field not in drop:
-            config[native] = value  # ranges equal OpenAI's, already validated by the request schema
-    if request.top_k and "top_k" not in drop:
-        config["topK"] = request.top_k  # 0 means "off" in OpenRouter's API: Gemini's default, so not sent
-    if request.seed is not None and "seed" not in drop:
-        if not INT32[0] <= request.seed <= INT32[1]:
+# Sampling option → GenerationConfig field; ranges equal OpenAI's, already validated by the dialect.
+SAMPLING_FIELDS: Mapping[str, str] = {"temperature": "temperature", "top_p": "topP",
+                                      "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
+
+
+def generation_config(call: UpstreamCall) -> dict[str, Any]:
+    request, sampling = call.request, call.request.sampling
+    config: dict[str, Any] = {native: value for option, native in SAMPLING_FIELDS.items()
+                              if (value := getattr(sampling, option)) is not None}
+    if sampling.top_k:
+        config["topK"] = sampling.top_k  # 0 means "off" in OpenRouter's API: Gemini's default, so not sent
+    if sampling.seed is not None:
+        if not INT32[0] <= sampling.seed <= INT32[1]:
             raise GatewayError(400, f"seed must be a 32-bit integer ({INT32[0]} to {INT32[1]}) for Gemini.")
-        config["seed"] = request.seed
-    if request.stop is not None and "stop" not in drop:
-        stops = [request.stop] if isinstance(request.stop, str) else list(request.stop)
-        if len(stops) > MAX_STOP_SEQUENCES:
-            raise GatewayError(400, f"stop takes at most {MAX_STOP_SEQUENCES} sequences for Gemini.")
-        if stops:
-            config["stopSequences"] = stops
-    limit = request.output_token_limit()
-    if limit is not None and not {"max_tokens", "max_completion_tokens"} & drop:
-        config["maxOutputTokens"] = limit  # absent: the model's own maximum (65536 on 2.5 models)
+        config["seed"] = sampling.seed
+    if len(request.stop) > MAX_STOP_SEQUENCES:
+        raise GatewayError(400, f"stop takes at most {MAX_STOP_SEQUENCES} sequences for Gemini.")
+    if request.stop:
+        config["stopSequences"] = list(request.stop)
+    if request.max_output_tokens is not None:
+        config["maxOutputTokens"] = request.max_output_tokens  # absent: the model's own maximum
     if request.modalities:
         # OpenAI's output modalities are Gemini's responseModalities (TEXT, IMAGE, AUDIO).
         config["responseModalities"] = [m.upper() for m in request.modalities]
-    config.update(_response_format(request, drop))
+    config.update(_response_format(request))
     thinking = thinking_config(call)
     if thinking:
         config["thinkingConfig"] = thinking
     return config
 
 
-def _response_format(request: ChatCompletionRequest, drop: set[str]) -> dict[str, Any]:
+def _response_format(request: ChatRequest) -> dict[str, Any]:
     """Structured output (https://ai.google.dev/gemini-api/docs/structured-output): JSON mode is the
     response MIME type; a schema goes in responseJsonSchema, which takes JSON Schema as is (unlike
     responseSchema's OpenAPI subset, which the recording structured-output-response-schema.json shows
     the Python SDK converting to)."""
-    fmt = None if "response_format" in drop else request.response_format
-    if isinstance(fmt, ResponseFormatJSONObject):
+    fmt = request.output
+    if isinstance(fmt, JsonObjectFormat):
         return {"responseMimeType": "application/json"}
-    if isinstance(fmt, ResponseFormatJSONSchema):
+    if isinstance(fmt, JsonSchemaFormat):
         out: dict[str, Any] = {"responseMimeType": "application/json"}
-        if fmt.json_schema.schema_ is not None:
-            out["responseJsonSchema"] = clean_json_schema(fmt.json_schema.schema_)
+        if fmt.schema is not None:
+            out["responseJsonSchema"] = clean_json_schema(fmt.schema)
         return out
     return {}
 
@@ -174,25 +163,22 @@ def thinking_config(call: UpstreamCall) -> dict[str, Any] | None:
       any reasoning field nothing is sent: the model thinks by its default and returns no thoughts.
     """
     request = call.request
-    if "reasoning" not in call.supported_parameters:
-        return None
     reasoning = request.reasoning
-    effort = (reasoning.effort if reasoning else None) or request.reasoning_effort
-    if reasoning is None and effort is None:
+    if reasoning is None:
         return None
-    budget = reasoning.max_tokens if reasoning else None
-    if reasoning is not None and reasoning.enabled is False and budget is None and effort is None:
+    effort, budget = reasoning.effort, reasoning.budget_tokens
+    if reasoning.enabled is False and budget is None and effort is None:
         return {"thinkingBudget": 0}
     config: dict[str, Any] = {}
     if budget is not None:
         config["thinkingBudget"] = budget
     elif effort is not None and BUDGET_MODELS.match(call.endpoint.upstream_id):
-        base = request.output_token_limit() or call.endpoint.max_output_tokens or DEFAULT_OUTPUT_LIMIT
+        base = request.max_output_tokens or call.endpoint.max_output_tokens or DEFAULT_OUTPUT_LIMIT
         low, high = EFFORT_BUDGET_BOUNDS
         config["thinkingBudget"] = max(min(int(base * EFFORT_RATIOS[effort]), high), low)
     elif effort is not None:
         config["thinkingLevel"] = effort.upper()  # the ThinkingLevel enum's names: MINIMAL, LOW, MEDIUM, HIGH
-    if not (reasoning and reasoning.exclude):
+    if not reasoning.exclude:
         config["includeThoughts"] = True
     return config
 

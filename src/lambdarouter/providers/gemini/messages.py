@@ -1,4 +1,4 @@
-"""OpenAI chat messages → Gemini `contents` and `systemInstruction`.
+"""Canonical messages → Gemini `contents` and `systemInstruction`.
 
 Reference: https://ai.google.dev/api/generate-content (Content, Part, FunctionCall, FunctionResponse) and
 https://ai.google.dev/gemini-api/docs/function-calling. Gemini has two roles, `user` and `model`; system
@@ -14,23 +14,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdarouter.core.errors import GatewayError
-from lambdarouter.dialects.openrouter.messages import (
-    AssistantMessage,
+from lambdarouter.core.conversation import (
     AudioPart,
-    ContentPart,
-    DeveloperMessage,
     FilePart,
-    FunctionMessage,
     ImagePart,
     Message,
+    Part,
+    ReasoningPart,
     RefusalPart,
-    SystemMessage,
     TextPart,
-    ToolMessage,
-    UserMessage,
+    ToolCallPart,
+    ToolResultPart,
 )
-from lambdarouter.providers.common import parse_data_url, text_of
+from lambdarouter.core.errors import GatewayError
+from lambdarouter.providers.common import arguments_object, kind_of, parse_data_url, text_of
 
 # OpenRouter's `format` for Gemini entries of `reasoning_details`
 # (https://openrouter.ai/docs/use-cases/reasoning-tokens#reasoning-details): only these are restored.
@@ -60,14 +57,14 @@ def translate_messages(messages: Iterable[Message], signatures_required: bool) -
     names = _call_names(messages)
     out = Translated()
     for message in messages:
-        if isinstance(message, SystemMessage | DeveloperMessage):
+        if message.role in ("system", "developer"):
             # Gemini has one system instruction; several system/developer messages become its parts in
             # order (their position between turns cannot be kept).
-            if text := text_of(message.content, message.role):
+            if text := text_of(message.parts, message.role):
                 out.system.append({"text": text})
-        elif isinstance(message, UserMessage):
+        elif message.role == "user":
             _append(out.contents, "user", _user_parts(message))
-        elif isinstance(message, AssistantMessage):
+        elif message.role == "assistant":
             parts = _model_parts(message, signatures_required)
             out.called.extend(p["functionCall"]["name"] for p in parts if "functionCall" in p)
             if parts and out.contents and out.contents[-1]["role"] == "model":
@@ -77,20 +74,25 @@ def translate_messages(messages: Iterable[Message], signatures_required: bool) -
                 out.contents[-1]["parts"].extend(parts)
             else:
                 _append(out.contents, "model", parts)
-        elif isinstance(message, ToolMessage):
-            if message.tool_call_id not in names:
-                raise GatewayError(400, f"The tool message's tool_call_id {message.tool_call_id!r} matches no "
-                                        "tool call of an earlier assistant message.")
-            _add_result(out.contents, names[message.tool_call_id], message.content)
-        elif isinstance(message, FunctionMessage):
-            _add_result(out.contents, message.name, message.content or "")
+        else:
+            for result in (p for p in message.parts if isinstance(p, ToolResultPart)):
+                _add_result(out.contents, _result_name(result, names), result.content)
     return out
 
 
 def _call_names(messages: list[Message]) -> dict[str, str]:
-    """tool_call_id → function name: OpenAI tool messages carry only the id, functionResponse needs the name."""
-    return {call.id: call.function.name for m in messages if isinstance(m, AssistantMessage)
-            for call in m.tool_calls or ()}
+    """tool call id → function name: tool results may carry only the id, functionResponse needs the name."""
+    return {part.id: part.name for m in messages if m.role == "assistant" for part in m.parts
+            if isinstance(part, ToolCallPart)}
+
+
+def _result_name(result: ToolResultPart, names: Mapping[str, str]) -> str:
+    if result.name is not None:
+        return result.name
+    if result.call_id not in names:
+        raise GatewayError(400, f"The tool message's tool_call_id {result.call_id!r} matches no "
+                                "tool call of an earlier assistant message.")
+    return names[result.call_id]
 
 
 def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
@@ -98,40 +100,33 @@ def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any
         contents.append({"role": role, "parts": parts})
 
 
-def _user_parts(message: UserMessage) -> list[dict[str, Any]]:
-    parts = _content_parts(message.content)
+def _user_parts(message: Message) -> list[dict[str, Any]]:
+    parts = _content_parts(message.parts)
     if message.name and parts and "text" in parts[0]:
         # Gemini has no per-message author field: the speaker's name is kept as a prefix of the text.
         parts[0] = {"text": f"{message.name}: {parts[0]['text']}"}
     return parts
 
 
-def _content_parts(content: str | list[ContentPart] | None) -> list[dict[str, Any]]:
-    if content is None or content == "":
-        return []
-    if isinstance(content, str):
-        return [{"text": content}]
-    return [_part(p) for p in content if not (isinstance(p, TextPart) and p.text == "")]
+def _content_parts(parts: Iterable[Part]) -> list[dict[str, Any]]:
+    return [_part(p) for p in parts if not (isinstance(p, TextPart) and p.text == "")]
 
 
-def _part(part: ContentPart) -> dict[str, Any]:
-    if isinstance(part, TextPart):
+def _part(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart | RefusalPart):
         return {"text": part.text}
-    if isinstance(part, RefusalPart):
-        return {"text": part.refusal}
     if isinstance(part, ImagePart):
-        return _media(part.image_url.url, "image")
+        return _media(part.url, "image")
     if isinstance(part, AudioPart):
         # input_audio.format is "wav" / "mp3"; Gemini takes audio/wav and audio/mp3
         # (https://ai.google.dev/gemini-api/docs/audio#supported-formats).
-        data = parse_data_url(f"data:audio/{part.input_audio.format};base64,{part.input_audio.data}", "audio")
+        data = parse_data_url(f"data:audio/{part.format};base64,{part.data}", "audio")
         return {"inlineData": {"mimeType": data.media_type, "data": data.data}}
     if isinstance(part, FilePart):
-        file_data = part.file.get("file_data")
-        if not isinstance(file_data, str) or not file_data.startswith("data:"):
+        if part.url is None or not part.url.startswith("data:"):
             raise GatewayError(400, "Gemini takes file parts as file.file_data data: URLs only.")
-        return _media(file_data, "file")
-    raise GatewayError(400, f"Content parts of type {part.type!r} are not supported by Gemini.")
+        return _media(part.url, "file")
+    raise GatewayError(400, f"Content parts of type {kind_of(part)} are not supported by Gemini.")
 
 
 def _media(url: str, what: str) -> dict[str, Any]:
@@ -145,14 +140,12 @@ def _media(url: str, what: str) -> dict[str, Any]:
     raise GatewayError(400, f"Gemini cannot fetch the {what} URL itself; send it as a data: URL.")
 
 
-def _model_parts(message: AssistantMessage, signatures_required: bool) -> list[dict[str, Any]]:
-    calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()]
-    if message.function_call is not None:  # the deprecated single-call form
-        calls.append(("", message.function_call.name, message.function_call.arguments))
-    by_call, loose = _signatures(message.reasoning_details, {c[0] for c in calls})
-    parts = _content_parts(message.content)
-    if message.refusal:
-        parts.append({"text": message.refusal})
+def _model_parts(message: Message, signatures_required: bool) -> list[dict[str, Any]]:
+    calls = [p for p in message.parts if isinstance(p, ToolCallPart)]
+    reasoning = [p for p in message.parts if isinstance(p, ReasoningPart)]
+    by_call, loose = _signatures(reasoning, {c.id for c in calls})
+    parts = _content_parts(p for p in message.parts if isinstance(p, TextPart | RefusalPart | ImagePart
+                                                                  | FilePart | AudioPart))
     for signature in loose:
         # Signatures not tied to a call sat on a text part (often an empty last one, see the recording
         # gemini/stream-json-array-no-sse.json): put them back on text parts.
@@ -160,9 +153,10 @@ def _model_parts(message: AssistantMessage, signatures_required: bool) -> list[d
             parts[-1] = {**parts[-1], "thoughtSignature": signature}
         else:
             parts.append({"text": "", "thoughtSignature": signature})
-    for position, (call_id, name, arguments) in enumerate(calls):
-        part: dict[str, Any] = {"functionCall": {"name": name, "args": _arguments(arguments, name)}}
-        restored = by_call.get(call_id)
+    for position, call in enumerate(calls):
+        part: dict[str, Any] = {"functionCall": {
+            "name": call.name, "args": arguments_object(call.arguments, f"the tool call to {call.name!r}")}}
+        restored = by_call.get(call.id)
         if restored is None and position == 0 and signatures_required:
             # Only the first call of a parallel set carries a signature; a client that dropped
             # reasoning_details would otherwise get Gemini 3's 400 "missing a thought_signature".
@@ -173,45 +167,31 @@ def _model_parts(message: AssistantMessage, signatures_required: bool) -> list[d
     return parts
 
 
-def _signatures(details: list[dict[str, Any]] | None, call_ids: set[str]) -> tuple[dict[str, str], list[str]]:
-    """Gemini's thought signatures from OpenRouter-style `reasoning_details`: by tool call id, and the rest.
+def _signatures(reasoning: list[ReasoningPart], call_ids: set[str]) -> tuple[dict[str, str], list[str]]:
+    """Gemini's thought signatures from reasoning parts: by tool call id, and the rest.
 
-    Entries another provider wrote (another `format`) are not Gemini's to read and are left out.
+    Parts another provider wrote (another `format`) are not Gemini's to read and are left out.
     """
     by_call: dict[str, str] = {}
     loose: list[str] = []
-    for detail in details or ():
-        if (detail.get("type") != "reasoning.encrypted" or detail.get("format", DETAIL_FORMAT) != DETAIL_FORMAT
-                or not isinstance(detail.get("data"), str)):
+    for part in reasoning:
+        if part.encrypted is None or (part.format or DETAIL_FORMAT) != DETAIL_FORMAT:
             continue
-        if detail.get("id") in call_ids:
-            by_call[detail["id"]] = detail["data"]
+        if part.id in call_ids:
+            by_call[part.id] = part.encrypted
         else:
-            loose.append(detail["data"])
+            loose.append(part.encrypted)
     return by_call, loose
 
 
-def _arguments(arguments: str, name: str) -> dict[str, Any]:
-    """OpenAI's JSON-string arguments → Gemini's `args` object."""
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        raise GatewayError(400, f"The arguments of the tool call to {name!r} are not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise GatewayError(400, f"The arguments of the tool call to {name!r} must be a JSON object.")
-    return value
-
-
-def _add_result(contents: list[dict[str, Any]], name: str, content: str | list[ContentPart]) -> None:
+def _add_result(contents: list[dict[str, Any]], name: str, content: tuple[Part, ...]) -> None:
     """A tool result as a functionResponse part; consecutive results share one user turn.
 
     Gemini wants one user turn answering a model turn's calls ("the number of function response parts
     is equal to the number of function call parts of the function call turn").
     """
-    texts = content if isinstance(content, str) else "".join(p.text for p in content if isinstance(p, TextPart))
-    extra = [] if isinstance(content, str) else [_part(p) for p in content if not isinstance(p, TextPart)]
+    texts = "".join(p.text for p in content if isinstance(p, TextPart))
+    extra = [_part(p) for p in content if not isinstance(p, TextPart)]
     part = {"functionResponse": {"name": name, "response": _response_object(texts)}}
     last = contents[-1] if contents else None
     if last is not None and last["role"] == "user" and any("functionResponse" in p for p in last["parts"]):

@@ -1,7 +1,8 @@
 """OpenAI Chat Completions wire format: OpenAI itself, Azure and every OpenAI-compatible host.
 
-Reference: https://platform.openai.com/docs/api-reference/chat. The request is the client's own, minus
-the gateway's fields and the parameters the endpoint does not support, with the upstream model id.
+Reference: https://platform.openai.com/docs/api-reference/chat. The request body is built in `request`
+(the canonical request, with what the client said in OpenAI's own terms put back); this module is the
+`WireAdapter` seam, the credentials and the answers (whole and streamed).
 """
 
 from __future__ import annotations
@@ -25,15 +26,9 @@ from lambdarouter.core.events import (
     UsageReport,
 )
 from lambdarouter.core.hosts import ResolvedHost
-from lambdarouter.dialects.openrouter.chat import OPENROUTER_ONLY_FIELDS
-from lambdarouter.providers.base import (
-    HttpRequest,
-    UpstreamCall,
-    parse_json_body,
-    unsupported_fields,
-    upstream_error,
-)
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body, upstream_error
 from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.openai.request import build_body
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
@@ -42,26 +37,6 @@ FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
     "content_filter": "content_filter", "error": "error",
 }
-
-
-def build_body(call: UpstreamCall) -> dict[str, Any]:
-    request = call.request
-    drop = OPENROUTER_ONLY_FIELDS | unsupported_fields(request, call.supported_parameters) | {"model"}
-    body: dict[str, Any] = {"model": call.endpoint.upstream_id}
-    body.update(request.model_dump(mode="json", exclude_unset=True, exclude=set(drop), by_alias=True))
-    limit = request.output_token_limit()
-    body.pop("max_tokens", None)
-    body.pop("max_completion_tokens", None)
-    if limit is not None and "max_tokens" in call.supported_parameters:
-        body[call.host.spec.max_tokens_field] = limit
-    effort = request.reasoning.effort if request.reasoning else None
-    if effort and "reasoning_effort" not in body and "reasoning" in call.supported_parameters:
-        body["reasoning_effort"] = effort
-    body["stream"] = call.stream
-    if call.stream:
-        # Usage arrives only when asked for; the gateway always needs it to charge.
-        body["stream_options"] = {"include_usage": True}
-    return body
 
 
 def auth_headers(host: ResolvedHost, stream: bool) -> dict[str, str]:

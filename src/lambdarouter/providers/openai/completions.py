@@ -19,9 +19,10 @@ from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import TokenUsage
 from lambdarouter.core.hosts import ResolvedHost
+from lambdarouter.core.parameters import PARAMETER_OF_FIELD
 from lambdarouter.dialects.openrouter.chat import OPENROUTER_ONLY_FIELDS
 from lambdarouter.dialects.openrouter.completions import CompletionChoice, CompletionRequest
-from lambdarouter.providers.base import PARAMETER_OF_FIELD, HttpRequest, parse_json_body
+from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.openai.chat import OpenAIAdapter, auth_headers, usage_from
 from lambdarouter.providers.sse import SSEDecoder
