@@ -14,6 +14,21 @@ from hypothesis import strategies as st
 from openai.types.responses import Response
 
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.conversation import (
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    ImagePart,
+    JsonSchemaFormat,
+    NamedTool,
+    Origin,
+    Reasoning,
+    ReasoningPart,
+    Sampling,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolResultPart,
+)
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
@@ -27,7 +42,6 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.core.hosts import BUILTIN_HOSTS, ResolvedHost
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.messages import AssistantMessage, ToolMessage
 from lambdarouter.dialects.responses.answer import echo_of, usage_body
 from lambdarouter.dialects.responses.reasoning import carry, details_of
 from lambdarouter.dialects.responses.render import ResponseRenderer
@@ -55,8 +69,8 @@ def request(**fields: Any) -> ResponsesRequest:
 
 
 # -- translation ---------------------------------------------------------------------------------------------------
-def test_a_conversation_becomes_chat_messages_with_assistant_runs_grouped() -> None:
-    chat = translate(request(instructions="Be brief.", input=[
+def test_a_conversation_becomes_messages_with_assistant_runs_grouped() -> None:
+    translated = translate(request(instructions="Be brief.", input=[
         {"role": "developer", "content": "Use metric units."},
         {"role": "user", "content": [{"type": "input_text", "text": "Weather?"},
                                      {"type": "input_image", "image_url": "https://example.com/a.png",
@@ -67,51 +81,51 @@ def test_a_conversation_becomes_chat_messages_with_assistant_runs_grouped() -> N
         {"type": "function_call", "call_id": "c2", "name": "get_time", "arguments": "{}"},
         {"type": "function_call_output", "call_id": "c1", "output": "18°C"},
         {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]},
-    ])).chat
-    assert [m.role for m in chat.messages] == ["system", "developer", "user", "assistant", "tool", "tool"]
-    assistant = chat.messages[3]
-    assert isinstance(assistant, AssistantMessage)
-    assert assistant.content == "Checking." and assistant.reasoning_details == [SIGNED]
-    assert [c.id for c in assistant.tool_calls or ()] == ["c1", "c2"]
-    user = chat.messages[2].model_dump(exclude_none=True)
-    assert user["content"][1] == {"type": "image_url", "image_url": {"url": "https://example.com/a.png",
-                                                                     "detail": "high"}}
-    tool = chat.messages[5]
-    assert isinstance(tool, ToolMessage) and tool.tool_call_id == "c2"
+    ]), b'{"raw": true}').request
+    assert [m.role for m in translated.messages] == ["system", "developer", "user", "assistant", "tool", "tool"]
+    assert translated.origin == Origin(OPENAI_RESPONSES, b'{"raw": true}')
+    assistant = translated.messages[3].parts
+    assert [type(p) for p in assistant] == [ReasoningPart, TextPart, ToolCallPart, ToolCallPart]
+    assert assistant[0] == ReasoningPart(text="Think.", signature="c2lnbmF0dXJl", format="anthropic-claude-v1")
+    assert [p.id for p in assistant if isinstance(p, ToolCallPart)] == ["c1", "c2"]
+    assert translated.messages[2].parts[1] == ImagePart("https://example.com/a.png", "high")
+    result = translated.messages[5].parts[0]
+    assert isinstance(result, ToolResultPart) and result.call_id == "c2" and result.content == (TextPart("noon"),)
 
 
 def test_openai_encrypted_reasoning_is_not_a_signature_for_another_provider() -> None:
-    chat = translate(request(input=[
+    translated = translate(request(input=[
         {"role": "user", "content": "hi"},
         {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Hmm."}],
          "encrypted_content": "gAAAAB-openai-blob"},
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}]},
-    ])).chat
-    assistant = chat.messages[1]
-    assert isinstance(assistant, AssistantMessage)
-    assert assistant.reasoning_details is None and assistant.reasoning == "Hmm."
+    ])).request
+    assert translated.messages[1].parts == (ReasoningPart(summary="Hmm."), TextPart("Hello"))
 
 
-def test_options_map_onto_chat() -> None:
-    chat = translate(request(
-        max_output_tokens=300, temperature=0.2, top_p=0.9, metadata={"team": "a"}, safety_identifier="u-1",
-        reasoning={"effort": "xhigh", "summary": "auto"}, text={"format": {"type": "json_object"}, "verbosity": "low"},
+def test_options_map_onto_the_canonical_request() -> None:
+    translated = translate(request(
+        max_output_tokens=300, temperature=0.2, top_p=0.9, top_k=5, metadata={"team": "a"}, safety_identifier="u-1",
+        reasoning={"effort": "xhigh", "summary": "auto", "exclude": True},
+        text={"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}, "verbosity": "low"},
         tools=[{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}],
         tool_choice={"type": "function", "name": "f"}, parallel_tool_calls=False, models=["openai/gpt-5"],
-        provider={"sort": "price"})).chat
-    dumped = chat.model_dump(exclude_none=True, by_alias=True)
-    assert dumped["max_tokens"] == 300 and dumped["user"] == "u-1" and dumped["verbosity"] == "low"
-    assert dumped["reasoning"] == {"effort": "high"} and dumped["response_format"] == {"type": "json_object"}
-    assert dumped["tool_choice"] == {"type": "function", "function": {"name": "f"}}
-    assert dumped["parallel_tool_calls"] is False and dumped["models"] == ["openai/gpt-5"]
-    off = translate(request(reasoning={"effort": "none"})).chat.reasoning
-    assert off is not None and off.enabled is False
+        provider={"sort": "price"})).request
+    assert translated.max_output_tokens == 300 and translated.user == "u-1" and translated.metadata == {"team": "a"}
+    assert translated.sampling == Sampling(temperature=0.2, top_p=0.9, top_k=5)
+    assert translated.reasoning == Reasoning(effort="high", exclude=True, summary="auto")
+    assert translated.output == JsonSchemaFormat("w", {"type": "object"})
+    assert translated.tools == (Tool("f", None, {"type": "object", "properties": {}}),)
+    assert translated.tool_choice == NamedTool("f") and translated.parallel_tool_calls is False
+    assert translated.extensions == {OPENAI_CHAT: {"verbosity": "low"}}
+    off = translate(request(reasoning={"effort": "none"})).request.reasoning
+    assert off is not None and off.enabled is False and off.effort is None
 
 
 def test_a_namespace_is_offered_flat_and_named_back() -> None:
     translation = translate(request(tools=[{"type": "namespace", "name": "crm", "description": "CRM", "tools": [
         {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]}]))
-    assert [t.function.name for t in translation.chat.tools or ()] == ["crm__lookup"]
+    assert [t.name for t in translation.request.tools] == ["crm__lookup"]
     assert translation.tool_names == {"crm__lookup": ("crm", "lookup")}
     renderer = ResponseRenderer({}, translation.tool_names)
     renderer.render(IDENTITY, ToolCallDelta(0, "call_1", "crm__lookup", "{}"))
@@ -119,8 +133,8 @@ def test_a_namespace_is_offered_flat_and_named_back() -> None:
     item = renderer.response(IDENTITY, None, None, 1)["output"][0]
     assert (item["namespace"], item["name"]) == ("crm", "lookup")
     back = translate(request(input=[{"type": "function_call", "call_id": "call_1", "namespace": "crm",
-                                     "name": "lookup", "arguments": "{}"}])).chat.messages[0]
-    assert isinstance(back, AssistantMessage) and back.tool_calls and back.tool_calls[0].function.name == "crm__lookup"
+                                     "name": "lookup", "arguments": "{}"}])).request.messages[0]
+    assert back.parts == (ToolCallPart("call_1", "crm__lookup", "{}"),)
 
 
 @pytest.mark.parametrize(("fields", "named"), [
@@ -131,6 +145,7 @@ def test_a_namespace_is_offered_flat_and_named_back() -> None:
     ({"tool_choice": {"type": "file_search"}, "tools": [{"type": "function", "name": "f"}]}, "'file_search'"),
     ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}, "file_id"),
     ({"input": [{"role": "user", "content": [{"type": "input_file", "file_url": "https://x/y.pdf"}]}]}, "file_url"),
+    ({"prompt": {"id": "pmpt_1"}}, "prompt"),
 ])
 def test_what_only_openai_serves_is_a_400_naming_it(fields: dict[str, Any], named: str) -> None:
     with pytest.raises(GatewayError) as refused:

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, image_urls
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import StreamEvent, TokenUsage, UpstreamInfo
+from lambdarouter.core.parameters import asked
 from lambdarouter.core.routing import COMPLETIONS_ONLY, FILTERS, Candidate, Needs, Subject
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
+from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 from lambdarouter.dialects.responses.answer import echo_of, output_text, response_body, usage_body
 from lambdarouter.dialects.responses.render import ResponseRenderer
 from lambdarouter.dialects.responses.request import ResponsesRequest
@@ -96,7 +98,7 @@ class ResponsesOperation:
         self.size = measure(request)
         self.echo = echo_of(request)
         self._translation: Translation | None = None
-        self._inlined: ChatCompletionRequest | None = None  # the translation with remote images fetched, once
+        self._inlined: ChatRequest | None = None  # the translation with remote images fetched, once
         self._native_body: dict[str, Any] | None = None
         self._stream: NativeStream | ResponseRenderer | None = None  # how the opened stream is shown
 
@@ -106,7 +108,7 @@ class ResponsesOperation:
         translated = [c for c in candidates if not native(c)]
         if translated:
             try:
-                self._translation = translate(self.request)
+                self._translation = translate(self.request, self.body)
             except GatewayError:
                 if len(translated) == len(candidates):
                     raise  # no OpenAI endpoint among the candidates: the 400 names what only OpenAI can serve
@@ -118,10 +120,19 @@ class ResponsesOperation:
             return COMPLETIONS_ONLY
         if native(candidate) or self._translation is None:
             return None
-        needs = Needs.of(self._translation.chat)
+        needs = self._needs(self._translation.request)
         subject = Subject(candidate.endpoint, candidate.model, candidate.host.spec, candidate.supported_parameters)
         prefs = self.provider or ProviderPreferences()
         return next((why for check in FILTERS if (why := check(subject, needs, prefs)) is not None), None)
+
+    def _needs(self, request: ChatRequest) -> Needs:
+        """What the translated request asks of an endpoint, as chat's routing filters read it (`Needs.of` reads a
+        chat request)."""
+        fmt = request.output
+        kind = ("json_schema" if isinstance(fmt, JsonSchemaFormat) else
+                "json_object" if isinstance(fmt, JsonObjectFormat) else None)
+        return Needs(bool(request.tools), bool(image_urls(request)), kind,
+                     self.size.charged_tokens + (request.max_output_tokens or 0), asked(request))
 
     def worst_case(self, candidate: Candidate) -> Decimal:
         """The prompt estimate, plus every output token the endpoint may produce, at its dearest prices."""
@@ -167,12 +178,12 @@ class ResponsesOperation:
 
     async def _chat_call(self, candidate: Candidate, needs_bytes: bool, stream: bool) -> UpstreamCall:
         assert self._translation is not None, "narrow() translates the request when a translated candidate is kept"
-        chat = self._translation.chat
+        request = self._translation.request
         if needs_bytes:
             if self._inlined is None:
-                self._inlined = await inline_remote_images(chat)
-            chat = self._inlined
-        return UpstreamCall(chat, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
+                self._inlined = await inline_remote_images(request)
+            request = self._inlined
+        return UpstreamCall(request, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
 
     def _renderer(self) -> ResponseRenderer:
         names = self._translation.tool_names if self._translation is not None else None

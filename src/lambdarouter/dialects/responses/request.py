@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences, ReasoningConfig, UsageConfig
+from lambdarouter.dialects.openrouter.chat import ProviderPreferences, UsageConfig
 from lambdarouter.dialects.openrouter.messages import WireModel
 from lambdarouter.dialects.responses.items import InputItem, MessageItem
 
@@ -138,12 +138,6 @@ class Reasoning(WireModel):
     max_tokens: int | None = Field(default=None, ge=0)
     exclude: bool | None = None
     enabled: bool | None = None
-
-    def openrouter(self) -> ReasoningConfig:
-        """As chat's `reasoning`: OpenAI's `none` is reasoning off, `xhigh` the highest effort chat names."""
-        effort = {"none": None, "xhigh": "high"}.get(self.effort or "", self.effort)
-        enabled = False if self.effort == "none" else self.enabled
-        return ReasoningConfig(effort=effort, max_tokens=self.max_tokens, exclude=self.exclude, enabled=enabled)
 
 
 class ResponsesRequest(BaseModel):

@@ -1,22 +1,45 @@
-"""A Responses request → the gateway's request for the providers that do not speak the Responses API.
+"""A Responses request → the canonical conversation, for the providers that do not speak the Responses API.
 
-Items become chat messages: a run of assistant items (reasoning, message, function calls) is one assistant
-message, whose reasoning items give back their signed `reasoning_details` (reasoning.py); a function call output
-is a tool message. Functions inside a `namespace` tool are offered under one flat name, `<namespace>__<name>`,
-and the answer's calls are named back (`tool_names`). What only OpenAI's own Responses API can do — its
-built-in tools and their items, stored files, stored prompts, custom (freeform) tools — is a 400 naming it.
+Items become messages: a run of assistant items (reasoning, message, function calls) is one assistant message,
+whose reasoning items give back the signed reasoning they carried (reasoning.py); a function call output is a
+tool message. Functions inside a `namespace` tool are offered under one flat name, `<namespace>__<name>`, and the
+answer's calls are named back (`tool_names`). What only OpenAI's own Responses API can do — its built-in tools
+and their items, stored files, stored prompts, custom (freeform) tools — is a 400 naming it. `text.verbosity`
+travels as an `openai-chat` extension: an OpenAI-format host takes it as chat's `verbosity`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from pydantic import ValidationError
-
+from lambdarouter.core.conversation import (
+    NO_EXTENSIONS,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    ChatRequest,
+    Effort,
+    FilePart,
+    ImagePart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    Message,
+    NamedTool,
+    Origin,
+    OutputFormat,
+    Part,
+    Reasoning,
+    ReasoningPart,
+    RefusalPart,
+    Sampling,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
 from lambdarouter.core.errors import GatewayError, bad_request
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import reasoning_part
 from lambdarouter.dialects.responses.items import (
     CustomToolCallItem,
     CustomToolCallOutputItem,
@@ -42,49 +65,50 @@ from lambdarouter.dialects.responses.request import (
     FunctionTool,
     HostedTool,
     HostedToolChoice,
-    NamedTool,
     NamespaceTool,
     ResponsesRequest,
 )
+from lambdarouter.dialects.responses.request import (
+    NamedTool as NamedToolChoice,
+)
 
 NAMESPACE_SEPARATOR = "__"
+# OpenAI's reasoning efforts (https://platform.openai.com/docs/api-reference/responses/create#reasoning) → the
+# canonical ones: `none` is reasoning off (Reasoning.enabled), `xhigh` the highest effort other providers name.
+EFFORTS: Mapping[str, Effort | None] = {"none": None, "minimal": "minimal", "low": "low", "medium": "medium",
+                                        "high": "high", "xhigh": "high"}
 ONLY_OPENAI = "only OpenAI's own Responses API runs it; choose an OpenAI model (e.g. openai/gpt-5)"
 
 
 @dataclass(frozen=True, slots=True)
 class Translation:
-    chat: ChatCompletionRequest
+    request: ChatRequest
     tool_names: ToolNames
 
 
-def translate(request: ResponsesRequest) -> Translation:
-    """The chat request for `request`, or a 400 naming what the Responses API alone can do."""
+def translate(request: ResponsesRequest, body: bytes = b"") -> Translation:
+    """The canonical request for `request` (`body`: as the client sent it), or a 400 naming what the Responses
+    API alone can do."""
+    if request.prompt is not None:
+        raise bad_request(f"`prompt` (a prompt template stored at OpenAI) cannot be used with this model: "
+                          f"{ONLY_OPENAI}.", parameter="prompt")
     tools, names = _tools(request)
-    body: dict[str, Any] = {"messages": _messages(request), "stream": request.stream}
-    body.update(request.model_dump(include={"model", "models", "provider", "usage", "transforms", "plugins",
-                                            "temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty",
-                                            "metadata", "parallel_tool_calls"}, exclude_none=True, by_alias=True))
-    body["user"] = request.user or request.safety_identifier
-    body["max_tokens"] = request.max_output_tokens
-    if tools:
-        body["tools"] = tools
-        body["tool_choice"] = _tool_choice(request, names)
-    if request.reasoning is not None:
-        body["reasoning"] = request.reasoning.openrouter().model_dump(exclude_none=True)
-    if request.text is not None:
-        body["response_format"] = _response_format(request)
-        body["verbosity"] = request.text.verbosity
-    try:
-        chat = ChatCompletionRequest.model_validate({k: v for k, v in body.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        raise bad_request(f"This request cannot be translated for this model: {first['msg']}") from None
-    return Translation(chat, {flat: pair for flat, pair in names.items() if pair[0]})
+    verbosity = request.text.verbosity if request.text else None
+    return Translation(ChatRequest(
+        messages=tuple(_messages(request)), tools=tuple(tools), tool_choice=_tool_choice(request),
+        parallel_tool_calls=request.parallel_tool_calls, output=_output(request),
+        sampling=Sampling(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k,
+                          frequency_penalty=request.frequency_penalty, presence_penalty=request.presence_penalty),
+        max_output_tokens=request.max_output_tokens, reasoning=_reasoning(request),
+        user=request.user or request.safety_identifier, metadata=request.metadata,
+        extensions={OPENAI_CHAT: {"verbosity": verbosity}} if verbosity else NO_EXTENSIONS,
+        origin=Origin(OPENAI_RESPONSES, body),
+    ), {flat: pair for flat, pair in names.items() if pair[0]})
 
 
 # -- tools -------------------------------------------------------------------------------------------------------
-def _tools(request: ResponsesRequest) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
-    tools: list[dict[str, Any]] = []
+def _tools(request: ResponsesRequest) -> tuple[list[Tool], dict[str, tuple[str, str]]]:
+    tools: list[Tool] = []
     names: dict[str, tuple[str, str]] = {}  # the name offered → (namespace or "", name)
     for tool in request.tools or ():
         if isinstance(tool, FunctionTool):
@@ -92,9 +116,9 @@ def _tools(request: ResponsesRequest) -> tuple[list[dict[str, Any]], dict[str, t
             names[tool.name] = ("", tool.name)
         elif isinstance(tool, NamespaceTool):
             for inner in tool.tools:
-                flat = f"{tool.name}{NAMESPACE_SEPARATOR}{inner.name}"
                 if isinstance(inner, CustomTool):
                     raise _custom_tool(inner.name)
+                flat = f"{tool.name}{NAMESPACE_SEPARATOR}{inner.name}"
                 tools.append(_function(inner, flat))
                 names[flat] = (tool.name, inner.name)
         elif isinstance(tool, CustomTool):
@@ -111,69 +135,88 @@ def _custom_tool(name: str) -> GatewayError:
                        "Declare it as a function tool instead.", tool=name)
 
 
-def _function(tool: FunctionTool, name: str) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": name, "description": tool.description,
-                                "parameters": tool.parameters or {"type": "object", "properties": {}},
-                                "strict": tool.strict}
-    return {"type": "function", "function": {k: v for k, v in function.items() if v is not None}}
+def _function(tool: FunctionTool, name: str) -> Tool:
+    return Tool(name, tool.description, tool.parameters or {"type": "object", "properties": {}}, tool.strict)
 
 
-def _tool_choice(request: ResponsesRequest, names: dict[str, tuple[str, str]]) -> Any:
+def _tool_choice(request: ResponsesRequest) -> ToolChoice | None:
     choice = request.tool_choice
     if choice is None or isinstance(choice, str):
         return choice
-    if isinstance(choice, NamedTool):
-        return {"type": "function", "function": {"name": choice.name}}
+    if isinstance(choice, NamedToolChoice):
+        return NamedTool(choice.name)
     if isinstance(choice, AllowedTools):
         return choice.mode  # narrowing the offered tools to the allowed ones is not carried: the model sees all
     assert isinstance(choice, HostedToolChoice)
     raise bad_request(f"tool_choice {choice.type!r} names a built-in tool: {ONLY_OPENAI}.", tool=choice.type)
 
 
-def _response_format(request: ResponsesRequest) -> dict[str, Any] | None:
+def _output(request: ResponsesRequest) -> OutputFormat | None:
     fmt = request.text.format if request.text else None
     if isinstance(fmt, FormatJSONObject):
-        return {"type": "json_object"}
+        return JsonObjectFormat()
     if isinstance(fmt, FormatJSONSchema):
-        schema = {"name": fmt.name, "schema": fmt.schema_, "description": fmt.description, "strict": fmt.strict}
-        return {"type": "json_schema", "json_schema": {k: v for k, v in schema.items() if v is not None}}
+        return JsonSchemaFormat(fmt.name, fmt.schema_, fmt.description, fmt.strict)
     return None
+
+
+def _reasoning(request: ResponsesRequest) -> Reasoning | None:
+    """OpenAI's effort (`none` is reasoning off, `xhigh` the highest the model names) and summary, OpenRouter's
+    budget and `exclude`."""
+    asked = request.reasoning
+    if asked is None:
+        return None
+    effort = EFFORTS[asked.effort] if asked.effort else None
+    return Reasoning(effort=effort, budget_tokens=asked.max_tokens, exclude=bool(asked.exclude),
+                     enabled=False if asked.effort == "none" else asked.enabled,
+                     summary=asked.summary or asked.generate_summary)
 
 
 # -- items -------------------------------------------------------------------------------------------------------
 @dataclass(slots=True)
 class _AssistantTurn:
-    """Consecutive assistant items, as one chat assistant message."""
+    """Consecutive assistant items, as one assistant message (its parts in the items' order)."""
 
-    text: list[str] = field(default_factory=list)
-    refusal: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    details: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
 
-    def message(self) -> dict[str, Any] | None:
-        if not (self.text or self.refusal or self.calls or self.details or self.reasoning):
-            return None
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text) or None}
-        if self.refusal:
-            message["refusal"] = "".join(self.refusal)
-        if self.calls:
-            message["tool_calls"] = self.calls
-        if self.details:
-            message["reasoning_details"] = self.details
-        elif self.reasoning:
-            message["reasoning"] = "".join(self.reasoning)
-        return message
+    def add(self, item: InputItem) -> None:
+        if isinstance(item, FunctionCallItem):
+            name = f"{item.namespace}{NAMESPACE_SEPARATOR}{item.name}" if item.namespace else item.name
+            self.parts.append(ToolCallPart(item.call_id, name, item.arguments))
+        elif isinstance(item, ReasoningItem):
+            self.parts.extend(_reasoning_parts(item))
+        else:
+            assert isinstance(item, MessageItem)
+            for part in [item.content] if isinstance(item.content, str) else item.content:
+                if isinstance(part, str | OutputText | InputText):
+                    self.parts.append(TextPart(part if isinstance(part, str) else part.text))
+                elif isinstance(part, Refusal):
+                    self.parts.append(RefusalPart(part.refusal))
+                else:
+                    raise bad_request(f"An assistant message cannot hold a {part.type!r} part.")
+
+    def message(self) -> Message | None:
+        return Message("assistant", tuple(self.parts)) if self.parts else None
 
 
-def _messages(request: ResponsesRequest) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
+def _reasoning_parts(item: ReasoningItem) -> list[ReasoningPart]:
+    """What a reasoning item carried back: the provider's signed reasoning, else its text (OpenAI's own
+    encrypted reasoning means nothing to another provider)."""
+    if details := details_of(item.encrypted_content):
+        return [reasoning_part(detail) for detail in details]
+    text = "".join(part.text for part in item.content or ())
+    summary = "".join(part.text for part in item.summary)
+    return [ReasoningPart(text=text or None, summary=summary or None)] if text or summary else []
+
+
+def _messages(request: ResponsesRequest) -> list[Message]:
+    messages: list[Message] = []
     if request.instructions:
-        messages.append({"role": "system", "content": request.instructions})
+        messages.append(Message("system", (TextPart(request.instructions),)))
     turn = _AssistantTurn()
     for item in request.items():
         if _is_assistant(item):
-            _add_to_turn(turn, item)
+            turn.add(item)
             continue
         if (message := turn.message()) is not None:
             messages.append(message)
@@ -189,55 +232,32 @@ def _is_assistant(item: InputItem) -> bool:
             or (isinstance(item, MessageItem) and item.role == "assistant"))
 
 
-def _add_to_turn(turn: _AssistantTurn, item: InputItem) -> None:
-    if isinstance(item, FunctionCallItem):
-        name = f"{item.namespace}{NAMESPACE_SEPARATOR}{item.name}" if item.namespace else item.name
-        turn.calls.append({"id": item.call_id, "type": "function",
-                           "function": {"name": name, "arguments": item.arguments}})
-    elif isinstance(item, ReasoningItem):
-        details = details_of(item.encrypted_content)
-        turn.details.extend(details)
-        if not details:
-            turn.reasoning.extend(part.text for part in [*(item.content or ()), *item.summary])
-    else:
-        assert isinstance(item, MessageItem)
-        for part in [item.content] if isinstance(item.content, str) else item.content:
-            if isinstance(part, str | OutputText | InputText):
-                turn.text.append(part if isinstance(part, str) else part.text)
-            elif isinstance(part, Refusal):
-                turn.refusal.append(part.refusal)
-            else:
-                raise bad_request(f"An assistant message cannot hold a {part.type!r} part.")
-
-
-def _message(item: InputItem) -> dict[str, Any]:
+def _message(item: InputItem) -> Message:
     if isinstance(item, MessageItem):
-        content = item.content if isinstance(item.content, str) else _parts(item.content, item.role)
-        return {"role": item.role, "content": content}
+        content = (TextPart(item.content),) if isinstance(item.content, str) else _parts(item.content, item.role)
+        return Message(item.role, content)
     if isinstance(item, FunctionCallOutputItem):
-        output = item.output if isinstance(item.output, str) else _parts(item.output, "tool")
-        return {"role": "tool", "tool_call_id": item.call_id, "content": output}
+        output = (TextPart(item.output),) if isinstance(item.output, str) else _parts(item.output, "tool")
+        return Message("tool", (ToolResultPart(item.call_id, output),))
     kind = item.type if isinstance(item, OtherItem | CustomToolCallItem | CustomToolCallOutputItem) else "unknown"
     raise bad_request(f"The input item type {kind!r} cannot be sent to this model: {ONLY_OPENAI}.", item=kind)
 
 
-def _parts(parts: Iterable[Any], role: str) -> list[dict[str, Any]]:
-    return [_part(part, role) for part in parts]
+def _parts(parts: Iterable[object], role: str) -> tuple[Part, ...]:
+    return tuple(_part(part, role) for part in parts)
 
 
-def _part(part: Any, role: str) -> dict[str, Any]:
+def _part(part: object, role: str) -> Part:
     if isinstance(part, InputText | OutputText):
-        return {"type": "text", "text": part.text}
+        return TextPart(part.text)
     if isinstance(part, InputImage):
         if not part.image_url:
             raise bad_request("input_image by file_id needs OpenAI's Files API: send image_url (a URL or a data: URL) "
                               f"for this model ({ONLY_OPENAI}).")
-        detail = {"original": "high"}.get(part.detail or "", part.detail)
-        return {"type": "image_url", "image_url": {"url": part.image_url, **({"detail": detail} if detail else {})}}
+        return ImagePart(part.image_url, {"original": "high"}.get(part.detail or "", part.detail))
     if isinstance(part, InputFile):
         if not part.file_data:
             raise bad_request("input_file by file_id or file_url cannot be sent to this model: send file_data "
                               "(a data: URL) instead.")
-        file = {"file_data": part.file_data, "filename": part.filename}
-        return {"type": "file", "file": {k: v for k, v in file.items() if v is not None}}
+        return FilePart(part.file_data, filename=part.filename)
     raise bad_request(f"A {role} message cannot hold a {getattr(part, 'type', '?')!r} part.")
