@@ -104,6 +104,14 @@ def test_a_key_that_cannot_afford_the_worst_case_gets_402(gateway: RunningGatewa
     assert answer.status_code == 402 and fake_upstream.requests == []
 
 
+def test_a_model_outside_the_keys_allow_list_is_403(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
+    plaintext, _ = new_key(gateway, allowed_models=["openai/*"])
+    with as_key(gateway, plaintext) as http:
+        answer = post(http, {"model": "openai/gpt-5", "models": [ANTHROPIC.model], "input": "hi"})
+    assert answer.status_code == 403 and ANTHROPIC.model in answer.json()["error"]["message"]
+    assert fake_upstream.requests == []
+
+
 def test_the_rate_limit_counts_responses_requests(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     plaintext, _ = new_key(gateway, rate_limit={"requests": 1, "interval": "1h"})
     fake_upstream.reply(openai_fake.FakeResponse([openai_fake.message("one")]).json_reply(),

@@ -226,9 +226,13 @@ class ResponsesOperation:
         return renderer.response(identity, usage, None, identity.created)
 
 
+# Fields OpenRouter's response object requires that OpenAI's may leave out (OpenRouter's `BaseResponsesResult`).
+OPENROUTER_REQUIRED = {"completed_at": None, "presence_penalty": None, "frequency_penalty": None}
+
+
 def rewritten(response: Mapping[str, Any], identity: Identity, usage: dict[str, Any] | None) -> dict[str, Any]:
     """OpenAI's response object as the gateway's: its generation id, the catalog model, and the usage as booked."""
-    body = {**response, "id": identity.id, "model": identity.model}
+    body = {**OPENROUTER_REQUIRED, **response, "id": identity.id, "model": identity.model}
     if isinstance(body.get("output"), list):
         body["output_text"] = output_text(body["output"])
     if usage is not None:

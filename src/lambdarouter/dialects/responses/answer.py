@@ -37,6 +37,8 @@ def echo_of(request: ResponsesRequest) -> dict[str, Any]:
         "parallel_tool_calls": True if request.parallel_tool_calls is None else request.parallel_tool_calls,
         "temperature": request.temperature,
         "top_p": request.top_p,
+        "presence_penalty": request.presence_penalty,  # OpenRouter's; its schema requires them (null: unset)
+        "frequency_penalty": request.frequency_penalty,
         "tool_choice": _dumped(request.tool_choice) if request.tool_choice is not None else "auto",
         "tools": [_dumped(tool) for tool in request.tools or ()],
         "max_output_tokens": request.max_output_tokens,
@@ -85,17 +87,16 @@ def error_body(error: GatewayError) -> dict[str, Any]:
 def response_body(identity: Identity, echo: Mapping[str, Any], status: Status, output: Sequence[dict[str, Any]],
                   usage: dict[str, Any] | None = None, *, finish: Finish | None = None,
                   error: GatewayError | None = None, completed_at: int | None = None) -> dict[str, Any]:
-    """One `response` object. `output_text` is OpenRouter's convenience field (the SDKs compute it too)."""
+    """One `response` object. `output_text` is OpenRouter's convenience field (the SDKs compute it too);
+    `completed_at` is null until it completed (OpenRouter's schema requires the field)."""
     body: dict[str, Any] = {
         "id": identity.id, "object": "response", "created_at": identity.created, "status": status,
         "model": identity.model, "output": list(output), "output_text": output_text(output),
         "error": error_body(error) if error is not None else None,
         "incomplete_details": ({"reason": INCOMPLETE_REASONS[finish.reason]}
                                if status == "incomplete" and finish is not None else None),
-        "usage": usage, **echo,
+        "usage": usage, **echo, "completed_at": completed_at if status == "completed" else None,
     }
-    if status == "completed" and completed_at is not None:
-        body["completed_at"] = completed_at
     return body
 
 
