@@ -252,7 +252,8 @@ def _openai_signature(body: dict[str, Any]) -> str | None:
 
 OPENAI = Upstream("openai", "openai/gpt-5", {}, openai_fake.UPSTREAM_PATH,
                   lambda a: _openai_answer(a).json_reply(), lambda a: _openai_answer(a).sse_reply(),
-                  _openai_tool_result, _openai_signature)
+                  _openai_tool_result, _openai_signature,
+                  lambda body: [tool["name"] for tool in body.get("tools") or () if "name" in tool])
 
 UPSTREAMS = [OPENAI, ANTHROPIC, GEMINI, BEDROCK]
 
