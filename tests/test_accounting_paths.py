@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.gateway import service
+from lambdarouter.gateway import books
+from lambdarouter.gateway.chat import ChatOperation
 from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
 from lambdarouter.store import GenerationRecord, Hold, KeySettings
@@ -53,11 +54,19 @@ def store(tmp_path: Path) -> FlakyStore:
     return FlakyStore(tmp_path / "paths.sqlite3")
 
 
+def in_process_gateway(store: SQLiteStore, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    """A gateway in this process on `store`, its OpenAI, Anthropic and Gemini hosts the fake upstream; ledger
+    retries without waiting."""
+    monkeypatch.setattr(books, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
+    credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{upstream.url}/v1",
+                       "ANTHROPIC_API_KEY": UPSTREAM_KEY, "ANTHROPIC_BASE_URL": upstream.url,
+                       "GEMINI_API_KEY": UPSTREAM_KEY, "GEMINI_BASE_URL": upstream.url})
+    return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
+
+
 @pytest.fixture
 def gateway(store: FlakyStore, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> Gateway:
-    monkeypatch.setattr(service, "SETTLE_BACKOFF", (0.01, 0.01, 0.01))
-    credentials = Env({"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{fake_upstream.url}/v1"})
-    return Gateway(load_catalog(EXTRA_MODELS), store, credentials)
+    return in_process_gateway(store, fake_upstream, monkeypatch)
 
 
 @pytest.fixture
@@ -113,7 +122,7 @@ def test_a_lost_ledger_write_is_logged_in_full(client: TestClient, store: FlakyS
     store.failures = -1
     auth, _ = limited_key(store)
     fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
-    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.service"):
+    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.books"):
         response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
     assert response.status_code == 200  # the client's answer never waits on the ledger's fate
     lost = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -133,7 +142,7 @@ def test_a_stream_never_read_is_recorded_as_aborted(gateway: Gateway, store: Fla
     request = ChatCompletionRequest.model_validate({"model": "openai/gpt-4o", "messages": HELLO, "stream": True})
 
     async def never_read() -> Any:
-        streamed = await gateway.stream(request, key)
+        streamed = await gateway.run_stream(ChatOperation(request), key)
         assert store.find_key(key_hash).holds != ()  # type: ignore[union-attr]
         await streamed.relay.close()
         await streamed.relay.close()  # idempotent

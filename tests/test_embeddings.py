@@ -46,14 +46,14 @@ def test_openai_sdk_default_base64_in_order_with_ledger(gateway: RunningGateway,
     plaintext, key_hash = new_key(gateway, limit=1)
     # Listed out of order: the gateway orders by `index`.
     fake_upstream.reply(Reply.json(openai_body([[0.5, -0.25], [1.0, 2.0]], 7, reverse=True)), path=OPENAI_PATH)
-    result = sdk(gateway, plaintext).embeddings.create(model="openai/text-embedding-3-small", input=["a", "b"],
-                                                       dimensions=2)
+    result = sdk(gateway, plaintext).embeddings.create(model="openai/text-embedding-3-small",
+                                                       input=["a b c", "d"], dimensions=2)
     assert [d.embedding for d in result.data] == [[0.5, -0.25], [1.0, 2.0]]
     assert result.usage.prompt_tokens == 7 and result.usage.total_tokens == 7
     sent = fake_upstream.requests[0].json()
-    assert sent["model"] == "text-embedding-3-small" and sent["input"] == ["a", "b"] and sent["dimensions"] == 2
+    assert sent["model"] == "text-embedding-3-small" and sent["input"] == ["a b c", "d"] and sent["dimensions"] == 2
     [record] = wait_for_records(gateway, key_hash, 1)
-    assert record.status == "success" and record.provider == "openai"
+    assert record.status == "success" and record.provider == "openai" and record.anomaly is None
     assert record.prompt_tokens == 7 and record.cost == 7 * price("openai/text-embedding-3-small")
     assert record.model == "openai/text-embedding-3-small"
 

@@ -140,6 +140,7 @@ def test_generation_metrics_have_low_cardinality_dimensions(on_aws: None,
         "GenerationsAborted": ("Count", [0.0]), "GenerationLatency": ("Milliseconds", [812.0]),
         "TimeToFirstToken": ("Milliseconds", [301.0]), "PromptTokens": ("Count", [14.0]),
         "CompletionTokens": ("Count", [9.0]), "Cost": ("None", [float(Decimal("0.000125"))]),
+        "UsageAnomalies": ("Count", [0.0]),
     }
     assert (emf["generation_id"], emf["model"], emf["status"]) == (record.id, "openai/gpt-4o", "success")
     assert "f" * 64 not in json.dumps(emf), "the key never goes into metrics"

@@ -5,8 +5,9 @@ its output back and prints the answer.
 
 Codex runs offline here: its native binary ships inside the npm package and talks only to its model provider.
 It sends OpenAI's built-in `web_search` tool unless told not to; a non-OpenAI model cannot run it (a 400 naming
-the tool), so the Claude config turns it off, as the README tells Codex users; GPT-5 gets it. The sandbox is bypassed because the
-test's container may not allow the namespaces Codex's bubblewrap sandbox needs; the command is a harmless echo.
+the tool), so the Claude config turns it off, as the README tells Codex users; GPT-5 gets it. The sandbox is
+bypassed because the test's container may not allow the namespaces Codex's bubblewrap sandbox needs; the command
+is a harmless echo.
 """
 
 from __future__ import annotations

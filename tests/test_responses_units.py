@@ -48,6 +48,7 @@ from lambdarouter.dialects.responses.render import ResponseRenderer
 from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.dialects.responses.translate import translate
 from lambdarouter.gateway.responses import NativeStream
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers.openai.responses import (
     NativeEvent,
     ResponsesCall,
@@ -55,7 +56,6 @@ from lambdarouter.providers.openai.responses import (
     build_request,
     events_of,
     parse_response,
-    stream_events,
 )
 from tests.fakes import openai_responses as fake
 from tests.responses_cases import assert_valid_stream
@@ -278,12 +278,12 @@ def test_the_native_stream_is_read_for_the_books() -> None:
                                fake.usage(20, 10, cached=5, reasoning_tokens=3))
     raw = [fake.sse(event).encode() for event in answer.events()] + [b"data: [DONE]\n\n"]
     events = decoder_events([b"".join(raw)[i:i + 7] for i in range(0, len(b"".join(raw)), 7)])
-    counted = [e for event in events for e in stream_events(event, "openai")]
+    counted = [e for event in events for e in event.counted]
     assert "".join(e.text for e in counted if isinstance(e, TextDelta)) == "Hi ✓"
     assert "".join(e.text or "" for e in counted if isinstance(e, ReasoningDelta)) == "Hmm"
     assert [e for e in counted if isinstance(e, Finish)] == [Finish("tool_calls", "completed")]
     assert [e.usage for e in counted if isinstance(e, UsageReport)] == [TokenUsage(20, 10, 5, 0, 3)]
-    whole = [e for e in events_of(answer.body(), "openai") if not isinstance(e, ToolCallDelta)]
+    whole = [e for e in events_of(answer.body()) if not isinstance(e, ToolCallDelta)]
     assert [e for e in whole if isinstance(e, UsageReport)] == [UsageReport(TokenUsage(20, 10, 5, 0, 3))]
 
 
@@ -308,8 +308,8 @@ def test_a_native_stream_cut_before_its_end_is_an_upstream_fault() -> None:
 
 def test_native_lifecycle_events_carry_the_gateways_identity_and_the_booked_usage() -> None:
     answer = fake.FakeResponse([fake.message("Hi")])
-    native = [NativeEvent(e["type"], json.dumps(e), e) for e in answer.events()]
-    shown = NativeStream({}, "openai")
+    native = [NativeEvent(e["type"], json.dumps(e), e, ()) for e in answer.events()]
+    shown = NativeStream({})
     frames = [frame for event in native if (frame := shown.chunk(IDENTITY, event)) is not None]
     assert len(frames) == len(native) - 1  # response.completed waits for the books
     created = json.loads(frames[0].body.decode().split("data: ", 1)[1])
@@ -319,7 +319,7 @@ def test_native_lifecycle_events_carry_the_gateways_identity_and_the_booked_usag
     (completed,) = shown.ending(IDENTITY, usage, None, 1)
     assert completed["sequence_number"] == native[-1].parsed["sequence_number"]
     assert completed["response"]["usage"]["cost"] == 0.5 and completed["response"]["id"] == IDENTITY.id
-    (failed,) = NativeStream({}, "openai").ending(IDENTITY, usage, GatewayError(502, "cut"), 1)
+    (failed,) = NativeStream({}).ending(IDENTITY, usage, GatewayError(502, "cut"), 1)
     assert failed["type"] == "response.failed" and failed["response"]["error"]["message"] == "cut"
 
 
@@ -337,13 +337,12 @@ FIELDS = st.dictionaries(st.sampled_from(["response", "item", "delta", "output_i
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(KINDS), FIELDS), max_size=6))
 def test_odd_native_streams_end_in_events_or_an_upstream_error(stream: list[tuple[str, dict[str, Any]]]) -> None:
-    decoder, shown = ResponsesStreamDecoder("openai"), NativeStream({}, "openai")
+    decoder, shown = ResponsesStreamDecoder("openai"), NativeStream({})
     status = 200
     try:
         for kind, fields in stream:
             data = "[DONE]" if kind == "[DONE]" else json.dumps({"type": kind, **fields})
             for native in decoder.feed(f"data: {data}\n\n".encode()):
-                stream_events(native, "openai")
                 shown.chunk(IDENTITY, native)
         decoder.close()
     except GatewayError as exc:
@@ -358,7 +357,7 @@ def test_odd_native_streams_end_in_events_or_an_upstream_error(stream: list[tupl
 def test_odd_native_answers_are_read_or_an_upstream_error(body: dict[str, Any]) -> None:
     status = 200
     try:
-        parse_response(json.dumps(body).encode(), "openai").events()
+        parsed("openai", parse_response, json.dumps(body).encode(), "openai")
     except GatewayError as exc:
         status = exc.status
     assert status in (200, 429, 502)

@@ -188,11 +188,11 @@ def test_a_ledger_write_lost_after_every_retry_is_logged_in_full(app_client: Tes
     auth, key_hash = _key(app_client)
     faulty.fail("transact_write_items", 10, "InternalServerError")
     fake_upstream.reply(Reply.json(completion_body(100, 200)), path="/v1/chat/completions")
-    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.service"):
+    with caplog.at_level(logging.WARNING, logger="lambdarouter.gateway.books"):
         generation, cost = _told(app_client.post("/chat/completions", json=CHAT, headers=auth))
     lost = [r for r in caplog.records if "LEDGER WRITE LOST" in r.getMessage()]
     assert len(lost) == 1 and generation in lost[0].getMessage()
     logged = json.loads(lost[0].getMessage().split("record: ", 1)[1])
     assert logged["id"] == generation and Decimal(str(logged["cost"])) == cost
-    assert faulty.raised["transact_write_items"] == 4  # the first try and three retries (service.SETTLE_BACKOFF)
+    assert faulty.raised["transact_write_items"] == 4  # the first try and three retries (books.SETTLE_BACKOFF)
     assert _store().query_generations(key_hash) == []

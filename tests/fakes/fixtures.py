@@ -27,15 +27,32 @@ def fake_upstream_server() -> Iterator[FakeUpstream]:
         yield upstream
 
 
+def _fresh(server: FakeUpstream) -> Iterator[FakeUpstream]:
+    server.reset()
+    yield server
+    errors = server.errors
+    server.reset()
+    if errors:
+        pytest.fail("fake upstream server errors:\n" + "\n".join(errors))
+
+
 @pytest.fixture
 def fake_upstream(fake_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     """A started, freshly reset :class:`FakeUpstream`; fails the test if the server itself crashed."""
-    fake_upstream_server.reset()
-    yield fake_upstream_server
-    errors = fake_upstream_server.errors
-    fake_upstream_server.reset()
-    if errors:
-        pytest.fail("fake upstream server errors:\n" + "\n".join(errors))
+    yield from _fresh(fake_upstream_server)
+
+
+@pytest.fixture(scope="module")
+def own_upstream_server() -> Iterator[FakeUpstream]:
+    """A fake upstream of the test module's own, for a suite whose gateway must not share the session's."""
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def own_upstream(own_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    """`own_upstream_server`, freshly reset, as `fake_upstream` is."""
+    yield from _fresh(own_upstream_server)
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,17 @@
 """Worst-case cost before a call, and token estimates where a provider never reported usage.
 
-Reservation estimate (over-estimating is safe: the hold is settled to the real cost after the call):
+Reservation estimate (over-estimating is safe: the hold is settled to the real cost after the call). It is an
+upper bound of what an honest provider can report, because it is also the most a generation may be charged
+(`pricing.bounded`): a report above it is an anomaly, booked at the reservation.
 
-- prompt tokens: the UTF-8 bytes of every message's text parts, tool definitions and response schema,
-  divided by 3 (tokenizers average 3.5-4.5 bytes per token on English, fewer on code and CJK; 3 stays
-  above them), plus 4 per message for role framing, plus 1,600 per image (the most any provider
-  documents for one image: Anthropic's 1.15 MP images; OpenAI high detail and Gemini are below).
+- prompt tokens: one per UTF-8 byte of every message's text parts, tool definitions and response schema (the
+  byte-level BPE and SentencePiece-with-byte-fallback tokenizers of every catalog model never make more tokens
+  than bytes; English averages 3.5-4.5 bytes per token, so this holds about four times what is usual), plus 4
+  per message for role framing, plus 1,600 per image (the most any provider documents for one image:
+  Anthropic's 1.15 MP images; OpenAI high detail and Gemini are below), plus TOKENS_FOR_TOOLS when the request
+  has tools.
 - output tokens: the request's `max_completion_tokens` / `max_tokens`, else the endpoint's maximum output,
-  else its context length.
+  else its context length; times `n`, the choices asked for.
 - prices: the highest of prompt and cache-write price for the prompt, of completion, reasoning and
   image-output price for the output (a model that can draw may spend every output token on images), plus the
   per-request and per-image prices; over every candidate endpoint, the dearest one.
@@ -33,8 +37,13 @@ from lambdarouter.core.events import TokenUsage
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.messages import ImagePart
 
-BYTES_PER_TOKEN_RESERVED = 3
+BYTES_PER_TOKEN_RESERVED = 1
 TOKENS_PER_IMAGE = 1600
+# The system prompt a provider adds when a request has tools: at most 530 tokens on Anthropic's list
+# (https://docs.anthropic.com/en/docs/tool-use-pricing-and-tokens, Claude 3 Opus with tool_choice auto).
+TOKENS_FOR_TOOLS = 600
+# Tokens a tokenizer may add around one text input (beginning and end of sequence).
+TOKENS_PER_INPUT = 2
 TOKENS_PER_MESSAGE = 4
 CHARS_PER_TOKEN_CHARGED = 4
 # One generated image, when the provider did not say: Gemini 2.5 Flash Image's documented 1290 tokens per
@@ -49,13 +58,14 @@ class PromptSize:
 
     text_bytes: int
     text_chars: int
-    messages: int
+    messages: int  # messages, or inputs: each one framed by a few tokens of its own
     images: int
+    framing: int = 0  # tokens the provider adds on its own (TOKENS_FOR_TOOLS)
 
     @property
     def reserved_tokens(self) -> int:
         return (math.ceil(self.text_bytes / BYTES_PER_TOKEN_RESERVED) + TOKENS_PER_MESSAGE * self.messages
-                + TOKENS_PER_IMAGE * self.images)
+                + TOKENS_PER_IMAGE * self.images + self.framing)
 
     @property
     def charged_tokens(self) -> int:
@@ -82,7 +92,8 @@ def measure(request: ChatCompletionRequest) -> PromptSize:
     if request.tools or request.response_format:
         text.append(request.model_dump_json(include={"tools", "response_format"}, exclude_none=True))
     joined = "".join(text)
-    return PromptSize(len(joined.encode()), len(joined), len(request.messages), images)
+    return PromptSize(len(joined.encode()), len(joined), len(request.messages), images,
+                      TOKENS_FOR_TOOLS if request.tools else 0)
 
 
 def output_limit(request: ChatCompletionRequest, endpoint: EndpointSpec) -> int:
@@ -91,22 +102,28 @@ def output_limit(request: ChatCompletionRequest, endpoint: EndpointSpec) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """The worst case over the candidates, and what it is made of (for the 402 message)."""
+    """The worst case of a request on one endpoint (or over every candidate, the dearest), and what it is
+    made of: what is reserved before the call, the most the call may be charged after it, and the 402."""
 
     amount: Decimal
     prompt_cost: Decimal
-    output_tokens: int
-    output_price: Decimal
+    output_tokens: int = 0
+    output_price: Decimal = Decimal(0)
+
+
+def output_price(endpoint: EndpointSpec) -> Decimal:
+    """The dearest price an output token may have on this endpoint (text, reasoning or image output)."""
+    return max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
 
 
 def quote(request: ChatCompletionRequest, size: PromptSize, endpoints: Sequence[EndpointSpec]) -> Quote:
     worst: Quote | None = None
     for endpoint in endpoints:
         prompt_price = max(endpoint.prompt, endpoint.cache_write or Decimal(0))
-        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
+        price = output_price(endpoint)
         prompt_cost = size.reserved_tokens * prompt_price + endpoint.request + size.images * endpoint.image
-        tokens = output_limit(request, endpoint)
-        candidate = Quote(prompt_cost + tokens * output_price, prompt_cost, tokens, output_price)
+        tokens = output_limit(request, endpoint) * (request.n or 1)
+        candidate = Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
         if worst is None or candidate.amount > worst.amount:
             worst = candidate
     assert worst is not None, "quote() needs at least one endpoint"
@@ -114,12 +131,16 @@ def quote(request: ChatCompletionRequest, size: PromptSize, endpoints: Sequence[
 
 
 def insufficient_credits(worst: Quote, available: Decimal) -> GatewayError:
-    """402 in OpenRouter's words."""
+    """402, in OpenRouter's words where the request buys output tokens."""
+    left = max(available, Decimal(0))
+    metadata = {"limit_remaining": float(left)}
+    if not (worst.output_tokens and worst.output_price > 0):
+        return GatewayError(402, f"This request requires more credits: it may cost up to ${worst.amount:f}, and "
+                                 f"the key has ${left:f} left.", metadata=metadata)
     spare = available - worst.prompt_cost
-    affordable = max(int(spare / worst.output_price), 0) if worst.output_price > 0 else 0
+    affordable = max(int(spare / worst.output_price), 0)
     return GatewayError(402, "This request requires more credits, or fewer max_tokens. You requested up to "
-                             f"{worst.output_tokens} tokens, but can only afford {affordable}.",
-                        metadata={"limit_remaining": float(max(available, Decimal(0)))})
+                             f"{worst.output_tokens} tokens, but can only afford {affordable}.", metadata=metadata)
 
 
 def fill_usage(usage: TokenUsage, size: PromptSize, output_chars: int, output_pieces: int) -> TokenUsage | None:

@@ -21,6 +21,9 @@ class Settings:
     # Until the first byte of a stream, or the whole of a non-streamed answer, across every failover and retry.
     request_deadline: float
     retry_rounds: int  # 1 = every candidate once, no retries
+    # The longest a stream may run, from its arrival (Lambda's own limit, 15 minutes, by default): `serve` ends
+    # a stream there too, with an error chunk and its cost, so that none outlives its budget hold.
+    stream_limit: float = 900.0
     # DynamoDB (AWS): used instead of SQLite when the keys and usage tables are both named.
     keys_table: str | None = None
     usage_table: str | None = None
@@ -37,6 +40,7 @@ class Settings:
             read_timeout=float(os.environ.get("LAMBDAROUTER_READ_TIMEOUT", "300")),
             request_deadline=float(os.environ.get("LAMBDAROUTER_REQUEST_DEADLINE", "120")),
             retry_rounds=max(int(os.environ.get("LAMBDAROUTER_RETRY_ROUNDS", "3")), 1),
+            stream_limit=float(os.environ.get("LAMBDAROUTER_STREAM_LIMIT", "900")),
             keys_table=os.environ.get("LAMBDAROUTER_KEYS_TABLE") or None,
             usage_table=os.environ.get("LAMBDAROUTER_USAGE_TABLE") or None,
             idempotency_table=os.environ.get("LAMBDAROUTER_IDEMPOTENCY_TABLE") or None,

@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any, Protocol
 
-from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.errors import GatewayError, not_configured
 
 logger = logging.getLogger(__name__)
 DEFAULT_SECRET_TTL = 300
@@ -60,8 +60,7 @@ class SecretCredentials:
         return value
 
     def _unavailable(self, why: str) -> GatewayError:
-        return GatewayError(503, f"Provider credentials are unavailable: the secret {self.secret_id} {why}.",
-                            retryable=False)
+        return not_configured(f"Provider credentials are unavailable: the secret {self.secret_id} {why}.")
 
 
 def credentials_from_env() -> Credentials:

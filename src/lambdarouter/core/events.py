@@ -3,14 +3,44 @@
 Adapters translate a provider's stream (or its whole response) into these events; the service turns
 them into OpenAI chunks or folds them into one completion. One type for both paths means the streamed
 and non-streamed answers cannot drift apart (the simonw/llm approach).
+
+An event is checked when it is built: an adapter copies what the provider sent into it, and a provider may
+send anything in a 200 (`content` as a number, usage as strings, negative or fractional counts). What does not
+fit raises `MalformedEvent` right there, inside the adapter, where the gateway's seam turns it into an upstream
+fault (a 502 another endpoint may answer) instead of an error somewhere downstream, after the books opened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Literal, get_args
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+FINISH_REASONS: frozenset[str] = frozenset(get_args(FinishReason))
+
+
+class MalformedEvent(ValueError):
+    """A provider's answer does not fit the event it was read into; the message says which field, never
+    its value (which may be anything the provider sent)."""
+
+
+def token_count(value: Any, name: str = "a token count") -> int:
+    """A provider's token count: a finite non-negative integer (an integral float passes, as JSON may carry
+    one); absent (None) is 0. Anything else is a malformed answer: a count must never be guessed from a
+    string, rounded from a fraction, or allowed to credit the key."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value >= 0 and value.is_integer():
+        return int(value)
+    raise MalformedEvent(f"{name} is not a non-negative integer")
+
+
+def _text(value: Any, name: str, optional: bool = False) -> None:
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise MalformedEvent(f"{name} is not a string")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +59,14 @@ class TokenUsage:
     reasoning_tokens: int = 0
     image_tokens: int = 0
 
+    def __post_init__(self) -> None:
+        counts = (self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.cache_write_tokens,
+                  self.reasoning_tokens, self.image_tokens)
+        if not all(type(value) is int and value >= 0 for value in counts):
+            wrong = next(spec.name for spec, value in zip(fields(self), counts, strict=True)
+                         if not (type(value) is int and value >= 0))
+            raise MalformedEvent(f"usage {wrong} is not a non-negative integer")
+
     def merge(self, other: TokenUsage) -> TokenUsage:
         """Later reports win field by field where they are non-zero (providers report usage in pieces)."""
         return TokenUsage(
@@ -45,10 +83,16 @@ class TokenUsage:
 class TextDelta:
     text: str
 
+    def __post_init__(self) -> None:
+        _text(self.text, "text content")
+
 
 @dataclass(frozen=True, slots=True)
 class RefusalDelta:
     text: str
+
+    def __post_init__(self) -> None:
+        _text(self.text, "a refusal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +102,11 @@ class ReasoningDelta:
     text: str | None = None
     detail: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        _text(self.text, "reasoning text", optional=True)
+        if not (self.detail is None or isinstance(self.detail, dict)):
+            raise MalformedEvent("a reasoning detail is not an object")
+
 
 @dataclass(frozen=True, slots=True)
 class ImageDelta:
@@ -65,6 +114,9 @@ class ImageDelta:
     `message.images[]` / `delta.images[]` entry (https://openrouter.ai/docs/features/multimodal/image-generation)."""
 
     url: str
+
+    def __post_init__(self) -> None:
+        _text(self.url, "an image URL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +128,32 @@ class ToolCallDelta:
     name: str | None = None
     arguments: str = ""
 
+    def __post_init__(self) -> None:
+        if not (type(self.index) is int and self.index >= 0):
+            raise MalformedEvent("a tool call index is not a non-negative integer")
+        _text(self.id, "a tool call id", optional=True)
+        _text(self.name, "a tool call name", optional=True)
+        _text(self.arguments, "tool call arguments")
+
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
     native: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.reason not in FINISH_REASONS:
+            raise MalformedEvent("a finish reason is not one of the known ones")
+        _text(self.native, "a finish reason", optional=True)
+
 
 @dataclass(frozen=True, slots=True)
 class UsageReport:
     usage: TokenUsage
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.usage, TokenUsage):
+            raise MalformedEvent("a usage report is not a usage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +163,11 @@ class UpstreamInfo:
     model: str | None = None
     system_fingerprint: str | None = None
     id: str | None = None  # the provider's own id of this response: /generation's `upstream_id`
+
+    def __post_init__(self) -> None:
+        _text(self.model, "the model name", optional=True)
+        _text(self.system_fingerprint, "the system fingerprint", optional=True)
+        _text(self.id, "the response id", optional=True)
 
 
 StreamEvent = (TextDelta | RefusalDelta | ReasoningDelta | ImageDelta | ToolCallDelta | Finish | UsageReport

@@ -1,7 +1,14 @@
-"""Cost of a generation from the catalog's prices: exact `Decimal` USD, never estimated tokens."""
+"""Cost of a generation from the catalog's prices: exact `Decimal` USD, never estimated tokens.
+
+And the one rule for what a generation may cost (issue 15): never below zero, and never above what was
+reserved for it before the call (`budget.quote` on the endpoint that served it: the prompt estimate plus
+the request's `max_tokens`, or the endpoint's output cap). An upstream that reports more usage than that
+could have cost is not believed: the reservation is booked, and the claim kept as an anomaly.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from lambdarouter.core.catalog.spec import EndpointSpec
@@ -14,11 +21,13 @@ def generation_cost(usage: TokenUsage, endpoint: EndpointSpec) -> Decimal:
     Reasoning tokens are part of `completion_tokens`; they are billed at the endpoint's reasoning price
     when it has one, else at the completion price (as OpenAI and Anthropic bill them). So are the tokens of
     generated images, billed at the endpoint's image-output price when it has one (Gemini's image models).
+    A report whose parts exceed their whole (more reasoning tokens than completion tokens) is billed for
+    the whole: no part can make another one negative.
     """
     cache_read_price = endpoint.cache_read if endpoint.cache_read is not None else endpoint.prompt
     cache_write_price = endpoint.cache_write if endpoint.cache_write is not None else endpoint.prompt
     uncached = max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
-    reasoning = usage.reasoning_tokens if endpoint.reasoning is not None else 0
+    reasoning = min(usage.reasoning_tokens, usage.completion_tokens) if endpoint.reasoning is not None else 0
     images = max(min(usage.image_tokens, usage.completion_tokens - reasoning), 0) if endpoint.image_output else 0
     return (
         uncached * endpoint.prompt
@@ -29,3 +38,27 @@ def generation_cost(usage: TokenUsage, endpoint: EndpointSpec) -> Decimal:
         + images * (endpoint.image_output or Decimal(0))
         + endpoint.request
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one generation is booked at (and the client told), and what its usage claimed when that was more
+    than the ceiling allowed (None when the usage was believed)."""
+
+    cost: Decimal
+    claimed: Decimal | None = None
+
+    @property
+    def anomaly(self) -> str | None:
+        """The ledger's note on a claim that was not believed."""
+        if self.claimed is None:
+            return None
+        return f"usage claimed ${self.claimed:f}, above the ${self.cost:f} reserved for the request; booked that"
+
+
+def bounded(cost: Decimal, ceiling: Decimal) -> Charge:
+    """`cost` within [0, ceiling]: the charge for a generation whose worst case was `ceiling`."""
+    cost = max(cost, Decimal(0))
+    if cost > ceiling:
+        return Charge(ceiling, claimed=cost)
+    return Charge(cost)

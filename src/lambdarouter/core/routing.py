@@ -17,7 +17,7 @@ from lambdarouter.core.budget import measure
 from lambdarouter.core.catalog import Catalog, ResolvedModel
 from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
 from lambdarouter.core.credentials import Credentials
-from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.core.errors import GatewayError, bad_request, not_configured
 from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
 from lambdarouter.core.parameters import PARAMETER_OF_FIELD
@@ -290,7 +290,7 @@ def _nothing_left(requested: Sequence[str], removed: Sequence[tuple[str, bool]])
     names = ", ".join(requested)
     reasons = "; ".join(reason for reason, _ in removed) or "no endpoints"
     if removed and all(credentials_only for _, credentials_only in removed):
-        return GatewayError(503, f"No provider is configured for {names}. {reasons}")
+        return not_configured(f"No provider is configured for {names}. {reasons}")
     return GatewayError(404, f"No endpoint can serve this request for {names}: {reasons}")
 
 

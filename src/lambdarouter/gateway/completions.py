@@ -5,17 +5,21 @@ legacy feature it lists in `supported_parameters`); a chat-only endpoint gets th
 of a chat request through its own wire format, which cannot honour the legacy-only features. Which path a
 candidate takes is data (`EndpointSpec.apis`); one request may fall back from one kind to the other. A
 feature no candidate can honour is a 400 before any upstream call. Admission, failover, the ledger row and
-`usage.cost` are `Gateway.operate` / `operate_stream`'s, as for every operation.
+`usage.cost` are `Gateway.run` / `run_stream`'s, as for every operation.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack
 from decimal import Decimal
 
-from lambdarouter.core.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGED, PromptSize
+from lambdarouter.core.budget import (
+    BYTES_PER_TOKEN_RESERVED,
+    CHARS_PER_TOKEN_CHARGED,
+    TOKENS_PER_INPUT,
+    PromptSize,
+    Quote,
+)
 from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import (
@@ -36,7 +40,8 @@ from lambdarouter.dialects.openrouter.completions import (
     error_body,
 )
 from lambdarouter.dialects.openrouter.inbound import to_canonical
-from lambdarouter.gateway.operation import Done, keep_or_400
+from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation, keep_or_400
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, decoded
 from lambdarouter.providers.openai.chat import FINISH_REASONS
@@ -59,12 +64,12 @@ def _size(request: CompletionRequest) -> PromptSize:
     prompts = request.prompts()
     if isinstance(prompts[0], str):
         joined = "".join(p for p in prompts if isinstance(p, str))
-        return PromptSize(len(joined.encode()), len(joined), 0, 0)
+        return PromptSize(len(joined.encode()), len(joined), 0, 0, TOKENS_PER_INPUT * len(prompts))
     count = sum(len(p) for p in prompts)  # token ids: reserve and estimate exactly their number
     return PromptSize(count * BYTES_PER_TOKEN_RESERVED, count * CHARS_PER_TOKEN_CHARGED, 0, 0)
 
 
-class TextCompletionOperation:
+class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, TextPiece, TextCompletion]):
     output = "text"
 
     def __init__(self, request: CompletionRequest) -> None:
@@ -90,13 +95,14 @@ class TextCompletionOperation:
             return f"does not take {describe(missing)}" if missing else None
         return f"is a chat model, which cannot take {describe(self.features)}" if self.features else None
 
-    def worst_case(self, candidate: Candidate) -> Decimal:
+    def quote(self, candidate: Candidate) -> Quote:
         """The prompt once, plus every completion generated (`best_of` or `n` per prompt) at full length."""
         e = candidate.endpoint
         out = self.request.max_tokens or e.max_output_tokens or e.context_length
         generated = len(self.request.prompts()) * self.request.choices_per_prompt() * out
-        return (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0))
-                + generated * max(e.completion, e.reasoning or Decimal(0)) + e.request)
+        prompt_cost = self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+        price = max(e.completion, e.reasoning or Decimal(0))
+        return Quote(prompt_cost + generated * price, prompt_cost, generated, price)
 
     def _native_call(self, candidate: Candidate, stream: bool) -> NativeCall:
         return NativeCall(self.request, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
@@ -110,16 +116,21 @@ class TextCompletionOperation:
         if native(candidate):
             body = await transport.send(NATIVE.build_request(self._native_call(candidate, False)), NATIVE, provider,
                                         timeout)
-            return NATIVE.parse_response(body, provider)
+            return parsed(provider, NATIVE.parse_response, body, provider)
         adapter = adapter_for(candidate.host.spec.wire_format)
         body = await transport.send(adapter.build_request(self._chat_call(candidate, False)), adapter, provider,
                                     timeout)
-        return _folded(adapter.parse_response(body))
+        return _folded(parsed(provider, adapter.parse_response, body))
 
     def outcome(self, result: TextPiece) -> tuple[Sequence[StreamEvent], int]:
         return self.events(result), 0
 
-    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[TextPiece]]:
+    async def answer(self, result: TextPiece, receipt: Receipt) -> TextCompletion:
+        answer = _completion(receipt.identity(), result.choices, result.system_fingerprint)
+        answer.usage = usage_body(receipt.usage, receipt.cost)
+        return answer
+
+    async def open(self, candidate: Candidate) -> Opened[TextPiece]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if native(candidate):
             native_request = NATIVE.build_request(self._native_call(candidate, True))
@@ -158,14 +169,6 @@ class TextCompletionOperation:
 def _completion(identity: Identity, choices: list[CompletionChoice], fingerprint: str | None) -> TextCompletion:
     return TextCompletion(id=identity.id, created=identity.created, model=identity.model,
                           provider=identity.provider, choices=choices, system_fingerprint=fingerprint)
-
-
-def response(done: Done[TextPiece]) -> TextCompletion:
-    served = done.served_by
-    identity = Identity(done.id, int(time.time()), served.model.id, served.endpoint.host)
-    answer = _completion(identity, done.result.choices, done.result.system_fingerprint)
-    answer.usage = usage_body(done.usage, done.cost)
-    return answer
 
 
 def _folded(events: list[StreamEvent]) -> TextPiece:

@@ -13,15 +13,22 @@ import base64
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
-from lambdarouter.core.budget import BYTES_PER_TOKEN_RESERVED, CHARS_PER_TOKEN_CHARGED, PromptSize
+from lambdarouter.core.budget import (
+    BYTES_PER_TOKEN_RESERVED,
+    CHARS_PER_TOKEN_CHARGED,
+    TOKENS_PER_INPUT,
+    PromptSize,
+    Quote,
+)
 from lambdarouter.core.errors import bad_request
 from lambdarouter.core.events import StreamEvent, TokenUsage, UsageReport
 from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage
-from lambdarouter.gateway.operation import Done
+from lambdarouter.gateway.operation import Operation, Receipt
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
+from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, check_count, embedding_adapter_for
 
 # Upstream calls in flight at once for one request (Titan takes one input per call).
@@ -37,12 +44,12 @@ class Embedded:
 def _size(texts: list[str] | None, tokens: list[list[int]] | None) -> PromptSize:
     if texts is not None:
         joined = "".join(texts)
-        return PromptSize(len(joined.encode()), len(joined), 0, 0)
+        return PromptSize(len(joined.encode()), len(joined), 0, 0, TOKENS_PER_INPUT * len(texts))
     count = sum(len(t) for t in tokens or [])  # token arrays: reserve and charge exactly their length
     return PromptSize(count * BYTES_PER_TOKEN_RESERVED, count * CHARS_PER_TOKEN_CHARGED, 0, 0)
 
 
-class EmbeddingOperation:
+class EmbeddingOperation(Operation[Embedded, EmbeddingResponse]):
     output = "embeddings"
 
     def __init__(self, request: EmbeddingRequest) -> None:
@@ -65,8 +72,9 @@ class EmbeddingOperation:
                 raise bad_request(f"Token-array input is not supported by the providers of {names}; send strings.")
         return candidates
 
-    def worst_case(self, candidate: Candidate) -> Decimal:
-        return self.size.reserved_tokens * candidate.endpoint.prompt + candidate.endpoint.request
+    def quote(self, candidate: Candidate) -> Quote:
+        worst = self.size.reserved_tokens * candidate.endpoint.prompt + candidate.endpoint.request
+        return Quote(worst, worst)
 
     async def attempt(self, candidate: Candidate) -> Embedded:
         adapter = embedding_adapter_for(candidate.host.spec.wire_format)
@@ -83,7 +91,7 @@ class EmbeddingOperation:
             async with gate:
                 body = await transport.send(adapter.build_request(batch), adapter, provider,
                                             transport.timeout_for(candidate.host.spec))
-            result = check_count(adapter.parse_response(body, batch), batch, provider)
+            result = check_count(parsed(provider, adapter.parse_response, body, batch), batch, provider)
             return Embedded(result.vectors, result.prompt_tokens)
 
         # gather keeps the batches' order, so vectors come back in input order.
@@ -93,15 +101,20 @@ class EmbeddingOperation:
     def outcome(self, result: Embedded) -> tuple[Sequence[StreamEvent], int]:
         return [UsageReport(TokenUsage(prompt_tokens=result.prompt_tokens))], 0
 
+    async def answer(self, result: Embedded, receipt: Receipt) -> EmbeddingResponse:
+        encoding = self.request.encoding_format
+        try:
+            data = [Embedding(index=i, embedding=encode_base64(v) if encoding == "base64" else v)
+                    for i, v in enumerate(result.vectors)]
+        except (struct.error, OverflowError):  # a value no float32 holds: the provider's answer is wrong
+            raise malformed("an embedding with values out of the float32 range",
+                            receipt.served_by.endpoint.host) from None
+        tokens = receipt.usage.prompt_tokens
+        return EmbeddingResponse(id=receipt.id, data=data, model=receipt.served_by.model.id,
+                                 provider=receipt.served_by.endpoint.host,
+                                 usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens,
+                                                      cost=float(receipt.cost)))
+
 
 def encode_base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-
-
-def response(done: Done[Embedded], encoding: str) -> EmbeddingResponse:
-    data = [Embedding(index=i, embedding=encode_base64(v) if encoding == "base64" else v)
-            for i, v in enumerate(done.result.vectors)]
-    tokens = done.usage.prompt_tokens
-    return EmbeddingResponse(id=done.id, data=data, model=done.served_by.model.id,
-                             provider=done.served_by.endpoint.host,
-                             usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens, cost=float(done.cost)))

@@ -1,10 +1,11 @@
 """Failover and retries around the adapters: the request still succeeds when a provider fails.
 
-Before the first byte reaches the client, a retryable failure (connect error, timeout, 408, 429, 5xx)
-moves on to the next endpoint of the same model at once; any other failure moves on to the next model of
-the `models` list. Endpoints whose failure was transient (timeouts, 429, 5xx — not a provider refusing the
-gateway's credentials) are tried again in a next round, after an exponential backoff with full jitter (or
-the provider's `retry-after`), while the request's deadline allows.
+Before the first byte reaches the client, a retryable failure (an upstream's or the connection's: connect error,
+timeout, 408, 429, 5xx, an answer it could not read) moves on to the next endpoint of the same model at once; any
+other failure moves on to the next model of the `models` list. Only failures of the upstream or of the way to it
+count against an endpoint's health (`GatewayError.endpoint_fault`). Endpoints whose failure was transient
+(timeouts, 429, 5xx — not a provider refusing the gateway's credentials) are tried again in a next round, after
+an exponential backoff with full jitter (or the provider's `retry-after`), while the request's deadline allows.
 """
 
 from __future__ import annotations
@@ -47,13 +48,19 @@ def retry_after_seconds(error: GatewayError) -> float | None:
 
 
 def _deadline_error(seconds: float) -> GatewayError:
-    return GatewayError(408, f"No provider answered within the request deadline ({seconds:g} s).")
+    return GatewayError(408, f"No provider answered within the request deadline ({seconds:g} s).",
+                        retryable=True, origin="transport")
 
 
 async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate], Awaitable[T]],
                        attempts: list[Attempt], health: HealthBoard, policy: RetryPolicy,
-                       rng: random.Random | None = None) -> tuple[Candidate, T]:
-    """The first candidate that answers, and its answer; else the last error, before the deadline."""
+                       rng: random.Random | None = None,
+                       confirm: Callable[[Candidate, T], Awaitable[T]] | None = None) -> tuple[Candidate, T]:
+    """The first candidate that answers, and its answer; else the last error, before the deadline.
+
+    `confirm` checks an answer before it is taken (a stream's first piece), outside the deadline (a model may
+    think for minutes before its first token; the transport's read timeout bounds that wait); what it raises
+    fails the attempt like the attempt's own errors."""
     draw = rng or random.Random()  # noqa: S311 - jitter, not crypto
     deadline = time.monotonic() + policy.deadline_seconds
     pending = list(candidates)
@@ -70,12 +77,12 @@ async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate
                 raise last or _deadline_error(policy.deadline_seconds)
             started = time.monotonic()
             try:
-                async with asyncio.timeout(remaining):
-                    result = await attempt(candidate)
+                result = await _answer_of(candidate, attempt, confirm, remaining)
             except (GatewayError, TimeoutError) as exc:
                 error = exc if isinstance(exc, GatewayError) else _deadline_error(policy.deadline_seconds)
                 attempts.append((candidate.endpoint.host, error.status, _ms(started)))
-                health.record_failure(candidate.key)
+                if error.endpoint_fault:  # not a client's bad request, nor the gateway's own refusal
+                    health.record_failure(candidate.key)
                 last = error
                 if isinstance(exc, TimeoutError):
                     raise error from None
@@ -101,6 +108,14 @@ async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate
         await asyncio.sleep(pause)
     assert last is not None, "first_answer() needs at least one candidate"
     raise last
+
+
+async def _answer_of(candidate: Candidate, attempt: Callable[[Candidate], Awaitable[T]],
+                     confirm: Callable[[Candidate, T], Awaitable[T]] | None, remaining: float) -> T:
+    """One attempt within what is left of the deadline, then its check (outside it)."""
+    async with asyncio.timeout(remaining):
+        result = await attempt(candidate)
+    return await confirm(candidate, result) if confirm is not None else result
 
 
 def _ms(since: float) -> int:

@@ -4,7 +4,7 @@ number of images that came back, plus the tokens the provider reports at the end
 image models price their output per image token: `image_output`). Images whose tokens the provider did not
 count apart are charged as chat charges them (budget.fill_image_tokens).
 
-`response_format: url` answers a presigned S3 GET URL when a bucket is configured (gateway/image_store.py), else a
+`response_format: url` answers a presigned S3 GET URL when a bucket is configured (image_store.py), else a
 `data:` URL of the image, which works wherever a URL to an image is taken.
 """
 
@@ -13,14 +13,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
 
 import anyio
 import anyio.to_thread
 
-from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, PromptSize
+from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, PromptSize, Quote, output_price
+from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent, TokenUsage, UsageReport
+from lambdarouter.core.pricing import generation_cost
 from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.images import (
     ImageData,
@@ -29,12 +30,13 @@ from lambdarouter.dialects.openrouter.images import (
     ImageUsage,
 )
 from lambdarouter.gateway import image_store
-from lambdarouter.gateway.operation import Done, keep_or_400
+from lambdarouter.gateway.operation import Operation, Priced, Receipt, keep_or_400, token_priced_images
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
 from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
 
 
-class ImageGenerationOperation:
+class ImageGenerationOperation(Operation[ImageBatch, ImageGenerationResponse]):
     output = "image"
 
     def __init__(self, request: ImageGenerationRequest) -> None:
@@ -47,16 +49,21 @@ class ImageGenerationOperation:
         """The endpoints whose model takes this size, count and options; else a 400 with each reason."""
         return keep_or_400(candidates, lambda c: adapter_of(c).refuse(self.request, c.endpoint))
 
-    def worst_case(self, candidate: Candidate) -> Decimal:
+    def quote(self, candidate: Candidate) -> Quote:
         """Per-image prices, plus for token-priced models each call's prompt and each image's output tokens."""
         endpoint, adapter, n = candidate.endpoint, adapter_of(candidate), self.request.n
         calls = n if adapter.one_per_call else 1
         held = adapter.output_tokens_held(self.request)
         if endpoint.image_output is not None:
             held = max(held, TOKENS_PER_OUTPUT_IMAGE)  # what an image is charged when its tokens go unreported
-        output_price = max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
-        return (n * endpoint.image + endpoint.request + calls * self.size.reserved_tokens * endpoint.prompt
-                + n * held * output_price)
+        prompt_cost = n * endpoint.image + endpoint.request + calls * self.size.reserved_tokens * endpoint.prompt
+        return Quote(prompt_cost + n * held * output_price(endpoint), prompt_cost)
+
+    def price(self, usage: TokenUsage, reported: TokenUsage, images: int, endpoint: EndpointSpec) -> Priced:
+        """Each image at the per-image price; a token-priced model's image tokens as chat's are."""
+        priced = (token_priced_images(usage, reported, images, endpoint) if endpoint.image_output is not None
+                  else Priced(usage, generation_cost(usage, endpoint)))
+        return Priced(priced.usage, priced.cost + images * endpoint.image, priced.estimated)
 
     async def attempt(self, candidate: Candidate) -> ImageBatch:
         adapter = adapter_of(candidate)
@@ -66,19 +73,34 @@ class ImageGenerationOperation:
         async def call() -> ImageBatch:
             body = await transport.send(adapter.build_request(job), adapter, provider,
                                         transport.timeout_for(candidate.host.spec))
-            return adapter.parse_response(body, job)
+            return parsed(provider, adapter.parse_response, body, job)
 
         batch = await call() if not adapter.one_per_call or self.request.n == 1 else await _each(call, self.request.n)
         images = batch.images[: self.request.n]
         if not images:
             # Every image withheld (a provider's safety filter drops them silently): nothing to charge for.
             raise GatewayError(502, f"{provider} returned no images for this prompt.",
-                               metadata={"provider_name": provider})
+                               metadata={"provider_name": provider}, origin="upstream")
         return ImageBatch(images, batch.usage)
 
     def outcome(self, result: ImageBatch) -> tuple[Sequence[StreamEvent], int]:
-        # Image tokens a token-priced model left unreported are estimated by the books (`close_books`).
+        # Image tokens a token-priced model left unreported are estimated by its price (`price`).
         return [UsageReport(result.usage)], len(result.images)
+
+    async def answer(self, result: ImageBatch, receipt: Receipt) -> ImageGenerationResponse:
+        images, served = result.images, receipt.served_by
+        if self.request.response_format == "b64_json":
+            data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in images]
+        else:
+            if image_store.bucket() is None:
+                urls = [image_store.data_url(image) for image in images]
+            else:
+                urls = await anyio.to_thread.run_sync(image_store.publish, receipt.id, images)
+            data = [ImageData(url=url, revised_prompt=image.revised_prompt)
+                    for url, image in zip(urls, images, strict=True)]
+        return ImageGenerationResponse(id=receipt.id, created=int(time.time()), data=data, model=served.model.id,
+                                       provider=served.endpoint.host,
+                                       usage=ImageUsage(images=len(images), cost=float(receipt.cost)))
 
 
 def adapter_of(candidate: Candidate) -> ImageAdapter:
@@ -110,19 +132,3 @@ async def _each(call: Callable[[], Awaitable[ImageBatch]], calls: int) -> ImageB
 
 def _total(usages: list[TokenUsage]) -> TokenUsage:
     return TokenUsage(*(sum(getattr(u, f.name) for u in usages) for f in dataclasses.fields(TokenUsage)))
-
-
-async def response(done: Done[ImageBatch], request: ImageGenerationRequest) -> ImageGenerationResponse:
-    images = done.result.images
-    if request.response_format == "b64_json":
-        data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in images]
-    else:
-        if image_store.bucket() is None:
-            urls = [image_store.data_url(image) for image in images]
-        else:
-            urls = await anyio.to_thread.run_sync(image_store.publish, done.id, images)
-        data = [ImageData(url=url, revised_prompt=image.revised_prompt) for url, image in zip(urls, images,
-                                                                                               strict=True)]
-    return ImageGenerationResponse(id=done.id, created=int(time.time()), data=data, model=done.served_by.model.id,
-                                   provider=done.served_by.endpoint.host,
-                                   usage=ImageUsage(images=len(images), cost=float(done.cost)))

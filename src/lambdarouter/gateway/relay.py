@@ -1,88 +1,58 @@
 """A stream on its way from the upstream to the client, and its accounting however it ends.
 
-The relay yields OpenAI chunks as the provider's events arrive; whatever ends it (the last event, an upstream
-failure after the first byte, a client that went away) closes the books exactly once through the service's
-`finish`, which records what was produced.
+The relay yields the operation's chunks as the provider's pieces arrive; whatever ends it (the last piece, an
+upstream failure after the first byte, the stream's time limit, a client that went away) closes the books
+exactly once through the ledger, which records what was produced, and the last chunks tell the client what
+that cost.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import logging
+import time
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from decimal import Decimal
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.core.events import StreamEvent, TokenUsage
-from lambdarouter.dialects.openrouter import assemble
-from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.chat import ChatCompletionChunk
+from lambdarouter.gateway.books import Generation, Ledger, Status
+from lambdarouter.gateway.operation import StreamingOperation
 
-if TYPE_CHECKING:
-    from lambdarouter.gateway.service import Generation
-
-FinishBooks = Callable[["Generation", str, GatewayError | None], Awaitable[None]]
 P = TypeVar("P")  # what the upstream stream yields: events (chat), or an operation's own pieces
 C = TypeVar("C")  # what the client is sent: a chunk the SSE writer serializes
-P_contra = TypeVar("P_contra", contravariant=True)
-C_co = TypeVar("C_co", covariant=True)
+logger = logging.getLogger(__name__)
+
+# Lambda ends an invocation after 15 minutes; `serve` ends a stream at the same limit, so that no stream
+# outlives the hold set aside for it (service.hold_seconds) and keeps spending past its budget.
+STREAM_LIMIT_SECONDS = 15 * 60.0
 
 
-class Renderer(Protocol[P_contra, C_co]):
-    """How one kind of stream is counted and shown: chat's, or an operation's (legacy completions)."""
-
-    def events(self, piece: P_contra) -> Sequence[StreamEvent]:
-        """What the books count of one piece (text, finish, usage)."""
-        ...
-
-    def chunk(self, identity: Identity, piece: P_contra, first: bool) -> C_co | None: ...
-
-    def ending(self, identity: Identity, usage: TokenUsage, cost: Decimal,
-               error: GatewayError | None) -> Sequence[C_co]:
-        """The chunks after the last piece: the error (if the stream failed after its first byte), the usage."""
-        ...
-
-
-class ChatRenderer:
-    """Provider events as OpenAI chat chunks."""
-
-    def events(self, piece: StreamEvent) -> Sequence[StreamEvent]:
-        return (piece,)
-
-    def chunk(self, identity: Identity, piece: StreamEvent, first: bool) -> ChatCompletionChunk | None:
-        return assemble.chunk(identity, piece, first)
-
-    def ending(self, identity: Identity, usage: TokenUsage, cost: Decimal,
-               error: GatewayError | None) -> list[ChatCompletionChunk]:
-        closing = [assemble.error_chunk(identity, error)] if error is not None else []
-        return [*closing, assemble.usage_chunk(identity, usage, cost)]
-
-
-CHAT = ChatRenderer()
+def time_limit_error(seconds: float) -> GatewayError:
+    return GatewayError(408, f"The stream reached the gateway's time limit ({seconds:g} s).", origin="gateway")
 
 
 class Relay(Generic[P, C]):
     """One open upstream stream on its way to the client, and its accounting whatever way it ends."""
 
-    def __init__(self, finish: FinishBooks, generation: Generation, stack: AsyncExitStack,
-                 pieces: AsyncIterator[P], renderer: Renderer[P, C] | None = None) -> None:
-        self.finish, self.generation, self.stack, self.pieces = finish, generation, stack, pieces
-        self.renderer: Renderer[P, C] = renderer if renderer is not None else CHAT  # type: ignore[assignment]
+    def __init__(self, ledger: Ledger, generation: Generation, stack: AsyncExitStack, pieces: AsyncIterator[P],
+                 operation: StreamingOperation[Any, Any, P, C], limit: float = STREAM_LIMIT_SECONDS) -> None:
+        self.ledger, self.generation, self.stack, self.pieces = ledger, generation, stack, pieces
+        self.operation = operation
+        self.limit = limit  # seconds from the generation's admission
 
     async def chunks(self) -> AsyncIterator[C]:
-        generation, renderer = self.generation, self.renderer
-        identity, status, error, first = generation.identity(), "aborted", None, True
+        generation, operation = self.generation, self.operation
+        identity, first = generation.identity(), True
+        status: Status = "aborted"
+        error: GatewayError | None = None
         try:
             async with self.stack:
-                async for piece in self.pieces:
-                    counted = [event for event in renderer.events(piece) if generation.shows(event)]
-                    if not counted:
+                while (piece := await self._next()) is not None:
+                    if not generation.count(operation.events(piece[0])):
                         continue
-                    for event in counted:
-                        generation.acc.add(event)
-                    out = renderer.chunk(identity, piece, first)
+                    out = operation.chunk(identity, piece[0], first)
                     if out is not None:
                         first = False
                         generation.mark_first_token()
@@ -90,16 +60,27 @@ class Relay(Generic[P, C]):
             status = "success"
         except GatewayError as exc:
             status, error = "error", exc
-            if generation.served_by is not None:  # stream decoders do not know which host they decode
-                exc.metadata.setdefault("provider_name", generation.served_by.endpoint.host)
-        except Exception:
-            status = "error"
-            raise
+        except Exception:  # a fault of the gateway's own: the stream still ends with an error chunk and its cost
+            logger.exception("stream %s failed", generation.id)
+            status, error = "error", GatewayError(500, "Internal error.", origin="gateway")
         finally:
             # Also runs when the client went away mid-stream: what was produced is still recorded.
-            await self.finish(generation, status, error)
-        for out in renderer.ending(identity, generation.usage, generation.cost, error):
+            await self.ledger.close(generation, status, error)
+        for out in operation.ending(identity, generation.usage, generation.cost, error):
             yield out
+
+    async def _next(self) -> tuple[P] | None:
+        """The next piece (in a 1-tuple: a piece may be falsy), None at the end; a 408 once the time limit has
+        passed. Checked as each piece arrives (a timer around every read would cost more than the read): a
+        silent upstream is cut by the transport's read timeout instead, so a stream ends at most one read
+        timeout past its limit, which its hold allows for (`Gateway.hold_seconds`)."""
+        try:
+            piece = await self.pieces.__anext__()
+        except StopAsyncIteration:
+            return None
+        if time.monotonic() - self.generation.started > self.limit:
+            raise time_limit_error(self.limit)
+        return (piece,)
 
     async def close(self) -> None:
         """After the response, however it ended: a stream never iterated (the client left before the first
@@ -108,5 +89,4 @@ class Relay(Generic[P, C]):
             return
         with anyio.CancelScope(shield=True):
             await self.stack.aclose()
-        await self.finish(self.generation, "aborted", None)
-
+        await self.ledger.close(self.generation, "aborted", None)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from lambdarouter.core.budget import Quote, output_price
 from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, image_urls
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import StreamEvent, TokenUsage, UpstreamInfo
@@ -33,7 +33,8 @@ from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.dialects.responses.size import measure
 from lambdarouter.dialects.responses.translate import Translation, translate
 from lambdarouter.gateway.image_fetch import inline_remote_images
-from lambdarouter.gateway.operation import Done, keep_or_400
+from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation, keep_or_400
+from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, decoded
 from lambdarouter.providers.openai.responses import (
@@ -44,7 +45,6 @@ from lambdarouter.providers.openai.responses import (
     ResponsesStreamDecoder,
     build_request,
     parse_response,
-    stream_events,
 )
 
 # Hosts whose API is OpenAI's own, which has POST /v1/responses (https://platform.openai.com/docs/api-reference/
@@ -85,9 +85,7 @@ def refuse_state(request: ResponsesRequest) -> None:
             raise bad_request(f"`{name}` is not supported: {STATELESS}.", parameter=name)
 
 
-class ResponsesOperation:
-    output = "text"
-
+class ResponsesOperation(StreamingOperation[Result, dict[str, Any], Piece, Frames]):
     def __init__(self, request: ResponsesRequest, body: bytes) -> None:
         refuse_state(request)
         self.request, self.body = request, body
@@ -134,34 +132,36 @@ class ResponsesOperation:
         return Needs(bool(request.tools), bool(image_urls(request)), kind,
                      self.size.charged_tokens + (request.max_output_tokens or 0), asked(request))
 
-    def worst_case(self, candidate: Candidate) -> Decimal:
+    def quote(self, candidate: Candidate) -> Quote:
         """The prompt estimate, plus every output token the endpoint may produce, at its dearest prices."""
         e = candidate.endpoint
         out = self.request.max_output_tokens or e.max_output_tokens or e.context_length
-        return (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
-                + self.size.images * e.image + out * max(e.completion, e.reasoning or Decimal(0)))
+        prompt_cost = (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+                       + self.size.images * e.image)
+        return Quote(prompt_cost + out * output_price(e), prompt_cost, out, output_price(e))
 
     # -- one endpoint ------------------------------------------------------------------------------------------
     async def attempt(self, candidate: Candidate) -> Result:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if native(candidate):
             body = await transport.send(build_request(self._native_call(candidate, False)), ERRORS, provider, timeout)
-            return parse_response(body, provider)
+            return parsed(provider, parse_response, body, provider)
         adapter = adapter_for(candidate.host.spec.wire_format)
         call = await self._chat_call(candidate, adapter.needs_image_bytes, False)
-        return adapter.parse_response(await transport.send(adapter.build_request(call), adapter, provider, timeout))
+        body = await transport.send(adapter.build_request(call), adapter, provider, timeout)
+        return parsed(provider, adapter.parse_response, body)
 
     def outcome(self, result: Result) -> tuple[Sequence[StreamEvent], int]:
-        return (result.events() if isinstance(result, NativeAnswer) else result), 0
+        return (result.events if isinstance(result, NativeAnswer) else result), 0
 
-    async def open(self, candidate: Candidate) -> tuple[AsyncExitStack, AsyncIterator[Piece]]:
+    async def open(self, candidate: Candidate) -> Opened[Piece]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         pieces: AsyncIterator[Piece]
         if native(candidate):
             request = build_request(self._native_call(candidate, True))
             stack, raw = await transport.open_held(request, ERRORS, provider, timeout)
             pieces = decoded(raw, ResponsesStreamDecoder(provider))
-            self._stream = NativeStream(self.echo, provider)
+            self._stream = NativeStream(self.echo)
         else:
             adapter = adapter_for(candidate.host.spec.wire_format)
             call = await self._chat_call(candidate, adapter.needs_image_bytes, True)
@@ -195,8 +195,7 @@ class ResponsesOperation:
         if isinstance(piece, NativeEvent):
             # Every OpenAI event is forwarded, also those the books do not count (`response.created`, an item
             # added...): the relay shows a piece only when it counts something, so they count an empty report.
-            assert isinstance(self._stream, NativeStream)
-            return stream_events(piece, self._stream.provider) or (NOTHING_COUNTED,)
+            return piece.counted or (NOTHING_COUNTED,)
         return (piece,)
 
     def chunk(self, identity: Identity, piece: Piece, first: bool) -> Frames | None:
@@ -214,16 +213,15 @@ class ResponsesOperation:
         return [Frames.of(events)]
 
     # -- the whole answer --------------------------------------------------------------------------------------
-    def answer(self, done: Done[Result]) -> dict[str, Any]:
-        served, usage = done.served_by, usage_body(done.usage, done.cost)
-        identity = Identity(done.id, int(time.time()), served.model.id, served.endpoint.host)
-        if isinstance(done.result, NativeAnswer):
-            return rewritten(done.result.body, identity, usage)
+    async def answer(self, result: Result, receipt: Receipt) -> dict[str, Any]:
+        identity, usage = receipt.identity(), usage_body(receipt.usage, receipt.cost)
+        if isinstance(result, NativeAnswer):
+            return rewritten(result.body, identity, usage)
         renderer = self._renderer()
-        for event in done.result:
+        for event in result:
             renderer.render(identity, event)
         renderer.close_all()
-        return renderer.response(identity, usage, None, identity.created)
+        return renderer.response(identity, usage, None, int(time.time()))
 
 
 # Fields OpenRouter's response object requires that OpenAI's may leave out (OpenRouter's `BaseResponsesResult`).
@@ -244,8 +242,8 @@ class NativeStream:
     """OpenAI's stream as forwarded: each event as sent, but the lifecycle events with the gateway's identity, and
     the terminal one held back until the books are closed (it carries the booked usage and cost)."""
 
-    def __init__(self, echo: Mapping[str, Any], provider: str) -> None:
-        self.echo, self.provider = echo, provider
+    def __init__(self, echo: Mapping[str, Any]) -> None:
+        self.echo = echo
         self.sequence = -1
         self.items: dict[int, dict[str, Any]] = {}  # finished output items, for a failed response's `output`
         self.terminal: dict[str, Any] | None = None

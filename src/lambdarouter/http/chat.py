@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -18,17 +18,20 @@ from starlette.routing import Route
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.gateway.chat import ChatOperation
 from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.relay import Relay
-from lambdarouter.gateway.service import Gateway
+from lambdarouter.gateway.service import Gateway, Streamed
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord
 
+T = TypeVar("T")
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
+DONE = b"data: [DONE]\n\n"
 KEEPALIVE_SECONDS = float(os.environ.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15"))
 
 
@@ -59,20 +62,46 @@ async def chat_completions(request: Request) -> Response:
     raw = await read_body(request)
     body = parse_request(raw)
     if body.stream:
-        streamed = await gateway.stream(body, key)
-        return StreamingResponse(sse(streamed.relay), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
-                                 background=BackgroundTask(streamed.relay.close))
+        return streaming(await while_connected(request, gateway.run_stream(ChatOperation(body), key)))
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
-        return await idempotent(gateway.store, key.hash, idempotency_key, raw, lambda: _complete(gateway, body, key))
-    return await _complete(gateway, body, key)
+        return await idempotent(gateway.store, key.hash, idempotency_key, raw,
+                                lambda: while_connected(request, _complete(gateway, body, key)))
+    return await while_connected(request, _complete(gateway, body, key))
 
 
 async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecord) -> Response:
-    answer = await gateway.complete(body, key)
-    return Response(answer.completion.model_dump_json(), media_type="application/json",
-                    headers={**answer.headers, "x-generation-id": answer.id})
+    done = await gateway.run(ChatOperation(body), key)
+    return Response(done.answer.model_dump_json(), media_type="application/json",
+                    headers={**done.headers, "x-generation-id": done.id})
+
+
+def streaming(streamed: Streamed, *, encode: Callable[[Any], bytes] | None = None,
+              done: bytes = DONE) -> StreamingResponse:
+    """The SSE response of an opened stream (`encode`: each chunk's SSE event, chat's `data:` by default; `done`:
+    the end marker); the relay is closed (and booked) however the response ends."""
+    return StreamingResponse(sse(streamed.relay, encode=encode or data_event, done=done),
+                             media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
+                             background=BackgroundTask(streamed.relay.close))
+
+
+async def while_connected(request: Request, work: Awaitable[T]) -> T:
+    """`work`, cancelled when the client goes away meanwhile: no failover or retry runs for nobody, and the
+    generation is booked `aborted` (the body was read already, so the next ASGI message is the disconnect)."""
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(request, scope))
+        try:
+            return await work
+        finally:
+            watcher.cancel()
+    raise GatewayError(499, "The client closed the request.")
+
+
+async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
 
 
 def data_event(chunk: Any) -> bytes:
@@ -82,7 +111,7 @@ def data_event(chunk: Any) -> bytes:
 
 
 async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *, encode: Callable[[Any], bytes] = data_event,
-              done: bytes = b"data: [DONE]\n\n") -> AsyncIterator[bytes]:
+              done: bytes = DONE) -> AsyncIterator[bytes]:
     """Each chunk as it arrives (`encode`: one `data:` event), then `done`; `: keep-alive` comments while the
     upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
 

@@ -19,6 +19,7 @@ def default_gateway() -> Gateway:
     settings = Settings.from_env()
     transport.configure_timeouts(settings.connect_timeout, settings.read_timeout)
     gateway = Gateway(load_catalog(settings.config_path), shared_store(), credentials_from_env(),
-                      retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds))
+                      retry_policy=RetryPolicy(settings.request_deadline, settings.retry_rounds),
+                      stream_limit=settings.stream_limit, read_timeout=settings.read_timeout)
     gateway.observers.append(emit_generation_metrics)  # EMF metrics on AWS; a no-op elsewhere
     return gateway

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest
-from lambdarouter.gateway.embeddings import EmbeddingOperation, response
-from lambdarouter.http.chat import read_body
+from lambdarouter.gateway.embeddings import EmbeddingOperation
+from lambdarouter.http.chat import read_body, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 
@@ -21,8 +21,8 @@ async def embeddings(request: Request) -> Response:
         body = EmbeddingRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:
         raise validation_error(exc) from None
-    done = await gateway.operate(EmbeddingOperation(body), key)
-    return Response(response(done, body.encoding_format).model_dump_json(), media_type="application/json",
+    done = await while_connected(request, gateway.run(EmbeddingOperation(body), key))
+    return Response(done.answer.model_dump_json(), media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id})
 
 

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
-from lambdarouter.gateway.images import ImageGenerationOperation, response
-from lambdarouter.http.chat import read_body
+from lambdarouter.gateway.images import ImageGenerationOperation
+from lambdarouter.http.chat import read_body, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 
@@ -21,8 +21,8 @@ async def image_generations(request: Request) -> Response:
         body = ImageGenerationRequest.model_validate_json(await read_body(request))
     except ValidationError as exc:
         raise validation_error(exc) from None
-    done = await gateway.operate(ImageGenerationOperation(body), key)
-    return Response((await response(done, body)).model_dump_json(exclude_none=True), media_type="application/json",
+    done = await while_connected(request, gateway.run(ImageGenerationOperation(body), key))
+    return Response(done.answer.model_dump_json(exclude_none=True), media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id})
 
 

@@ -333,6 +333,8 @@ def emit_generation_metrics(record: GenerationRecord) -> None:
         ("PromptTokens", "Count", record.prompt_tokens),
         ("CompletionTokens", "Count", record.completion_tokens),
         ("Cost", "None", float(record.cost)),  # USD; CloudWatch has no currency unit
+        # A provider's usage claimed more than the request could cost; booked at its reservation (core/pricing).
+        ("UsageAnomalies", "Count", 1 if record.anomaly else 0),
     ]
     if record.streamed and record.first_token_ms is not None:
         values.append(("TimeToFirstToken", "Milliseconds", record.first_token_ms))

@@ -9,9 +9,8 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.core.errors import bad_request
@@ -19,7 +18,7 @@ from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.responses import STATELESS, Frames, ResponsesOperation
 from lambdarouter.gateway.service import Gateway
-from lambdarouter.http.chat import SSE_HEADERS, read_body, sse
+from lambdarouter.http.chat import read_body, streaming, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord
@@ -40,21 +39,19 @@ async def create_response(request: Request) -> Response:
         raise validation_error(exc) from None
     operation = ResponsesOperation(body, raw)
     if body.stream:
-        streamed = await gateway.operate_stream(operation, key)
         # No `data: [DONE]`: a Responses stream ends with its terminal event, as OpenAI's does.
-        return StreamingResponse(sse(streamed.relay, encode=_frames, done=b""), media_type="text/event-stream",
-                                 headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
-                                 background=BackgroundTask(streamed.relay.close))
+        return streaming(await while_connected(request, gateway.run_stream(operation, key)), encode=_frames,
+                         done=b"")
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None:
         return await idempotent(gateway.store, key.hash, idempotency_key, raw,
-                                lambda: _answer(gateway, operation, key))
-    return await _answer(gateway, operation, key)
+                                lambda: while_connected(request, _answer(gateway, operation, key)))
+    return await while_connected(request, _answer(gateway, operation, key))
 
 
 async def _answer(gateway: Gateway, operation: ResponsesOperation, key: KeyRecord) -> Response:
-    done = await gateway.operate(operation, key)
-    return Response(json.dumps(operation.answer(done), ensure_ascii=False), media_type="application/json",
+    done = await gateway.run(operation, key)
+    return Response(json.dumps(done.answer, ensure_ascii=False), media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id})
 
 

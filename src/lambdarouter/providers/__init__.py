@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.errors import not_configured
 from lambdarouter.core.hosts import WireFormat
 from lambdarouter.providers.base import WireAdapter
 
@@ -21,8 +21,7 @@ def adapter_for(wire_format: WireFormat) -> WireAdapter:
     adapter = _adapters.get(wire_format)
     if adapter is None:
         if wire_format not in _ADAPTER_CLASSES:
-            raise GatewayError(503, f"The {wire_format} wire format is not available in this gateway.",
-                               retryable=True)
+            raise not_configured(f"The {wire_format} wire format is not available in this gateway.", retryable=True)
         module, name = _ADAPTER_CLASSES[wire_format]
         adapter = _adapters[wire_format] = getattr(import_module(module), name)()
     return adapter

@@ -135,4 +135,5 @@ def upstream_error(
         metadata={"provider_name": provider, "raw": raw, "status": status},
         headers=keep,
         retryable=retryable,
+        origin="upstream",
     )

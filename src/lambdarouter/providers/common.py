@@ -111,7 +111,8 @@ def clean_json_schema(schema: Any) -> Any:
 def malformed(what: str, provider: str | None = None) -> GatewayError:
     """The provider answered with something the adapter cannot read: an upstream fault, worth a fallback."""
     metadata = {"provider_name": provider} if provider else None
-    return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True)
+    return GatewayError(502, f"{provider or 'The provider'} sent {what}.", metadata=metadata, retryable=True,
+                        origin="upstream")
 
 
 class ErrorAfterEvents:
@@ -125,7 +126,7 @@ class ErrorAfterEvents:
     """
 
     def __init__(self) -> None:
-        self._held: GatewayError | None = None
+        self._held: Exception | None = None
 
     def decode(self, items: Iterable[T], handle: Callable[[T], list[StreamEvent]],
                final: bool = False) -> list[StreamEvent]:
@@ -136,7 +137,7 @@ class ErrorAfterEvents:
         try:
             for item in items:
                 events.extend(handle(item))
-        except GatewayError as exc:
+        except Exception as exc:  # an error event, or a malformed one (providers/events.py `MalformedEvent`)
             if final or not events:
                 raise
             self._held = exc

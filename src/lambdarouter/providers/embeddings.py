@@ -73,5 +73,5 @@ def check_count(result: EmbeddingResult, batch: EmbeddingBatch, provider: str) -
     """An answer with another number of vectors than inputs cannot be reassembled: an upstream fault."""
     if len(result.vectors) != batch.size:
         raise GatewayError(502, f"{provider} returned {len(result.vectors)} embeddings for {batch.size} inputs.",
-                           metadata={"provider_name": provider}, retryable=True)
+                           metadata={"provider_name": provider}, retryable=True, origin="upstream")
     return result

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.events import MalformedEvent, TokenUsage
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest
@@ -38,6 +38,11 @@ class GeneratedImage:
     b64: str
     mime: str
     revised_prompt: str | None = None
+
+    def __post_init__(self) -> None:  # checked as the stream events are (providers/events.py)
+        if not (isinstance(self.b64, str) and isinstance(self.mime, str)
+                and isinstance(self.revised_prompt, str | None)):
+            raise MalformedEvent("an image is not base64 text with a media type and an optional revised prompt")
 
 
 @dataclass(frozen=True, slots=True)

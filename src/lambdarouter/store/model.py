@@ -239,6 +239,9 @@ class GenerationRecord:
     num_media_completion: int = 0
     # True when the provider never reported usage (a stream cut short): tokens were estimated.
     usage_estimated: bool = False
+    # Set when the provider's usage claimed more than the request could cost (its reservation): what it claimed.
+    # The row's cost is then the reservation, as the client was told (pricing.bounded).
+    anomaly: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from lambdarouter.core.events import (
     ToolCallDelta,
     UpstreamInfo,
     UsageReport,
+    token_count,
 )
 from lambdarouter.providers.base import STATUS_TABLE, parse_json_body, upstream_error
 from lambdarouter.providers.common import malformed
@@ -67,16 +68,16 @@ def finish(stop_reason: str) -> Finish:
 
 def usage_from(raw: Mapping[str, Any]) -> TokenUsage:
     """Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds all three."""
-    uncached = int(raw.get("input_tokens") or 0)
-    read = int(raw.get("cache_read_input_tokens") or 0)
-    written = int(raw.get("cache_creation_input_tokens") or 0)
+    uncached = token_count(raw.get("input_tokens"))
+    read = token_count(raw.get("cache_read_input_tokens"))
+    written = token_count(raw.get("cache_creation_input_tokens"))
     details = raw.get("output_tokens_details") or {}
     return TokenUsage(
         prompt_tokens=uncached + read + written,
-        completion_tokens=int(raw.get("output_tokens") or 0),
+        completion_tokens=token_count(raw.get("output_tokens")),
         cached_tokens=read,
         cache_write_tokens=written,
-        reasoning_tokens=int(details.get("thinking_tokens") or 0),
+        reasoning_tokens=token_count(details.get("thinking_tokens")),
     )
 
 

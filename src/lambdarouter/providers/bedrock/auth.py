@@ -25,7 +25,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.session import Session
 from botocore.utils import percent_encode
 
-from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.errors import GatewayError, not_configured
 
 # The bedrock-runtime service model's `signingName`: requests are signed for "bedrock", not for the
 # endpoint prefix "bedrock-runtime" (botocore/data/bedrock-runtime/*/service-2.json, metadata).
@@ -139,5 +139,5 @@ def endpoint_url(base_url: str, region: str, model_id: str, stream: bool) -> str
 
 def _not_configured(what: str) -> GatewayError:
     # Retryable: another host of the same model (e.g. Anthropic's own API) may still serve the request.
-    return GatewayError(503, f"Provider amazon-bedrock is not configured: {what}.",
-                        metadata={"provider_name": "amazon-bedrock"}, retryable=True)
+    return not_configured(f"Provider amazon-bedrock is not configured: {what}.", retryable=True,
+                          provider_name="amazon-bedrock")

@@ -21,6 +21,7 @@ from botocore.utils import percent_encode
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import token_count
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.bedrock.auth import Signer
 from lambdarouter.providers.bedrock.errors import http_error
@@ -83,7 +84,7 @@ class BedrockEmbeddings:
         vector = data.get("embedding")
         if not isinstance(vector, list):
             raise malformed("a Titan embeddings response without embedding", provider)
-        return EmbeddingResult([[float(x) for x in vector]], int(data.get("inputTextTokenCount") or 0))
+        return EmbeddingResult([[float(x) for x in vector]], token_count(data.get("inputTextTokenCount")))
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         return http_error(status, headers, body, provider)

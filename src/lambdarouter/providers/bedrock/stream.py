@@ -29,6 +29,7 @@ from lambdarouter.core.events import (
     TokenUsage,
     ToolCallDelta,
     UsageReport,
+    token_count,
 )
 from lambdarouter.providers import common
 from lambdarouter.providers.base import parse_json_body
@@ -57,9 +58,8 @@ def finish(native: str) -> Finish:
 def _count(usage: Mapping[str, Any], *names: str) -> int:
     """The first of `names` present (Bedrock also sends the older `...Count` spellings)."""
     for name in names:
-        value = usage.get(name)
-        if isinstance(value, int):
-            return value
+        if name in usage:
+            return token_count(usage[name], name)
     return 0
 
 

@@ -27,6 +27,7 @@ from lambdarouter.core.events import (
     ToolCallDelta,
     UpstreamInfo,
     UsageReport,
+    token_count,
 )
 from lambdarouter.providers import common
 from lambdarouter.providers.gemini.errors import error_from_status
@@ -79,11 +80,12 @@ def usage_from(metadata: Mapping[str, Any]) -> TokenUsage:
     (https://ai.google.dev/gemini-api/docs/pricing: image output is priced per token, 1290 tokens per
     image up to 1024x1024 on Gemini 2.5 Flash Image).
     """
-    thoughts = int(metadata.get("thoughtsTokenCount") or 0)
+    thoughts = token_count(metadata.get("thoughtsTokenCount"))
     return TokenUsage(
-        prompt_tokens=int(metadata.get("promptTokenCount") or 0) + int(metadata.get("toolUsePromptTokenCount") or 0),
-        completion_tokens=int(metadata.get("candidatesTokenCount") or 0) + thoughts,
-        cached_tokens=int(metadata.get("cachedContentTokenCount") or 0),
+        prompt_tokens=(token_count(metadata.get("promptTokenCount"))
+                       + token_count(metadata.get("toolUsePromptTokenCount"))),
+        completion_tokens=token_count(metadata.get("candidatesTokenCount")) + thoughts,
+        cached_tokens=token_count(metadata.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
         image_tokens=_modality_tokens(metadata.get("candidatesTokensDetails"), "IMAGE"),
     )
@@ -92,7 +94,8 @@ def usage_from(metadata: Mapping[str, Any]) -> TokenUsage:
 def _modality_tokens(details: Any, modality: str) -> int:
     if not isinstance(details, list):
         return 0
-    return sum(int(d.get("tokenCount") or 0) for d in details if isinstance(d, dict) and d.get("modality") == modality)
+    return sum(token_count(d.get("tokenCount")) for d in details
+               if isinstance(d, dict) and d.get("modality") == modality)
 
 
 def _image_url(part: Mapping[str, Any]) -> str | None:

@@ -24,6 +24,7 @@ from lambdarouter.core.events import (
     ToolCallDelta,
     UpstreamInfo,
     UsageReport,
+    token_count,
 )
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body, upstream_error
@@ -54,12 +55,12 @@ def usage_from(data: Mapping[str, Any]) -> TokenUsage:
     prompt_details = data.get("prompt_tokens_details") or {}
     completion_details = data.get("completion_tokens_details") or {}
     return TokenUsage(
-        prompt_tokens=int(data.get("prompt_tokens") or 0),
-        completion_tokens=int(data.get("completion_tokens") or 0),
-        cached_tokens=int(prompt_details.get("cached_tokens") or 0),
-        cache_write_tokens=int(prompt_details.get("cache_write_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
-        image_tokens=int(completion_details.get("image_tokens") or 0),
+        prompt_tokens=token_count(data.get("prompt_tokens"), "usage.prompt_tokens"),
+        completion_tokens=token_count(data.get("completion_tokens"), "usage.completion_tokens"),
+        cached_tokens=token_count(prompt_details.get("cached_tokens"), "usage.cached_tokens"),
+        cache_write_tokens=token_count(prompt_details.get("cache_write_tokens"), "usage.cache_write_tokens"),
+        reasoning_tokens=token_count(completion_details.get("reasoning_tokens"), "usage.reasoning_tokens"),
+        image_tokens=token_count(completion_details.get("image_tokens"), "usage.image_tokens"),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.core.events import TokenUsage
+from lambdarouter.core.events import MalformedEvent, TokenUsage
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.core.parameters import PARAMETER_OF_FIELD
 from lambdarouter.dialects.openrouter.chat import OPENROUTER_ONLY_FIELDS
@@ -49,6 +49,10 @@ class TextPiece:
     choices: list[CompletionChoice] = field(default_factory=list)
     usage: TokenUsage | None = None
     system_fingerprint: str | None = None
+
+    def __post_init__(self) -> None:  # checked as the chat events are (providers/events.py)
+        if not isinstance(self.system_fingerprint, str | None):
+            raise MalformedEvent("the system fingerprint is not a string")
 
 
 def build_body(call: NativeCall) -> dict[str, Any]:
@@ -125,7 +129,7 @@ class CompletionsStreamDecoder:
         except ValueError as exc:
             raise malformed("a stream chunk that is not JSON", self._provider) from exc
         if isinstance(chunk, dict) and "error" in chunk and not chunk.get("choices"):
-            # OpenRouter-style mid-stream error, as the chat decoder reads it (providers/openai/chat.py).
+            # OpenRouter-style mid-stream error, as the chat decoder reads it (providers/openai.py).
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
             raise GatewayError(502, str(error.get("message", "upstream error")), metadata={"raw": chunk})
         piece = _piece(chunk, self._provider)

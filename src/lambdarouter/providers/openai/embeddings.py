@@ -14,6 +14,7 @@ from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.events import token_count
 from lambdarouter.providers.base import HttpRequest, parse_json_body, upstream_error
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
@@ -49,7 +50,7 @@ class OpenAIEmbeddings:
         items = sorted(data["data"], key=lambda item: int(item.get("index", 0)))
         vectors = [[float(x) for x in item.get("embedding") or []] for item in items]
         usage = data.get("usage") or {}
-        return EmbeddingResult(vectors, int(usage.get("prompt_tokens") or 0))
+        return EmbeddingResult(vectors, token_count(usage.get("prompt_tokens")))
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
         raw = parse_json_body(body)

@@ -23,6 +23,7 @@ from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
+    MalformedEvent,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -31,6 +32,7 @@ from lambdarouter.core.events import (
     ToolCallDelta,
     UpstreamInfo,
     UsageReport,
+    token_count,
 )
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.dialects.responses.reasoning import is_carried
@@ -85,22 +87,20 @@ def _carried_reasoning(item: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class NativeAnswer:
-    """OpenAI's whole answer, and who sent it."""
+    """OpenAI's whole answer, and what the books count of it."""
 
     body: dict[str, Any]
-    provider: str
-
-    def events(self) -> list[StreamEvent]:
-        return events_of(self.body, self.provider)
+    events: list[StreamEvent]
 
 
 def parse_response(body: bytes, provider: str) -> NativeAnswer:
+    """OpenAI's answer, read (through `gateway.upstream.parsed`: whatever this raises blames the provider)."""
     data = parse_json_body(body)
     if not isinstance(data, dict) or not isinstance(data.get("output"), list):
         raise malformed("a response without output", provider)
     if data.get("status") == "failed":
         raise failure(data.get("error"), provider)
-    return NativeAnswer(data, provider)
+    return NativeAnswer(data, events_of(data))
 
 
 def _object(value: Any) -> Mapping[str, Any]:
@@ -116,23 +116,15 @@ def _string(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _count(value: Any, provider: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise malformed("a usage that is not a token count", provider)
-
-
-def usage_of(usage: Any, provider: str) -> TokenUsage:
+def usage_of(usage: Any) -> TokenUsage:
     """Responses usage in the gateway's terms: input includes cached tokens, output includes reasoning."""
     usage = _object(usage)
-    input_details, output_details = _object(usage.get("input_tokens_details")), _object(
-        usage.get("output_tokens_details"))
-    return TokenUsage(prompt_tokens=_count(usage.get("input_tokens"), provider),
-                      completion_tokens=_count(usage.get("output_tokens"), provider),
-                      cached_tokens=_count(input_details.get("cached_tokens"), provider),
-                      reasoning_tokens=_count(output_details.get("reasoning_tokens"), provider))
+    input_details, output_details = (_object(usage.get("input_tokens_details")),
+                                     _object(usage.get("output_tokens_details")))
+    return TokenUsage(prompt_tokens=token_count(usage.get("input_tokens"), "usage input_tokens"),
+                      completion_tokens=token_count(usage.get("output_tokens"), "usage output_tokens"),
+                      cached_tokens=token_count(input_details.get("cached_tokens"), "usage cached_tokens"),
+                      reasoning_tokens=token_count(output_details.get("reasoning_tokens"), "usage reasoning_tokens"))
 
 
 def finish_of(response: Mapping[str, Any]) -> Finish:
@@ -143,18 +135,18 @@ def finish_of(response: Mapping[str, Any]) -> Finish:
     return Finish("tool_calls", "completed") if calls else Finish("stop", "completed")
 
 
-def _report(response: Mapping[str, Any], provider: str) -> list[StreamEvent]:
+def _report(response: Mapping[str, Any]) -> list[StreamEvent]:
     """The end of an answer for the books: who answered, how it finished, what it used."""
     info = UpstreamInfo(model=_string(response.get("model")), id=_string(response.get("id")))
-    return [info, finish_of(response), UsageReport(usage_of(response.get("usage"), provider))]
+    return [info, finish_of(response), UsageReport(usage_of(response.get("usage")))]
 
 
-def events_of(response: Mapping[str, Any], provider: str) -> list[StreamEvent]:
+def events_of(response: Mapping[str, Any]) -> list[StreamEvent]:
     """What the books count of a whole response: its text, reasoning and calls, its finish and its usage."""
     events: list[StreamEvent] = []
     for index, item in enumerate(_objects(response.get("output"))):
         events.extend(_item_events(index, item))
-    return [*events, *_report(response, provider)]
+    return [*events, *_report(response)]
 
 
 def _item_events(index: int, item: Mapping[str, Any]) -> Iterable[StreamEvent]:
@@ -180,16 +172,18 @@ def failure(error: Any, provider: str) -> GatewayError:
     status, retryable = FAILED_STATUS.get(str(error.get("code")), (502, True))
     message = str(error.get("message") or "the response failed")
     return GatewayError(status, f"{provider}: {message}", metadata={"provider_name": provider, "raw": error},
-                        retryable=retryable)
+                        retryable=retryable, origin="upstream")
 
 
 @dataclass(frozen=True, slots=True)
 class NativeEvent:
-    """One event of OpenAI's stream: its type, its JSON as sent, and as parsed."""
+    """One event of OpenAI's stream: its type, its JSON as sent and as parsed, and what the books count of it
+    (read as the stream is decoded, so that an odd shape is the provider's fault like any other)."""
 
     type: str
     data: str
     parsed: dict[str, Any]
+    counted: tuple[StreamEvent, ...]
 
 
 class ResponsesStreamDecoder:
@@ -220,6 +214,12 @@ class ResponsesStreamDecoder:
         for sse in sse_events:
             try:
                 event = self._event(sse.data)
+            except MalformedEvent as exc:
+                held: GatewayError = malformed(f"an event the gateway cannot read: {exc}", self.provider)
+                if not events:
+                    raise held from None
+                self._held = held
+                break
             except GatewayError as exc:
                 if not events:
                     raise
@@ -248,12 +248,11 @@ class ResponsesStreamDecoder:
         if kind in TERMINAL and not isinstance(parsed.get("response"), dict):
             raise malformed(f"a {kind} event without its response", self.provider)
         self._ended = self._ended or kind in TERMINAL
-        return NativeEvent(kind, data, parsed)
+        return NativeEvent(kind, data, parsed, tuple(stream_events(kind, parsed)))
 
 
-def stream_events(event: NativeEvent, provider: str) -> list[StreamEvent]:
+def stream_events(kind: str, data: Mapping[str, Any]) -> list[StreamEvent]:
     """What the books count of one streamed event."""
-    data, kind = event.parsed, event.type
     delta = _string(data.get("delta")) or ""
     index = position if isinstance(position := data.get("output_index"), int) else 0
     if kind == "response.output_text.delta":
@@ -267,5 +266,5 @@ def stream_events(event: NativeEvent, provider: str) -> list[StreamEvent]:
     if kind == "response.output_item.added" and (item := _object(data.get("item"))).get("type") == "function_call":
         return [ToolCallDelta(index, _string(item.get("call_id")), _string(item.get("name")))]
     if kind in ("response.completed", "response.incomplete"):
-        return _report(_object(data.get("response")), provider)
+        return _report(_object(data.get("response")))
     return []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.hosts import HostSpec
@@ -69,37 +69,25 @@ def timeout_for(host: HostSpec) -> Timeouts | None:
 def _transport_error(exc: TransportError, provider: str) -> GatewayError:
     if exc.timed_out:
         return GatewayError(408, f"{provider}: timed out waiting for the provider.",
-                            metadata={"provider_name": provider}, retryable=True)
+                            metadata={"provider_name": provider}, retryable=True, origin="transport")
     return GatewayError(502, f"{provider}: could not reach the provider ({exc.cause}).",
-                        metadata={"provider_name": provider}, retryable=True)
+                        metadata={"provider_name": provider}, retryable=True, origin="transport")
 
 
 # Headers that carry the host's credential (providers/openai/chat.py, anthropic.py, gemini.py and their siblings).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
 
 
-def _scrub(value: Any, secrets: frozenset[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "[redacted]")
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value
-
-
-def _redacted(error: GatewayError, request: HttpRequest) -> GatewayError:
-    """The mapped error without the credential the request carried: a provider that echoes the key it was
-    sent in its error body ("Incorrect API key provided: ...") must not hand it to the client or the ledger."""
-    secrets = frozenset(token for name, raw in request.headers.items() if name.lower() in _CREDENTIAL_HEADERS
-                        if len(token := raw.removeprefix("Bearer ").strip()) >= 8)
-    if secrets:
-        error.message = _scrub(error.message, secrets)
-        error.args = (error.message,)
-        error.metadata = _scrub(error.metadata, secrets)
-    return error
+def _mapped(adapter: ErrorMapper, status: int, headers: Mapping[str, str], body: bytes, provider: str,
+            request: HttpRequest) -> GatewayError:
+    """The adapter's mapping of an HTTP error status: the provider's answer, without the credential the request
+    carried (a provider that echoes the key it was sent, "Incorrect API key provided: ...", must not hand it to
+    the client or the ledger)."""
+    error = adapter.map_error(status, headers, body, provider)
+    error.origin = "upstream"
+    secrets = [token for name, raw in request.headers.items() if name.lower() in _CREDENTIAL_HEADERS
+               if len(token := raw.removeprefix("Bearer ").strip()) >= 8]
+    return error.redact(secrets)
 
 
 async def send(request: HttpRequest, adapter: ErrorMapper, provider: str, timeouts: Timeouts | None = None) -> bytes:
@@ -109,7 +97,7 @@ async def send(request: HttpRequest, adapter: ErrorMapper, provider: str, timeou
     except TransportError as exc:
         raise _transport_error(exc, provider) from None
     if reply.status >= 400:
-        raise _redacted(adapter.map_error(reply.status, reply.headers, reply.body, provider), request)
+        raise _mapped(adapter, reply.status, reply.headers, reply.body, provider, request)
     return reply.body
 
 
@@ -132,7 +120,7 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
                 body = await response.read()
             except TransportError:
                 body = b""
-            raise _redacted(adapter.map_error(response.status, response.headers, body, provider), request)
+            raise _mapped(adapter, response.status, response.headers, body, provider, request)
         yield _pieces(response, provider)
 
 
