@@ -2,10 +2,13 @@
 
 Bytes arrive in arbitrary pieces; events are separated by a blank line, with LF, CRLF or CR line ends
 (Gemini sends CRLF). Comments (`:`) are dropped; multi-line `data:` fields are joined with newlines.
+Providers send raw UTF-8 (not `\\u` escapes), and a network read may end inside a character: the bytes are
+decoded incrementally, so a character split between two reads arrives whole.
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
 
@@ -18,11 +21,12 @@ class SSEEvent:
 class SSEDecoder:
     def __init__(self) -> None:
         self._buffer = ""
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._event: str | None = None
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        self._buffer += chunk.decode("utf-8", errors="replace")
+        self._buffer += self._text.decode(chunk)
         events: list[SSEEvent] = []
         while True:
             line, complete, rest = self._take_line(self._buffer)
@@ -35,6 +39,7 @@ class SSEDecoder:
 
     def flush(self) -> list[SSEEvent]:
         """End of body: a last event without its blank line still counts."""
+        self._buffer += self._text.decode(b"", final=True)  # a character cut off by the body's end: U+FFFD
         events = self.feed(b"\n") if self._buffer else []
         event = self._line("")
         return [*events, event] if event is not None else events
