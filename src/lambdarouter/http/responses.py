@@ -15,10 +15,9 @@ from starlette.routing import Route
 
 from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.responses.request import ResponsesRequest
-from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.responses import STATELESS, Frames, ResponsesOperation
 from lambdarouter.gateway.service import Gateway
-from lambdarouter.http.chat import read_body, streaming, while_connected
+from lambdarouter.http.chat import answered_once, read_body, streaming, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord
@@ -42,11 +41,7 @@ async def create_response(request: Request) -> Response:
         # No `data: [DONE]`: a Responses stream ends with its terminal event, as OpenAI's does.
         return streaming(await while_connected(request, gateway.run_stream(operation, key)), encode=_frames,
                          done=b"")
-    idempotency_key = request.headers.get("idempotency-key")
-    if idempotency_key is not None:
-        return await idempotent(gateway.store, key.hash, idempotency_key, raw,
-                                lambda: while_connected(request, _answer(gateway, operation, key)))
-    return await while_connected(request, _answer(gateway, operation, key))
+    return await answered_once(request, gateway, key, raw, lambda: _answer(gateway, operation, key))
 
 
 async def _answer(gateway: Gateway, operation: ResponsesOperation, key: KeyRecord) -> Response:
