@@ -61,36 +61,35 @@ class MessageItem(WireModel):
     id: str | None = None
 
 
-class FunctionCallItem(WireModel):
+class _Call(WireModel):
+    call_id: str
+    name: str
+    namespace: str | None = None  # the call of a tool inside a `namespace` tool
+    id: str | None = None
+
+
+class _CallOutput(WireModel):
+    call_id: str
+    output: str | list[InputPart]
+    id: str | None = None
+
+
+class FunctionCallItem(_Call):
     type: Literal["function_call"]
-    call_id: str
-    name: str
     arguments: str
-    namespace: str | None = None  # the call of a function inside a `namespace` tool
-    id: str | None = None
 
 
-class FunctionCallOutputItem(WireModel):
+class FunctionCallOutputItem(_CallOutput):
     type: Literal["function_call_output"]
-    call_id: str
-    output: str | list[InputPart]
-    id: str | None = None
 
 
-class CustomToolCallItem(WireModel):
+class CustomToolCallItem(_Call):
     type: Literal["custom_tool_call"]
-    call_id: str
-    name: str
     input: str
-    namespace: str | None = None
-    id: str | None = None
 
 
-class CustomToolCallOutputItem(WireModel):
+class CustomToolCallOutputItem(_CallOutput):
     type: Literal["custom_tool_call_output"]
-    call_id: str
-    output: str | list[InputPart]
-    id: str | None = None
 
 
 class SummaryText(WireModel):
