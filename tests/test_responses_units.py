@@ -361,3 +361,4 @@ def test_odd_native_answers_are_read_or_an_upstream_error(body: dict[str, Any]) 
     except GatewayError as exc:
         status = exc.status
     assert status in (200, 429, 502)
+

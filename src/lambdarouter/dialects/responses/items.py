@@ -113,15 +113,16 @@ class ReasoningItem(WireModel):
     encrypted_content: str | None = None
 
 
+_TRANSLATED = ("message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+               "reasoning")
+
+
 class OtherItem(WireModel):
     """Any other item: built-in tool calls and their outputs (`web_search_call`, `computer_call_output`, ...),
     `item_reference`, compaction items. Only OpenAI's own Responses API understands them."""
 
-    type: str
-
-
-_TRANSLATED = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-               "reasoning"}
+    # Not one of the translated types: the request schema's `oneOf` branches exclude each other.
+    type: str = Field(json_schema_extra={"not": {"enum": list(_TRANSLATED)}})
 
 
 def _item_kind(value: Any) -> str:

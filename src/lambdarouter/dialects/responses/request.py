@@ -55,7 +55,7 @@ class HostedTool(WireModel):
     """A tool OpenAI runs itself (`web_search`, `file_search`, `code_interpreter`, `computer_use_preview`,
     `image_generation`, `mcp`, ...): only OpenAI's own Responses API can serve it."""
 
-    type: str
+    type: str = Field(json_schema_extra={"not": {"enum": ["function", "custom", "namespace"]}})
 
 
 def _tool_kind(value: Any) -> str:
@@ -88,7 +88,7 @@ class AllowedTools(WireModel):
 class HostedToolChoice(WireModel):
     """A built-in tool forced by its type (`{"type": "web_search"}`, `mcp`, ...)."""
 
-    type: str
+    type: str = Field(json_schema_extra={"not": {"enum": ["function", "custom", "allowed_tools"]}})
 
 
 def _choice_kind(value: Any) -> str:
