@@ -33,7 +33,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         self.model_ids = requested_models(request)
         self.provider = request.provider
         self.size = measure(request)
-        self._conversation: ChatRequest | None = None  # the request as adapters take it, translated once
+        self.conversation = to_canonical(request)  # what the adapters translate
         self._inlined: ChatRequest | None = None  # the conversation with remote images fetched, once
         reasoning = request.reasoning
         self._hides_reasoning = reasoning is not None and bool(reasoning.exclude)
@@ -57,12 +57,9 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         return token_priced_images(usage, reported, images, endpoint)
 
     async def _call(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, UpstreamCall]:
-        """The adapter and the canonical request as it can take it: image URLs fetched (once) when it needs
-        bytes."""
+        """The adapter and the request as it can take it: image URLs fetched (once) when it needs bytes."""
         adapter = adapter_for(candidate.host.spec.wire_format)
-        if self._conversation is None:
-            self._conversation = to_canonical(self.request)
-        request = self._conversation
+        request = self.conversation
         if adapter.needs_image_bytes:
             if self._inlined is None:
                 self._inlined = await inline_remote_images(request)
