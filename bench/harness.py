@@ -20,13 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, latency, layer, litellm_proxy, profiling, report
-from bench.latency import GATEWAY_MODEL, UPSTREAM_MODEL, Target, make_target
-from bench.procs import ROOT, child_env, cpu_seconds, free_port, python, rss_bytes, rss_parts, run_json, server, threads
+from bench import coldstart, cost, latency, layer, litellm_proxy, peers, portkey_gateway, profiling, report
+from bench.latency import UPSTREAM_MODEL, Target, make_target
+from bench.peers import Peer, create_key, gateway, gateway_env
+from bench.procs import ROOT, child_env, cpu_seconds, free_port, pin, python, rss_bytes, rss_parts, server, threads
+from bench.repeats import median_of
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
+DOCS = ROOT / "docs" / "performance.md"
 SCHEMA_VERSION = 2
-UPSTREAM_KEY = "sk-bench-upstream"
+UPSTREAM_KEY = peers.UPSTREAM_KEY
 ADMIN_KEY = "sk-bench-admin-0123456789"
 PHASES = ("latency", "throughput", "memory", "coldstart", "cost", "layer", "profile")
 # name: (full run, --quick)
@@ -38,6 +41,8 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "concurrent_pairs": (3200, 640),
     "concurrent_warmup": (320, 64),
     "throughput_requests": (4000, 1000),
+    "stream_throughput_requests": (2000, 500),
+    "repeats": (3, 1),
     "memory_checkpoints": ("1000,10000", "500,2000"),
     "cold_runs": (11, 7),
     "cost_requests": (1000, 200),
@@ -68,6 +73,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--concurrent-warmup", type=int, help="unrecorded concurrent pairs before them (320; quick 64)")
     add("--throughput-concurrency", type=_ints, default=[32, 128], help="comma-separated (32,128)")
     add("--throughput-requests", type=int, help="requests at each throughput concurrency (4000; quick 1000)")
+    add("--stream-throughput-requests", type=int,
+        help="streamed requests at the first throughput concurrency (2000; quick 500)")
+    add("--repeats", type=int,
+        help="rounds of the latency and throughput phases, peers interleaved; medians (3; quick 1)")
+    add("--pin", action=argparse.BooleanOptionalAction, default=None,
+        help="client and upstream on CPU 0, the server under test on CPU 1 (default: when 2+ cores are usable)")
+    add("--no-portkey", action="store_true", help="skip Portkey's gateway (no npm install, no comparison)")
     add("--p99-limit-ms", type=float, default=50.0, help="throughput counts while p99 stays under this (50)")
     add("--memory-checkpoints", type=_ints, help="request counts at which RSS is read (1000,10000; quick 500,2000)")
     add("--memory-concurrency", type=int, default=8, help="workers for the memory run (8)")
@@ -87,13 +99,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--gateway-launcher", type=Path,
         help="a Python script run instead of `-m lambdarouter` for `serve` (to A/B a variant)")
     add("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON report (default {DEFAULT_OUTPUT})")
+    add("--docs", type=Path, help="the page whose generated block gets this run's tables "
+                                  "(default: docs/performance.md when --output is the default)")
     args = parser.parse_args(argv)
     for name, (full, quick) in SIZES.items():
         if getattr(args, name) is None:
             value = quick if args.quick else full
             setattr(args, name, _ints(value) if name == "memory_checkpoints" else value)
-    for name in ("pairs", "stream_pairs", "concurrent_pairs", "throughput_requests", "cold_runs", "cost_requests",
-                 "stream_chunks", "concurrency", "memory_concurrency"):
+    for name in ("pairs", "stream_pairs", "concurrent_pairs", "throughput_requests", "stream_throughput_requests",
+                 "repeats", "cold_runs", "cost_requests", "stream_chunks", "concurrency", "memory_concurrency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("warmup", "stream_warmup", "concurrent_warmup", "profile_requests", "memory_stream_every"):
@@ -105,6 +119,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown phases in --skip: {sorted(unknown)} (known: {', '.join(PHASES)})")
     if args.profile_requests == 0:
         args.skip.add("profile")
+    if args.docs is None and args.output == DEFAULT_OUTPUT:
+        args.docs = DOCS
+    if args.pin is None:
+        args.pin = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
     return args
 
 
@@ -168,51 +186,6 @@ def _say(message: str) -> None:
 # -- servers ----------------------------------------------------------------------------------------------
 
 
-def _serve_flags() -> list[str]:
-    """`--log-level warning --no-access-log`, as far as this version of the CLI knows them."""
-    done = subprocess.run([python(), "-m", "lambdarouter", "serve", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
-    flags = ["--log-level", "warning"] if "--log-level" in done.stdout else []
-    return [*flags, "--no-access-log"] if "--no-access-log" in done.stdout else flags
-
-
-def gateway_env(workdir: Path, tag: str, upstream_base: str) -> dict[str, str]:
-    return child_env({"LAMBDAROUTER_DB": str(workdir / f"{tag}.sqlite3"), "OPENAI_API_KEY": UPSTREAM_KEY,
-                      "OPENAI_BASE_URL": upstream_base})
-
-
-def create_key(env: dict[str, str]) -> str:
-    created = run_json([python(), "-m", "lambdarouter", "keys", "create", "--name", "bench", "--json"], env)
-    if not isinstance(created, dict) or not isinstance(created.get("key"), str):
-        raise RuntimeError(f"`lambdarouter keys create --json` printed {created!r}")
-    key: str = created["key"]
-    return key
-
-
-@contextmanager
-def gateway(workdir: Path, tag: str, upstream_base: str, launcher: Path | None = None,
-            extra_env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], Target]]:
-    """`lambdarouter serve` on its own SQLite file with one fresh key, until the block ends."""
-    env = {**gateway_env(workdir, tag, upstream_base), **(extra_env or {})}
-    key = create_key(env)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/api/v1"
-    runner = [str(launcher.resolve())] if launcher else ["-m", "lambdarouter"]
-    argv = [python(), *runner, "serve", "--host", "127.0.0.1", "--port", str(port), *_serve_flags()]
-    with server(tag, argv, env, f"{base}/health", workdir) as process:
-        yield process, make_target("gateway", base, GATEWAY_MODEL, key)
-
-
-@contextmanager
-def litellm(env: litellm_proxy.LiteLLMEnv, workdir: Path, tag: str,
-            upstream_base: str) -> Iterator[tuple[subprocess.Popen[bytes], Target]]:
-    config = litellm_proxy.write_config(workdir / f"{tag}.yaml", upstream_base, UPSTREAM_KEY)
-    port = free_port()
-    with server(tag, litellm_proxy.command(env, config, port), litellm_proxy.environment(),
-                litellm_proxy.ready_url(port), workdir, startup_timeout=litellm_proxy.STARTUP_TIMEOUT) as process:
-        yield process, make_target("litellm", f"http://127.0.0.1:{port}", GATEWAY_MODEL, litellm_proxy.MASTER_KEY)
-
-
 # -- measurements -----------------------------------------------------------------------------------------
 
 
@@ -222,14 +195,18 @@ def _connections(args: argparse.Namespace) -> int:
 
 
 async def _throughput(client: Any, target: Target, pid: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Non-streamed at each throughput concurrency, then streamed at the first: requests/s, CPU per request."""
     rows = []
-    for concurrency in args.throughput_concurrency:
-        await latency.load(client, target, concurrency * 4, concurrency)  # warm-up: connections opened
+    plan = [(c, args.throughput_requests, 0) for c in args.throughput_concurrency]
+    plan.append((args.throughput_concurrency[0], args.stream_throughput_requests, 1))
+    for concurrency, count, stream_every in plan:
+        await latency.load(client, target, concurrency * 4, concurrency, stream_every)  # warm-up: connections opened
         before = cpu_seconds(pid)
-        result = await latency.load(client, target, args.throughput_requests, concurrency)
+        result = await latency.load(client, target, count, concurrency, stream_every)
         after = cpu_seconds(pid)
         used = after - before if before is not None and after is not None else None
-        rows.append(latency.throughput_report(result, concurrency, used, args.p99_limit_ms))
+        rows.append({**latency.throughput_report(result, concurrency, used, args.p99_limit_ms),
+                     "streamed": bool(stream_every)})
     return rows
 
 
@@ -407,7 +384,7 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     names = [*SIZES, "concurrency", "throughput_concurrency", "p99_limit_ms", "memory_concurrency",
-             "memory_stream_every", "stream_chunks", "quick", "no_litellm", "coldstart_from",
+             "memory_stream_every", "stream_chunks", "quick", "no_litellm", "no_portkey", "pin", "coldstart_from",
              "coldstart_aws"]
     out = {name: getattr(args, name) for name in names}
     out["skip"] = sorted(args.skip)
@@ -431,11 +408,22 @@ def _phase(out: dict[str, Any], errors: list[str], name: str, what: Callable[[],
         out.setdefault(name, {})[into] = result
 
 
-def run(args: argparse.Namespace, workdir: Path, out: dict[str, Any]) -> list[str]:
-    """Every phase not skipped; the names of those that failed."""
-    skip = args.skip
-    errors: list[str] = []
+def comparisons(args: argparse.Namespace, workdir: Path,
+                out: dict[str, Any]) -> tuple[list[Peer], litellm_proxy.LiteLLMEnv | None]:
+    """The peers beside the gateway that could be set up (each made once, then reused; why not, in `out`), and
+    LiteLLM's environment (for `import litellm` beside the cold starts)."""
+    found: list[Peer] = []
     lite: litellm_proxy.LiteLLMEnv | None = None
+    if args.no_portkey:
+        out["portkey"] = {"skipped": "--no-portkey"}
+    else:
+        _say("Portkey's gateway (npm) ...")
+        made_pk = portkey_gateway.ensure(workdir / "portkey-install.log")
+        if isinstance(made_pk, str):
+            out["portkey"] = {"skipped": made_pk}
+            _say(f"  Portkey skipped: {made_pk}")
+        else:
+            found.append(peers.portkey_peer(made_pk))
     if args.no_litellm:
         out["litellm"] = {"skipped": "--no-litellm"}
     else:
@@ -446,47 +434,65 @@ def run(args: argparse.Namespace, workdir: Path, out: dict[str, Any]) -> list[st
             _say(f"  LiteLLM skipped: {made}")
         else:
             lite = made
-            out["litellm"] = {"setup": litellm_proxy.describe(made)}
+            found.append(peers.litellm_peer(made))
+    return found, lite
+
+
+def _measured(peer: Peer, args: argparse.Namespace, workdir: Path, upstream_base: str, tag: str,
+              what: Callable[[int, Target], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """A phase: a fresh server of `peer` (on its own core with --pin), measured by `what`, then stopped."""
+    def go() -> dict[str, Any]:
+        with peer.start(workdir, tag, upstream_base) as (process, target):
+            pinned = pin(process.pid, {1}) if args.pin else False
+            return {**what(process.pid, target), "pinned_to_cpu": 1 if pinned else None}
+    return go
+
+
+def run_serving(args: argparse.Namespace, workdir: Path, upstream_base: str, direct: Target,
+                servers: list[Peer], out: dict[str, Any], errors: list[str]) -> None:
+    """Latency and throughput: `--repeats` rounds, the peers in turn within each round; medians per figure."""
+    rounds: dict[str, list[dict[str, Any]]] = {p.name: [] for p in servers}
+    for index in range(args.repeats):
+        for peer in servers:
+            _say(f"{peer.label}, round {index + 1} of {args.repeats} ...")
+            one: dict[str, Any] = {}
+            _phase(one, errors, peer.name, _measured(peer, args, workdir, upstream_base, f"{peer.name}-{index}",
+                                                     lambda pid, t: measure_server(args, direct, t, pid)))
+            rounds[peer.name].append(one[peer.name])
+    for peer in servers:
+        good = [r for r in rounds[peer.name] if "error" not in r]
+        merged = median_of(good) if good else rounds[peer.name][-1]
+        out.setdefault(peer.name, {}).update({**peer.setup, **merged, "repeats": len(good)})
+
+
+def run(args: argparse.Namespace, workdir: Path, out: dict[str, Any]) -> list[str]:
+    """Every phase not skipped; the names of those that failed."""
+    skip = args.skip
+    errors: list[str] = []
+    if args.pin:
+        pin(os.getpid(), {0}, tree=False)  # the client; the upstream joins it below
+    others, lite = comparisons(args, workdir, out)
+    servers = [peers.gateway_peer(args.gateway_launcher), *others]
     up_port = free_port()
     upstream_base = f"http://127.0.0.1:{up_port}/v1"
     upstream_argv = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(up_port),
                      "--content-chunks", str(args.stream_chunks)]
-    serving = {"latency", "throughput"} - skip
     with ExitStack() as stack:
         upstream = stack.enter_context(server("upstream", upstream_argv, child_env({}),
                                               f"http://127.0.0.1:{up_port}/health", workdir))
+        if args.pin:
+            pin(upstream.pid, {0})
         direct = make_target("direct", upstream_base, UPSTREAM_MODEL, UPSTREAM_KEY)
         if "throughput" not in skip:
             _say("upstream alone (reference) ...")
             _phase(out, errors, "direct", lambda: measure_direct(args, direct, upstream.pid))
-
-        def served(tag: str, what: Callable[[subprocess.Popen[bytes], Target], dict[str, Any]],
-                   lite_env: litellm_proxy.LiteLLMEnv | None = None) -> Callable[[], dict[str, Any]]:
-            def go() -> dict[str, Any]:
-                if lite_env is not None:
-                    with litellm(lite_env, workdir, tag, upstream_base) as (process, target):
-                        return what(process, target)
-                with gateway(workdir, tag, upstream_base, args.gateway_launcher) as (process, target):
-                    return what(process, target)
-            return go
-
-        if serving:
-            _say("gateway ...")
-            out["gateway"] = {"command": ["lambdarouter", "serve", *_serve_flags()],
-                              "launcher": str(args.gateway_launcher) if args.gateway_launcher else None}
-            _phase(out, errors, "gateway", served("gateway", lambda p, t: measure_server(args, direct, t, p.pid)))
+        if {"latency", "throughput"} - skip:
+            run_serving(args, workdir, upstream_base, direct, servers, out, errors)
         if "memory" not in skip:
-            _say(f"gateway memory at {args.memory_checkpoints} requests ...")
-            _phase(out, errors, "gateway", served("gateway-memory", lambda p, t: measure_memory(args, t, p.pid)),
-                   into="memory")
-        if lite is not None and serving:
-            _say("LiteLLM proxy ...")
-            _phase(out, errors, "litellm",
-                   served("litellm", lambda p, t: measure_server(args, direct, t, p.pid), lite))
-        if lite is not None and "memory" not in skip:
-            _say(f"LiteLLM memory at {args.memory_checkpoints} requests ...")
-            _phase(out, errors, "litellm", served("litellm-memory", lambda p, t: measure_memory(args, t, p.pid), lite),
-                   into="memory")
+            for peer in servers:
+                _say(f"{peer.label} memory at {args.memory_checkpoints} requests ...")
+                _phase(out, errors, peer.name, _measured(peer, args, workdir, upstream_base, f"{peer.name}-memory",
+                                                         lambda pid, t: measure_memory(args, t, pid)), into="memory")
         if "coldstart" not in skip:
             _say(f"cold starts ({args.cold_runs} runs each) ...")
             _phase(out, errors, "coldstart", lambda: measure_coldstart(args, workdir, upstream_base, lite))
@@ -533,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     partial.replace(output)
     print(report.format_text(out))
     print(f"\nwrote {output}")
+    if args.docs is not None:
+        report.update_docs(out, args.docs)
+        print(f"wrote the generated block of {args.docs}")
     if failed:
         print(f"FAILED phases (their errors are in the report): {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -49,8 +49,9 @@ def chat_bodies(model: str) -> tuple[bytes, bytes]:
     return json.dumps(request).encode(), json.dumps({**request, "stream": True}).encode()
 
 
-def make_target(name: str, base_url: str, model: str, token: str) -> Target:
-    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+def make_target(name: str, base_url: str, model: str, token: str,
+                extra_headers: dict[str, str] | None = None) -> Target:
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}", **(extra_headers or {})}
     url = f"{base_url}/chat/completions"
     body, stream_body = chat_bodies(model)
     return Target(name, url, body, stream_body, headers, Request.build(url, headers, body, stream_body))

@@ -192,3 +192,23 @@ def cpu_seconds(pid: int, tree: bool = True) -> float | None:
             if one == pid:
                 return None
     return total
+
+
+def pin(pid: int, cpus: set[int], tree: bool = True) -> bool:
+    """Every thread of `pid` (and of its descendants) onto `cpus`; False where the OS does not allow it.
+
+    `sched_setaffinity(pid)` moves one thread only: a node or uvicorn process has several by the time it
+    answers, so each task in /proc/<pid>/task is moved (threads started later inherit it)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    moved = False
+    for one in [pid, *(descendants(pid) if tree else [])]:
+        try:
+            tasks = [int(t.name) for t in Path(f"/proc/{one}/task").iterdir()]
+        except OSError:
+            tasks = [one]
+        for task in tasks:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(task, cpus)
+                moved = True
+    return moved

@@ -15,16 +15,21 @@ from typing import Any
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 TARGETS = {
     "added_p50_ms_c1": 1.0,
-    "added_p99_ms_c1": 3.0,
-    "added_ttft_p50_ms_c1": 2.0,
-    "throughput_ratio_c32_min": 5.0,
+    "added_p99_ms_c1": 2.0,  # issue 20 (issue 9: 3.0), with the database on disk
+    "added_ttft_p50_ms_c1": 1.0,  # issue 20 (issue 9: 2.0)
+    "streamed_throughput_vs_portkey_min": 1.5,  # issue 20
+    "streamed_throughput_vs_litellm_min": 15.0,  # issue 20
+    "throughput_vs_portkey_min": 1.3,  # issue 20, non-streamed
+    "throughput_ratio_c32_min": 5.0,  # issue 9, non-streamed, against LiteLLM
     "added_p99_ratio_c32_max": 0.2,
+    "cpu_ms_per_streamed_request_max": 1.0,  # issue 20
     "cold_start_ms_max": 300.0,
     "cold_start_ratio_max": 0.15,
     "rss_mb_max": 80.0,
     "rss_growth_mb_max": 5.0,
     "layer_zipped_mb_max": 15.0,
 }
+PEERS = (("gateway", "lambdarouter"), ("portkey", "Portkey"), ("litellm", "LiteLLM"))
 
 
 def _get(data: Any, *path: str | int) -> Any:
@@ -49,9 +54,9 @@ def concurrency_key(report: dict[str, Any]) -> str:
     return f"c{_get(report, 'config', 'concurrency') or 32}"
 
 
-def throughput_at(side: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+def throughput_at(side: dict[str, Any] | None, concurrency: int, streamed: bool = False) -> dict[str, Any] | None:
     for row in _get(side, "throughput") or []:
-        if row.get("concurrency") == concurrency:
+        if row.get("concurrency") == concurrency and bool(row.get("streamed")) == streamed:
             return dict(row)
     return None
 
@@ -70,7 +75,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of issue 9: its figure, its limit, met (True / False / None when not measured)."""
     gw, lite = report.get("gateway"), report.get("litellm")
     ck = concurrency_key(report)
-    conc = int(ck[1:])
+    conc = _throughput_concurrency(report)
     rows: list[dict[str, Any]] = []
 
     def add(name: str, value: Any, limit: float, better: str, unit: str, note: str = "") -> None:
@@ -90,9 +95,10 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"throughput at concurrency {conc}, lambdarouter / LiteLLM", _ratio(_get(gw_tp, "rps"), _get(lite_tp, "rps")),
         TARGETS["throughput_ratio_c32_min"], ">=", "x",
         "" if lite else "LiteLLM not measured")
-    add(f"added latency p99 at concurrency {conc}, lambdarouter / LiteLLM",
+    add(f"added latency p99 at concurrency {ck[1:]}, lambdarouter / LiteLLM",
         _ratio(_get(gw, ck, "added", "p99"), _get(lite, ck, "added", "p99")), TARGETS["added_p99_ratio_c32_max"],
         "<=", "x", "" if lite else "LiteLLM not measured")
+    _issue20_targets(report, conc, add)
     entries, litellm_import = cold_starts(report)
     for entry in entries:
         bad = "" if entry.get("served_ok", True) else f"its request answered {entry.get('status')}"
@@ -114,6 +120,30 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _throughput_concurrency(report: dict[str, Any]) -> int:
+    given = _get(report, "config", "throughput_concurrency")
+    return int(given[0]) if isinstance(given, list) and given else 32
+
+
+def _issue20_targets(report: dict[str, Any], conc: int, add: Any) -> None:
+    """Streaming against Portkey and LiteLLM, CPU per streamed request (issue 20)."""
+    gw, pk, lite = report.get("gateway"), report.get("portkey"), report.get("litellm")
+    rps = [_get(throughput_at(side, conc, True), "rps") for side in (gw, pk, lite)]
+    flat = [_get(throughput_at(side, conc), "rps") for side in (gw, pk)]
+    add(f"streamed throughput at concurrency {conc}, lambdarouter / Portkey", _ratio(rps[0], rps[1]),
+        TARGETS["streamed_throughput_vs_portkey_min"], ">=", "x", "" if pk and not pk.get("skipped") else
+        "Portkey not measured")
+    add(f"streamed throughput at concurrency {conc}, lambdarouter / LiteLLM", _ratio(rps[0], rps[2]),
+        TARGETS["streamed_throughput_vs_litellm_min"], ">=", "x", "" if lite and not lite.get("skipped") else
+        "LiteLLM not measured")
+    add(f"throughput at concurrency {conc}, non-streamed, lambdarouter / Portkey", _ratio(flat[0], flat[1]),
+        TARGETS["throughput_vs_portkey_min"], ">=", "x", "" if pk and not pk.get("skipped") else
+        "Portkey not measured")
+    add(f"gateway CPU per streamed request, concurrency {conc}",
+        _get(throughput_at(gw, conc, True), "server_cpu_ms_per_request"),
+        TARGETS["cpu_ms_per_streamed_request_max"], "<=", "ms")
+
+
 # -- tables -----------------------------------------------------------------------------------------------
 
 
@@ -131,59 +161,71 @@ def _memory_at(side: Any, requests: int) -> Any:
     return next((p["rss_mb"] for p in _get(side, "memory", "checkpoints") or [] if p["requests"] == requests), None)
 
 
-def results_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
-    """(figure, lambdarouter, LiteLLM, ratio lambdarouter / LiteLLM) for every headline figure."""
-    gw, lite = report.get("gateway"), report.get("litellm")
+Row = tuple[str, list[Any]]  # (figure, one value per peer of PEERS)
+
+
+def _peer_sides(report: dict[str, Any]) -> list[Any]:
+    return [report.get(name) for name, _ in PEERS]
+
+
+def results_rows(report: dict[str, Any]) -> list[Row]:
+    """(figure, [lambdarouter, Portkey, LiteLLM]) for every headline figure."""
+    sides = _peer_sides(report)
     ck = concurrency_key(report)
-    rows: list[tuple[str, Any, Any, Any]] = []
+    rows: list[Row] = []
 
-    def pair(label: str, a: Any, b: Any) -> None:
-        rows.append((label, a, b, _ratio(a, b)))
-
-    def both(*path: str) -> tuple[Any, Any]:
-        return _get(gw, *path), _get(lite, *path)
+    def each(label: str, *path: str) -> None:
+        rows.append((label, [_get(side, *path) for side in sides]))
 
     for q in ("p50", "p99"):
-        pair(f"added latency, non-streamed, concurrency 1, {q} (ms)", *both("c1", "added", q))
+        each(f"added latency, non-streamed, concurrency 1, {q} (ms)", "c1", "added", q)
     for q in ("p50", "p99"):
-        pair(f"added time to first token, concurrency 1, {q} (ms)", *both("c1_streamed", "ttft", "added", q))
-    pair("added delay between chunks, concurrency 1, p50 (ms)", *both("c1_streamed", "inter_chunk", "added", "p50"))
+        each(f"added time to first token, concurrency 1, {q} (ms)", "c1_streamed", "ttft", "added", q)
+    each("added delay between chunks, concurrency 1, p50 (ms)", "c1_streamed", "inter_chunk", "added", "p50")
     for q in ("p50", "p99"):
-        pair(f"added latency, non-streamed, concurrency {ck[1:]}, {q} (ms)", *both(ck, "added", q))
-    for row in _get(gw, "throughput") or []:
-        c = row["concurrency"]
-        mine, theirs = throughput_at(gw, c), throughput_at(lite, c)
-        pair(f"throughput, concurrency {c} (requests/s)", _get(mine, "rps"), _get(theirs, "rps"))
-        pair(f"latency p99 during it, concurrency {c} (ms)", _get(mine, "latency", "p99"),
-             _get(theirs, "latency", "p99"))
-        pair(f"server CPU per request, concurrency {c} (ms)", _get(mine, "server_cpu_ms_per_request"),
-             _get(theirs, "server_cpu_ms_per_request"))
-    for point in _get(gw, "memory", "checkpoints") or []:
+        each(f"added latency, non-streamed, concurrency {ck[1:]}, {q} (ms)", ck, "added", q)
+    for row in _get(sides[0], "throughput") or []:
+        c, streamed = row["concurrency"], bool(row.get("streamed"))
+        kind = "streamed" if streamed else "non-streamed"
+        found = [throughput_at(side, c, streamed) for side in sides]
+        rows.append((f"throughput, {kind}, concurrency {c} (requests/s)", [_get(f, "rps") for f in found]))
+        rows.append((f"latency p99 during it, {kind}, concurrency {c} (ms)",
+                     [_get(f, "latency", "p99") for f in found]))
+        rows.append((f"server CPU per request, {kind}, concurrency {c} (ms)",
+                     [_get(f, "server_cpu_ms_per_request") for f in found]))
+    for point in _get(sides[0], "memory", "checkpoints") or []:
         n = point["requests"]
-        pair(f"RSS after {n:,} requests (MB)", _memory_at(gw, n), _memory_at(lite, n))
-    pair("RSS growth, first to last checkpoint (MB)", *both("memory", "growth_mb"))
+        rows.append((f"RSS after {n:,} requests (MB)", [_memory_at(side, n) for side in sides]))
+    each("RSS growth, first to last checkpoint (MB)", "memory", "growth_mb")
     entries, litellm_import = cold_starts(report)
+    lite_import = _get(litellm_import, "cold_start_median_ms")
     for entry in entries:
-        pair(f"cold start, {entry['path'] or entry['name']}: import + first request (ms)",
-             entry["cold_start_median_ms"], _get(litellm_import, "cold_start_median_ms"))
+        rows.append((f"cold start, {entry['path'] or entry['name']}: import + first request (ms)",
+                     [entry["cold_start_median_ms"], None, lite_import]))
     for entry in aws_cold_starts(report):
-        pair(f"cold start, {entry['name']} (ms)", entry["cold_start_median_ms"],
-             _get(litellm_import, "cold_start_median_ms"))
-    rows.append(("layer, zipped (MB)", _get(report, "layer", "zipped_mb"), None, None))
+        rows.append((f"cold start, {entry['name']} (ms)", [entry["cold_start_median_ms"], None, lite_import]))
+    rows.append(("layer, zipped (MB)", [_get(report, "layer", "zipped_mb"), None, None]))
     return rows
 
 
+def peer_labels(report: dict[str, Any]) -> list[str]:
+    out = []
+    for name, label in PEERS:
+        version = _get(report, name, "setup", "version")
+        out.append(f"{label} {version}" if version and name != "gateway" else label)
+    return out
+
+
 def markdown_results(report: dict[str, Any]) -> str:
-    lite_version = _get(report, "litellm", "setup", "version")
-    lite = f"LiteLLM proxy {lite_version}" if lite_version else "LiteLLM proxy"
-    lines = [f"| figure | lambdarouter | {lite} | ratio |", "| --- | ---: | ---: | ---: |"]
-    for label, a, b, r in results_rows(report):
-        lines.append(f"| {label} | {_fmt(a)} | {_fmt(b)} | {_fmt(r, 3)} |")
+    labels = peer_labels(report)
+    lines = ["| figure | " + " | ".join(labels) + " |", "| --- |" + " ---: |" * len(labels)]
+    for label, values in results_rows(report):
+        lines.append(f"| {label} | " + " | ".join(_fmt(v) for v in values) + " |")
     return "\n".join(lines)
 
 
 def markdown_targets(report: dict[str, Any]) -> str:
-    lines = ["| target (issue 9) | measured | limit | met |", "| --- | ---: | ---: | :---: |"]
+    lines = ["| target | measured | limit | met |", "| --- | ---: | ---: | :---: |"]
     for t in report.get("targets") or targets(report):
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['comparison']} {t['limit']} "
@@ -214,24 +256,27 @@ def format_text(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"lambdarouter bench — {report['date']} — {m['cpu_model']}, {m['cores']} cores, Python {m['python']}",
              ""]
-    lite_skip = _get(report, "litellm", "skipped")
-    if lite_skip:
-        lines += [f"LiteLLM: skipped ({lite_skip})", ""]
+    for name, label in PEERS[1:]:
+        skipped = _get(report, name, "skipped")
+        if skipped:
+            lines += [f"{label}: skipped ({skipped})", ""]
     for name, section in report.items():
         for part in [section, *(section.values() if isinstance(section, dict) else [])]:
             if isinstance(part, dict) and isinstance(part.get("error"), str):
                 lines += [f"FAILED {name}: {part['error'].splitlines()[-1][:300]}", ""]
-    lines.append(f"{'figure':<62}{'lambdarouter':>13}{'LiteLLM':>10}{'ratio':>8}")
-    for label, a, b, r in results_rows(report):
-        lines.append(f"{label[:61]:<62}{_fmt(a):>13}{_fmt(b):>10}{_fmt(r, 3):>8}")
+    lines.append(f"{'figure':<62}" + "".join(f"{label.split()[0]:>13}" for _, label in PEERS))
+    for label, values in results_rows(report):
+        lines.append(f"{label[:61]:<62}" + "".join(f"{_fmt(v):>13}" for v in values))
     direct = report.get("direct") or {}
     for row in direct.get("throughput") or []:
-        lines.append(f"{'(reference) upstream alone, concurrency ' + str(row['concurrency']) + ' (requests/s)':<62}"
+        kind = "streamed" if row.get("streamed") else "non-streamed"
+        label = f"(reference) upstream alone, {kind}, concurrency {row['concurrency']} (requests/s)"
+        lines.append(f"{label[:61]:<62}"
                      f"{_fmt(row.get('rps')):>13}")
     per = _get(report, "cost", "per_million_requests") or {}
     for name, row in per.items():
         lines.append(f"{'cost per million requests, ' + name + ' ($)':<62}{row['usd_total']:>13.3f}")
-    lines += ["", "targets (issue 9):"]
+    lines += ["", "targets:"]
     for t in report.get("targets") or []:
         met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
         note = f" ({t['note']})" if t.get("note") else ""
@@ -239,12 +284,52 @@ def format_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+DOCS_BEGIN = "<!-- bench:begin (written by `python -m bench`; edit bench/report.py, not this block) -->"
+DOCS_END = "<!-- bench:end -->"
+
+
+def markdown_machine(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    config = report.get("config") or {}
+    pinned = "the client and the fake upstream on CPU 0, each server on CPU 1" if config.get("pin") else "no pinning"
+    peers = "; ".join(f"{label}: {_get(report, name, 'skipped') or 'measured'}" for name, label in PEERS[1:])
+    return "\n".join([
+        f"- {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_mb']:,} MB, {m['platform']}",
+        f"- CPython {m['python']}; run {report['date']}, {report.get('seconds')} s, git {str(m['git_commit'])[:10]}"
+        f"{' with uncommitted changes' if m.get('git_dirty') else ''}",
+        f"- {config.get('repeats', 1)} round(s) of the latency and throughput phases, the servers in turn within "
+        f"each, medians per figure; {pinned}; {peers}",
+        f"- load average {m.get('load_average_at_start')} at the start, {m.get('load_average_at_end')} at the end",
+    ])
+
+
+def markdown_block(report: dict[str, Any]) -> str:
+    direct = ", ".join(f"{_fmt(r.get('rps'), 1)} requests/s at concurrency {r['concurrency']}"
+                       f"{' streamed' if r.get('streamed') else ''}"
+                       for r in _get(report, "direct", "throughput") or [])
+    return "\n\n".join([
+        DOCS_BEGIN, "### Machine and run\n\n" + markdown_machine(report),
+        "### Results\n\n" + markdown_results(report),
+        f"The fake upstream alone, measured the same way (the ceiling of this machine and client): {direct or '—'}.",
+        "### Targets\n\n" + markdown_targets(report), "### Cost\n\n" + markdown_cost(report), DOCS_END])
+
+
+def update_docs(report: dict[str, Any], path: Path) -> None:
+    """Replace the generated block of docs/performance.md (between the markers) with this run's tables."""
+    text = path.read_text()
+    if DOCS_BEGIN in text and DOCS_END in text:
+        head, rest = text.split(DOCS_BEGIN, 1)
+        tail = rest.split(DOCS_END, 1)[1]
+    else:
+        head, tail = text.rstrip("\n") + "\n\n", "\n"
+    path.write_text(head + markdown_block(report) + tail)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     path = Path(args[0]) if args else DEFAULT_RESULTS
     report = json.loads(path.read_text())
-    print("## Results\n\n" + markdown_results(report) + "\n\n## Targets\n\n" + markdown_targets(report)
-          + "\n\n## Cost\n\n" + markdown_cost(report))
+    print(markdown_block(report))
     return 0
 
 

@@ -21,6 +21,7 @@ from bench import cost, layer, litellm_proxy, report
 from bench.coldstart import heaviest_modules, imported_by_package, top_imports
 from bench.cost_probe import item_size
 from bench.procs import cpu_seconds, rss_bytes
+from bench.repeats import median_of
 from bench.stats import percentile, summary
 from bench.upstream import completion_body, stream_events
 
@@ -43,10 +44,11 @@ def _added(s: dict[str, Any], n: int) -> None:
 @pytest.fixture(scope="module")
 def smallest_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     output = tmp_path_factory.mktemp("bench") / "bench.json"
-    argv = [sys.executable, "-m", "bench", "--quick", "--no-litellm", "--skip", "layer",
+    argv = [sys.executable, "-m", "bench", "--quick", "--no-litellm", "--no-portkey", "--skip", "layer",
             "--pairs", "20", "--warmup", "5", "--stream-pairs", "5", "--stream-warmup", "2",
             "--concurrency", "4", "--concurrent-pairs", "16", "--concurrent-warmup", "4",
-            "--throughput-concurrency", "2,4", "--throughput-requests", "400", "--memory-checkpoints", "10,30",
+            "--throughput-concurrency", "2,4", "--throughput-requests", "400", "--stream-throughput-requests", "40",
+            "--repeats", "2", "--memory-checkpoints", "10,30",
             "--memory-concurrency", "2", "--memory-stream-every", "5", "--cold-runs", "2", "--coldstart-from", "venv",
             "--no-coldstart-aws",
             "--cost-requests", "10",
@@ -67,10 +69,12 @@ def smallest_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
 def test_report_has_every_section(smallest_run: tuple[dict[str, Any], str]) -> None:
     result, stdout = smallest_run
     assert "added latency, non-streamed, concurrency 1" in stdout
-    assert "targets (issue 9):" in stdout
-    assert {"schema_version", "date", "machine", "config", "method", "direct", "gateway", "litellm", "coldstart",
-            "cost", "profile", "targets"} <= result.keys()
+    assert "targets:" in stdout
+    assert {"schema_version", "date", "machine", "config", "method", "direct", "gateway", "litellm", "portkey",
+            "coldstart", "cost", "profile", "targets"} <= result.keys()
     assert result["litellm"] == {"skipped": "--no-litellm"}
+    assert result["portkey"] == {"skipped": "--no-portkey"}
+    assert result["gateway"]["repeats"] == 2  # two rounds, merged into medians
     machine = result["machine"]
     assert machine["cpu_model"]
     assert machine["cores"] > 0
@@ -94,12 +98,13 @@ def test_latency_sections(smallest_run: tuple[dict[str, Any], str]) -> None:
 def test_throughput_and_memory_sections(smallest_run: tuple[dict[str, Any], str]) -> None:
     result = smallest_run[0]
     for side in (result["direct"], result["gateway"]):
-        assert [row["concurrency"] for row in side["throughput"]] == [2, 4]
-        for row in side["throughput"]:
-            assert row["requests"] == 400
+        rows = side["throughput"]
+        assert [(row["concurrency"], row["streamed"]) for row in rows] == [(2, False), (4, False), (2, True)]
+        for row in rows:
+            assert row["requests"] == (40 if row["streamed"] else 400)
             assert row["errors"] == 0
             assert row["rps"] > 0
-            _positive_summary(row["latency"], 400)
+            _positive_summary(row["latency"], row["requests"])
             assert isinstance(row["p99_under_limit"], bool)
     # CPU time is read in clock ticks (10 ms): 400 requests at ~0.5 ms each span many ticks (20 did not).
     assert result["gateway"]["throughput"][0]["server_cpu_ms_per_request"] > 0
@@ -239,3 +244,26 @@ def test_litellm_config_is_fair_and_local() -> None:
 def test_targets_of_an_empty_report_are_not_measured() -> None:
     rows = report.targets({"config": {"concurrency": 32}})
     assert rows and all(row["met"] is None for row in rows)
+
+
+def test_rounds_merge_into_medians() -> None:
+    rounds = [{"rps": 100.0, "n": 3, "name": "a", "rows": [{"p99": 1.0}, {"p99": 9.0}], "flag": True},
+              {"rps": 300.0, "n": 5, "name": "b", "rows": [{"p99": 2.0}, {"p99": 7.0}], "flag": False},
+              {"rps": 200.0, "n": 4, "name": "c", "rows": [{"p99": 3.0}, {"p99": 8.0}], "flag": True}]
+    assert median_of(rounds) == {"rps": 200.0, "n": 4, "name": "a", "rows": [{"p99": 2.0}, {"p99": 8.0}],
+                                 "flag": True}
+    assert median_of([{"x": 1}, {"y": 2}]) == {"x": 1, "y": 2}  # a figure one round lacks: the others'
+
+
+def test_docs_block_is_replaced_and_the_rest_kept(tmp_path: Path,
+                                                  smallest_run: tuple[dict[str, Any], str]) -> None:
+    page = tmp_path / "performance.md"
+    page.write_text("# Performance\n\nby hand, before\n")
+    report.update_docs(smallest_run[0], page)
+    first = page.read_text()
+    assert first.startswith("# Performance\n\nby hand, before\n")
+    assert report.DOCS_BEGIN in first and "| figure | lambdarouter | Portkey | LiteLLM |" in first
+    page.write_text(first + "\nby hand, after\n")
+    report.update_docs(smallest_run[0], page)
+    second = page.read_text()
+    assert second.count(report.DOCS_BEGIN) == 1 and second.endswith("by hand, after\n")
