@@ -95,7 +95,7 @@ async def _timed(app: Any, key: str, requests: int, stream: bool) -> dict[str, A
 def timing(requests: int) -> dict[str, Any]:
     from lambdarouter.store import shared_store
 
-    key, _record = shared_store().create_key("bench-cost")
+    key, _record = asyncio.run(shared_store().create_key("bench-cost"))
     app = _app()
 
     async def run() -> dict[str, Any]:
@@ -143,9 +143,9 @@ def item_size(item: Mapping[str, Any] | None) -> int:
 class Recorder:
     """Counts the store client's DynamoDB calls and the request units each bills."""
 
-    def __init__(self, raw: Any, gsi_tables: set[str]) -> None:
+    def __init__(self, raw: Any, gsi_keys: Mapping[str, list[str]]) -> None:
         self.raw = raw  # an unhooked client on the same (mocked) tables: reads item images, uncounted
-        self.gsi_tables = gsi_tables
+        self.gsi_keys = gsi_keys  # table → the partition key of each of its indexes (an item is in those it has)
         self.calls: list[dict[str, Any]] = []
         self._before = threading.local()
 
@@ -204,8 +204,9 @@ class Recorder:
             sizes.append(size)
             units = max(1, math.ceil(size / 1024))
             writes += units * (2 if operation.startswith("Transact") else 1)
-            if table in self.gsi_tables and after is not None:
-                gsi += max(1, math.ceil(item_size(after) / 1024))
+            if after is not None:
+                indexed = sum(name in after for name in self.gsi_keys.get(table, []))
+                gsi += indexed * max(1, math.ceil(item_size(after) / 1024))
         if images:
             call.update(write_units=writes, gsi_write_units=gsi, item_bytes=sizes)
         self.calls.append(call)
@@ -247,15 +248,16 @@ def dynamodb() -> dict[str, Any]:
     with _env({**aws, **names}), mock_aws():
         raw = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(raw, table_names())
-        gsi_tables = {table_names()[t.logical_id] for t in TABLES if t.indexes}
+        gsi_keys = {table_names()[t.logical_id]: [i.hash_key for i in t.indexes] for t in TABLES if t.indexes}
+        gsi_tables = set(gsi_keys)
         store = shared_store()
         keys = {
-            "no limits": store.create_key("plain")[0],
-            "credit limit": store.create_key("limited", KeySettings("limited", limit=Decimal("100")))[0],
-            "credit limit + rate limit": store.create_key(
-                "rated", KeySettings("rated", limit=Decimal("100"), rate_limit=RateLimit(100_000, 60)))[0],
+            "no limits": asyncio.run(store.create_key("plain"))[0],
+            "credit limit": asyncio.run(store.create_key("limited", KeySettings("limited", limit=Decimal("100"))))[0],
+            "credit limit + rate limit": asyncio.run(store.create_key(
+                "rated", KeySettings("rated", limit=Decimal("100"), rate_limit=RateLimit(100_000, 60))))[0],
         }
-        recorder = Recorder(raw, gsi_tables)
+        recorder = Recorder(raw, gsi_keys)
         recorder.attach(store_dynamodb.dynamodb_client())
         app = _app()
         scenarios: dict[str, Any] = {}
@@ -290,7 +292,7 @@ def aws_setup(upstream_key: str, admin_key: str) -> dict[str, Any]:
     secret = boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
         Name="lambdarouter-bench", SecretString=json.dumps({"OPENAI_API_KEY": upstream_key,
                                                             "LAMBDAROUTER_ADMIN_KEY": admin_key}))
-    key, _record = shared_store().create_key("bench-coldstart")
+    key, _record = asyncio.run(shared_store().create_key("bench-coldstart"))
     return {"key": key, "secret_id": secret["ARN"]}
 
 

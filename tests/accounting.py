@@ -13,6 +13,7 @@ import httpx
 from lambdarouter.store import GenerationRecord, KeyRecord
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.gateway import ADMIN_KEY, RunningGateway
+from tests.stores import ledger_rows, wait
 
 HELLO = [{"role": "user", "content": "hi"}]
 # Pinned to the OpenAI endpoint: the fake upstream scripts OpenAI's path, whatever else serves GPT-4o.
@@ -41,7 +42,7 @@ def ledger(gateway: RunningGateway) -> SQLiteStore:
 
 
 def key_record(gateway: RunningGateway, key_hash: str) -> KeyRecord:
-    record = ledger(gateway).find_key(key_hash)
+    record = wait(ledger(gateway).find_key(key_hash))
     assert record is not None
     return record
 
@@ -52,7 +53,7 @@ def wait_for_records(gateway: RunningGateway, key_hash: str, count: int, timeout
     """The key's ledger rows once there are `count` of them (the gateway writes them as requests end)."""
     store, deadline = ledger(gateway), time.monotonic() + timeout
     while True:
-        records = store.query_generations(key_hash)
+        records = ledger_rows(store, key_hash)
         if len(records) >= count or time.monotonic() > deadline:
             return records
         time.sleep(0.05)

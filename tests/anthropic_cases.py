@@ -274,7 +274,7 @@ def sse_payloads(text: str) -> list[dict[str, Any]]:
 # --- synthesized streams (documented event shapes) --------------------------------------------------------
 
 def sse(kind: str, data: dict[str, Any]) -> str:
-    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data}, ensure_ascii=False)}\n\n"
 
 
 def message_start(model: str = "claude-sonnet-4-0", input_tokens: int = 10) -> str:

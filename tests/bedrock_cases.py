@@ -273,12 +273,12 @@ def frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 def event(event_type: str, payload: dict[str, Any]) -> bytes:
     return frame({":event-type": event_type, ":content-type": "application/json", ":message-type": "event"},
-                 json.dumps({**payload, "p": "abcdefgh"}).encode())
+                 json.dumps({**payload, "p": "abcdefgh"}, ensure_ascii=False).encode())
 
 
 def exception(exception_type: str, message: str) -> bytes:
     return frame({":exception-type": exception_type, ":content-type": "application/json",
-                  ":message-type": "exception"}, json.dumps({"message": message}).encode())
+                  ":message-type": "exception"}, json.dumps({"message": message}, ensure_ascii=False).encode())
 
 
 def text_stream(*texts: str, stop: str = "end_turn", usage: dict[str, int] | None = None) -> list[bytes]:

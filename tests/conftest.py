@@ -10,7 +10,7 @@ import pytest
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway, running_gateway
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.store_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,13 @@ from lambdarouter.http import observability
 from lambdarouter.store import GenerationRecord, KeySettings, Store
 from lambdarouter.store.tables import create_tables
 from tests.sam_template import EVENTS, source
+from tests.stores import wait
 
 PLACEHOLDER = re.compile(r"\$\{(LAMBDAROUTER_KEY|LAMBDAROUTER_ADMIN_KEY|KEY_HASH|GENERATION_ID)\}")
 # Physical names the stack's resources get in the tests (CloudFormation would generate such names).
 RESOURCE_NAMES = {"KeysTable": "lambdarouter-KeysTable-TEST1", "UsageTable": "lambdarouter-UsageTable-TEST2",
                   "IdempotencyTable": "lambdarouter-IdempotencyTable-TEST3",
+                  "SummaryTable": "lambdarouter-SummaryTable-TEST6",
                   "ProviderSecret": "ProviderSecret-TEST4", "GeneratedImagesBucket": "lambdarouter-images-test5"}
 REGION = "us-east-1"
 AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
@@ -155,9 +157,9 @@ def a_generation(key_hash: str, generation_id: str = "gen-1767225600-AAAAAAAAAAA
 
 def populate(store: Store, secretsmanager: Any, admin_key: str) -> AwsWorld:
     """One gateway key (limit $5) and one generation of it."""
-    plaintext, record = store.create_key("app", KeySettings("app", limit=Decimal(5)))
+    plaintext, record = wait(store.create_key("app", KeySettings("app", limit=Decimal(5))))
     generation = a_generation(record.hash)
-    assert store.record_generation(generation)
+    assert wait(store.settle(generation, None, generation.created_at))
     return AwsWorld(store, secretsmanager, admin_key, plaintext, record.hash, generation.id)
 
 

@@ -22,6 +22,7 @@ from tests import anthropic_cases as anthropic
 from tests import bedrock_cases as bedrock
 from tests.fakes import openai_responses as openai_fake
 from tests.fakes.upstream import Reply
+from tests.openrouter_contract import validate_chunk
 
 
 @dataclass(frozen=True)
@@ -275,10 +276,12 @@ def sse_events(text: str) -> list[dict[str, Any]]:
 
 
 def assert_valid_stream(events: list[dict[str, Any]]) -> Response:
-    """Every event validates against the SDK's `ResponseStreamEvent`, numbered 0, 1, 2 ...; the stream opens with
-    `response.created` and ends with one terminal event, whose response validates as a `Response`."""
+    """Every event validates against the SDK's `ResponseStreamEvent` and OpenRouter's document of the stream,
+    numbered 0, 1, 2 ...; the stream opens with `response.created` and ends with one terminal event, whose
+    response validates as a `Response`."""
     for event in events:
         STREAM_EVENT.validate_python(event)
+        validate_chunk("/responses", event)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [e["type"] for e in events[:2]] == ["response.created", "response.in_progress"]
     terminal = [e for e in events if e["type"] in ("response.completed", "response.incomplete", "response.failed")]

@@ -41,8 +41,13 @@ _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/responses/{response_id}": (CHAT, ("get", "delete")),  # a 400 (stateless), beside its POST
     "/embeddings": (EMBEDDINGS, ("post",)),
     "/images/generations": (EMBEDDINGS, ("post",)),  # same needs: Bedrock InvokeModel, large answers
+    "/images": (EMBEDDINGS, ("post",)),  # OpenRouter's image API: the same operation as /images/generations
     "/models": (MODELS, ("get",)),
+    "/models/count": (MODELS, ("get",)),
+    "/models/{author}/{slug}": (MODELS, ("get",)),
     "/models/{author}/{slug}/endpoints": (MODELS, ("get",)),
+    "/model/{author}/{slug}": (MODELS, ("get",)),
+    "/providers": (MODELS, ("get",)),
     "/health": (MODELS, ("get",)),
     "/openapi.json": (MODELS, ("get",)),
     "/dashboard": (MODELS, ("get",)),

@@ -23,6 +23,7 @@ from lambdarouter.store.sqlite import SQLiteStore
 from tests.accounting import HELLO, completion_body, exact_json, streamed_cost
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, UPSTREAM_KEY
+from tests.stores import ledger_rows, wait
 from tests.test_chat_api import spaced_stream
 
 PATH = "/v1/chat/completions"
@@ -42,11 +43,11 @@ class FlakyStore(SQLiteStore):
     failures = 0
     attempts = 0
 
-    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
+    async def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
         self.attempts += 1
         if self.failures == -1 or self.attempts <= self.failures:
             raise OSError("disk on fire")
-        return super().settle(record, hold, now)
+        return await super().settle(record, hold, now)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def client(gateway: Gateway) -> Iterator[TestClient]:
 
 
 def limited_key(store: SQLiteStore, limit: str = "1") -> tuple[dict[str, str], str]:
-    plaintext, record = store.create_key("k", KeySettings("k", limit=Decimal(limit)))
+    plaintext, record = wait(store.create_key("k", KeySettings("k", limit=Decimal(limit))))
     return {"authorization": f"Bearer {plaintext}"}, record.hash
 
 
@@ -86,9 +87,9 @@ def test_failed_generation_is_recorded_at_zero_and_releases_its_hold(client: Tes
     fake_upstream.reply(Reply.json({"error": {"message": "bad"}}, status=400), path=PATH)
     response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
     assert response.status_code == 400
-    [record] = store.query_generations(key_hash)
+    [record] = ledger_rows(store, key_hash)
     assert (record.status, record.cost, record.error) == ("error", Decimal(0), "openai: bad")
-    key = store.find_key(key_hash)
+    key = wait(store.find_key(key_hash))
     assert key is not None and (key.remaining, key.usage, key.holds) == (Decimal(1), Decimal(0), ())
 
 
@@ -100,10 +101,10 @@ def test_mid_stream_failure_charges_what_was_produced(client: TestClient, store:
     response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO, "stream": True},
                            headers=auth)
     told = streamed_cost(response.text)
-    [record] = store.query_generations(key_hash)
+    [record] = ledger_rows(store, key_hash)
     assert record.status == "error" and record.usage_estimated and record.completion_tokens >= 2
     assert record.cost == told > 0
-    key = store.find_key(key_hash)
+    key = wait(store.find_key(key_hash))
     assert key is not None and key.usage == told and key.remaining == 1 - told
 
 
@@ -113,7 +114,7 @@ def test_ledger_writes_are_retried(client: TestClient, store: FlakyStore, fake_u
     fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
     response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
     assert response.status_code == 200
-    [record] = store.query_generations(key_hash)
+    [record] = ledger_rows(store, key_hash)
     assert store.attempts == 3 and record.cost == Decimal(exact_json(response.text)["usage"]["cost"])
 
 
@@ -136,20 +137,20 @@ def test_a_stream_never_read_is_recorded_as_aborted(gateway: Gateway, store: Fla
                                                     fake_upstream: FakeUpstream) -> None:
     """The client left before the first byte: the response's background task still closes the books."""
     _, key_hash = limited_key(store)
-    key = store.find_key(key_hash)
+    key = wait(store.find_key(key_hash))
     assert key is not None
     fake_upstream.reply(spaced_stream(["a", "b"], delay=0.0), path=PATH)
     request = ChatCompletionRequest.model_validate({"model": "openai/gpt-4o", "messages": HELLO, "stream": True})
 
     async def never_read() -> Any:
         streamed = await gateway.run_stream(ChatOperation(request), key)
-        assert store.find_key(key_hash).holds != ()  # type: ignore[union-attr]
+        assert (await store.find_key(key_hash)).holds != ()  # type: ignore[union-attr]
         await streamed.relay.close()
         await streamed.relay.close()  # idempotent
         return streamed.id
 
     generation_id = anyio.run(never_read)
-    [record] = store.query_generations(key_hash)
+    [record] = ledger_rows(store, key_hash)
     assert record.id == generation_id and record.status == "aborted"
-    after = store.find_key(key_hash)
+    after = wait(store.find_key(key_hash))
     assert after is not None and after.holds == () and after.usage == record.cost

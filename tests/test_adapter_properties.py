@@ -181,7 +181,13 @@ def test_any_valid_request_becomes_a_valid_provider_body_or_a_4xx(wire: str, req
 # --- 2: streams ---------------------------------------------------------------------------------------------
 
 def _sse(*objects: dict[str, Any]) -> bytes:
-    return b"".join(f"data: {json.dumps(o)}\n\n".encode() for o in objects)
+    return b"".join(f"data: {raw_json(o)}\n\n".encode() for o in objects)
+
+
+def raw_json(value: Any) -> str:
+    """JSON as providers send it: raw UTF-8, not `\\u` escapes (which would hide a decoder that splits
+    characters)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _openai(pieces: list[str]) -> tuple[bytes, bytes]:
@@ -190,13 +196,13 @@ def _openai(pieces: list[str]) -> tuple[bytes, bytes]:
     chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     whole = {**head, "object": "chat.completion", "choices": [
         {"index": 0, "message": {"role": "assistant", "content": "".join(pieces)}, "finish_reason": "stop"}]}
-    return _sse(*chunks) + b"data: [DONE]\n\n", json.dumps(whole).encode()
+    return _sse(*chunks) + b"data: [DONE]\n\n", raw_json(whole).encode()
 
 
 def _anthropic(pieces: list[str]) -> tuple[bytes, bytes]:
     stream = message_start() + "".join(text_block(0, *pieces)) + "".join(message_end())
     whole = message_body([{"type": "text", "text": "".join(pieces)}])
-    return stream.encode(), json.dumps(whole).encode()
+    return stream.encode(), raw_json(whole).encode()
 
 
 def _gemini(pieces: list[str]) -> tuple[bytes, bytes]:
@@ -204,14 +210,14 @@ def _gemini(pieces: list[str]) -> tuple[bytes, bytes]:
         candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
         return {"candidates": [{**candidate, "finishReason": "STOP"} if finish else candidate]}
     stream = _sse(*(chunk(p, i == len(pieces) - 1) for i, p in enumerate(pieces)))
-    return stream, json.dumps(chunk("".join(pieces), True)).encode()
+    return stream, raw_json(chunk("".join(pieces), True)).encode()
 
 
 def _bedrock(pieces: list[str]) -> tuple[bytes, bytes]:
     whole = {"output": {"message": {"role": "assistant", "content": [{"text": "".join(pieces)}]}},
              "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 7, "totalTokens": 12},
              "metrics": {"latencyMs": 10}}
-    return b"".join(bedrock_cases.text_stream(*pieces)), json.dumps(whole).encode()
+    return b"".join(bedrock_cases.text_stream(*pieces)), raw_json(whole).encode()
 
 
 WIRES = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock}

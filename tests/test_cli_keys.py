@@ -13,6 +13,7 @@ import pytest
 from lambdarouter.admin import cli
 from lambdarouter.store import GenerationRecord, hash_key
 from lambdarouter.store.sqlite import SQLiteStore
+from tests.stores import wait
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_keys_commands(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["hash"] == hash_key(plaintext)
     assert (data["label"], data["limit"], data["limit_reset"], data["expires_at"]) == ("App", 7.5, "daily",
                                                                                        "2099-06-01T00:00:00Z")
-    assert data["rate_limit"] == {"requests": 30, "interval": "1m"}
+    assert data["rate_limit"]["requests"] == 30 and data["rate_limit"]["interval"] == "1m"
     assert data["allowed_models"] == ["openai/*", "anthropic/claude-sonnet-4.5"]
     prefix = data["hash"][:10]
     assert run(capsys, "keys", "show", prefix, "--json")["data"] == data
@@ -45,8 +46,8 @@ def test_keys_commands(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     updated = run(capsys, "keys", "update", prefix, "--limit", "none", "--rate-limit", "5/10s", "--any-model",
                   "--json")["data"]
-    assert (updated["limit"], updated["rate_limit"], updated["allowed_models"]) == (
-        None, {"requests": 5, "interval": "10s"}, None)
+    assert (updated["limit"], updated["rate_limit"]["requests"], updated["rate_limit"]["interval"],
+            updated["allowed_models"]) == (None, 5, "10s", None)
     assert run(capsys, "keys", "disable", prefix, "--json")["data"]["disabled"] is True
     assert run(capsys, "keys", "update", prefix, "--enable", "--json")["data"]["disabled"] is False
     assert run(capsys, "keys", "delete", prefix, "--json") == {"deleted": True, "hash": data["hash"]}
@@ -63,8 +64,8 @@ def test_keys_errors_exit_2(db: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_usage_sums_requests_tokens_and_cost(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = SQLiteStore(db)
-    _, a = store.create_key("alpha")
-    _, b = store.create_key("beta")
+    _, a = wait(store.create_key("alpha"))
+    _, b = wait(store.create_key("beta"))
     base = GenerationRecord(
         id="", key_hash=a.hash, created_at=1_700_000_000.0, model_requested="openai/gpt-4o", model="openai/gpt-4o",
         provider="openai", streamed=False, status="success", finish_reason="stop", native_finish_reason="stop",
@@ -76,7 +77,7 @@ def test_usage_sums_requests_tokens_and_cost(db: Path, capsys: pytest.CaptureFix
             dataclasses.replace(base, id="g3", key_hash=b.hash, model="anthropic/claude-sonnet-4.5",
                                 provider="anthropic", cost=Decimal("0.003"))]
     for row in rows:
-        store.record_generation(row)
+        wait(store.settle(row, None, row.created_at))
     by_key = run(capsys, "usage", "--json")
     assert by_key["total_cost"] == "0.00335"
     assert {r["key"].split()[0]: (r["requests"], r["cost"]) for r in by_key["data"]} == {

@@ -25,6 +25,7 @@ from lambdarouter.providers.transport.httpx_backend import HttpxBackend
 from lambdarouter.store.sqlite import SQLiteStore
 from tests.accounting import HELLO, completion_body, exact_json
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.stores import ledger_rows, wait
 from tests.test_accounting_paths import in_process_gateway, limited_key
 from tests.test_chat_api import spaced_stream
 
@@ -78,7 +79,7 @@ STAGES: dict[str, tuple[Any, str, Any]] = {
     "render a chunk": (chat.ChatOperation, "chunk", raising),
     "render the ending": (chat.ChatOperation, "ending", raising),
     "record (observers)": (books.Ledger, "_observe", raising),
-    "write the ledger (every try)": (SQLiteStore, "settle", raising),
+    "write the ledger (every try)": (SQLiteStore, "settle", raising_async),
 }
 
 
@@ -96,8 +97,8 @@ def test_a_stage_that_raises_still_closes_the_books(stage: str, streamed: bool, 
     target, name, replacement = STAGES[stage]
     monkeypatch.setattr(target, name, replacement)
     response = client.post("/chat/completions", json={**GPT4O, "stream": streamed}, headers=auth)
-    records = store.query_generations(key_hash)
-    key = store.find_key(key_hash)
+    records = ledger_rows(store, key_hash)
+    key = wait(store.find_key(key_hash))
     assert key is not None
     if stage == "write the ledger (every try)":
         assert records == [] and len(key.holds) == 1  # lost: logged in full (tests/test_accounting_paths.py)

@@ -53,12 +53,14 @@ from tests.sam_template import (
     event_function,
     function_environment,
 )
+from tests.stores import wait
 
 Handler = Any  # Mangum: (event, context) -> REST proxy response
 
 # Event -> the status its (Mangum) function answers.
 EXPECTED_STATUS = {
     "models": 200, "models-v1": 200, "model-endpoints": 200, "model-endpoints-unknown": 404, "health": 200,
+    "models-count": 200, "model": 200, "models-retrieve": 200, "providers": 200,
     "openapi": 200,
     "keys-create": 201, "keys-create-bad-body": 400, "keys-list": 200, "keys-list-bad-key": 401,
     "keys-list-gateway-key": 403, "keys-get": 200, "keys-get-unknown": 404, "keys-update": 200, "keys-delete": 200,
@@ -72,8 +74,8 @@ EXPECTED_STATUS = {
 INFERENCE_EVENTS = {"chat-completions", "chat-completions-stream", "chat-completions-bad-key",
                     "chat-completions-bad-body", "chat-completions-admin-key", "embeddings", "embeddings-bad-key",
                     "embeddings-bad-body", "completions", "completions-stream", "completions-bad-key",
-                    "completions-bad-body", "responses", "responses-stream", "responses-bad-key", "responses-bad-body",
-                    "responses-get"}
+                    "completions-bad-body", "images", "responses", "responses-stream", "responses-bad-key",
+                    "responses-bad-body", "responses-get"}
 
 
 # -- the events themselves --------------------------------------------------------------------------------
@@ -204,8 +206,8 @@ def test_model_endpoints_health_and_openapi(handlers: dict[str, Handler], world:
 def test_key_management_round_trip(handlers: dict[str, Handler], world: AwsWorld) -> None:
     created = invoke(handlers, load_event("keys-create"), world).body
     assert created["key"].startswith("sk-lr-v1-") and created["data"]["limit"] == 25
-    assert created["data"]["rate_limit"] == {"requests": 60, "interval": "1m"}
-    assert world.store.find_key(created["data"]["hash"]) is not None, "written to the DynamoDB keys table"
+    assert (created["data"]["rate_limit"]["requests"], created["data"]["rate_limit"]["interval"]) == (60, "1m")
+    assert wait(world.store.find_key(created["data"]["hash"])) is not None, "written to the DynamoDB keys table"
     listed = invoke(handlers, load_event("keys-list"), world).body["data"]
     assert {k["hash"] for k in listed} == {world.key_hash, created["data"]["hash"]}
     assert invoke(handlers, load_event("keys-get"), world).body["data"]["name"] == "app"
@@ -213,7 +215,7 @@ def test_key_management_round_trip(handlers: dict[str, Handler], world: AwsWorld
     credits = invoke(handlers, load_event("credits"), world).body["data"]
     assert credits == {"total_credits": 75.0, "total_usage": pytest.approx(0.000125)}
     assert invoke(handlers, load_event("keys-delete"), world).body == {"deleted": True}
-    assert world.store.find_key(world.key_hash) is None
+    assert wait(world.store.find_key(world.key_hash)) is None
 
 
 def test_management_refuses_other_keys(handlers: dict[str, Handler], world: AwsWorld) -> None:

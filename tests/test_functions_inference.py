@@ -54,6 +54,7 @@ from tests.sam_template import (
     event_function,
     function_environment,
 )
+from tests.stores import wait
 
 STARTUP_TIMEOUT = 30.0
 REQUEST_TIMEOUT = httpx.Timeout(20.0)
@@ -126,9 +127,9 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
         # The provider's key and base URL come from the secret, as on AWS; the environment has neither.
         secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1"}
         create_stack_data(dynamodb, secretsmanager, secret)
-        store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"],
+        store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"], RESOURCE_NAMES["SummaryTable"],
                               RESOURCE_NAMES["IdempotencyTable"], client=dynamodb)
-        key, record = store.create_key("t")
+        key, record = wait(store.create_key("t"))
         # A clean environment, as Lambda's is: the template's variables and the runtime's; `python3` is this
         # interpreter, as it is the runtime's on Lambda.
         env = {
@@ -209,7 +210,7 @@ def test_chat_completion_is_answered_and_recorded_in_dynamodb(chat: Running) -> 
     [sent] = chat.upstream.requests
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == "Bearer sk-test", "the provider key came from the secret"
-    ledger = chat.store.get_generation(completion["id"])
+    ledger = wait(chat.store.get_generation(completion["id"]))
     assert ledger is not None and ledger.cost == cost and ledger.status == "success"
 
 
@@ -286,7 +287,7 @@ def test_embeddings(chat: Running) -> None:
     [sent] = chat.upstream.requests
     assert sent.json()["model"] == "text-embedding-3-small"
     assert sent.headers["authorization"] == "Bearer sk-test"
-    ledger = chat.store.get_generation(response.headers["x-generation-id"])
+    ledger = wait(chat.store.get_generation(response.headers["x-generation-id"]))
     assert ledger is not None and ledger.prompt_tokens == 10
 
 
@@ -295,6 +296,18 @@ def test_embeddings_refuse_a_bad_key_and_a_bad_body(chat: Running) -> None:
     error = assert_error_envelope(send("embeddings-bad-body", chat), 400)
     assert "input" in error["message"]
     assert chat.upstream.requests == []
+    assert EMBEDDINGS in chat.logs
+
+
+def test_openrouter_image_api_through_the_embeddings_function(chat: Running) -> None:
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    chat.upstream.reply(Reply.json({"created": 1, "data": [{"b64_json": png}]}), path="/v1/images/generations")
+    response = send("images", chat)
+    assert response.status_code == 200, response.text
+    [image] = response.json()["data"]
+    assert (image["b64_json"], image["media_type"]) == (png, "image/png")
+    ledger = wait(chat.store.get_generation(response.headers["x-generation-id"]))
+    assert ledger is not None and ledger.num_media_completion == 1
     assert EMBEDDINGS in chat.logs
 
 
@@ -337,7 +350,7 @@ def test_responses_through_the_chat_function(chat: Running) -> None:
     assert body["object"] == "response" and body["output_text"] == "4242" and body["model"] == "openai/gpt-5"
     [sent] = chat.upstream.requests
     assert sent.json()["input"] == PROMPT and sent.headers["authorization"] == "Bearer sk-test"
-    ledger = chat.store.get_generation(body["id"])
+    ledger = wait(chat.store.get_generation(body["id"]))
     assert ledger is not None and ledger.cost == Decimal(str(body["usage"]["cost"])) and ledger.status == "success"
 
 
@@ -350,7 +363,7 @@ def test_responses_stream_through_the_chat_function(chat: Running) -> None:
               if line.startswith("data: ")]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert events[-1]["type"] == "response.completed" and events[-1]["response"]["output_text"] == "4242"
-    assert chat.store.get_generation(events[-1]["response"]["id"]) is not None
+    assert wait(chat.store.get_generation(events[-1]["response"]["id"])) is not None
 
 
 def test_responses_refuse_a_bad_key_and_what_needs_storage(chat: Running) -> None:

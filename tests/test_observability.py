@@ -119,7 +119,8 @@ def test_request_ids_from_mangum_and_from_the_web_adapter() -> None:
 
 def test_route_labels_are_path_templates() -> None:
     labels = set(observability.route_labels(create_app(["models", "keys"]).routes).values())
-    assert labels == {"/models", "/models/{author}/{slug}/endpoints", "/keys", "/keys/{hash}"}
+    assert labels == {"/models", "/models/count", "/models/{author}/{slug}", "/models/{author}/{slug}/endpoints",
+                      "/model/{author}/{slug}", "/providers", "/keys", "/keys/{hash}"}
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------

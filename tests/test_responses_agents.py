@@ -15,6 +15,7 @@ from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
 from tests.responses_cases import ANTHROPIC, Answer, Call
+from tests.stores import wait
 
 set_tracing_disabled(True)  # the SDK would otherwise export traces to api.openai.com
 
@@ -61,6 +62,6 @@ def test_agent_runs_a_tool_to_its_final_answer(stream: bool, gateway: RunningGat
     assistant = second["messages"][-2]
     assert [b["type"] for b in assistant["content"]] == ["text", "tool_use"]
     assert assistant["content"][1]["input"] == {"city": "Paris"} and json.dumps(assistant).count("toolu_weather_1")
-    records = [ledger(gateway).get_generation(str(response_id)) for response_id in response_ids]
+    records = [wait(ledger(gateway).get_generation(str(response_id))) for response_id in response_ids]
     assert len(records) == 2
     assert all(r is not None and r.status == "success" and r.streamed is stream for r in records), records

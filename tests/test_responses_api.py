@@ -18,7 +18,9 @@ from pydantic import BaseModel
 from tests.accounting import exact_json, ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
+from tests.openrouter_contract import validate_answer
 from tests.responses_cases import UPSTREAMS, Answer, Call, Upstream, assert_valid_stream, sse_events
+from tests.stores import wait
 
 WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -64,19 +66,21 @@ def sdk(gateway: RunningGateway, fake_upstream: FakeUpstream, recorder: Recorder
 
 
 def told_cost(recorder: Recorder, stream: bool) -> tuple[str, Decimal]:
-    """(response id, usage.cost) exactly as the client received them."""
+    """(response id, usage.cost) exactly as the client received them; what was received is held to the `openai`
+    SDK's types and to OpenRouter's own document of POST /responses."""
     if stream:
         events = sse_events(recorder.text())
         assert_valid_stream(events)
         body = json.loads(json.dumps(events[-1]["response"]), parse_float=Decimal)
     else:
+        validate_answer("/responses", "post", json.loads(recorder.text()))
         body = exact_json(recorder.text())
     return str(body["id"]), Decimal(body["usage"]["cost"])
 
 
 def assert_cost_booked(gateway: RunningGateway, recorder: Recorder, stream: bool) -> None:
     generation_id, cost = told_cost(recorder, stream)
-    record = ledger(gateway).get_generation(generation_id)
+    record = wait(ledger(gateway).get_generation(generation_id))
     assert record is not None and record.status == "success", record
     assert record.cost == cost > 0
     assert record.streamed is stream

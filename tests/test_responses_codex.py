@@ -23,6 +23,7 @@ from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
 from tests.responses_cases import ANTHROPIC, OPENAI, Answer, Call, Upstream
+from tests.stores import ledger_rows
 
 CODEX = Path(__file__).parent / "clients-responses" / "node_modules" / ".bin" / "codex"
 CONFIG = """\
@@ -73,5 +74,5 @@ def test_codex_exec_runs_a_command_and_answers(upstream: Upstream, model: str, w
     if upstream is OPENAI:  # passed through: Codex's own fields and OpenAI's built-in tool reach OpenAI
         assert {"web_search"} <= {tool["type"] for tool in first["tools"]} and first["store"] is False
         assert "prompt_cache_key" in first and "client_metadata" in first
-    rows = [r for r in ledger(gateway).query_generations(None, since=started) if r.model == model]
+    rows = [r for r in ledger_rows(ledger(gateway)) if r.model == model and r.created_at >= started]
     assert len(rows) == 2 and all(r.status == "success" and r.streamed for r in rows), rows

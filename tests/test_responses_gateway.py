@@ -19,6 +19,7 @@ from tests.fakes import openai_responses as openai_fake
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import RunningGateway
 from tests.responses_cases import ANTHROPIC, Answer, assert_valid_stream, sse_events
+from tests.stores import ledger_rows, wait
 
 CLAUDE = {"model": ANTHROPIC.model, **ANTHROPIC.extra}
 
@@ -34,7 +35,7 @@ def told_cost(response: Response) -> Decimal:
 
 
 def booked(gateway: RunningGateway, generation_id: str) -> Any:
-    record = ledger(gateway).get_generation(generation_id)
+    record = wait(ledger(gateway).get_generation(generation_id))
     assert record is not None
     return record
 
@@ -132,7 +133,7 @@ def test_an_idempotent_answer_is_replayed_and_charged_once(gateway: RunningGatew
         first, again = (post(http, body, **{"Idempotency-Key": "order-7"}) for _ in range(2))
     assert first.status_code == again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
     assert first.json() == again.json() and len(fake_upstream.requests) == 1
-    assert len(ledger(gateway).query_generations(key_hash)) == 1
+    assert len(ledger_rows(ledger(gateway), key_hash)) == 1
 
 
 def test_generation_reports_a_responses_answer(gateway: RunningGateway, http: httpx.Client,

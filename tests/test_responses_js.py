@@ -16,6 +16,7 @@ from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
 from tests.responses_cases import UPSTREAMS, Answer, Call, Upstream
+from tests.stores import wait
 
 CLIENTS = Path(__file__).parent / "clients-responses"
 SCRIPT = CLIENTS / "responses.mjs"
@@ -56,7 +57,7 @@ def js(node: subprocess.Popen[str], gateway: RunningGateway) -> Callable[..., di
 
 
 def assert_booked(gateway: RunningGateway, out: dict[str, Any]) -> None:
-    record = ledger(gateway).get_generation(out["response"]["id"])
+    record = wait(ledger(gateway).get_generation(out["response"]["id"]))
     assert record is not None and record.status == "success"
     assert float(record.cost) == out["response"]["usage"]["cost"] > 0
 

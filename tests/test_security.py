@@ -19,6 +19,7 @@ from lambdarouter.gateway.auth import authenticate_key
 from tests.accounting import GPT4O, HELLO, admin, as_key, ledger, new_key
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, UPSTREAM_KEY, RunningGateway
+from tests.stores import wait
 
 MALFORMED = [
     "", "Bearer", "Basic dXNlcjpwYXNzd29yZA==", "Token sk-lr-v1-abc", "sk-lr-v1-abc",
@@ -90,15 +91,15 @@ def test_keys_are_compared_in_constant_time(gateway: RunningGateway, monkeypatch
 
     plaintext, key_hash = new_key(gateway, name="timing")
     monkeypatch.setattr(hmac, "compare_digest", spy)  # store.same_hash and auth.require_admin both use it
-    assert authenticate_key(ledger(gateway), f"Bearer {plaintext}", 0).hash == key_hash
+    assert wait(authenticate_key(ledger(gateway), f"Bearer {plaintext}", 0)).hash == key_hash
     assert (key_hash.encode(), key_hash.encode()) in compared
     compared.clear()
     from lambdarouter.gateway import auth
 
-    auth.require_admin(_Credentials(), ledger(gateway), f"Bearer {ADMIN_KEY}", 0)
+    wait(auth.require_admin(_Credentials(), ledger(gateway), f"Bearer {ADMIN_KEY}", 0))
     assert len(compared) == 1
     with pytest.raises(GatewayError):
-        auth.require_admin(_Credentials(), ledger(gateway), "Bearer wrong", 0)
+        wait(auth.require_admin(_Credentials(), ledger(gateway), "Bearer wrong", 0))
     assert len(compared) == 2
 
 

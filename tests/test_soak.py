@@ -31,6 +31,7 @@ from lambdarouter.store import GenerationRecord
 from tests.accounting import exact_json, key_record, ledger, new_key
 from tests.gateway import RunningGateway, running_gateway
 from tests.soak import READ_TIMEOUT, Scenario, ScriptedUpstream, scenarios
+from tests.stores import ledger_rows
 
 REQUESTS = int(os.environ.get("LAMBDAROUTER_SOAK_REQUESTS", "5000"))
 WORKERS = 8
@@ -137,12 +138,12 @@ def wait_for_ledger(gateway: RunningGateway, key_hash: str, count: int, timeout:
 ]:
     """The key's rows once `count` are written (aborted streams are closed asynchronously) and no more come."""
     store, deadline = ledger(gateway), time.monotonic() + timeout
-    records = store.query_generations(key_hash)
+    records = ledger_rows(store, key_hash)
     while len(records) < count and time.monotonic() < deadline:
         time.sleep(0.1)
-        records = store.query_generations(key_hash)
+        records = ledger_rows(store, key_hash)
     time.sleep(0.5)
-    return store.query_generations(key_hash)
+    return ledger_rows(store, key_hash)
 
 
 def reconcile(outcomes: list[Outcome], records: list[GenerationRecord]) -> list[str]:
@@ -197,7 +198,7 @@ def test_soak_mixed_traffic_keeps_memory_fds_and_books(soak_gateway: RunningGate
     problems = reconcile(outcomes, records)
     assert not problems, "\n".join(problems[:20])
     assert key_record(soak_gateway, key_hash).usage == sum(r.cost for r in records)
-    assert len(ledger(soak_gateway).query_generations(None)) == len(records)  # none for the refused bad key
+    assert len(ledger_rows(ledger(soak_gateway))) == len(records)  # none for the refused bad key
     assert not soak_upstream.untagged and not soak_upstream.errors, soak_upstream.untagged[:5]
     assert not any(name.startswith(("bad-", "unknown-")) for name in soak_upstream.asked), soak_upstream.asked
     assert end.rss - warm.rss < RSS_GROWTH_BOUND, f"RSS grew {(end.rss - warm.rss) / 2**20:.1f} MiB after warm-up"

@@ -1,5 +1,5 @@
-"""Where the request path's store calls run: on the event loop for SQLite, in worker threads for DynamoDB,
-and how long an inline SQLite call can hold the loop when another process has the database locked."""
+"""Where the store's calls run, and what they can hold up: SQLite's request path on the event loop without an
+fsync, its reports in worker threads, DynamoDB always in worker threads, a locked file bounded."""
 
 from __future__ import annotations
 
@@ -13,59 +13,72 @@ from typing import Any
 import anyio
 import pytest
 
-from lambdarouter.store import Hold, KeySettings, call_store
+from lambdarouter.store import Hold, KeySettings, StoreUnavailable
 from lambdarouter.store.sqlite import BUSY_TIMEOUT_MS, SQLiteStore
+from lambdarouter.store.sqlite_wal import wal_generation
+from tests.store_fixtures import NOW, generation
+from tests.stores import wait
 
 
-class ThreadRecorder:
-    """A store whose calls report the thread they ran on."""
+class Recording(SQLiteStore):
+    """Reports the thread each key read and each page of the log ran on."""
 
-    def __init__(self, inline: bool) -> None:
-        self.inline = inline
+    threads: list[tuple[str, int]]
 
-    def which_thread(self, tag: str, *, suffix: str = "") -> tuple[str, int]:
-        return tag + suffix, threading.get_ident()
-
-
-def test_inline_stores_run_on_the_loop_and_others_in_a_worker_thread() -> None:
-    async def main() -> None:
-        loop_thread = threading.get_ident()
-        for inline in (True, False):
-            recorder = ThreadRecorder(inline)
-            tag, thread = await call_store(recorder, recorder.which_thread, "a", suffix="b")  # type: ignore[arg-type]
-            assert tag == "ab"
-            assert (thread == loop_thread) is inline
-
-    anyio.run(main)
+    def _load(self, db: sqlite3.Connection, key_hash: str) -> Any:
+        self.threads.append(("key", threading.get_ident()))
+        return super()._load(db, key_hash)
 
 
-def test_the_sqlite_store_is_inline(tmp_path: Path) -> None:
-    assert SQLiteStore(tmp_path / "s.sqlite3").inline
+def test_sqlite_runs_the_request_path_on_the_loop_and_reports_in_threads(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Recording(tmp_path / "s.sqlite3")
+    store.threads = []
+    from lambdarouter.store import sqlite_ledger
+
+    page = sqlite_ledger.page
+
+    def recorded_page(*args: Any) -> Any:
+        store.threads.append(("page", threading.get_ident()))
+        return page(*args)
+
+    monkeypatch.setattr(sqlite_ledger, "page", recorded_page)
+
+    async def main() -> int:
+        _, key = await store.create_key("k")
+        await store.find_key(key.hash)
+        await store.generations(None, 10)
+        return threading.get_ident()
+
+    loop_thread = anyio.run(main)
+    assert ("key", loop_thread) in store.threads
+    assert [kind for kind, thread in store.threads if thread != loop_thread] == ["page"]
 
 
 def test_an_inline_write_waits_a_bounded_time_for_another_process_lock(tmp_path: Path) -> None:
     """The loop is frozen while an inline call waits for a lock: the wait is bounded (then it fails)."""
     path = tmp_path / "locked.sqlite3"
     store = SQLiteStore(path)
-    _, key = store.create_key("k", KeySettings("k", limit=Decimal(1)))
+    _, key = wait(store.create_key("k", KeySettings("k", limit=Decimal(1))))
     other = sqlite3.connect(path, isolation_level=None)  # the CLI, or an open `sqlite3` shell
     other.execute("BEGIN IMMEDIATE")
     try:
         started = time.monotonic()
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            store.reserve(key, Hold("gen-1", Decimal("0.1"), time.time() + 60), time.time())
+        with pytest.raises(StoreUnavailable) as raised:
+            wait(store.reserve(key, Hold("gen-1", Decimal("0.1"), time.time() + 60), time.time()))
         waited = time.monotonic() - started
     finally:
         other.execute("ROLLBACK")
         other.close()
+    assert "locked" in str(raised.value.__cause__)
     assert BUSY_TIMEOUT_MS / 1000 * 0.9 <= waited < BUSY_TIMEOUT_MS / 1000 + 1.0
-    assert store.reserve(key, Hold("gen-2", Decimal("0.1"), time.time() + 60), time.time()).ok
+    assert wait(store.reserve(key, Hold("gen-2", Decimal("0.1"), time.time() + 60), time.time())).ok
 
 
 def test_reports_do_not_hold_the_lock_the_request_path_takes(tmp_path: Path) -> None:
-    """A long scan in a worker thread (a usage report over a big ledger) leaves the loop's calls free."""
+    """A long read in a worker thread (a page of a big ledger) leaves the loop's calls free."""
     store = SQLiteStore(tmp_path / "scan.sqlite3")
-    _, key = store.create_key("k")
+    _, key = wait(store.create_key("k"))
     scan_started, release = threading.Event(), threading.Event()
     original = store._scans
 
@@ -76,13 +89,48 @@ def test_reports_do_not_hold_the_lock_the_request_path_takes(tmp_path: Path) -> 
             return original.execute(*args)
 
     store._scans = SlowScans()  # type: ignore[assignment]
-    scanner = threading.Thread(target=store.query_generations, args=(None,))
+    scanner = threading.Thread(target=lambda: wait(store.generations(None, 50)))
     scanner.start()
     try:
         assert scan_started.wait(5)
-        started = time.monotonic()
-        assert store.find_key(key.hash) == key
-        assert time.monotonic() - started < 1.0
+        assert wait(store.find_key(key.hash)) == key  # answered while the scan still waits
+        assert not release.is_set() and scanner.is_alive()
     finally:
         release.set()
         scanner.join(5)
+
+
+def test_the_request_path_never_checkpoints_nor_restarts_the_wal(tmp_path: Path) -> None:
+    """SQLite syncs at a checkpoint and at the first write after one (the WAL's restart): both belong to the
+    checkpointer's thread (store/sqlite_wal.py). The WAL header's salts change at each restart."""
+    path = tmp_path / "wal.sqlite3"
+    store = SQLiteStore(path, checkpoint_commits=20)
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    _, key = wait(store.create_key("k"))
+    first = wal_generation(path)
+    with store.checkpointer.done:
+        for i in range(19):
+            assert wait(store.settle(generation(key.hash, f"gen-{i}", "0.01"), None, NOW))
+        assert store.checkpointer.done.wait_for(lambda: store.checkpointer.cycles >= 1, timeout=30)
+    restarted = wal_generation(path)
+    assert restarted != first  # restarted by the checkpointer's own write, in its thread
+    # The same cycle folded the new ledger rows into the usage aggregates: no report has to fold them itself.
+    assert store._scans.execute("SELECT value FROM summary_state").fetchone() == (19,)
+    for i in range(5):
+        assert wait(store.settle(generation(key.hash, f"gen-after-{i}", "0.01"), None, NOW))
+        assert wal_generation(path) == restarted  # the request path appends: no restart, no header sync
+    assert wait(store.get_generation("gen-after-4")) is not None
+
+
+def test_by_default_the_first_write_after_a_checkpoint_restarts_the_wal(tmp_path: Path) -> None:
+    """What the test above guards against, shown on a plain connection: the writer restarts (and syncs)."""
+    path = tmp_path / "plain.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t (x)")
+    db.execute("INSERT INTO t VALUES (1)")
+    busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, frames) == (0, copied)
+    before = wal_generation(path)
+    db.execute("INSERT INTO t VALUES (2)")
+    assert wal_generation(path) != before

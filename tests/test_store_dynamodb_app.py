@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -22,14 +23,17 @@ from lambdarouter.http.app import create_app
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
 from lambdarouter.store.dynamodb import DynamoDBStore
+from lambdarouter.store.dynamodb_ledger import ledger_put
 from lambdarouter.store.tables import TABLES, cloudformation_resources, table_names
 from tests.accounting import HELLO, completion_body, exact_json, streamed_cost
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, EXTRA_MODELS, UPSTREAM_KEY
+from tests.store_fixtures import generation
+from tests.stores import ledger_rows, wait
 from tests.test_chat_api import spaced_stream
 
 TABLE_ENV = {"LAMBDAROUTER_KEYS_TABLE": "t-keys", "LAMBDAROUTER_USAGE_TABLE": "t-usage",
-             "LAMBDAROUTER_IDEMPOTENCY_TABLE": "t-idem"}
+             "LAMBDAROUTER_SUMMARY_TABLE": "t-summary", "LAMBDAROUTER_IDEMPOTENCY_TABLE": "t-idem"}
 
 
 @pytest.fixture
@@ -52,7 +56,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_store_init_creates_the_defined_tables(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "store", "init", "--json") == {"tables": [
         {"name": "t-keys", "status": "created"}, {"name": "t-usage", "status": "created"},
-        {"name": "t-idem", "status": "created"}]}
+        {"name": "t-summary", "status": "created"}, {"name": "t-idem", "status": "created"}]}
     assert {t["status"] for t in run(capsys, "store", "init", "--json")["tables"]} == {"exists"}
     client = boto3.client("dynamodb", region_name="us-east-1")
     names = table_names()
@@ -73,7 +77,7 @@ def test_cli_keys_on_dynamodb(aws: None, capsys: pytest.CaptureFixture[str]) -> 
     assert isinstance(open_store(), DynamoDBStore)
     listed = run(capsys, "keys", "list", "--json")["data"]
     assert [k["hash"] for k in listed] == [created["data"]["hash"]]
-    assert listed[0]["rate_limit"] == {"requests": 10, "interval": "1m"} and listed[0]["limit"] == 3
+    assert listed[0]["rate_limit"]["requests"] == 10 and listed[0]["limit"] == 3
 
 
 class Env:
@@ -112,10 +116,45 @@ def test_the_app_on_dynamodb(aws: None, fake_upstream: FakeUpstream, capsys: pyt
         refused = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
         info = client.get("/key", headers=auth).json()["data"]
     assert refused.status_code == 402  # 16,384 output tokens at GPT-4o's price do not fit in what is left
-    records = store.query_generations(key_hash)
+    records = ledger_rows(store, key_hash)
     assert {r.id: r.cost for r in records} == told
-    record = store.find_key(key_hash)
+    record = wait(store.find_key(key_hash))
     assert record is not None and record.usage == sum(told.values()) and record.holds == ()
     assert record.remaining == Decimal("0.05") - sum(told.values())
     assert info["usage"] == float(sum(told.values()))
     assert len(fake_upstream.requests) == 2
+
+
+def test_store_backfill_counts_rows_older_than_the_aggregates_once(aws: None, capsys: pytest.CaptureFixture[str]
+                                                                   ) -> None:
+    """Rows an older version wrote (no `log_month`, no aggregates) are counted and indexed by `store backfill`,
+    once: a second run, and rows settled since, change nothing."""
+    run(capsys, "store", "init", "--json")
+    store = open_store()
+    assert isinstance(store, DynamoDBStore)
+    _, key = wait(store.create_key("old"))
+    hour = float(int(time.time() // 3600 * 3600 - 3600))  # the last whole hour: every row below is in it
+    old = [generation(key.hash, f"gen-old-{i}", "0.25", created_at=hour + 10 - i) for i in range(3)]
+    for row in old:  # as the previous version wrote them: the ledger row alone
+        item = ledger_put(store.usage_table, row)["Put"]["Item"]
+        del item["log_month"]
+        store.client.put_item(TableName=store.usage_table, Item=item)
+    assert wait(store.settle(generation(key.hash, "gen-new", "1", created_at=hour + 100), None, hour + 100))
+    assert wait(store.usage(hour, hour + 3600, "hour"))[0].counters.requests == 1
+    assert [r.id for r in wait(store.generations(None, 10)).records] == ["gen-new"]
+
+    assert run(capsys, "store", "backfill", "--json") == {"counted": 3}
+    assert run(capsys, "store", "backfill", "--json") == {"counted": 0}
+    [counted] = wait(store.usage(hour, hour + 3600, "hour"))
+    assert (counted.counters.requests, counted.counters.cost) == (4, Decimal("1.75"))
+    assert [r.id for r in wait(store.generations(None, 10)).records] == ["gen-new", *(r.id for r in old)]
+    assert wait(store.period_spend(key.hash, hour + 200))["daily"] == Decimal("1.75")
+
+
+def test_a_dynamodb_store_without_its_summary_table_says_so(aws: None, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment older than its code (no SummaryTable variable) fails at once, naming the variable, rather than
+    at its first settle."""
+    monkeypatch.delenv("LAMBDAROUTER_SUMMARY_TABLE")
+    assert cli.main(["keys", "list"]) == 2
+    assert "LAMBDAROUTER_SUMMARY_TABLE is not set" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from lambdarouter.store.dynamodb import DynamoDBStore
 from tests.accounting import HELLO, completion_body, exact_json
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, EXTRA_MODELS, UPSTREAM_KEY
+from tests.stores import ledger_rows, wait
 from tests.test_store_dynamodb_app import TABLE_ENV, Env
 
 FAULTS = {
@@ -135,9 +136,9 @@ def test_a_failed_reservation_charges_nothing_and_calls_no_provider(app_client: 
     _clean_error(app_client.post("/chat/completions", json=CHAT, headers=auth), (500, 503))
     assert faulty.raised["update_item"] == 1
     assert fake_upstream.requests == []
-    record = _store().find_key(key_hash)
+    record = wait(_store().find_key(key_hash))
     assert record is not None and record.usage == 0 and record.holds == () and record.remaining == Decimal(1)
-    assert _store().query_generations(key_hash) == []
+    assert ledger_rows(_store(), key_hash) == []
 
 
 def _told(response: Any) -> tuple[str, Decimal]:
@@ -147,10 +148,10 @@ def _told(response: Any) -> tuple[str, Decimal]:
 
 def _reconcile(key_hash: str, told: dict[str, Decimal]) -> None:
     """Every answer has exactly one ledger row at the price the client was told; the key was charged that sum."""
-    rows = _store().query_generations(key_hash)
+    rows = ledger_rows(_store(), key_hash)
     assert sorted(r.id for r in rows) == sorted(told)
     assert {r.id: r.cost for r in rows} == told
-    record = _store().find_key(key_hash)
+    record = wait(_store().find_key(key_hash))
     assert record is not None and record.holds == ()
     assert record.usage == sum(told.values()) and record.remaining == Decimal(1) - sum(told.values())
 
@@ -178,7 +179,7 @@ def test_a_ledger_write_for_a_key_without_limit_is_retried(app_client: TestClien
     faulty.fail("transact_write_items", 3, "ProvisionedThroughputExceededException")
     fake_upstream.reply(Reply.json(completion_body(10, 20)), path="/v1/chat/completions")
     generation, cost = _told(app_client.post("/chat/completions", json=CHAT, headers=auth))
-    assert [(r.id, r.cost) for r in _store().query_generations(key_hash)] == [(generation, cost)]
+    assert [(r.id, r.cost) for r in ledger_rows(_store(), key_hash)] == [(generation, cost)]
 
 
 def test_a_ledger_write_lost_after_every_retry_is_logged_in_full(app_client: TestClient, faulty: FaultyClient,
@@ -195,4 +196,4 @@ def test_a_ledger_write_lost_after_every_retry_is_logged_in_full(app_client: Tes
     logged = json.loads(lost[0].getMessage().split("record: ", 1)[1])
     assert logged["id"] == generation and Decimal(str(logged["cost"])) == cost
     assert faulty.raised["transact_write_items"] == 4  # the first try and three retries (books.SETTLE_BACKOFF)
-    assert _store().query_generations(key_hash) == []
+    assert ledger_rows(_store(), key_hash) == []

@@ -237,7 +237,7 @@ def test_outputs(transformed: dict[str, Any]) -> None:
     )
     assert outputs["OpenAIApiUrl"]["Value"]["Fn::Sub"] == api_url.removesuffix("/api/v1") + "/v1"
     assert outputs["SecretArn"]["Value"] == {"Ref": "ProviderSecret"}
-    for table in ("KeysTable", "UsageTable", "IdempotencyTable"):
+    for table in ("KeysTable", "UsageTable", "SummaryTable", "IdempotencyTable"):
         assert outputs[f"{table}Name"]["Value"] == {"Ref": table}
 
 

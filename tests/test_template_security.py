@@ -39,12 +39,14 @@ from tests.sam_template import (
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 # What each function may do, by stack resource: "write" (CRUD) or "read". Bedrock is checked on its own.
 ACCESS: dict[str, dict[str, str]] = {
-    CHAT: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read"},
-    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "IdempotencyTable": "write", "ProviderSecret": "read",
+    CHAT: {"KeysTable": "write", "UsageTable": "write", "SummaryTable": "write", "IdempotencyTable": "write",
+           "ProviderSecret": "read"},
+    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "SummaryTable": "write", "IdempotencyTable": "write",
+                 "ProviderSecret": "read",
                  "GeneratedImagesBucket": "read"},  # S3 actions: see test_image_bucket_is_private_and_scoped
     MODELS: {},
-    MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "ProviderSecret": "read"},
-    KEY: {"KeysTable": "read", "UsageTable": "read"},
+    MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "SummaryTable": "read", "ProviderSecret": "read"},
+    KEY: {"KeysTable": "read", "UsageTable": "read", "SummaryTable": "read"},
 }
 BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
@@ -218,7 +220,7 @@ def test_tables_are_on_demand_encrypted_recoverable_and_expiring() -> None:
         if table.ttl_attribute:
             assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
     assert {t.logical_id for t in TABLES if t.point_in_time_recovery} == {"KeysTable", "UsageTable"}
-    assert {t.logical_id for t in TABLES if t.ttl_attribute} == {"UsageTable", "IdempotencyTable"}
+    assert {t.logical_id for t in TABLES if t.ttl_attribute} == {"UsageTable", "SummaryTable", "IdempotencyTable"}
 
 
 def test_money_outlives_the_stack() -> None:

@@ -24,6 +24,7 @@ from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 from lambdarouter.store import KEY_PREFIX, hash_key
 from lambdarouter.store.sqlite import SQLiteStore
+from tests.stores import wait
 
 HOSTS = {h.name: h for h in BUILTIN_HOSTS}
 
@@ -172,12 +173,12 @@ def test_variants_and_aliases_resolve() -> None:
 
 def test_store_keeps_only_the_hash(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "db.sqlite3")
-    plaintext, record = store.create_key("team-a")
+    plaintext, record = wait(store.create_key("team-a"))
     assert plaintext.startswith(KEY_PREFIX)
-    assert store.find_key(hash_key(plaintext)) == record
-    assert store.find_key(hash_key(plaintext + "x")) is None
+    assert wait(store.find_key(hash_key(plaintext))) == record
+    assert wait(store.find_key(hash_key(plaintext + "x"))) is None
     assert plaintext not in (tmp_path / "db.sqlite3").read_bytes().decode("latin-1")
     dump = "\n".join(sqlite3.connect(tmp_path / "db.sqlite3").iterdump())
     assert plaintext not in dump
     assert record.label.endswith(plaintext[-3:])
-    assert store.has_keys()
+    assert wait(store.has_keys())

@@ -130,7 +130,8 @@ def _item_events(index: int, item: Item) -> list[dict[str, Any]]:
         return [{"type": "response.output_item.added", "output_index": index, "item": opened},
                 *({"type": "response.function_call_arguments.delta", **where, "delta": piece,
                    "obfuscation": _padding()} for piece in _pieces(item["arguments"], 7)),
-                {"type": "response.function_call_arguments.done", **where, "arguments": item["arguments"]},
+                {"type": "response.function_call_arguments.done", **where, "name": item["name"],
+                 "arguments": item["arguments"]},
                 {"type": "response.output_item.done", "output_index": index, "item": item}]
     assert item["type"] == "reasoning", item
     opened = {"type": "reasoning", "id": item["id"], "summary": []}

@@ -102,11 +102,11 @@ class Reply:
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-        """A compact JSON body with ``content-type: application/json`` (overridable via ``headers``)."""
+        """A compact JSON body (raw UTF-8) with ``content-type: application/json`` (overridable via ``headers``)."""
         return cls(
             status=status,
             headers={"content-type": "application/json", **(headers or {})},
-            body=json.dumps(obj, separators=(",", ":")).encode("utf-8"),
+            body=json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
         )
 
     @classmethod

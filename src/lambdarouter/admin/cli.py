@@ -5,19 +5,23 @@ the SQLite file at LAMBDAROUTER_DB)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from lambdarouter.admin.keys import iso, key_data, parse_time
 from lambdarouter.admin.usage import by_group
 from lambdarouter.core.config import Settings
-from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, describe, open_store
+from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, StoreUnavailable, describe, open_store
 from lambdarouter.store.model import parse_limit_reset
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -39,12 +43,12 @@ def _show(record: KeyRecord, as_json: bool, plaintext: str | None = None) -> Non
         print(f"{name:>16}: {value}")
 
 
-def _find(store: Store, ref: str) -> KeyRecord:
+async def _find(store: Store, ref: str) -> KeyRecord:
     """A key by its hash or a unique prefix of it (at least 6 characters)."""
-    record = store.find_key(ref)
+    record = await store.find_key(ref)
     if record is not None:
         return record
-    matches = [r for r in store.list_keys() if len(ref) >= 6 and r.hash.startswith(ref)]
+    matches = [r for r in await store.list_keys() if len(ref) >= 6 and r.hash.startswith(ref)]
     if len(matches) != 1:
         raise CommandError(f"no key {'uniquely ' if matches else ''}matches {ref!r}")
     return matches[0]
@@ -72,17 +76,17 @@ def _setting_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
-def keys_create(args: argparse.Namespace) -> int:
+async def keys_create(args: argparse.Namespace) -> int:
     changes = _setting_changes(args)
     settings = KeySettings(args.name, changes.get("label"), False, changes.get("limit"), changes.get("limit_reset"),
                            changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
-    plaintext, record = _store().create_key(args.name, settings)
+    plaintext, record = await _store().create_key(args.name, settings)
     _show(record, args.json, plaintext)
     return 0
 
 
-def keys_list(args: argparse.Namespace) -> int:
-    records = _store().list_keys()
+async def keys_list(args: argparse.Namespace) -> int:
+    records = await _store().list_keys()
     if args.json:
         now = time.time()
         print(json.dumps({"data": [key_data(r, now) for r in records]}))
@@ -93,51 +97,54 @@ def keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def keys_show(args: argparse.Namespace) -> int:
-    _show(_find(_store(), args.hash), args.json)
+async def keys_show(args: argparse.Namespace) -> int:
+    _show(await _find(_store(), args.hash), args.json)
     return 0
 
 
-def _change(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+async def _change(args: argparse.Namespace, changes: dict[str, Any]) -> int:
     store = _store()
-    record = store.update_key(_find(store, args.hash).hash, changes, time.time())
+    record = await store.update_key((await _find(store, args.hash)).hash, changes, time.time())
     if record is None:
         raise CommandError(f"key {args.hash!r} was deleted meanwhile")
     _show(record, args.json)
     return 0
 
 
-def keys_update(args: argparse.Namespace) -> int:
+async def keys_update(args: argparse.Namespace) -> int:
     changes = _setting_changes(args)
     if not changes:
         raise CommandError("nothing to update: give at least one setting")
-    return _change(args, changes)
+    return await _change(args, changes)
 
 
-def keys_disable(args: argparse.Namespace) -> int:
-    return _change(args, {"disabled": True})
+async def keys_disable(args: argparse.Namespace) -> int:
+    return await _change(args, {"disabled": True})
 
 
-def keys_delete(args: argparse.Namespace) -> int:
+async def keys_delete(args: argparse.Namespace) -> int:
     store = _store()
-    record = _find(store, args.hash)
-    store.delete_key(record.hash)
+    record = await _find(store, args.hash)
+    await store.delete_key(record.hash)
     print(json.dumps({"deleted": True, "hash": record.hash}) if args.json else f"Deleted key {record.name!r}.")
     return 0
 
 
-def usage(args: argparse.Namespace) -> int:
+async def usage(args: argparse.Namespace) -> int:
+    """Per whole UTC day, or per hour when --since or --until is not a midnight (store/summary.py)."""
     store = _store()
-    since = parse_time(args.since) if args.since else None
-    until = parse_time(args.until) if args.until else None
-    names = {k.hash: k.name for k in store.list_keys()}
-    tallies = by_group(store.query_generations(None, since, until), args.by, names)
+    since = parse_time(args.since) if args.since else 0.0
+    until = parse_time(args.until) if args.until else time.time()
+    aligned = since % 86400 == 0 and (not args.until or until % 86400 == 0)
+    rows = await store.usage(since, until, "day" if aligned else "hour")
+    names = {k.hash: k.name for k in await store.list_keys()}
     ordered: list[dict[str, Any]] = [
-        {args.by: group, "requests": t.requests, "prompt_tokens": t.prompt_tokens,
-         "completion_tokens": t.completion_tokens, "cost": t.cost} for group, t in tallies.items()]
+        {args.by: group, "requests": c.requests, "prompt_tokens": c.prompt_tokens,
+         "completion_tokens": c.completion_tokens, "cost": c.cost}
+        for group, c in by_group(rows, args.by, names).items()]
     total = sum((r["cost"] for r in ordered), Decimal(0))
     if args.json:
-        print(json.dumps({"since": iso(since), "until": iso(until), "by": args.by, "total_cost": str(total),
+        print(json.dumps({"since": iso(since or None), "until": iso(until), "by": args.by, "total_cost": str(total),
                           "data": [{**r, "cost": str(r["cost"])} for r in ordered]}))
         return 0
     print(f"{args.by:<40} {'requests':>9} {'prompt':>10} {'completion':>11} {'cost (USD)':>14}")
@@ -165,6 +172,19 @@ def store_init(args: argparse.Namespace) -> int:
     return 0
 
 
+async def store_backfill(args: argparse.Namespace) -> int:
+    """Count ledger rows older than the usage aggregates (store/dynamodb_backfill.py); SQLite needs none."""
+    from lambdarouter.store.dynamodb import DynamoDBStore
+
+    store = _store()
+    counted = await store.backfill() if isinstance(store, DynamoDBStore) else 0
+    if args.json:
+        print(json.dumps({"counted": counted}))
+    else:
+        print(f"{counted} ledger rows counted in the usage aggregates and the request log.")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -175,7 +195,7 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/api/v1"
     print(f"lambdarouter serving at {url} (store: {describe(settings)}; upstream client: "
           f"{_serve_transport()})", flush=True)
-    if not shared_store().has_keys():
+    if not _run(shared_store().has_keys()):
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
     uvicorn.run(create_app(lifespan=_upstream_client), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
@@ -262,14 +282,29 @@ def parser() -> argparse.ArgumentParser:
     init = store.add_parser("init", help="create the DynamoDB tables (names from LAMBDAROUTER_*_TABLE)")
     init.add_argument("--json", action="store_true")
     init.set_defaults(handler=store_init)
+    filling = store.add_parser("backfill", help="count ledger rows written before the usage aggregates existed "
+                                                "(DynamoDB; once after upgrading, safe to repeat)")
+    filling.add_argument("--json", action="store_true")
+    filling.set_defaults(handler=store_backfill)
     return root
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Await the store from a command, on an event loop of its own that is never made the thread's current one
+    (`asyncio.run` would leave the thread without one, which an in-process caller may still ask for)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(work)
+    finally:
+        loop.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        code: int = args.handler(args)
-    except (CommandError, ValueError, ArithmeticError) as exc:
+        handler = args.handler
+        code: int = _run(handler(args)) if inspect.iscoroutinefunction(handler) else handler(args)
+    except (CommandError, StoreUnavailable, ValueError, ArithmeticError) as exc:
         print(f"lambdarouter: error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -28,6 +28,7 @@ class Settings:
     keys_table: str | None = None
     usage_table: str | None = None
     idempotency_table: str | None = None
+    summary_table: str | None = None  # the usage aggregates (store/summary.py)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,4 +45,5 @@ class Settings:
             keys_table=os.environ.get("LAMBDAROUTER_KEYS_TABLE") or None,
             usage_table=os.environ.get("LAMBDAROUTER_USAGE_TABLE") or None,
             idempotency_table=os.environ.get("LAMBDAROUTER_IDEMPOTENCY_TABLE") or None,
+            summary_table=os.environ.get("LAMBDAROUTER_SUMMARY_TABLE") or None,
         )

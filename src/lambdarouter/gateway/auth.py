@@ -11,7 +11,7 @@ import hmac
 
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError, unauthorized
-from lambdarouter.store import KEY_PREFIX, KeyRecord, Store, hash_key, same_hash
+from lambdarouter.store import KEY_PREFIX, KeyRecord, KeyStore, hash_key, same_hash
 
 ADMIN_KEY_NAME = "LAMBDAROUTER_ADMIN_KEY"
 
@@ -22,12 +22,12 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def authenticate_key(store: Store, authorization: str | None, now: float) -> KeyRecord:
+async def authenticate_key(keys: KeyStore, authorization: str | None, now: float) -> KeyRecord:
     token = bearer_token(authorization)
     if token is None:
         raise unauthorized("Missing API key: send `Authorization: Bearer sk-lr-...`.")
     digest = hash_key(token)
-    record = store.find_key(digest)
+    record = await keys.find_key(digest)
     if record is None or not same_hash(record.hash, digest):
         raise unauthorized("Invalid API key.")
     if record.disabled:
@@ -37,7 +37,7 @@ def authenticate_key(store: Store, authorization: str | None, now: float) -> Key
     return record
 
 
-def require_admin(credentials: Credentials, store: Store, authorization: str | None, now: float) -> None:
+async def require_admin(credentials: Credentials, keys: KeyStore, authorization: str | None, now: float) -> None:
     """The management key passes. A valid gateway key is 403: it is a credential, just not for this route. Any other
     credential (unknown, deleted, disabled or expired key, wrong management key) is 401, as on every other route."""
     expected = credentials.get(ADMIN_KEY_NAME)
@@ -51,7 +51,7 @@ def require_admin(credentials: Credentials, store: Store, authorization: str | N
     # Only a token shaped like a gateway key costs a store lookup: the 403 must be earned by a key that works.
     if token.startswith(KEY_PREFIX):
         try:
-            authenticate_key(store, authorization, now)
+            await authenticate_key(keys, authorization, now)
         except GatewayError:
             pass  # unknown, disabled or expired: no better than any other token (a store fault propagates: 503)
         else:

@@ -27,7 +27,7 @@ from lambdarouter.core.pricing import bounded
 from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
 from lambdarouter.gateway.operation import Operation, Receipt
-from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store, call_store
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
 from lambdarouter.store.codec import encode_generation
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class Ledger:
         with anyio.CancelScope(shield=True):
             for attempt, pause in enumerate((*SETTLE_BACKOFF, None), start=1):
                 try:
-                    await call_store(self.store, self.store.settle, record, hold, time.time())
+                    await self.store.settle(record, hold, time.time())
                     return
                 except Exception:
                     logger.warning("ledger write for %s failed (attempt %d)", record.id, attempt, exc_info=True)
@@ -208,8 +208,8 @@ class Ledger:
     async def _sync_health(self) -> None:
         """Share endpoint health with other instances, off the request path (a background task)."""
         try:
-            remote = await call_store(self.store, self.store.load_health)
+            remote = await self.store.load_health()
             self.health.merge(remote)
-            await call_store(self.store, self.store.save_health, self.health.snapshot())
+            await self.store.save_health(self.health.snapshot())
         except Exception:  # advisory data: a failed sync only delays sharing
             logger.warning("endpoint health sync failed", exc_info=True)

@@ -18,18 +18,18 @@ import anyio
 from starlette.responses import Response
 
 from lambdarouter.core.errors import GatewayError, bad_request
-from lambdarouter.store import Store, StoredResponse, call_store
+from lambdarouter.store import IdempotencyStore, StoredResponse
 
 logger = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
 
 
-async def idempotent(store: Store, scope: str, idempotency_key: str, body: bytes,
+async def idempotent(store: IdempotencyStore, scope: str, idempotency_key: str, body: bytes,
                      produce: Callable[[], Awaitable[Response]]) -> Response:
     if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
         raise bad_request(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
     body_hash = hashlib.sha256(body).hexdigest()
-    claim = await call_store(store, store.claim_idempotency, scope, idempotency_key, body_hash)
+    claim = await store.claim_idempotency(scope, idempotency_key, body_hash)
     if claim.state == "mismatch":
         raise GatewayError(422, "This Idempotency-Key was already used with a different request body.")
     if claim.state == "in_progress":
@@ -44,11 +44,11 @@ async def idempotent(store: Store, scope: str, idempotency_key: str, body: bytes
         response = await produce()
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await call_store(store, store.release_idempotency, scope, idempotency_key, body_hash)
+            await store.release_idempotency(scope, idempotency_key, body_hash)
         raise
     kept = StoredResponse(response.status_code, bytes(response.body).decode(), response.headers.get("x-generation-id"))
     try:
-        await call_store(store, store.complete_idempotency, scope, idempotency_key, body_hash, kept)
+        await store.complete_idempotency(scope, idempotency_key, body_hash, kept)
     except Exception:  # the answer stands; the claim expires on its own and a retry would run again
         logger.warning("could not keep the idempotent response of %s", kept.generation_id, exc_info=True)
     return response

@@ -1,11 +1,12 @@
-"""POST /images/generations as an `Operation`: one upstream call per request (or one per image, for models
-that draw one per call), images charged at the catalog's per-image price (`EndpointSpec.image`) times the
-number of images that came back, plus the tokens the provider reports at the endpoint's token prices (Gemini's
-image models price their output per image token: `image_output`). Images whose tokens the provider did not
-count apart are charged as chat charges them (budget.fill_image_tokens).
+"""POST /images/generations and POST /images as `Operation`s: one upstream call per request (or one per
+image, for models that draw one per call), images charged at the catalog's per-image price
+(`EndpointSpec.image`) times the number of images that came back, plus the tokens the provider reports at the
+endpoint's token prices (Gemini's image models price their output per image token: `image_output`). Images
+whose tokens the provider did not count apart are charged as chat charges them (budget.fill_image_tokens).
 
 `response_format: url` answers a presigned S3 GET URL when a bucket is configured (image_store.py), else a
-`data:` URL of the image, which works wherever a URL to an image is taken.
+`data:` URL of the image, which works wherever a URL to an image is taken. The two routes differ only in their
+answer: OpenAI's image object (`ImageGenerationOperation`), OpenRouter's (`OpenRouterImagesOperation`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -28,15 +30,23 @@ from lambdarouter.dialects.openrouter.images import (
     ImageGenerationRequest,
     ImageGenerationResponse,
     ImageUsage,
+    OpenRouterImage,
+    OpenRouterImageResponse,
+    OpenRouterImageUsage,
 )
 from lambdarouter.gateway import image_store
 from lambdarouter.gateway.operation import Operation, Priced, Receipt, keep_or_400, token_priced_images
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
 from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+from lambdarouter.providers.openai.images import answers_base64_only
+
+A = TypeVar("A")  # the route's answer
 
 
-class ImageGenerationOperation(Operation[ImageBatch, ImageGenerationResponse]):
+class ImagesOperation(Operation[ImageBatch, A]):
+    """Everything but the answer's shape."""
+
     output = "image"
 
     def __init__(self, request: ImageGenerationRequest) -> None:
@@ -87,9 +97,14 @@ class ImageGenerationOperation(Operation[ImageBatch, ImageGenerationResponse]):
         # Image tokens a token-priced model left unreported are estimated by its price (`price`).
         return [UsageReport(result.usage)], len(result.images)
 
+
+
+class ImageGenerationOperation(ImagesOperation[ImageGenerationResponse]):
+    """POST /images/generations: OpenAI's answer, in the `response_format` asked for or OpenAI's default."""
+
     async def answer(self, result: ImageBatch, receipt: Receipt) -> ImageGenerationResponse:
         images, served = result.images, receipt.served_by
-        if self.request.response_format == "b64_json":
+        if response_format(self.request, served) == "b64_json":
             data = [ImageData(b64_json=image.b64, revised_prompt=image.revised_prompt) for image in images]
         else:
             if image_store.bucket() is None:
@@ -101,6 +116,28 @@ class ImageGenerationOperation(Operation[ImageBatch, ImageGenerationResponse]):
         return ImageGenerationResponse(id=receipt.id, created=int(time.time()), data=data, model=served.model.id,
                                        provider=served.endpoint.host,
                                        usage=ImageUsage(images=len(images), cost=float(receipt.cost)))
+
+
+class OpenRouterImagesOperation(ImagesOperation[OpenRouterImageResponse]):
+    """POST /images, OpenRouter's image API: always base64, with each image's media type and the usage."""
+
+    async def answer(self, result: ImageBatch, receipt: Receipt) -> OpenRouterImageResponse:
+        usage = receipt.usage
+        return OpenRouterImageResponse(
+            created=int(time.time()),
+            data=[OpenRouterImage(b64_json=image.b64, media_type=image.mime) for image in result.images],
+            usage=OpenRouterImageUsage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                                       total_tokens=usage.prompt_tokens + usage.completion_tokens,
+                                       cost=float(receipt.cost)))
+
+
+def response_format(request: ImageGenerationRequest, candidate: Candidate) -> str:
+    """What the client asked for; else what OpenAI answers for the model: `b64_json` for GPT Image models
+    (https://platform.openai.com/docs/api-reference/images/create: they always answer base64), else `url`."""
+    if request.response_format is not None:
+        return request.response_format
+    openai_format = candidate.host.spec.wire_format == "openai"
+    return "b64_json" if openai_format and answers_base64_only(candidate.endpoint.upstream_id) else "url"
 
 
 def adapter_of(candidate: Candidate) -> ImageAdapter:

@@ -235,6 +235,8 @@ def rewritten(response: Mapping[str, Any], identity: Identity, usage: dict[str, 
         body["output_text"] = output_text(body["output"])
     if usage is not None:
         body["usage"] = usage
+    elif body.get("usage") is None:  # OpenAI's null before the end: left out (OpenRouter's schema has no null usage)
+        body.pop("usage", None)
     return body
 
 

@@ -33,7 +33,7 @@ from lambdarouter.gateway.operation import Done, Operation, StreamingOperation
 from lambdarouter.gateway.ratelimit import rate_headers, rate_limited
 from lambdarouter.gateway.relay import STREAM_LIMIT_SECONDS, Relay, time_limit_error
 from lambdarouter.gateway.upstream import UpstreamStream, secrets_of
-from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store, call_store
+from lambdarouter.store import GenerationRecord, Hold, KeyRecord, Store
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,7 +83,7 @@ class Gateway:
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         """The calling key: 401 when missing, unknown, disabled or expired."""
-        return await call_store(self.store, authenticate_key, self.store, authorization, time.time())
+        return await authenticate_key(self.store, authorization, time.time())
 
     async def run(self, operation: Operation[R, A], key: KeyRecord) -> Done[A]:
         """One answer: admitted, failed over, answered, and booked at the cost the answer tells."""
@@ -158,8 +158,7 @@ class Gateway:
         """Count the request in the key's rate window; 429 when it is full."""
         key = generation.key
         if key.rate_limit is not None:
-            decision = await call_store(self.store, self.store.hit_rate_window, key.hash, key.rate_limit,
-                                        time.time())
+            decision = await self.store.hit_rate_window(key.hash, key.rate_limit, time.time())
             if not decision.allowed:
                 raise rate_limited(decision, time.time())
             generation.headers.update(rate_headers(decision))
@@ -170,7 +169,7 @@ class Gateway:
         if key.limit is None:
             return None
         hold = Hold(generation.id, worst, time.time() + self.hold_seconds)
-        result = await call_store(self.store, self.store.reserve, key, hold, time.time())
+        result = await self.store.reserve(key, hold, time.time())
         if not result.ok:
             return result.available
         generation.hold = hold

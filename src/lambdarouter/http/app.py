@@ -11,9 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount
 
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_unexpected
+from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_store_unavailable, on_unexpected
 from lambdarouter.http.limits import HeaderLimit
 from lambdarouter.http.observability import instrument
+from lambdarouter.store.errors import StoreUnavailable
 
 if TYPE_CHECKING:  # the service pulls in the adapters: only inference functions need it
     from starlette.types import Lifespan
@@ -55,7 +56,7 @@ def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None
     app = Starlette(
         routes=[Mount(prefix, routes=routes) for prefix in PREFIXES],
         exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
-                            Exception: on_unexpected},
+                            StoreUnavailable: on_store_unavailable, Exception: on_unexpected},
         lifespan=lifespan,
     )
     if gateway is not None:

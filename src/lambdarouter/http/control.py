@@ -17,7 +17,7 @@ from lambdarouter.core.credentials import Credentials, credentials_from_env
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.gateway.auth import authenticate_key, require_admin
 from lambdarouter.http.errors import validation_error
-from lambdarouter.store import KeyRecord, Store, call_store, shared_store
+from lambdarouter.store import KeyRecord, Store, shared_store
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,17 +37,17 @@ def credentials_of(request: Request) -> Credentials:
     return credentials
 
 
-def admin_only(request: Request) -> Store:
-    """The store, for the management key only. Synchronous on purpose (callers are not awaited): the management
-    key is checked without I/O, and only a refused `sk-lr-` token costs one key lookup, to tell 403 from 401."""
+async def admin_only(request: Request) -> Store:
+    """The store, for the management key only: it is checked without I/O, and only a refused `sk-lr-` token
+    costs one key lookup, to tell 403 from 401."""
     store = store_of(request)
-    require_admin(credentials_of(request), store, request.headers.get("authorization"), time.time())
+    await require_admin(credentials_of(request), store, request.headers.get("authorization"), time.time())
     return store
 
 
 async def calling_key(request: Request) -> tuple[Store, KeyRecord]:
     store = store_of(request)
-    key = await call_store(store, authenticate_key, store, request.headers.get("authorization"), time.time())
+    key = await authenticate_key(store, request.headers.get("authorization"), time.time())
     return store, key
 
 

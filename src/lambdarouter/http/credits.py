@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,8 +11,8 @@ from lambdarouter.store import totals
 
 
 async def credits(request: Request) -> Response:
-    store = admin_only(request)
-    limits, usage = totals(await anyio.to_thread.run_sync(store.list_keys))
+    store = await admin_only(request)
+    limits, usage = totals(await store.list_keys())
     return data({"total_credits": float(limits), "total_usage": float(usage)})
 
 

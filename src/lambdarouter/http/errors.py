@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
-import sys
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.store.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +46,15 @@ async def on_http_exception(_: Request, exc: Exception) -> Response:
     return error_response(GatewayError(exc.status_code, message))
 
 
-def _store_unavailable(exc: Exception) -> bool:
-    """A DynamoDB error left after botocore's own retries (throttling, 5xx) or a locked SQLite file.
-
-    Checked without importing botocore: if it was never imported, the exception cannot be one of its own.
-    """
-    botocore = sys.modules.get("botocore.exceptions")
-    if botocore is not None and isinstance(exc, botocore.ClientError | botocore.BotoCoreError):
-        return True
-    return isinstance(exc, sqlite3.OperationalError)
+async def on_store_unavailable(_: Request, exc: Exception) -> Response:
+    """Whatever the store's database said (store/errors.py): fail closed, as a retryable 503, never a 500."""
+    assert isinstance(exc, StoreUnavailable)
+    logger.error("store unavailable: %s", exc, exc_info=exc)
+    return error_response(GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
+                                       headers={"retry-after": "1"}))
 
 
 async def on_unexpected(_: Request, exc: Exception) -> Response:
-    if _store_unavailable(exc):  # fail closed, as a retryable 503 rather than an internal error
-        logger.error("store unavailable: %s", type(exc).__name__, exc_info=exc)
-        return error_response(GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
-                                           headers={"retry-after": "1"}))
     logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
     return JSONResponse({"error": {"code": 500, "message": "Internal error.", "type": "internal_error"}},
                         status_code=500)

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from lambdarouter.admin.keys import generation_data
 from lambdarouter.core.errors import bad_request
 from lambdarouter.http.control import calling_key, data, not_found
-from lambdarouter.store import call_store, same_hash
+from lambdarouter.store import same_hash
 
 
 async def generation(request: Request) -> Response:
@@ -17,7 +17,7 @@ async def generation(request: Request) -> Response:
     generation_id = request.query_params.get("id")
     if not generation_id:
         raise bad_request("Missing `id` query parameter.")
-    record = await call_store(store, store.get_generation, generation_id)
+    record = await store.get_generation(generation_id)
     if record is None or not same_hash(record.key_hash, key.hash):
         raise not_found(f"Generation {generation_id}")
     return data(generation_data(record))

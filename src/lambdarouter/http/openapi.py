@@ -17,8 +17,20 @@ from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletion
 from lambdarouter.dialects.openrouter.completions import CompletionRequest, TextCompletion
 from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, EmbeddingResponse
 from lambdarouter.dialects.openrouter.errors import ErrorResponse
-from lambdarouter.dialects.openrouter.images import ImageGenerationRequest, ImageGenerationResponse
-from lambdarouter.dialects.openrouter.models import EndpointsResponse, ModelList
+from lambdarouter.dialects.openrouter.images import (
+    ImageGenerationRequest,
+    ImageGenerationResponse,
+    OpenRouterImageRequest,
+    OpenRouterImageResponse,
+)
+from lambdarouter.dialects.openrouter.models import (
+    EndpointsResponse,
+    ModelList,
+    ModelResponse,
+    ModelsCountResponse,
+    OpenAIModel,
+    ProvidersResponse,
+)
 from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.http import dashboard, usage
 
@@ -33,20 +45,25 @@ ERROR_STATUSES = {
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 _STRING_OR_NULL = {"type": ["string", "null"]}
 RATE_LIMIT: dict[str, Any] = {"type": "object", "properties": {"requests": {"type": "integer"},
-                                                               "interval": {"type": "string"}}}
+                                                               "interval": {"type": "string"},
+                                                               "note": {"type": "string"}}}
+# Spend per current UTC day / week / month; no BYOK here: the byok_ fields are 0.
+SPEND: dict[str, Any] = {
+    **{f"{prefix}{period}": {"type": "number"} for prefix in ("usage_", "byok_usage_")
+       for period in ("daily", "weekly", "monthly")},
+    "usage": {"type": "number"}, "byok_usage": {"type": "number"}, "include_byok_in_limit": {"type": "boolean"},
+}
 KEY: dict[str, Any] = {"type": "object", "properties": {
     "hash": {"type": "string"}, "name": {"type": "string"}, "label": {"type": "string"},
     "disabled": {"type": "boolean"}, "limit": _NUMBER_OR_NULL, "limit_remaining": _NUMBER_OR_NULL,
-    "limit_reset": {"enum": ["daily", "weekly", "monthly", None]}, "usage": {"type": "number"},
+    "limit_reset": {"enum": ["daily", "weekly", "monthly", None]}, **SPEND,
     "created_at": {"type": "string"}, "updated_at": _STRING_OR_NULL, "expires_at": _STRING_OR_NULL,
+    "creator_user_id": {"type": "null"}, "workspace_id": {"type": "string"},
     "rate_limit": RATE_LIMIT, "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
 }}
-# GET /key: OpenRouter's current-key shape (spend per current UTC day / week / month; no BYOK here: 0).
+# GET /key: OpenRouter's current-key shape.
 CURRENT_KEY: dict[str, Any] = {"type": "object", "properties": {
-    **{k: v for k, v in KEY["properties"].items() if k not in ("hash", "disabled")},
-    **{f"{prefix}{period}": {"type": "number"} for prefix in ("usage_", "byok_usage_")
-       for period in ("daily", "weekly", "monthly")},
-    "byok_usage": {"type": "number"}, "include_byok_in_limit": {"type": "boolean"},
+    **{k: v for k, v in KEY["properties"].items() if k not in ("hash", "disabled", "workspace_id")},
     "is_free_tier": {"type": "boolean"}, "is_provisioning_key": {"type": "boolean"},
     "is_management_key": {"type": "boolean"},
 }}
@@ -62,7 +79,10 @@ GENERATION = {"type": "object", "properties": {
         ("id", "string"), ("total_cost", "number"), ("created_at", "string"), ("model", "string"),
         ("streamed", "boolean"), ("cancelled", "boolean"), ("latency", "integer"), ("tokens_prompt", "integer"),
         ("tokens_completion", "integer"), ("num_media_prompt", "integer"), ("num_media_completion", "integer"),
-        ("provider_responses", "array"))
+        ("provider_responses", "array"), ("upstream_id", ["string", "null"]), ("provider_name", ["string", "null"]),
+        ("finish_reason", ["string", "null"]), ("native_finish_reason", ["string", "null"]),
+        ("generation_time", ["integer", "null"]), ("data_region", "string"), ("status", "string"),
+        ("usage_estimated", "boolean"))
 }}
 
 # OpenAI's `response` object (https://platform.openai.com/docs/api-reference/responses/object), as much as a
@@ -146,6 +166,30 @@ def control_operations() -> dict[str, dict[str, Any]]:
     }
 
 
+def catalog_operations() -> dict[str, dict[str, Any]]:
+    model_path = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in ("author", "slug")]
+    output = [{"name": "output_modalities", "in": "query", "schema": {"type": "string"},
+               "description": "Comma-separated output modalities (text, image, embeddings, ...) or `all`; "
+                              "default text"}]
+    return {
+        "/models": {"get": {"operationId": "listModels", "parameters": output,
+                            "responses": {"200": _json(ModelList), **_errors("400")}}},
+        "/models/count": {"get": {"operationId": "listModelsCount", "parameters": output,
+                                  "responses": {"200": _json(ModelsCountResponse), **_errors("400")}}},
+        "/model/{author}/{slug}": {"get": {"operationId": "getModel", "parameters": model_path,
+                                           "responses": {"200": _json(ModelResponse), **_errors("404")}}},
+        "/models/{author}/{slug}": {"get": {
+            "operationId": "retrieveModel", "parameters": model_path,
+            "description": "The `openai` SDKs' models.retrieve: OpenRouter's Model plus `object` and `owned_by`",
+            "responses": {"200": _json(OpenAIModel), **_errors("404")}}},
+        "/models/{author}/{slug}/endpoints": {"get": {
+            "operationId": "listModelEndpoints", "parameters": model_path,
+            "responses": {"200": _json(EndpointsResponse), **_errors("404")},
+        }},
+        "/providers": {"get": {"operationId": "listProviders", "responses": {"200": _json(ProvidersResponse)}}},
+    }
+
+
 def operations() -> dict[str, dict[str, Any]]:
     chat_ok = {
         "description": "A completion, or with `stream: true` a stream of chunks then `data: [DONE]`",
@@ -187,6 +231,14 @@ def operations() -> dict[str, dict[str, Any]]:
             "responses": {"200": _json(EmbeddingResponse), **_errors("400", "401", "402", "403", "404", "408", "413",
                                                                      "429", "502", "503")},
         }},
+        "/images": {"post": {
+            "operationId": "createImages", "security": [{"bearer": []}],
+            "description": "OpenRouter's image API: always base64, with each image's media type",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(OpenRouterImageRequest)}}},
+            "responses": {"200": _json(OpenRouterImageResponse),
+                          **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
+        }},
         "/images/generations": {"post": {
             "operationId": "createImage", "security": [{"bearer": []}],
             "requestBody": {"required": True,
@@ -203,16 +255,7 @@ def operations() -> dict[str, dict[str, Any]]:
                           **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
         }},
         **control_operations(),
-        "/models": {"get": {"operationId": "listModels", "parameters": [{
-            "name": "output_modalities", "in": "query", "schema": {"type": "string"},
-            "description": "Comma-separated output modalities (text, image, embeddings, ...) or `all`; default text"}],
-            "responses": {"200": _json(ModelList), **_errors("400")}}},
-        "/models/{author}/{slug}/endpoints": {"get": {
-            "operationId": "listModelEndpoints",
-            "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                           for n in ("author", "slug")],
-            "responses": {"200": _json(EndpointsResponse), **_errors("404")},
-        }},
+        **catalog_operations(),
         "/health": {"get": {"operationId": "health", "responses": {"200": {
             "description": "Alive", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": {
@@ -227,7 +270,9 @@ def document() -> bytes:
     models: list[type[BaseModel]] = [ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, ErrorResponse,
                                      ModelList, EndpointsResponse, EmbeddingRequest, EmbeddingResponse,
                                      CompletionRequest, TextCompletion, ImageGenerationRequest,
-                                     ImageGenerationResponse, ResponsesRequest]
+                                     ImageGenerationResponse, OpenRouterImageRequest, OpenRouterImageResponse,
+                                     ModelResponse, OpenAIModel, ModelsCountResponse, ProvidersResponse,
+                                     ResponsesRequest]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
     paths = {prefix + path: {verb: {**op, "operationId": f"{op['operationId']}{'V1' if prefix == '/v1' else ''}"}

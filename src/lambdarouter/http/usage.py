@@ -1,7 +1,7 @@
 """Admin-only JSON for the dashboard: usage over time, the request log, and which hosts are configured.
 
-GET /usage?since=&until=&bucket=hour|day&by=key|model|provider  time series (lambdarouter/usage.py)
-GET /generations?limit=&offset=&key=                            the request log, newest first
+GET /usage?since=&until=&bucket=hour|day&by=key|model|provider  time series (admin/usage.py), from the aggregates
+GET /generations?limit=&cursor=&key=                            the request log, newest first, a page at a time
 GET /generations/{id}                                           one generation with its attempts
 GET /hosts                                                      each host: configured or not (never the values)
 
@@ -11,21 +11,19 @@ All need the management key, like /keys: a gateway key sees only its own generat
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.admin.keys import generation_data, parse_time
-from lambdarouter.admin.usage import BUCKET_SECONDS, GROUP_BY, time_series
+from lambdarouter.admin.usage import BUCKET_SECONDS, GROUP_BY, bucket_starts, time_series
 from lambdarouter.core.errors import bad_request
 from lambdarouter.core.hosts import is_configured
 from lambdarouter.http.control import admin_only, credentials_of, data, not_found, query_int
 from lambdarouter.http.models import catalog_of
-from lambdarouter.store import GenerationRecord, Store, call_store
+from lambdarouter.store import GenerationRecord, InvalidCursor, KeyStore
 
 # Default periods: a day of hours, or thirty days.
 DEFAULT_SPAN = {"hour": 24 * 3600, "day": 30 * 86400}
@@ -49,17 +47,12 @@ def _time(request: Request, name: str) -> float | None:
         raise bad_request(f"`{name}` must be an ISO 8601 time, like 2025-01-31T00:00:00Z.") from None
 
 
-def _key_names(store: Store) -> dict[str, str]:
-    return {k.hash: k.name for k in store.list_keys()}
-
-
-def _usage_report(store: Store, since: float, until: float, bucket: str, by: str) -> dict[str, Any]:
-    records = store.query_generations(None, since, until)
-    return time_series(records, since, until, bucket, by, _key_names(store))
+async def _key_names(keys: KeyStore) -> dict[str, str]:
+    return {k.hash: k.name for k in await keys.list_keys()}
 
 
 async def usage(request: Request) -> Response:
-    store = admin_only(request)
+    store = await admin_only(request)
     bucket = _choice(request, "bucket", tuple(BUCKET_SECONDS), "hour")
     by = _choice(request, "by", GROUP_BY, "model")
     until = _time(request, "until") or time.time()
@@ -67,10 +60,11 @@ async def usage(request: Request) -> Response:
     if since >= until:
         raise bad_request("`since` must be before `until`.")
     try:
-        report = await anyio.to_thread.run_sync(partial(_usage_report, store, since, until, bucket, by))
+        bucket_starts(since, until, bucket)
     except ValueError as exc:  # too many buckets for one chart
         raise bad_request(str(exc)) from None
-    return data(report)
+    rows = await store.usage(since, until, bucket)
+    return data(time_series(rows, since, until, bucket, by, await _key_names(store)))
 
 
 def log_entry(record: GenerationRecord, key_names: dict[str, str]) -> dict[str, Any]:
@@ -80,33 +74,29 @@ def log_entry(record: GenerationRecord, key_names: dict[str, str]) -> dict[str, 
             "error": record.error}
 
 
-def _page(store: Store, key_hash: str | None, offset: int, limit: int) -> dict[str, Any]:
-    records = store.query_generations(key_hash)
-    newest = records[::-1][offset:offset + limit]
-    names = _key_names(store)
-    return {"data": [log_entry(r, names) for r in newest], "total": len(records)}
-
-
 async def generations(request: Request) -> Response:
-    store = admin_only(request)
+    store = await admin_only(request)
     limit = min(max(query_int(request, "limit", 50), 1), MAX_PAGE)
-    offset = query_int(request, "offset", 0)
-    page = await anyio.to_thread.run_sync(partial(_page, store, request.query_params.get("key") or None, offset,
-                                                  limit))
-    return data(page["data"], total=page["total"])
+    try:
+        page = await store.generations(request.query_params.get("key") or None, limit,
+                                       request.query_params.get("cursor") or None)
+    except InvalidCursor as exc:
+        raise bad_request(str(exc)) from None
+    names = await _key_names(store)
+    return data([log_entry(r, names) for r in page.records], next_cursor=page.next_cursor)
 
 
 async def generation(request: Request) -> Response:
-    store = admin_only(request)
+    store = await admin_only(request)
     generation_id = request.path_params["id"]
-    record = await call_store(store, store.get_generation, generation_id)
+    record = await store.get_generation(generation_id)
     if record is None:
         raise not_found(f"Generation {generation_id}")
-    return data(log_entry(record, await anyio.to_thread.run_sync(_key_names, store)))
+    return data(log_entry(record, await _key_names(store)))
 
 
 async def hosts(request: Request) -> Response:
-    admin_only(request)
+    await admin_only(request)
     catalog, credentials = catalog_of(request), credentials_of(request)
     served: dict[str, list[str]] = {name: [] for name in catalog.hosts}
     for model in catalog.models.values():
@@ -135,6 +125,13 @@ def _error(description: str) -> dict[str, Any]:
         "$ref": "#/components/schemas/ErrorResponse"}}}}
 
 
+def _log_page() -> dict[str, Any]:
+    page = _ok({"type": "array", "items": _ENTRY}, "Newest first")
+    page["content"]["application/json"]["schema"]["properties"]["next_cursor"] = {
+        "type": ["string", "null"], "description": "continues the log (null: nothing older)"}
+    return page
+
+
 _ADMIN_ERRORS = {"401": _error("Missing or invalid management key"), "403": _error("A gateway key, not the "
                                                                                       "management key")}
 _METRICS = {name: {"type": kind} for name, kind in (
@@ -161,9 +158,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "400": _error("Bad period, bucket or grouping"), **_ADMIN_ERRORS}}},
     "/generations": {"get": {"operationId": "listGenerations", "security": [{"admin": []}], "parameters": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"},
+         "description": "`next_cursor` of the previous page"},
         {"name": "key", "in": "query", "schema": {"type": "string"}, "description": "a key's hash"}],
-        "responses": {"200": _ok({"type": "array", "items": _ENTRY}, "Newest first"), **_ADMIN_ERRORS}}},
+        "responses": {"200": _log_page(), "400": _error("A cursor this API did not return"), **_ADMIN_ERRORS}}},
     "/generations/{id}": {"get": {"operationId": "getAnyGeneration", "security": [{"admin": []}], "parameters": [
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _ok(_ENTRY), "404": _error("No such generation"), **_ADMIN_ERRORS}}},

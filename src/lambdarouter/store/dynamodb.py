@@ -6,9 +6,8 @@ conditional update that moves it relatively:
 
 - reserve:  SET remaining = remaining - :amt, holds.<id> = {amount, expires_at}
             IF remaining >= :amt AND period_start = :current_period
-- settle:   one transaction: PUT ledger row IF attribute_not_exists(id)   (idempotent by generation id)
-            + UPDATE key SET remaining = remaining + :held - :cost, usage += :cost, period_usage += :cost
-              REMOVE holds.<id> IF attribute_exists(holds.<id>)   (or, once swept, without the hold)
+- settle:   one transaction: the ledger row IF new, the key's charge releasing its hold, the usage
+            aggregates (store/dynamodb_ledger.py, store/dynamodb_summary.py)
 - roll:     SET remaining = remaining + period_usage, period_usage = 0, period_start = :p IF period_start = :old
 - sweep:    SET remaining = remaining + :sum REMOVE holds.<a>, holds.<b> IF each still exists
 - limit:    SET limit = :new, remaining = remaining + (:new - :old) IF version = :v   (operator edits only)
@@ -24,18 +23,22 @@ import os
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdarouter.store import IDEMPOTENCY_IN_PROGRESS_TTL, hash_key, key_label, new_key
-from lambdarouter.store.codec import decode_generation, encode_generation
+from lambdarouter.store import dynamodb_ledger, dynamodb_summary
+from lambdarouter.store.calls import in_thread
 from lambdarouter.store.dynamodb_idempotency import PowertoolsIdempotency
 from lambdarouter.store.dynamodb_items import SETTING_ATTRS, aliases, key_item, plain, record_of, value
+from lambdarouter.store.dynamodb_ledger import MAX_TRIES, Tables, code_of
+from lambdarouter.store.errors import StoreUnavailable
+from lambdarouter.store.keymaterial import mint_key
 from lambdarouter.store.model import (
     ZERO,
+    GenerationPage,
     GenerationRecord,
     Hold,
     IdempotencyClaim,
@@ -48,12 +51,10 @@ from lambdarouter.store.model import (
     apply_changes,
     period_start,
 )
-from lambdarouter.store.tables import USAGE_BY_KEY_INDEX
+from lambdarouter.store.protocols import IDEMPOTENCY_IN_PROGRESS_TTL
+from lambdarouter.store.summary import UsageRow
 
-LEDGER_RETENTION_SECONDS = 400 * 86400  # the usage table's TTL: a year of history plus a month's slack
-MAX_TRIES = 8
 _client: Any = None
-
 
 # Not a generation id (those are `gen-…`), so /generation can never return it.
 HEALTH_ITEM_ID = "_endpoint-health"
@@ -69,16 +70,15 @@ def dynamodb_client() -> Any:
     return _client
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 class DynamoDBStore:
-    inline = False  # every call is a network round trip: worker threads keep it off the event loop
+    """Every call is a network round trip (boto3 is synchronous): each runs in a worker thread (`in_thread`)."""
 
-    def __init__(self, keys_table: str, usage_table: str, idempotency_table: str | None = None,
+    faults: ClassVar[tuple[type[Exception], ...]] = (ClientError, BotoCoreError)
+
+    def __init__(self, keys_table: str, usage_table: str, summary_table: str, idempotency_table: str | None = None,
                  client: Any = None) -> None:
-        self.keys_table, self.usage_table = keys_table, usage_table
+        self.keys_table, self.usage_table, self.summary_table = keys_table, usage_table, summary_table
+        self.tables = Tables(keys_table, usage_table, summary_table)
         self._client = client
         self._idempotency = PowertoolsIdempotency(idempotency_table, lambda: self.client)
 
@@ -99,15 +99,9 @@ class DynamoDBStore:
         return result
 
     # -- keys -------------------------------------------------------------------------------------------
+    @in_thread
     def create_key(self, name: str, settings: KeySettings | None = None) -> tuple[str, KeyRecord]:
-        settings = settings or KeySettings(name)
-        plaintext, now = new_key(), time.time()
-        record = KeyRecord(
-            hash_key(plaintext), name, settings.label or key_label(plaintext), now, settings.disabled,
-            settings.limit, settings.limit_reset, settings.expires_at, settings.rate_limit,
-            settings.allowed_models, period_start=period_start(settings.limit_reset, now),
-            remaining=settings.limit or ZERO,
-        )
+        plaintext, record = mint_key(name, settings, time.time())
         item = {**key_item(record), "holds": {}, "version": 0}
         self.client.put_item(TableName=self.keys_table,
                              Item={k: value(v) for k, v in item.items() if v is not None},
@@ -118,7 +112,11 @@ class DynamoDBStore:
         found = self.client.get_item(TableName=self.keys_table, Key={"hash": {"S": key_hash}}, ConsistentRead=True)
         return plain(found["Item"]) if "Item" in found else None
 
+    @in_thread
     def find_key(self, key_hash: str) -> KeyRecord | None:
+        return self._find(key_hash)
+
+    def _find(self, key_hash: str) -> KeyRecord | None:
         item = self._get(key_hash)
         return record_of(item) if item else None
 
@@ -128,14 +126,17 @@ class DynamoDBStore:
             records.extend(record_of(plain(item)) for item in page["Items"])
         return sorted(records, key=lambda r: (r.created_at, r.hash))
 
+    @in_thread
     def list_keys(self, offset: int = 0, limit: int | None = None) -> list[KeyRecord]:
         records = self._scan_keys()[offset:]
         return records if limit is None else records[:limit]
 
+    @in_thread
     def has_keys(self) -> bool:
         return bool(self.client.scan(TableName=self.keys_table, Limit=1, ProjectionExpression="#h",
                                      ExpressionAttributeNames={"#h": "hash"})["Items"])
 
+    @in_thread
     def update_key(self, key_hash: str, changes: Mapping[str, Any], now: float) -> KeyRecord | None:
         for _ in range(MAX_TRIES):
             item = self._get(key_hash)
@@ -157,17 +158,19 @@ class DynamoDBStore:
             try:
                 self._update(key_hash, expression, "#version = :v", values, names)
             except ClientError as exc:
-                if _code(exc) in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                if code_of(exc) in ("ConditionalCheckFailedException", "TransactionConflictException"):
                     continue  # changed under us: read again
                 raise
-            return self.find_key(key_hash)
-        raise RuntimeError(f"key {key_hash[:12]} kept changing; update not applied")
+            return self._find(key_hash)
+        raise StoreUnavailable(f"key {key_hash[:12]} kept changing; update not applied")
 
+    @in_thread
     def delete_key(self, key_hash: str) -> bool:
         old = self.client.delete_item(TableName=self.keys_table, Key={"hash": {"S": key_hash}}, ReturnValues="ALL_OLD")
         return "Attributes" in old
 
     # -- budget -----------------------------------------------------------------------------------------
+    @in_thread
     def reserve(self, key: KeyRecord, hold: Hold, now: float) -> ReserveResult:
         """One conditional update and no read first (the authentication has just read the key: a consistent
         read more would cost a read unit and a round trip per request). The record only tells which
@@ -189,9 +192,9 @@ class DynamoDBStore:
                     {"#id": hold.id, "#limit_reset": "limit_reset"},
                     ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except ClientError as exc:
-                if _code(exc) == "TransactionConflictException":
+                if code_of(exc) == "TransactionConflictException":
                     continue
-                if _code(exc) != "ConditionalCheckFailedException":
+                if code_of(exc) != "ConditionalCheckFailedException":
                     raise
                 if not (item := plain(exc.response.get("Item", {}))):
                     return ReserveResult(False, ZERO)  # the key is gone
@@ -217,7 +220,7 @@ class DynamoDBStore:
         try:
             action(*args)
         except ClientError as exc:
-            if _code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+            if code_of(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 raise
 
     def _roll(self, key_hash: str, old_start: float, new_start: float) -> None:
@@ -230,65 +233,8 @@ class DynamoDBStore:
                      " AND ".join(f"attribute_exists(#holds.{n})" for n in names),
                      {":sum": sum((h.amount for h in expired), ZERO)}, names)
 
-    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
-        held = hold is not None
-        for _ in range(MAX_TRIES):
-            try:
-                self.client.transact_write_items(TransactItems=[self._ledger_put(record),
-                                                                self._charge(record, hold, held)])
-                return True
-            except ClientError as exc:
-                if _code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons", [{}, {}])
-            if reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False  # already in the ledger: charged then
-            if reasons[1].get("Code") != "ConditionalCheckFailed":
-                time.sleep(0.02)  # a conflicting write in flight: try again
-                continue
-            if "Item" not in reasons[1]:  # the key was deleted meanwhile: keep the ledger row
-                return self._put_ledger_only(record)
-            held = not held if hold is not None else held  # the hold was swept (or is still there): switch
-        raise RuntimeError(f"could not settle {record.id}: the key kept changing")
-
-    def _ledger_put(self, record: GenerationRecord) -> dict[str, Any]:
-        item = {"id": record.id, "key_hash": record.key_hash, "created_at": record.created_at, "cost": record.cost,
-                "status": record.status, "record": encode_generation(record),
-                "expires_at": int(record.created_at + LEDGER_RETENTION_SECONDS)}
-        return {"Put": {"TableName": self.usage_table, "Item": {k: value(v) for k, v in item.items()},
-                        "ConditionExpression": "attribute_not_exists(id)"}}
-
-    def _charge(self, record: GenerationRecord, hold: Hold | None, held: bool) -> dict[str, Any]:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {":cost": record.cost}
-        sets = "#usage = #usage + :cost, #period_usage = #period_usage + :cost"
-        if hold is not None and held:
-            names["#id"] = hold.id
-            values[":back"] = hold.amount - record.cost
-            expression = f"SET #remaining = #remaining + :back, {sets} REMOVE #holds.#id"
-            condition = "attribute_exists(#holds.#id)"
-        else:
-            expression, condition = f"SET #remaining = #remaining - :cost, {sets}", "attribute_exists(#h)"
-            names["#h"] = "hash"
-            if hold is not None:
-                names["#id"] = hold.id
-                condition += " AND attribute_not_exists(holds.#id)"
-        return {"Update": {"TableName": self.keys_table, "Key": {"hash": {"S": record.key_hash}},
-                           "UpdateExpression": expression, "ConditionExpression": condition,
-                           "ExpressionAttributeNames": aliases(expression + " " + condition, names),
-                           "ExpressionAttributeValues": {k: value(v) for k, v in values.items()},
-                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
-
-    def _put_ledger_only(self, record: GenerationRecord) -> bool:
-        try:
-            self.client.put_item(**self._ledger_put(record)["Put"])
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
     # -- rate windows -----------------------------------------------------------------------------------
+    @in_thread
     def hit_rate_window(self, key_hash: str, limit: RateLimit, now: float) -> RateDecision:
         start, end = limit.window(now)
         for _ in range(MAX_TRIES):
@@ -300,9 +246,9 @@ class DynamoDBStore:
                 count = int(plain(done["Attributes"])["rate_count"])
                 return RateDecision(True, limit.requests, limit.requests - count, end)
             except ClientError as exc:
-                if _code(exc) == "TransactionConflictException":
+                if code_of(exc) == "TransactionConflictException":
                     continue  # a settle's transaction holds the item for a moment
-                if _code(exc) != "ConditionalCheckFailedException":
+                if code_of(exc) != "ConditionalCheckFailedException":
                     raise
                 old = plain(exc.response.get("Item", {}))
             if not old:
@@ -315,55 +261,62 @@ class DynamoDBStore:
                              {":w": start, ":one": 1}, {"#h": "hash"})
                 return RateDecision(True, limit.requests, limit.requests - 1, end)
             except ClientError as exc:
-                if _code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                if code_of(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
                     raise  # else another request started the window first: count in it
         return RateDecision(False, limit.requests, 0, end)
 
-    # -- ledger -----------------------------------------------------------------------------------------
-    def record_generation(self, record: GenerationRecord) -> bool:
-        return self.settle(record, None, time.time())
+    # -- ledger (store/dynamodb_ledger.py) and its aggregates (store/dynamodb_summary.py) ------------------
+    @in_thread
+    def settle(self, record: GenerationRecord, hold: Hold | None, now: float) -> bool:
+        return dynamodb_ledger.settle(self.client, self.tables, record, hold)
 
+    @in_thread
     def get_generation(self, generation_id: str) -> GenerationRecord | None:
-        found = self.client.get_item(TableName=self.usage_table, Key={"id": {"S": generation_id}},
-                                     ConsistentRead=True)
-        item = found.get("Item")
-        return decode_generation(item["record"]["S"]) if item and "record" in item else None
+        return dynamodb_ledger.get(self.client, self.usage_table, generation_id)
+
+    @in_thread
+    def generations(self, key_hash: str | None, limit: int, cursor: str | None = None) -> GenerationPage:
+        return dynamodb_ledger.page(self.client, self.usage_table, key_hash, limit, cursor)
+
+    @in_thread
+    def usage(self, since: float, until: float, bucket: str) -> list[UsageRow]:
+        return dynamodb_summary.usage_rows(self.client, self.summary_table, since, until, bucket)
+
+    @in_thread
+    def period_spend(self, key_hash: str, now: float) -> dict[str, Decimal]:
+        return dynamodb_summary.key_spend(self.client, self.summary_table, key_hash, now)
+
+    @in_thread
+    def backfill(self) -> int:
+        """`lambdarouter store backfill` (store/dynamodb_backfill.py): rows older than the aggregates, counted."""
+        from lambdarouter.store.dynamodb_backfill import backfill
+
+        return backfill(self.client, self.tables)
 
     # -- endpoint health: one advisory item in the usage table, invisible to ledger queries and scans (it has
     # no key_hash for the index and no created_at for the scan's filter) ----------------------------------
+    @in_thread
     def load_health(self) -> dict[str, dict[str, Any]]:
         found = self.client.get_item(TableName=self.usage_table, Key={"id": {"S": HEALTH_ITEM_ID}})
         item = found.get("Item")
         loaded: dict[str, dict[str, Any]] = json.loads(item["health"]["S"]) if item and "health" in item else {}
         return loaded
 
+    @in_thread
     def save_health(self, stats: Mapping[str, Mapping[str, Any]]) -> None:
         body = json.dumps({endpoint: dict(row) for endpoint, row in stats.items()})
         self.client.put_item(TableName=self.usage_table, Item={"id": {"S": HEALTH_ITEM_ID}, "health": {"S": body}})
 
-    def query_generations(self, key_hash: str | None, since: float | None = None,
-                          until: float | None = None) -> list[GenerationRecord]:
-        low, high = since or 0.0, until if until is not None else 1e12
-        values = {":a": value(low), ":b": value(high)}
-        if key_hash is not None:
-            pages = self.client.get_paginator("query").paginate(
-                TableName=self.usage_table, IndexName=USAGE_BY_KEY_INDEX,
-                KeyConditionExpression="key_hash = :k AND created_at BETWEEN :a AND :b",
-                ExpressionAttributeValues={**values, ":k": {"S": key_hash}})
-        else:
-            pages = self.client.get_paginator("scan").paginate(
-                TableName=self.usage_table, FilterExpression="created_at BETWEEN :a AND :b",
-                ExpressionAttributeValues=values)
-        records = [decode_generation(item["record"]["S"]) for page in pages for item in page["Items"]]
-        return sorted((r for r in records if r.created_at < high), key=lambda r: (r.created_at, r.id))
-
     # -- idempotency ------------------------------------------------------------------------------------
+    @in_thread
     def claim_idempotency(self, scope: str, key: str, body_hash: str,
                           in_progress_ttl: float = IDEMPOTENCY_IN_PROGRESS_TTL) -> IdempotencyClaim:
         return self._idempotency.claim(scope, key, body_hash, in_progress_ttl)
 
+    @in_thread
     def complete_idempotency(self, scope: str, key: str, body_hash: str, response: StoredResponse) -> None:
         self._idempotency.complete(scope, key, body_hash, response)
 
+    @in_thread
     def release_idempotency(self, scope: str, key: str, body_hash: str) -> None:
         self._idempotency.release(scope, key, body_hash)

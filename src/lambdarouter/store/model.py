@@ -260,3 +260,11 @@ IdempotencyState = Literal["started", "completed", "in_progress", "mismatch"]
 class IdempotencyClaim:
     state: IdempotencyState
     response: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationPage:
+    """A page of the request log, newest first; `next_cursor` continues it (None: nothing older)."""
+
+    records: list[GenerationRecord]
+    next_cursor: str | None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 USAGE_BY_KEY_INDEX = "by_key"
+LOG_INDEX = "by_month"  # every key's generations, newest first (store/dynamodb_ledger.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class TableDef:
     default_name: str  # what `store init` creates when the variable is unset
     hash_key: str
     attributes: tuple[tuple[str, str], ...]  # (name, S | N) of every key attribute
+    range_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
     point_in_time_recovery: bool = False  # money tables: restorable to any second of the last 35 days
@@ -36,11 +38,15 @@ TABLES: tuple[TableDef, ...] = (
     # Hashed key → the key's settings, budget counters, outstanding holds and current rate window.
     TableDef("KeysTable", "LAMBDAROUTER_KEYS_TABLE", "lambdarouter-keys", "hash", (("hash", "S"),),
              point_in_time_recovery=True),
-    # One item per generation; `by_key` answers "this key's generations between two times".
+    # One item per generation; `by_key` is one key's request log, `by_month` every key's (sharded months).
     TableDef("UsageTable", "LAMBDAROUTER_USAGE_TABLE", "lambdarouter-usage", "id",
-             (("id", "S"), ("key_hash", "S"), ("created_at", "N")),
-             indexes=(Index(USAGE_BY_KEY_INDEX, "key_hash", "created_at"),), ttl_attribute="expires_at",
-             point_in_time_recovery=True),
+             (("id", "S"), ("key_hash", "S"), ("created_at", "N"), ("log_month", "S")),
+             indexes=(Index(USAGE_BY_KEY_INDEX, "key_hash", "created_at"), Index(LOG_INDEX, "log_month", "created_at")),
+             ttl_attribute="expires_at", point_in_time_recovery=True),
+    # Usage aggregates per hour and day (store/dynamodb_summary.py), counted at settle: derived from the ledger,
+    # so without point-in-time recovery of their own.
+    TableDef("SummaryTable", "LAMBDAROUTER_SUMMARY_TABLE", "lambdarouter-usage-summary", "pk",
+             (("pk", "S"), ("sk", "S")), range_key="sk", ttl_attribute="expires_at"),
     # Powertools idempotency's default layout (partition key `id`, TTL `expiration`).
     TableDef("IdempotencyTable", "LAMBDAROUTER_IDEMPOTENCY_TABLE", "lambdarouter-idempotency", "id",
              (("id", "S"),), ttl_attribute="expiration"),
@@ -59,7 +65,7 @@ def table_properties(table: TableDef) -> dict[str, Any]:
     props: dict[str, Any] = {
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes],
-        "KeySchema": _key_schema(table.hash_key, None),
+        "KeySchema": _key_schema(table.hash_key, table.range_key),
     }
     if table.indexes:
         props["GlobalSecondaryIndexes"] = [

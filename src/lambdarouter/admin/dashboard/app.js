@@ -13,7 +13,7 @@
     "90d": [90 * 86400, "day"] };
   const PAGE = 50;
   const $ = (id) => document.getElementById(id);
-  const state = { key: sessionStorage.getItem(STORAGE) || "", view: "usage", usage: null, offset: 0, models: null,
+  const state = { key: sessionStorage.getItem(STORAGE) || "", view: "usage", usage: null, cursor: null, newer: [], older: null, models: null,
     ticket: 0 };
 
   // -- helpers ---------------------------------------------------------------------------------------
@@ -342,7 +342,10 @@
       const chosen = select.value;
       select.replaceChildren(h("option", { value: "" }, "all keys"),
         ...keys.map((k) => h("option", { value: k.hash, selected: k.hash === chosen }, `${k.name} (${k.label})`)));
-      const params = new URLSearchParams({ limit: PAGE, offset: state.offset });
+      // Cursor pages (the server reads one page of its log, never the whole of it): `newer` keeps the
+      // cursors of the pages before this one, `older` is the server's next_cursor.
+      const params = new URLSearchParams({ limit: PAGE });
+      if (state.cursor) params.set("cursor", state.cursor);
       if (select.value) params.set("key", select.value);
       const ticket = ++state.ticket;
       const page = await api("GET", `/generations?${params}`);
@@ -357,10 +360,11 @@
         { label: "Cost", value: (g) => usd(g.total_cost) },
         { label: "Latency", value: (g) => ms(g.latency) },
       ], page.data, (g) => showGeneration(g.id)) : h("p", { class: "muted" }, "No requests yet."));
-      const last = Math.min(state.offset + PAGE, page.total);
-      $("log-page").textContent = page.total ? `${state.offset + 1}–${last} of ${page.total}` : "";
-      $("log-prev").disabled = state.offset === 0;
-      $("log-next").disabled = last >= page.total;
+      const first = state.newer.length * PAGE;
+      state.older = page.next_cursor;
+      $("log-page").textContent = page.data.length ? `${first + 1}–${first + page.data.length}` : "";
+      $("log-prev").disabled = state.newer.length === 0;
+      $("log-next").disabled = !state.older;
     });
   }
 
@@ -402,10 +406,10 @@
     $("copy-key").addEventListener("click", copyKey);
     $("dismiss-key").addEventListener("click", dismissKey);
     $("model-filter").addEventListener("input", () => state.models && drawModels());
-    $("log-key").addEventListener("change", () => { state.offset = 0; loadLog(); });
+    $("log-key").addEventListener("change", () => { state.cursor = null; state.newer = []; loadLog(); });
     $("log-refresh").addEventListener("click", loadLog);
-    $("log-prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadLog(); });
-    $("log-next").addEventListener("click", () => { state.offset += PAGE; loadLog(); });
+    $("log-prev").addEventListener("click", () => { state.cursor = state.newer.pop() || null; loadLog(); });
+    $("log-next").addEventListener("click", () => { state.newer.push(state.cursor); state.cursor = state.older; loadLog(); });
     addEventListener("hashchange", route);
     addEventListener("resize", () => {
       clearTimeout(resizeTimer);

@@ -179,8 +179,27 @@ def _chunk(identity: Identity, choices: list[ChunkChoice], usage: Usage | None =
                                provider=identity.provider, choices=choices, usage=usage)
 
 
+# HTTP status of the error → OpenRouter's `ApiErrorType` (components/schemas/ApiErrorType of its OpenAPI
+# document, tests/openrouter_api/openapi.yaml), which its mid-stream error chunk requires in `metadata.error_type`.
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request", 401: "authentication", 402: "payment_required", 403: "permission_denied",
+    404: "not_found", 408: "timeout", 412: "precondition_failed", 413: "payload_too_large", 422: "unprocessable",
+    429: "rate_limit_exceeded", 502: "provider_unavailable", 503: "provider_overloaded", 504: "timeout",
+    524: "timeout", 529: "provider_overloaded",
+}
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "server" if status >= 500 else "unmapped")
+
+
 def error_chunk(identity: Identity, error: GatewayError) -> ChatCompletionChunk:
     """How a stream ends when the upstream fails after the first byte (OpenRouter's shape)."""
     out = _chunk(identity, [ChunkChoice(delta=Delta(content=""), finish_reason="error")])
-    out.error = ChunkError(code=error.status, message=error.message, metadata=error.metadata or None)
+    metadata = dict(error.metadata or {})
+    native = metadata.pop("error_type", None)  # a provider's own name for it (Bedrock's exception type)
+    if native is not None:
+        metadata.setdefault("provider_code", str(native))  # where OpenRouter's schema puts the provider's code
+    metadata["error_type"] = error_type(error.status)
+    out.error = ChunkError(code=error.status, message=error.message, metadata=metadata)
     return out

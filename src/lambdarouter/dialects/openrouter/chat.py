@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from lambdarouter.dialects.openrouter.messages import (
     ImagePart,
@@ -169,14 +169,21 @@ class GeneratedImage(BaseModel):
     image_url: ImageURL
 
 
+def _absent_when_none(value: object) -> bool:
+    return value is None
+
+
 class ResponseMessage(BaseModel):
+    """`content`, `refusal` and `reasoning` are null when empty (OpenAI's shape); the optional arrays are left
+    out instead: OpenRouter's schema types them as arrays, and its SDKs reject a null there."""
+
     role: Literal["assistant"] = "assistant"
     content: str | None = None
     refusal: str | None = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[ToolCall] | None = Field(default=None, exclude_if=_absent_when_none)
     reasoning: str | None = None
-    reasoning_details: list[dict[str, Any]] | None = None
-    images: list[GeneratedImage] | None = None
+    reasoning_details: list[dict[str, Any]] | None = Field(default=None, exclude_if=_absent_when_none)
+    images: list[GeneratedImage] | None = Field(default=None, exclude_if=_absent_when_none)
 
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -230,11 +237,21 @@ class ChunkChoice(BaseModel):
     native_finish_reason: str | None = None
     logprobs: dict[str, Any] | None = None
 
+    @model_serializer(mode="wrap")
+    def _finish_reason_always(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Chunks are sent without their null fields, but `finish_reason` stays: OpenRouter's schema requires it
+        (null until the last chunk), and its SDKs reject a chunk without it."""
+        out: dict[str, Any] = handler(self)
+        out.setdefault("finish_reason", None)
+        return out
+
 
 class ChunkError(BaseModel):
+    """OpenRouter's mid-stream error: `metadata.error_type` (one of its `ApiErrorType` values) is required."""
+
     code: int
     message: str
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, Any]
 
 
 class ChatCompletionChunk(BaseModel):

@@ -30,8 +30,9 @@ class ImageGenerationRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     size: str | None = None
     quality: str | None = None
-    # `url` (the default): a presigned S3 URL when a bucket is configured, else a data: URL (gateway/image_store.py).
-    response_format: Literal["url", "b64_json"] = "url"
+    # `url`: a presigned S3 URL when a bucket is configured, else a data: URL (gateway/image_store.py). Unset: as OpenAI
+    # answers, `b64_json` for GPT Image models (which answer nothing else), `url` for the others.
+    response_format: Literal["url", "b64_json"] | None = None
     style: str | None = None
     background: str | None = None
     output_format: Literal["png", "jpeg", "webp"] | None = None
@@ -58,6 +59,48 @@ class ImageGenerationRequest(BaseModel):
             return None
         width, height = self.size.split("x")
         return int(width), int(height)
+
+
+class OpenRouterImageRequest(BaseModel):
+    """POST /images, OpenRouter's image API (its `ImageGenerationRequest`; the OpenRouter SDKs' `images` and the
+    Vercel AI SDK's `imageModel`). Always answered in base64. `aspect_ratio`, `resolution`, `seed` and
+    `output_compression` have no counterpart in the gateway's image adapters: accepted and ignored, as OpenRouter
+    does for providers without that knob."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    prompt: str
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    provider: ProviderPreferences | None = None
+
+    def as_generation(self) -> ImageGenerationRequest:
+        return ImageGenerationRequest(model=self.model, prompt=self.prompt, n=self.n, size=self.size,
+                                      quality=self.quality, background=self.background,
+                                      output_format=self.output_format, response_format="b64_json",
+                                      provider=self.provider)
+
+
+class OpenRouterImage(BaseModel):
+    b64_json: str
+    media_type: str
+
+
+class OpenRouterImageUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost: float
+
+
+class OpenRouterImageResponse(BaseModel):
+    created: int
+    data: list[OpenRouterImage]
+    usage: OpenRouterImageUsage
 
 
 class ImageData(BaseModel):

@@ -40,7 +40,7 @@ def echo_of(request: ResponsesRequest) -> dict[str, Any]:
         "presence_penalty": request.presence_penalty,  # OpenRouter's; its schema requires them (null: unset)
         "frequency_penalty": request.frequency_penalty,
         "tool_choice": _dumped(request.tool_choice) if request.tool_choice is not None else "auto",
-        "tools": [_dumped(tool) for tool in request.tools or ()],
+        "tools": [_tool(_dumped(tool)) for tool in request.tools or ()],
         "max_output_tokens": request.max_output_tokens,
         "reasoning": {"effort": reasoning.effort if reasoning else None,
                       "summary": (reasoning.summary or reasoning.generate_summary) if reasoning else None},
@@ -51,6 +51,16 @@ def echo_of(request: ResponsesRequest) -> dict[str, Any]:
         "background": False,
         "previous_response_id": None,
     }
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool as a response repeats it: a function's `parameters` and `strict` always there (null when unset),
+    as OpenAI repeats them and OpenRouter's `FunctionTool` requires."""
+    if tool.get("type") == "function":
+        return {"parameters": None, "strict": None, **tool}
+    if tool.get("type") == "namespace":
+        return {**tool, "tools": [_tool(inner) for inner in tool.get("tools") or ()]}
+    return tool
 
 
 def _dumped(value: Any) -> Any:
@@ -95,8 +105,10 @@ def response_body(identity: Identity, echo: Mapping[str, Any], status: Status, o
         "error": error_body(error) if error is not None else None,
         "incomplete_details": ({"reason": INCOMPLETE_REASONS[finish.reason]}
                                if status == "incomplete" and finish is not None else None),
-        "usage": usage, **echo, "completed_at": completed_at if status == "completed" else None,
+        **echo, "completed_at": completed_at if status == "completed" else None,
     }
+    if usage is not None:  # none yet (in progress): left out, as OpenRouter's schema has no null usage
+        body["usage"] = usage
     return body
 
 

@@ -88,8 +88,14 @@ class Message(Item):
 
 @dataclass(slots=True)
 class Reasoning(Item):
-    """Reasoning text as `reasoning_text` content (OpenRouter's rendering of other providers' thinking), and its
-    signed `reasoning_details` carried in `encrypted_content`."""
+    """Another provider's reasoning text as the item's one summary part, and its signed `reasoning_details`
+    carried in `encrypted_content`.
+
+    A summary, not `reasoning_text` content: Claude's and Gemini's thinking are summaries of the model's reasoning
+    (Anthropic's "summarized thinking", Gemini's "thought summaries"), clients show summaries (Codex) and
+    accumulate them (the `openai` SDKs), and OpenRouter's document of the stream has no content part event for
+    reasoning text, which the JS SDK's accumulator would need before a `response.reasoning_text.delta`.
+    """
 
     pieces: list[str] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)
@@ -98,25 +104,27 @@ class Reasoning(Item):
         return {"type": "reasoning", "id": self.id, "summary": []}
 
     def delta(self, text: str) -> list[Event]:
+        where = {**self._where(), "summary_index": 0}
         events: list[Event] = []
         if not self.pieces:
-            events.append({"type": "response.content_part.added", **self._where(), "content_index": 0,
-                           "part": {"type": "reasoning_text", "text": ""}})
+            events.append({"type": "response.reasoning_summary_part.added", **where,
+                           "part": {"type": "summary_text", "text": ""}})
         self.pieces.append(text)
-        events.append({"type": "response.reasoning_text.delta", **self._where(), "content_index": 0, "delta": text})
+        events.append({"type": "response.reasoning_summary_text.delta", **where, "delta": text})
         return events
 
     def closing(self, status: ItemStatus) -> list[Event]:
         if not self.pieces:
             return []
-        text, where = "".join(self.pieces), {**self._where(), "content_index": 0}
-        return [{"type": "response.reasoning_text.done", **where, "text": text},
-                {"type": "response.content_part.done", **where, "part": {"type": "reasoning_text", "text": text}}]
+        text, where = "".join(self.pieces), {**self._where(), "summary_index": 0}
+        return [{"type": "response.reasoning_summary_text.done", **where, "text": text},
+                {"type": "response.reasoning_summary_part.done", **where, "part": {"type": "summary_text",
+                                                                                   "text": text}}]
 
     def final(self, status: ItemStatus) -> dict[str, Any]:
-        item = {**self.added(), "status": status}
+        item: dict[str, Any] = {**self.added(), "status": status}
         if self.pieces:
-            item["content"] = [{"type": "reasoning_text", "text": "".join(self.pieces)}]
+            item["summary"] = [{"type": "summary_text", "text": "".join(self.pieces)}]
         if (carried := carry(self.details)) is not None:
             item["encrypted_content"] = carried
         return item

@@ -54,6 +54,11 @@ def family_of(upstream_id: str) -> Family | None:
     return None
 
 
+def answers_base64_only(upstream_id: str) -> bool:
+    """GPT Image models answer nothing but base64 (and OpenAI's API answers them so by default)."""
+    return family_of(upstream_id) is GPT_IMAGE
+
+
 class OpenAIImages:
     one_per_call = False
 
