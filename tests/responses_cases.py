@@ -23,13 +23,7 @@ from tests import bedrock_cases as bedrock
 from tests.fakes import openai_responses as openai_fake
 from tests.fakes.upstream import Reply
 from tests.openrouter_contract import validate_chunk
-
-
-@dataclass(frozen=True)
-class Call:
-    id: str
-    name: str
-    arguments: dict[str, Any]
+from tests.wire_formats import ToolCall
 
 
 @dataclass(frozen=True)
@@ -39,7 +33,7 @@ class Answer:
     text: str = ""
     reasoning: str = ""
     signature: str = ""
-    call: Call | None = None
+    call: ToolCall | None = None
     input_tokens: int = 30
     output_tokens: int = 12
 

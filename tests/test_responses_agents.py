@@ -14,8 +14,9 @@ from agents import Agent, ModelSettings, OpenAIResponsesModel, RunConfig, Runner
 from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
-from tests.responses_cases import ANTHROPIC, Answer, Call
+from tests.responses_cases import ANTHROPIC, Answer
 from tests.stores import wait
+from tests.wire_formats import ToolCall
 
 set_tracing_disabled(True)  # the SDK would otherwise export traces to api.openai.com
 
@@ -49,7 +50,7 @@ async def run(gateway: RunningGateway, stream: bool) -> tuple[str, list[str | No
 @pytest.mark.parametrize("stream", [False, True], ids=["run", "run_streamed"])
 def test_agent_runs_a_tool_to_its_final_answer(stream: bool, gateway: RunningGateway,
                                                fake_upstream: FakeUpstream) -> None:
-    call = Call("toolu_weather_1", "get_weather", {"city": "Paris"})
+    call = ToolCall("toolu_weather_1", "get_weather", {"city": "Paris"})
     fake_upstream.reply(ANTHROPIC.reply(Answer(text="Let me check.", call=call), stream), path=ANTHROPIC.path)
     fake_upstream.reply(ANTHROPIC.reply(Answer(text="It is 18°C and sunny in Paris."), stream), path=ANTHROPIC.path)
 

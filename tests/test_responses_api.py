@@ -19,8 +19,9 @@ from tests.accounting import exact_json, ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
 from tests.openrouter_contract import validate_answer
-from tests.responses_cases import UPSTREAMS, Answer, Call, Upstream, assert_valid_stream, sse_events
+from tests.responses_cases import UPSTREAMS, Answer, Upstream, assert_valid_stream, sse_events
 from tests.stores import wait
+from tests.wire_formats import ToolCall
 
 WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "The weather in a city now.",
                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -122,7 +123,7 @@ def test_text_with_reasoning(upstream: Upstream, stream: bool, sdk: openai.OpenA
 @pytest.mark.parametrize("upstream", UPSTREAMS, ids=by_name)
 def test_tools_over_two_turns(upstream: Upstream, stream: bool, sdk: openai.OpenAI, recorder: Recorder,
                               fake_upstream: FakeUpstream, gateway: RunningGateway) -> None:
-    call = Call("call_weather_1", "get_weather", {"city": "Paris"})
+    call = ToolCall("call_weather_1", "get_weather", {"city": "Paris"})
     fake_upstream.reply(upstream.reply(Answer(reasoning="I need the weather tool.", signature="sig-tool-turn",
                                               call=call), stream), path=upstream.path)
     question: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]

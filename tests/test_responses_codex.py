@@ -22,8 +22,9 @@ import pytest
 from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
-from tests.responses_cases import ANTHROPIC, OPENAI, Answer, Call, Upstream
+from tests.responses_cases import ANTHROPIC, OPENAI, Answer, Upstream
 from tests.stores import ledger_rows
+from tests.wire_formats import ToolCall
 
 CODEX = Path(__file__).parent / "clients-responses" / "node_modules" / ".bin" / "codex"
 CONFIG = """\
@@ -55,7 +56,7 @@ def test_codex_exec_runs_a_command_and_answers(upstream: Upstream, model: str, w
     home.mkdir()
     work.mkdir()
     (home / "config.toml").write_text(CONFIG.format(model=model, web_search=web_search, url=gateway.url))
-    command = Call("call_codex_1", "exec_command", {"cmd": "echo codex-$((6*7))"})
+    command = ToolCall("call_codex_1", "exec_command", {"cmd": "echo codex-$((6*7))"})
     fake_upstream.reply(upstream.reply(Answer(text="Running it.", call=command), True), path=upstream.path)
     fake_upstream.reply(upstream.reply(Answer(text="The command printed codex-42."), True), path=upstream.path)
 

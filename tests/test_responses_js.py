@@ -15,8 +15,9 @@ import pytest
 from tests.accounting import ledger
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
-from tests.responses_cases import UPSTREAMS, Answer, Call, Upstream
+from tests.responses_cases import UPSTREAMS, Answer, Upstream
 from tests.stores import wait
+from tests.wire_formats import ToolCall
 
 CLIENTS = Path(__file__).parent / "clients-responses"
 SCRIPT = CLIENTS / "responses.mjs"
@@ -86,7 +87,7 @@ def test_text_with_reasoning(upstream: Upstream, mode: str, gateway: RunningGate
 def test_tools_over_two_turns(upstream: Upstream, mode: str, gateway: RunningGateway,
                               fake_upstream: FakeUpstream, js: Callable[..., dict[str, Any]]) -> None:
     stream = mode == "stream"
-    call = Call("call_js_1", "get_weather", {"city": "Lyon"})
+    call = ToolCall("call_js_1", "get_weather", {"city": "Lyon"})
     fake_upstream.reply(upstream.reply(Answer(reasoning="Use the tool.", signature="sig-js-tool", call=call), stream),
                         path=upstream.path)
     question = [{"role": "user", "content": "Weather in Lyon?"}]

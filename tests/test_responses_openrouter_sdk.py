@@ -12,7 +12,8 @@ from openrouter import OpenRouter, errors
 
 from tests.fakes.upstream import FakeUpstream
 from tests.gateway import RunningGateway
-from tests.responses_cases import ANTHROPIC, OPENAI, Answer, Call, Upstream
+from tests.responses_cases import ANTHROPIC, OPENAI, Answer, Upstream
+from tests.wire_formats import ToolCall
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather in a city.",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
@@ -27,7 +28,7 @@ def sdk(gateway: RunningGateway, fake_upstream: FakeUpstream) -> Iterator[Any]:
 
 @pytest.mark.parametrize("upstream", [OPENAI, ANTHROPIC], ids=lambda upstream: upstream.name)
 def test_a_whole_answer_with_reasoning_and_a_call(upstream: Upstream, sdk: Any, fake_upstream: FakeUpstream) -> None:
-    answer = Answer(reasoning="Use the tool.", signature="sig-or", call=Call("call_or_1", "get_weather",
+    answer = Answer(reasoning="Use the tool.", signature="sig-or", call=ToolCall("call_or_1", "get_weather",
                                                                               {"city": "Oslo"}))
     fake_upstream.reply(upstream.reply(answer, False), path=upstream.path)
     result = sdk.responses.send(model=upstream.model, input="Weather in Oslo?", tools=[WEATHER],
