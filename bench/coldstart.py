@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.coldstart_deployed import run_server
 from bench.procs import ROOT, python
 from bench.stats import median
 
@@ -131,21 +133,21 @@ def entry_probes(env: Mapping[str, str], keys: Mapping[str, str], workdir: Path,
     return probes
 
 
-# What template.yaml's Globals give every function, with the values a deployed stack would have.
-LAMBDA_ENVIRONMENT = {
-    "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "lambdarouter", "POWERTOOLS_METRICS_NAMESPACE": "lambdarouter",
-    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
-    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR", "LAMBDAROUTER_SECRET_TTL": "300",
-    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-}
-
-
-def aws_probes(local: Sequence[Probe], env: Mapping[str, str]) -> list[Probe]:
-    """The same functions configured as on AWS (`env`: LAMBDA_ENVIRONMENT, the tables, the secret, an AWS
-    endpoint), each with its own AWS_LAMBDA_FUNCTION_NAME; not also measured without bytecode."""
-    return [replace(p, name=f"{p.name} (AWS configuration)", uncompiled=False,
-                    env={**p.env, **env, "AWS_LAMBDA_FUNCTION_NAME": f"bench-{p.name}"}) for p in local]
+def deployed_probes(environments: Mapping[str, Mapping[str, str]], keys: Mapping[str, str], workdir: Path,
+                    layer: tuple[Path, str], root: Path = ROOT) -> list[Probe]:
+    """Each function as deployed (bench/coldstart_deployed.py): `run.sh` under the Web Adapter's protocol where
+    the function has one, else its Mangum handler; `environments` from template.yaml (by functions/<name>)."""
+    probes: list[Probe] = []
+    for probe in entry_probes({}, keys, workdir, root, layer):
+        name = probe.name
+        env = {**environments[name], "PYTHONPATH": str(layer[0])}
+        if (root / "functions" / name / "run.sh").is_file() and probe.event:
+            event = str(workdir / f"event-{probe.event}")
+            probes.append(replace(probe, name=f"{name} (deployed)", kind="server", env=env, uncompiled=False,
+                                  argv=("server", name, event), flags=()))
+        else:
+            probes.append(replace(probe, name=f"{name} (deployed)", env=env, uncompiled=False))
+    return probes
 
 
 def litellm_probe(venv_python: str, env: Mapping[str, str]) -> Probe:
@@ -154,18 +156,41 @@ def litellm_probe(venv_python: str, env: Mapping[str, str]) -> Probe:
 
 def _run(probe: Probe, flags: Sequence[str]) -> tuple[dict[str, Any], float, float, str]:
     """(child report, parent's monotonic stamp before the start, wall seconds to exit, stderr)."""
+    if probe.kind == "server":
+        _, function_dir, event = probe.argv
+        env = {**probe.env, **({"PYTHONPROFILEIMPORTTIME": "1"} if "importtime" in flags else {})}
+        layer = Path(env["PYTHONPATH"]) if "PYTHONPATH" in env else None
+        return run_server(function_dir, env, Path(event), probe.python, layer, Path(event).parent)
     argv = [probe.python, *probe.flags, *flags, str(CHILD), *probe.argv]
+    _child_cpu_seconds()  # from here on, the children's CPU is this child's
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=ROOT, env=dict(probe.env), capture_output=True, timeout=RUN_TIMEOUT, check=False)
+    child = subprocess.Popen(argv, cwd=ROOT, env=dict(probe.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = child.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise
     wall = time.monotonic() - started
-    stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
-    if done.returncode != 0:
-        raise RuntimeError(f"{probe.name}: {' '.join(argv[:6])} ... failed ({done.returncode}):\n{stderr[-3000:]}")
+    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+    if child.returncode != 0:
+        raise RuntimeError(f"{probe.name}: {' '.join(argv[:6])} ... failed ({child.returncode}):\n{stderr[-3000:]}")
     for line in stdout.splitlines():
         if line.startswith(_MARK):
             report: dict[str, Any] = json.loads(line[len(_MARK):])
+            report["cpu_s"] = _child_cpu_seconds()
             return report, started, wall, stderr
     raise RuntimeError(f"{probe.name}: no report from the child:\n{stdout[-2000:]}\n{stderr[-2000:]}")
+
+
+_children_cpu = [0.0]
+
+
+def _child_cpu_seconds() -> float:
+    """User + system CPU of the children reaped since the last call (the harness runs one child at a time)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = usage.ru_utime + usage.ru_stime
+    used, _children_cpu[0] = total - _children_cpu[0], total
+    return used
 
 
 def top_imports(stderr: str, limit: int = 12) -> list[dict[str, Any]]:
@@ -223,6 +248,7 @@ def measure(probes: Sequence[Probe], runs: int, workdir: Path) -> dict[str, Any]
             end = report.get("answered", report["imported"])  # import-only: no event to serve
             row = {
                 "cold_start_ms": (end - started) * 1000,
+                "cpu_ms": (report.get("cpu_s") or 0.0) * 1000,
                 "interpreter_ms": (report["started"] - started) * 1000,
                 "import_ms": report["import_s"] * 1000,
                 "wall_to_exit_ms": wall * 1000,

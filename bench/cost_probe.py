@@ -17,8 +17,8 @@ credit limit (reserve + settle), a credit limit and a rate limit. The steady sta
 request of each).
 
 `aws-setup` (used by the cold-start phase): against a moto server at $AWS_ENDPOINT_URL, create the
-tables (lambdarouter.store.tables), one key in them and the provider secret, as a deployed stack has them;
-prints the key and the secret's id.
+tables (lambdarouter.store.tables), one key in them, the provider secret, the management key's secret and the
+image bucket, as a deployed stack has them; prints the key and the resources' names.
 
 Prints one line ``BENCH_COST {json}``.
 """
@@ -281,7 +281,9 @@ def dynamodb() -> dict[str, Any]:
     return {"scenarios": scenarios, "tables": sorted(names.values()), "gsi_tables": sorted(gsi_tables)}
 
 
-def aws_setup(upstream_key: str, admin_key: str) -> dict[str, Any]:
+def aws_setup(upstream_key: str, admin_key: str, upstream_base: str) -> dict[str, Any]:
+    """The stack's data: tables, the provider secret (the fake upstream's key), the management key's own secret,
+    the image bucket, and one gateway key. Returns the key and the names of the other resources by logical id."""
     import boto3
 
     from lambdarouter.store import shared_store
@@ -289,11 +291,15 @@ def aws_setup(upstream_key: str, admin_key: str) -> dict[str, Any]:
 
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     create_tables(boto3.client("dynamodb", endpoint_url=endpoint), table_names())
-    secret = boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
-        Name="lambdarouter-bench", SecretString=json.dumps({"OPENAI_API_KEY": upstream_key,
-                                                            "LAMBDAROUTER_ADMIN_KEY": admin_key}))
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint)
+    provider = secrets.create_secret(Name="lambdarouter-bench", SecretString=json.dumps(
+        {"OPENAI_API_KEY": upstream_key, "OPENAI_BASE_URL": upstream_base}))
+    admin = secrets.create_secret(Name="lambdarouter-bench-admin",
+                                  SecretString=json.dumps({"LAMBDAROUTER_ADMIN_KEY": admin_key}))
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="lambdarouter-bench-images")
     key, _record = asyncio.run(shared_store().create_key("bench-coldstart"))
-    return {"key": key, "secret_id": secret["ARN"]}
+    return {"key": key, "resources": {"ProviderSecret": provider["ARN"], "AdminKeySecret": admin["ARN"],
+                                      "GeneratedImagesBucket": "lambdarouter-bench-images"}}
 
 
 def _totals(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -315,7 +321,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     modes: dict[str, Callable[[], dict[str, Any]]] = {
         "timing": lambda: timing(args.requests), "dynamodb": dynamodb,
-        "aws-setup": lambda: aws_setup("sk-bench-upstream", args.admin_key),
+        "aws-setup": lambda: aws_setup("sk-bench-upstream", args.admin_key, args.upstream),
     }
     run = modes[args.mode]
     with tempfile.TemporaryDirectory(prefix="lambdarouter-cost-") as work:

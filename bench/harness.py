@@ -20,7 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, latency, layer, litellm_proxy, peers, portkey_gateway, profiling, report
+from bench import (
+    coldstart,
+    coldstart_deployed,
+    cost,
+    latency,
+    layer,
+    litellm_proxy,
+    peers,
+    portkey_gateway,
+    profiling,
+    report,
+)
 from bench.latency import UPSTREAM_MODEL, Target, make_target
 from bench.peers import Peer, create_key, gateway, gateway_env
 from bench.procs import ROOT, child_env, cpu_seconds, free_port, pin, python, rss_bytes, rss_parts, server, threads
@@ -302,18 +313,21 @@ def measure_profile(args: argparse.Namespace, workdir: Path, upstream_base: str)
 
 
 @contextmanager
-def aws_endpoint(workdir: Path, upstream_base: str) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    """A moto server standing in for DynamoDB and Secrets Manager, set up as a deployed stack has them:
-    (the functions' environment, the keys for the events' placeholders)."""
+def aws_endpoint(workdir: Path, upstream_base: str) -> Iterator[tuple[dict[str, dict[str, str]], dict[str, str]]]:
+    """A moto server standing in for DynamoDB, Secrets Manager and S3, set up as a deployed stack has them:
+    (each function's environment as template.yaml gives it, by functions/<name>; the events' key values)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with server("moto", [python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], child_env({}),
                 f"{url}/moto-api/", workdir):
-        env = {**coldstart.LAMBDA_ENVIRONMENT, "AWS_ENDPOINT_URL": url, "OPENAI_BASE_URL": upstream_base,
-               **{t.env_var: t.default_name for t in _tables()}}
-        made = cost.run_probe("aws-setup", upstream_base, {**child_env({}), **env}, extra=("--admin-key", ADMIN_KEY))
-        env["LAMBDAROUTER_SECRET_ID"] = made["secret_id"]
-        yield env, {"LAMBDAROUTER_KEY": made["key"], "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY}
+        setup_env = {**coldstart_deployed.LAMBDA_SETS, "AWS_ENDPOINT_URL": url,
+                     **{t.env_var: t.default_name for t in _tables()}}
+        made = cost.run_probe("aws-setup", upstream_base, {**child_env({}), **setup_env},
+                              extra=("--admin-key", ADMIN_KEY))
+        refs = {**{t.logical_id: t.default_name for t in _tables()}, **made["resources"]}
+        environments = {name: {**env, "AWS_ENDPOINT_URL": url}
+                        for name, env in coldstart_deployed.template_environments(refs).items()}
+        yield environments, {"LAMBDAROUTER_KEY": made["key"], "LAMBDAROUTER_ADMIN_KEY": ADMIN_KEY}
 
 
 def _tables() -> list[Any]:
@@ -339,12 +353,17 @@ def measure_coldstart(args: argparse.Namespace, workdir: Path, upstream_base: st
         aws_note = "skipped (--coldstart-aws off)"
         if args.coldstart_aws:
             try:
-                aws_env, aws_keys = stack.enter_context(aws_endpoint(workdir, upstream_base))
+                if host is None:
+                    raise RuntimeError(f"the deployed configuration needs the built layer: {built}")
+                environments, aws_keys = stack.enter_context(aws_endpoint(workdir, upstream_base))
                 aws_dir = workdir / "aws-events"
                 aws_dir.mkdir(exist_ok=True)
-                probes += coldstart.aws_probes(coldstart.entry_probes(env, aws_keys, aws_dir, layer=host), aws_env)
-                aws_note = ("template.yaml's environment, AWS_LAMBDA_FUNCTION_NAME set (Powertools logs, metrics, "
-                            "X-Ray), DynamoDB store and Secrets Manager credentials served by a local moto server")
+                probes += coldstart.deployed_probes(environments, aws_keys, aws_dir, host)
+                aws_note = ("deployed configuration (bench/coldstart_deployed.py): the layer as its Makefile builds "
+                            "it, run by the Lambda runtime's Python where this machine has it; template.yaml's "
+                            "environment per function with LAMBDA_TASK_ROOT and AWS_LAMBDA_FUNCTION_NAME (Powertools "
+                            "logs, metrics, X-Ray); run.sh under the Web Adapter's readiness protocol, or the Mangum "
+                            "handler; DynamoDB, Secrets Manager and S3 served by a local moto server")
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                 aws_note = f"skipped: {exc}"[:1500]
         result = coldstart.measure(probes, args.cold_runs, workdir)

@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from bench.coldstart_deployed import lambda_python
 from bench.procs import ROOT, child_env
 
 MAKEFILE = ROOT / "layers" / "lambdarouter" / "Makefile"
@@ -75,15 +76,18 @@ def build(artifacts: Path, *overrides: str) -> subprocess.CompletedProcess[str] 
 
 
 def host_layer(workdir: Path) -> tuple[Path, str] | str:
-    """The same layer built for this machine's interpreter and CPU, boto3 kept (the Lambda runtime has it):
-    (its `python` directory, the interpreter to run it with), or why it could not be built.
+    """The same layer built for this machine's CPU and the Lambda runtime's Python (3.12) when this machine has
+    it, else this interpreter's, boto3 kept (the Lambda runtime has it): (its `python` directory, the interpreter
+    to run it with), or why it could not be built.
 
     Cold starts run from it with the bare interpreter (`-S`, PYTHONPATH=layer), as Lambda runs the layer
     over its runtime: only what the layer ships is importable, not whatever a development venv holds (an
     optional import that finds a package there, as httpcore's `import trio`, would cost time Lambda
     never spends)."""
-    interpreter = getattr(sys, "_base_executable", None) or sys.executable
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    interpreter = lambda_python() or getattr(sys, "_base_executable", None) or sys.executable
+    done_version = subprocess.run([interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=30, check=True)
+    version = done_version.stdout.strip()
     arch = platform.machine()
     platforms = " ".join(f"{tag}_{arch}" for tag in ("manylinux_2_28", "manylinux2014", "manylinux_2_17"))
     artifacts = workdir / "host-layer"

@@ -3,8 +3,8 @@
 - Events carry placeholders (`${LAMBDAROUTER_KEY}`, `${LAMBDAROUTER_ADMIN_KEY}`, `${KEY_HASH}`,
   `${GENERATION_ID}`) where a deployment's own values go; `fill` puts the test's values in.
 - `AwsWorld` is the stack's data as moto serves it: the tables created from `lambdarouter.store.tables`,
-  the secret built from the template's `SecretStringTemplate` with a generated management key, one gateway
-  key and one of its generations in the ledger.
+  the provider secret as the template writes it, the management key's own secret with a generated key, one
+  gateway key and one of its generations in the ledger.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ PLACEHOLDER = re.compile(r"\$\{(LAMBDAROUTER_KEY|LAMBDAROUTER_ADMIN_KEY|KEY_HASH
 RESOURCE_NAMES = {"KeysTable": "lambdarouter-KeysTable-TEST1", "UsageTable": "lambdarouter-UsageTable-TEST2",
                   "IdempotencyTable": "lambdarouter-IdempotencyTable-TEST3",
                   "SummaryTable": "lambdarouter-SummaryTable-TEST6",
-                  "ProviderSecret": "ProviderSecret-TEST4", "GeneratedImagesBucket": "lambdarouter-images-test5"}
+                  "ProviderSecret": "ProviderSecret-TEST4", "GeneratedImagesBucket": "lambdarouter-images-test5",
+                  "AdminKeySecret": "AdminKeySecret-TEST7"}
+SECRETS = ("ProviderSecret", "AdminKeySecret")
 REGION = "us-east-1"
 AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
                    "AWS_DEFAULT_REGION": REGION}
@@ -120,15 +122,23 @@ def reset_observability() -> None:
 
 
 def secret_template() -> dict[str, str]:
-    """The secret as CloudFormation creates it: the template's fields, all empty, plus the generated key."""
-    generate = source()["Resources"]["ProviderSecret"]["Properties"]["GenerateSecretString"]
+    """The provider secret as CloudFormation creates it: the template's fields, all empty."""
+    fields: dict[str, str] = json.loads(source()["Resources"]["ProviderSecret"]["Properties"]["SecretString"])
+    return fields
+
+
+def admin_secret() -> dict[str, str]:
+    """The management key's secret as CloudFormation creates it: one generated field."""
+    generate = source()["Resources"]["AdminKeySecret"]["Properties"]["GenerateSecretString"]
     fields: dict[str, str] = json.loads(generate["SecretStringTemplate"])
     return {**fields, generate["GenerateStringKey"]: secrets.token_hex(32)}
 
 
-def create_stack_data(dynamodb: Any, secretsmanager: Any, secret: dict[str, str]) -> None:
-    create_tables(dynamodb, {k: v for k, v in RESOURCE_NAMES.items() if k != "ProviderSecret"})
+def create_stack_data(dynamodb: Any, secretsmanager: Any, secret: dict[str, str], admin_key: str) -> None:
+    create_tables(dynamodb, {k: v for k, v in RESOURCE_NAMES.items() if k not in SECRETS})
     secretsmanager.create_secret(Name=RESOURCE_NAMES["ProviderSecret"], SecretString=json.dumps(secret))
+    secretsmanager.create_secret(Name=RESOURCE_NAMES["AdminKeySecret"],
+                                 SecretString=json.dumps({**admin_secret(), "LAMBDAROUTER_ADMIN_KEY": admin_key}))
 
 
 @dataclass(frozen=True)

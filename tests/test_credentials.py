@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from lambdarouter.core.credentials import EnvCredentials, SecretCredentials, credentials_from_env
+from lambdarouter.core.credentials import EnvCredentials, SecretCredentials, credentials_from_env, secrets_provider
 from lambdarouter.core.errors import GatewayError
 
 SECRET = "lambdarouter/providers"
@@ -24,9 +24,11 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         parameters.clear_caches()  # type: ignore[no-untyped-call]
+        secrets_provider.cache_clear()  # the process's provider, and with it its cached values
         client = boto3.client("secretsmanager", region_name="us-east-1")
         yield client
         parameters.clear_caches()  # type: ignore[no-untyped-call]
+        secrets_provider.cache_clear()
 
 
 def test_fields_come_from_the_secret_and_the_rest_from_env(secrets: object, monkeypatch: pytest.MonkeyPatch) -> None:

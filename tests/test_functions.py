@@ -19,10 +19,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from lambdarouter import __version__
+from lambdarouter.core.aws import aws_session
+from lambdarouter.core.credentials import secrets_provider
 from lambdarouter.http import observability
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
@@ -31,6 +32,7 @@ from tests.lambda_events import (
     RESOURCE_NAMES,
     AwsWorld,
     FakeLambdaContext,
+    admin_secret,
     create_stack_data,
     event_names,
     fill,
@@ -52,10 +54,16 @@ from tests.sam_template import (
     WEB_ADAPTER_FUNCTIONS,
     event_function,
     function_environment,
+    transformed_template,
 )
 from tests.stores import wait
+from tests.test_template_security import granted_actions
 
 Handler = Any  # Mangum: (event, context) -> REST proxy response
+SECRET_VARIABLES = ("LAMBDAROUTER_SECRET_ID", "LAMBDAROUTER_ADMIN_SECRET_ID")
+# What IAM checks for each part of a TransactWriteItems (DynamoDB developer guide, "Using IAM with transactions").
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                    "ConditionCheck": "ConditionCheckItem"}
 
 # Event -> the status its (Mangum) function answers.
 EXPECTED_STATUS = {
@@ -117,8 +125,10 @@ def handlers() -> Iterator[dict[str, Handler]]:
     """Each Mangum function's handler, imported in its template environment (as Lambda's init does)."""
     environment = {**function_environment(MODELS, RESOURCE_NAMES), **AWS_CREDENTIALS,
                    "AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function"}
-    for function in (MANAGEMENT, "KeyFunction"):
-        assert function_environment(function, RESOURCE_NAMES) == function_environment(MODELS, RESOURCE_NAMES)
+    for function in (MANAGEMENT, "KeyFunction"):  # the same but for the secrets (`invoke` sets them per function)
+        own = function_environment(function, RESOURCE_NAMES)
+        assert {k: v for k, v in own.items() if k not in SECRET_VARIABLES} == function_environment(MODELS,
+                                                                                                  RESOURCE_NAMES)
     with pytest.MonkeyPatch.context() as env:
         lambda_environment(environment, env)
         reset_observability()
@@ -133,7 +143,8 @@ def _fresh_clients() -> None:
     """Clients and caches a warm Lambda would keep, dropped so each test starts from its own moto state."""
     dynamodb_module._client = None
     shared_store.cache_clear()
-    DEFAULT_PROVIDERS.clear()  # with them, the secret's cached value
+    secrets_provider.cache_clear()  # with it, the secrets' cached values
+    aws_session.cache_clear()
 
 
 @pytest.fixture
@@ -141,9 +152,10 @@ def world(handlers: dict[str, Handler]) -> Iterator[AwsWorld]:
     _fresh_clients()
     with mock_aws():
         secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-        secret = secret_template()
-        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret)
-        yield populate(open_store(), secretsmanager, secret["LAMBDAROUTER_ADMIN_KEY"])
+        admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
+        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret_template(),
+                          admin_key)
+        yield populate(open_store(), secretsmanager, admin_key)
     _fresh_clients()
 
 
@@ -155,9 +167,17 @@ class ProxyResponse:
 
 
 def invoke(handlers: dict[str, Handler], event: dict[str, Any], world: AwsWorld | None = None) -> ProxyResponse:
-    """Call the event's function as `sam local invoke -e` does and check the REST proxy response shape."""
-    handler = handlers[event_function(event)]
-    result = handler(fill(event, world.values) if world else event, FakeLambdaContext())
+    """Call the event's function as `sam local invoke -e` does, with the secrets its template environment names
+    (and no other), and check the REST proxy response shape."""
+    function = event_function(event)
+    with pytest.MonkeyPatch.context() as env:
+        own = function_environment(function, RESOURCE_NAMES)
+        for name in SECRET_VARIABLES:
+            if name in own:
+                env.setenv(name, own[name])
+            else:
+                env.delenv(name, raising=False)
+        result = handlers[function](fill(event, world.values) if world else event, FakeLambdaContext())
     assert isinstance(result["statusCode"], int)
     assert result["isBase64Encoded"] is False
     headers = {k.lower(): v for k, v in result["headers"].items()}
@@ -244,21 +264,37 @@ def test_key_and_generation(handlers: dict[str, Handler], world: AwsWorld) -> No
     ("deleted", "cannot be read"), ("not json", "is not a JSON object"), ("a list", "is not a JSON object"),
 ])
 def test_a_broken_secret_is_a_clear_503(handlers: dict[str, Handler], world: AwsWorld, breakage: str,
-                                        reason: str) -> None:
-    secret_id = RESOURCE_NAMES["ProviderSecret"]
-    if breakage == "deleted":
-        world.secretsmanager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
-    else:
-        world.secretsmanager.put_secret_value(SecretId=secret_id,
-                                              SecretString="{oops" if breakage == "not json" else "[1, 2]")
-    for name in ("keys-list", "credits"):
-        response = invoke(handlers, load_event(name), world)
-        assert response.status == 503
-        assert response.body["error"]["message"] == (
-            f"Provider credentials are unavailable: the secret {secret_id} {reason}.")
+                                        reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken management key secret is a 503 that names it on the routes that need the key; a broken provider
+    secret does not touch them (the inference functions answer it: test_functions_inference.py)."""
+    monkeypatch.setenv("LAMBDAROUTER_SECRET_TTL", "0")
+    for secret in ("ProviderSecret", "AdminKeySecret"):
+        secret_id = RESOURCE_NAMES[secret]
+        if breakage == "deleted":
+            world.secretsmanager.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+        else:
+            world.secretsmanager.put_secret_value(SecretId=secret_id,
+                                                  SecretString="{oops" if breakage == "not json" else "[1, 2]")
+        for name in ("keys-list", "credits"):
+            response = invoke(handlers, load_event(name), world)
+            if secret == "ProviderSecret":
+                assert response.status == 200
+                continue
+            assert response.status == 503
+            assert response.body["error"]["message"] == (
+                f"The management key is unavailable: the secret {secret_id} {reason}.")
     # Routes that need no secret keep working.
     assert invoke(handlers, load_event("key"), world).status == 200
     assert invoke(handlers, load_event("health"), world).status == 200
+
+
+def test_the_management_key_is_not_in_the_provider_secret(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    """Only the management function may read the management key: it never comes from the provider secret."""
+    provider = {**secret_template(), "LAMBDAROUTER_ADMIN_KEY": "planted-in-the-provider-secret"}
+    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["ProviderSecret"], SecretString=json.dumps(provider))
+    planted = replace(world, admin_key=provider["LAMBDAROUTER_ADMIN_KEY"])
+    assert invoke(handlers, load_event("keys-list"), planted).status == 401
+    assert invoke(handlers, load_event("keys-list"), world).status == 200
 
 
 def test_a_rotated_management_key_is_read_once_the_cache_expires(
@@ -266,12 +302,45 @@ def test_a_rotated_management_key_is_read_once_the_cache_expires(
 ) -> None:
     monkeypatch.setenv("LAMBDAROUTER_SECRET_TTL", "0")
     assert invoke(handlers, load_event("keys-list"), world).status == 200
-    rotated = {**secret_template(), "LAMBDAROUTER_ADMIN_KEY": "rotated" + world.admin_key[:24]}
-    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["ProviderSecret"],
+    rotated = {**admin_secret(), "LAMBDAROUTER_ADMIN_KEY": "rotated" + world.admin_key[:24]}
+    world.secretsmanager.put_secret_value(SecretId=RESOURCE_NAMES["AdminKeySecret"],
                                           SecretString=json.dumps(rotated))
     assert invoke(handlers, load_event("keys-list"), world).status == 401
     after = replace(world, admin_key=rotated["LAMBDAROUTER_ADMIN_KEY"])
     assert invoke(handlers, load_event("keys-list"), after).status == 200
+
+
+def test_every_aws_call_is_one_its_role_allows(handlers: dict[str, Handler], world: AwsWorld) -> None:
+    """moto does not check IAM: each AWS call a function makes while serving every event is held to what the
+    template's role for it allows (test_template_security.py holds the roles to exactly their listed actions)."""
+    transformed = transformed_template()
+    logical = {physical: name for name, physical in RESOURCE_NAMES.items()}
+    made: dict[str, set[tuple[str, str]]] = {}
+    serving: list[str] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls = made.setdefault(serving[-1], set())
+        if model.name == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                for kind, body in item.items():
+                    calls.add((f"dynamodb:{TRANSACT_ACTIONS[kind]}", logical[body["TableName"]]))
+        elif model.service_model.service_name == "dynamodb":
+            index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+            calls.add((f"dynamodb:{model.name}", logical[params["TableName"]] + index))
+        else:
+            secret = logical.get(str(params.get("SecretId")), "?")
+            calls.add((f"{model.service_model.signing_name}:{model.name}", secret))
+
+    _fresh_clients()  # clients made from here on carry the recorder
+    aws_session().events.register("before-parameter-build", record)
+    for name in sorted(EXPECTED_STATUS, key=lambda n: n == "keys-delete"):  # delete the key last
+        event = load_event(name)
+        serving.append(event_function(event))
+        invoke(handlers, event, world)
+    assert made.keys() == {MANAGEMENT, "KeyFunction"}, "the catalog calls no AWS API"
+    for function, calls in made.items():
+        grants = granted_actions(transformed, function)
+        assert {(a, r) for a, r in calls if a not in grants.get(r, set())} == set(), function
 
 
 # -- logs and metrics -----------------------------------------------------------------------------------------------
@@ -295,7 +364,7 @@ def test_logs_carry_the_request_id_and_no_key(handlers: dict[str, Handler], worl
     for document in emf:
         [directive] = document["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == "lambdarouter"  # the stack name
-        assert sorted(directive["Dimensions"][0]) == ["route", "service", "status_class"]
+        assert sorted(directive["Dimensions"][0]) == ["service", "status_class"], "bounded: no route dimension"
     for secret in (world.admin_key, created["key"], world.key, "not-the-management-key"):
         assert secret not in out
     assert '"team-a"' not in out, "request bodies are not logged"

@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from tests.lambda_events import (
     AWS_CREDENTIALS,
     REGION,
     RESOURCE_NAMES,
+    admin_secret,
     create_stack_data,
     fill,
     load_event,
@@ -73,17 +73,18 @@ class Running:
     logs: dict[str, Path]
 
 
-def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def wait_until_ready(process: subprocess.Popen[bytes], port: int, log: Path, path: str) -> None:
+    """What the Lambda Web Adapter does before the first invocation: GET its readiness path until it answers."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"run.sh exited with {process.returncode}:\n{log.read_text()}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=0.5).status_code < 500:
                 return
-        except OSError:
+        except httpx.HTTPError:
             time.sleep(0.05)
-    pytest.fail(f"run.sh did not listen on {port} within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
+    pytest.fail(f"run.sh did not answer {path} on {port} within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -101,15 +102,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def start(function: str, env: dict[str, str], home: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = home / f"{FUNCTION_DIRS[function]}.log"
+    environment = function_environment(function, RESOURCE_NAMES)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(ROOT / "functions" / FUNCTION_DIRS[function] / "run.sh")],
-            env={**function_environment(function, RESOURCE_NAMES), **env, "PORT": str(port),
-                 "AWS_LAMBDA_FUNCTION_NAME": f"lambdarouter-{function}"},
+            env={**environment, **env, "PORT": str(port), "AWS_LAMBDA_FUNCTION_NAME": f"lambdarouter-{function}"},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        wait_for_port(process, port, log)
+        wait_until_ready(process, port, log, environment["AWS_LWA_READINESS_CHECK_PATH"])
     except BaseException:
         stop(process)
         raise
@@ -126,7 +127,8 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
     with FakeUpstream() as upstream:
         # The provider's key and base URL come from the secret, as on AWS; the environment has neither.
         secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1"}
-        create_stack_data(dynamodb, secretsmanager, secret)
+        admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
+        create_stack_data(dynamodb, secretsmanager, secret, admin_key)
         store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"], RESOURCE_NAMES["SummaryTable"],
                               RESOURCE_NAMES["IdempotencyTable"], client=dynamodb)
         key, record = wait(store.create_key("t"))
@@ -143,7 +145,7 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
         try:
             for function in WEB_ADAPTER_FUNCTIONS:
                 started[function] = start(function, env, home)
-            values = {"LAMBDAROUTER_KEY": key, "LAMBDAROUTER_ADMIN_KEY": secret["LAMBDAROUTER_ADMIN_KEY"],
+            values = {"LAMBDAROUTER_KEY": key, "LAMBDAROUTER_ADMIN_KEY": admin_key,
                       "KEY_HASH": record.hash, "GENERATION_ID": ""}
             yield Running({f: url for f, (_, url, _) in started.items()}, values, upstream, store,
                           {f: log for f, (_, _, log) in started.items()})
@@ -268,6 +270,9 @@ def test_logs_are_json_with_the_request_id_and_neither_keys_nor_prompts(chat: Ru
     assert any(line.get("lambda_request_id") == "4a1d0b6e-0d0c-4a4b-9d6e-1f2e3d4c5b6a" for line in access)
     generations = [line for line in lines if "Generations" in line]
     assert not generations or all(line["provider"] for line in generations)
+    # The readiness probe (before any invocation) is not an invocation: not logged, not counted, and the first
+    # invocation is the cold start.
+    assert access[0]["cold_start"] is True and not any(line.get("path", "").endswith("/health") for line in lines)
     for secret in (chat.values["LAMBDAROUTER_KEY"], chat.values["LAMBDAROUTER_ADMIN_KEY"], "sk-test", PROMPT):
         assert secret not in text
 

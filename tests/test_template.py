@@ -19,6 +19,7 @@ from tests.sam_template import (
     EVENTS,
     FUNCTION_DIRS,
     FUNCTIONS,
+    MANAGEMENT,
     NOT_ROUTED,
     ROOT,
     ROUTES,
@@ -83,6 +84,8 @@ def test_each_function_serves_exactly_its_routes() -> None:
         module = import_by_path(ROOT / "functions" / directory / "app.py", f"lambdarouter_function_{directory}")
         app = module.app if function in WEB_ADAPTER_FUNCTIONS else module.handler.app
         wanted = {route for route, owner in ROUTES.items() if owner == function and route[1] != "options"}
+        if function in WEB_ADAPTER_FUNCTIONS:  # the adapter's readiness probe, never routed to them by the API
+            wanted |= {(f"{prefix}/health", "get") for prefix in ("/api/v1", "/v1")}
         assert app_routes(app) - NOT_ROUTED == wanted, function
 
 
@@ -189,6 +192,8 @@ def test_inference_functions_run_under_the_web_adapter(transformed: dict[str, An
     env = props["Environment"]["Variables"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    # The adapter's readiness probe asks a route the app serves (200), not "/" (a 404 in the logs).
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/api/v1/health"
     adapter = [layer["Fn::Sub"] for layer in props["Layers"] if isinstance(layer, dict) and "Fn::Sub" in layer]
     assert adapter == [
         "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:${WebAdapterLayerVersion}"
@@ -206,7 +211,8 @@ def test_control_functions_are_mangum_handlers(transformed: dict[str, Any]) -> N
 
 def test_every_function_logs_to_a_group_with_retention() -> None:
     groups = resources_of(source(), "AWS::Logs::LogGroup")
-    named = {g["Properties"]["LogGroupName"]["Fn::Sub"]: g for g in groups.values()}
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"]: g
+             for g in groups.values() if "LogGroupName" in g["Properties"]}
     for function in FUNCTIONS:
         group = named[f"/aws/lambda/${{{function}}}"]
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
@@ -224,9 +230,25 @@ def test_parameters_reach_the_functions(transformed: dict[str, Any]) -> None:
         assert env["LAMBDAROUTER_CORS_ORIGINS"] == {"Ref": "CorsAllowedOrigins"}
         assert env["POWERTOOLS_SERVICE_NAME"] == "lambdarouter"
         assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
-        assert env["LAMBDAROUTER_SECRET_ID"] == {"Ref": "ProviderSecret"}
         assert env["LAMBDAROUTER_SECRET_TTL"] == {"Ref": "SecretCacheSeconds"}
         assert "LAMBDAROUTER_DB" not in env, "on AWS the store is DynamoDB, never a file in /tmp"
+
+
+def test_the_management_function_may_have_concurrency_of_its_own(transformed: dict[str, Any]) -> None:
+    """Reserved on request only: a new account (limit 10) cannot reserve any, and a default must deploy there."""
+    reserved = transformed["Resources"][MANAGEMENT]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["ReserveManagementConcurrency", {"Ref": "ManagementReservedConcurrency"},
+                                   {"Ref": "AWS::NoValue"}]}
+    assert source()["Parameters"]["ManagementReservedConcurrency"]["Default"] == 0
+    for name in set(FUNCTIONS) - {MANAGEMENT}:
+        assert "ReservedConcurrentExecutions" not in transformed["Resources"][name]["Properties"]
+
+
+def test_the_throttling_parameters_say_what_api_gateway_does() -> None:
+    """Stage MethodSettings on "/*" + "*" apply to each method on its own: there is no stage-wide ceiling."""
+    for name in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+        description = source()["Parameters"][name]["Description"]
+        assert "each method" in description and "whole stage" not in description
 
 
 def test_outputs(transformed: dict[str, Any]) -> None:

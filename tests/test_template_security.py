@@ -29,6 +29,7 @@ from tests.sam_template import (
     MANAGEMENT,
     MODELS,
     ROOT,
+    ROUTES,
     TEMPLATE,
     XRAY_WRITE_ONLY,
     resources_of,
@@ -36,17 +37,23 @@ from tests.sam_template import (
     transformed_template,
 )
 
-DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-# What each function may do, by stack resource: "write" (CRUD) or "read". Bedrock is checked on its own.
-ACCESS: dict[str, dict[str, str]] = {
-    CHAT: {"KeysTable": "write", "UsageTable": "write", "SummaryTable": "write", "IdempotencyTable": "write",
-           "ProviderSecret": "read"},
-    EMBEDDINGS: {"KeysTable": "write", "UsageTable": "write", "SummaryTable": "write", "IdempotencyTable": "write",
-                 "ProviderSecret": "read",
-                 "GeneratedImagesBucket": "read"},  # S3 actions: see test_image_bucket_is_private_and_scoped
+_GET, _PUT, _UPDATE, _DELETE = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+_QUERY, _SCAN, _SECRET = "dynamodb:Query", "dynamodb:Scan", "secretsmanager:GetSecretValue"
+_SPEND = {  # authenticate, rate windows, holds, the settlement, its ledger row and aggregates; Idempotency-Key replays
+    "KeysTable": {_GET, _UPDATE}, "UsageTable": {_GET, _PUT}, "SummaryTable": {_UPDATE},
+    "IdempotencyTable": {_GET, _PUT, _UPDATE, _DELETE}, "ProviderSecret": {_SECRET},
+}
+# Exactly the actions each function is allowed, by the stack resource (and sub-resource) they apply to; Bedrock
+# is checked on its own. Written from the store's and the secrets' calls (docs/deployment.md, "IAM"): a change of
+# what a function calls changes this table and its template statements together.
+IAM: dict[str, dict[str, set[str]]] = {
+    CHAT: _SPEND,
+    EMBEDDINGS: {**_SPEND, "GeneratedImagesBucket/generated/*": {"s3:PutObject", "s3:GetObject"}},
     MODELS: {},
-    MANAGEMENT: {"KeysTable": "write", "UsageTable": "read", "SummaryTable": "read", "ProviderSecret": "read"},
-    KEY: {"KeysTable": "read", "UsageTable": "read", "SummaryTable": "read"},
+    MANAGEMENT: {"KeysTable": {_GET, _PUT, _UPDATE, _DELETE, _SCAN}, "UsageTable": {_GET},
+                 "UsageTable/index/by_key": {_QUERY}, "UsageTable/index/by_month": {_QUERY},
+                 "SummaryTable": {_QUERY}, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
+    KEY: {"KeysTable": {_GET}, "UsageTable": {_GET}, "SummaryTable": {_QUERY}},
 }
 BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
@@ -78,24 +85,40 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def referenced(resource: Any, stack: set[str]) -> set[str]:
-    """The stack resources an ARN expression names (`Ref`s inside `Fn::Sub` variables or directly)."""
-    found: set[str] = set()
-    if isinstance(resource, dict):
-        if set(resource) == {"Ref"} and resource["Ref"] in stack:
-            found.add(resource["Ref"])
-        for value in resource.values():
-            found |= referenced(value, stack)
-    elif isinstance(resource, list):
-        for value in resource:
-            found |= referenced(value, stack)
-    return found
+def stack_resource(resource: Any) -> str:
+    """`KeysTable` for `!GetAtt KeysTable.Arn` or `!Ref KeysTable`; `UsageTable/index/by_key` for
+    `!Sub ${UsageTable.Arn}/index/by_key`. Anything else (an ARN outside the stack) fails the test."""
+    if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"} and resource["Fn::GetAtt"][1] == "Arn":
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and set(resource) == {"Ref"}:
+        return str(resource["Ref"])
+    text = sub_text(resource)
+    match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.+)?", text)
+    assert match, f"not a resource of this stack: {resource}"
+    return match.group(1) + (match.group(2) or "")
+
+
+def granted_actions(transformed: dict[str, Any], function: str) -> dict[str, set[str]]:
+    """Stack resource -> the actions a function's inline policies allow on it (Bedrock aside)."""
+    granted: dict[str, set[str]] = {}
+    for statement in statements(role_of(transformed, function)):
+        actions = set(as_list(statement["Action"]))
+        if all(a.startswith("bedrock:") for a in actions):
+            continue
+        for resource in as_list(statement["Resource"]):
+            granted.setdefault(stack_resource(resource), set()).update(actions)
+    return granted
 
 
 def sub_text(resource: Any) -> str:
+    """The text of an ARN expression (`Fn::Sub`'s template; a reference as `${Name}` or `${Name.Arn}`)."""
     if isinstance(resource, dict) and "Fn::Sub" in resource:
         body = resource["Fn::Sub"]
         return body if isinstance(body, str) else body[0]
+    if isinstance(resource, dict) and set(resource) == {"Ref"}:
+        return "${" + str(resource["Ref"]) + "}"
+    if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
+        return "${" + ".".join(resource["Fn::GetAtt"]) + "}"
     assert isinstance(resource, str), resource
     return resource
 
@@ -123,22 +146,24 @@ def test_no_inline_policy_grants_a_wildcard(transformed: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_each_function_reaches_only_its_tables_and_the_secret(transformed: dict[str, Any], function: str) -> None:
-    stack = set(source()["Resources"])
-    granted: dict[str, set[str]] = {}
+def test_each_function_is_allowed_exactly_its_actions(transformed: dict[str, Any], function: str) -> None:
+    """Explicit statements, each naming the actions the function's code calls on one resource of the stack."""
+    assert granted_actions(transformed, function) == IAM[function]
     for statement in statements(role_of(transformed, function)):
-        actions = set(as_list(statement["Action"]))
-        if all(a.startswith("bedrock:") for a in actions):
-            continue
-        for resource in as_list(statement["Resource"]):
-            names = referenced(resource, stack)
-            assert names, f"{function}: a resource outside the stack: {resource}"
-            for name in names:
-                granted.setdefault(name, set()).update(actions)
-    access = {name: "write" if actions & DYNAMODB_WRITES else "read" for name, actions in granted.items()}
-    assert access == ACCESS[function]
-    if "ProviderSecret" in granted:
-        assert granted["ProviderSecret"] == {"secretsmanager:GetSecretValue"}
+        assert statement.get("Sid"), "every statement says what it is for"
+
+
+def test_only_the_management_function_may_read_the_management_key(transformed: dict[str, Any]) -> None:
+    readers = {f for f in FUNCTIONS if "AdminKeySecret" in granted_actions(transformed, f)}
+    assert readers == {MANAGEMENT}
+    for function in FUNCTIONS:
+        env = transformed["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert ("LAMBDAROUTER_ADMIN_SECRET_ID" in env) == (function == MANAGEMENT), function
+        if "LAMBDAROUTER_SECRET_ID" in env:
+            assert env["LAMBDAROUTER_SECRET_ID"] == {"Ref": "ProviderSecret"}
+            assert "ProviderSecret" in granted_actions(transformed, function), function
+    assert transformed["Resources"][MANAGEMENT]["Properties"]["Environment"]["Variables"][
+        "LAMBDAROUTER_ADMIN_SECRET_ID"] == {"Ref": "AdminKeySecret"}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -172,9 +197,7 @@ def test_image_bucket_is_private_and_scoped(transformed: dict[str, Any]) -> None
             continue
         [statement] = s3
         assert set(as_list(statement["Action"])) == {"s3:PutObject", "s3:GetObject"}
-        [resource] = as_list(statement["Resource"])
-        assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:s3:::${bucket}/generated/*"
-        assert resource["Fn::Sub"][1] == {"bucket": {"Ref": "GeneratedImagesBucket"}}
+        assert as_list(statement["Resource"]) == [{"Fn::Sub": "${GeneratedImagesBucket.Arn}/generated/*"}]
     env = transformed["Resources"][EMBEDDINGS]["Properties"]["Environment"]["Variables"]
     assert env["LAMBDAROUTER_IMAGE_BUCKET"] == {"Ref": "GeneratedImagesBucket"}
     assert env["LAMBDAROUTER_IMAGE_URL_TTL"] == {"Ref": "ImageUrlTtlSeconds"}
@@ -240,16 +263,30 @@ def test_table_variables_name_the_stack_tables(transformed: dict[str, Any]) -> N
 # -- the secret -------------------------------------------------------------------------------------------------
 
 
-def test_the_secret_is_generated_never_written_in_the_template() -> None:
+def test_the_provider_secret_holds_placeholders_only() -> None:
     secret = source()["Resources"]["ProviderSecret"]["Properties"]
-    assert "SecretString" not in secret
-    generate = secret["GenerateSecretString"]
-    assert generate["GenerateStringKey"] == "LAMBDAROUTER_ADMIN_KEY"
-    assert generate["PasswordLength"] >= 32 and generate["ExcludePunctuation"] is True  # safe in a header
-    fields = json.loads(generate["SecretStringTemplate"])
+    fields = json.loads(secret["SecretString"])
     assert set(fields.values()) == {""}, "placeholders only: provider keys are put in after deploy"
     wanted = {h.api_key_env for h in BUILTIN_HOSTS if h.api_key_env} | {"AZURE_OPENAI_ENDPOINT"}
     assert set(fields) == wanted
+    assert "LAMBDAROUTER_ADMIN_KEY" not in fields, "the management key has a secret of its own"
+
+
+def test_the_management_key_is_generated_in_its_own_secret() -> None:
+    secret = source()["Resources"]["AdminKeySecret"]["Properties"]
+    assert "SecretString" not in secret
+    generate = secret["GenerateSecretString"]
+    assert json.loads(generate["SecretStringTemplate"]) == {}
+    assert generate["GenerateStringKey"] == "LAMBDAROUTER_ADMIN_KEY"
+    assert generate["PasswordLength"] >= 32 and generate["ExcludePunctuation"] is True  # safe in a header
+
+
+def test_secrets_outlive_the_stack() -> None:
+    """What the operator put in (provider keys) and the key clients hold cannot be recreated by a new stack."""
+    for name in ("ProviderSecret", "AdminKeySecret"):
+        secret = source()["Resources"][name]
+        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+        assert "Name" not in secret["Properties"], "a fixed name would block a new stack"
 
 
 def test_no_credential_is_written_in_the_template() -> None:
@@ -300,3 +337,66 @@ def test_checkov_finds_only_the_accepted_findings(tmp_path: Any) -> None:
         report = json.loads(done.stdout)
         failed |= {check["check_id"] for check in report["results"]["failed_checks"]}
     assert failed <= accepted_findings(), sorted(failed - accepted_findings())
+
+
+# -- the API's own guards ----------------------------------------------------------------------------------------
+
+
+def test_management_routes_take_sigv4_when_the_parameter_says_so(transformed: dict[str, Any]) -> None:
+    """ManagementApiIamAuth=true: API Gateway requires a SigV4 signature (IAM) on every management route (the
+    function still checks the management key); every other route is authenticated by its function."""
+    [api] = resources_of(transformed, "AWS::ApiGateway::RestApi").values()
+    body = api["Properties"]["Body"]
+    assert body["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    iam_only = {"Fn::If": ["ManagementIamAuth", [{"sigv4": []}], {"Ref": "AWS::NoValue"}]}
+    for path, item in body["paths"].items():
+        for method, operation in item.items():
+            management = ROUTES[(path, method)] == MANAGEMENT and method != "options"  # a preflight is unsigned
+            assert operation.get("security") == (iam_only if management else None), (path, method)
+    assert transformed["Conditions"]["ManagementIamAuth"] == {"Fn::Equals": [{"Ref": "ManagementApiIamAuth"}, "true"]}
+    assert source()["Parameters"]["ManagementApiIamAuth"]["Default"] == "false"
+
+
+def test_an_optional_waf_rate_rule_guards_the_stage(transformed: dict[str, Any]) -> None:
+    [acl] = resources_of(transformed, "AWS::WAFv2::WebACL").values()
+    [association] = resources_of(transformed, "AWS::WAFv2::WebACLAssociation").values()
+    assert acl["Condition"] == association["Condition"] == "UseWaf"
+    no_waf = {"Fn::Equals": [{"Ref": "WafRequestsPerIpPer5Minutes"}, 0]}
+    assert transformed["Conditions"]["UseWaf"] == {"Fn::Not": [no_waf]}
+    assert source()["Parameters"]["WafRequestsPerIpPer5Minutes"]["Default"] == 0, "no WAF cost unless asked for"
+    props = acl["Properties"]
+    assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
+    [rule] = props["Rules"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == {"Ref": "WafRequestsPerIpPer5Minutes"} and rate["AggregateKeyType"] == "IP"
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    answer = json.loads(props["CustomResponseBodies"][rule["Action"]["Block"]["CustomResponse"]
+                        ["CustomResponseBodyKey"]]["Content"])
+    assert answer["error"]["code"] == 429, "the gateway's envelope"
+    [stage_name] = resources_of(transformed, "AWS::ApiGateway::Stage")
+    stage_arn = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${" + stage_name + "}"
+    assert association["Properties"]["ResourceArn"] == {"Fn::Sub": stage_arn}
+
+
+def test_api_access_logs_name_no_secret_and_outlive_no_role(transformed: dict[str, Any]) -> None:
+    [stage] = resources_of(transformed, "AWS::ApiGateway::Stage").values()
+    condition, setting, off = stage["Properties"]["AccessLogSetting"]["Fn::If"]
+    assert (condition, off) == ("AccessLogs", {"Ref": "AWS::NoValue"})
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert fields["requestId"] == "$context.requestId" and fields["status"] == "$context.status"
+    assert not [v for v in fields.values() if "$input" in v or "header" in v.lower() or "querystring" in v.lower()]
+    group = transformed["Resources"]["ApiAccessLogGroup"]
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert source()["Parameters"]["ApiAccessLogs"]["Default"] == "CreateAccountRole", "on by default"
+    # The account-wide logging role: created on request, kept with the setting that points at it, and set before
+    # the stage (the stage variable's reference orders them).
+    for name in ("ApiGatewayAccountRole", "ApiGatewayAccount"):
+        resource = transformed["Resources"][name]
+        assert resource["Condition"] == "CreateApiGatewayAccountRole"
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    role = transformed["Resources"]["ApiGatewayAccountRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]
+    assert stage["Properties"]["Variables"]["accountLoggingRole"]["Fn::If"][1] == {"Ref": "ApiGatewayAccount"}

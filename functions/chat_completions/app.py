@@ -10,4 +10,6 @@ they share this function and its warm containers. The gateway itself is built on
 
 from lambdarouter.http.app import create_app
 
-app = create_app(["chat_completions", "completions", "responses"])
+# "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
+# catalog function, so only the adapter asks it here.
+app = create_app(["chat_completions", "completions", "responses", "health"])

@@ -9,4 +9,6 @@ applies to a streamed response. Only the embeddings and image-generation route g
 
 from lambdarouter.http.app import create_app
 
-app = create_app(["embeddings", "images"])
+# "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
+# catalog function, so only the adapter asks it here.
+app = create_app(["embeddings", "images", "health"])

@@ -3,13 +3,15 @@
 Locally they come from the environment. On AWS (`LAMBDAROUTER_SECRET_ID` set) the same names are the
 fields of one JSON secret in Secrets Manager, read through Powertools parameters with a TTL cache, so a
 rotated provider key reaches warm functions within `LAMBDAROUTER_SECRET_TTL` seconds; names the secret
-does not hold (region, endpoint overrides) still come from the environment.
+does not hold (region, endpoint overrides) still come from the environment. The management key has a secret
+of its own on AWS (`LAMBDAROUTER_ADMIN_SECRET_ID`), which only the management function may read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from typing import Any, Protocol
 
 from lambdarouter.core.errors import GatewayError, not_configured
@@ -32,9 +34,11 @@ class EnvCredentials:
 class SecretCredentials:
     """Fields of one JSON secret, cached for `max_age` seconds; the environment for the rest."""
 
-    def __init__(self, secret_id: str, max_age: int = DEFAULT_SECRET_TTL) -> None:
+    def __init__(self, secret_id: str, max_age: int = DEFAULT_SECRET_TTL,
+                 unavailable: str = "Provider credentials are unavailable") -> None:
         self.secret_id = secret_id
         self.max_age = max_age
+        self.unavailable = unavailable  # how a 503 begins
 
     def get(self, name: str) -> str | None:
         value = self.fields().get(name)
@@ -43,12 +47,10 @@ class SecretCredentials:
         return os.environ.get(name) or None
 
     def fields(self) -> dict[str, Any]:
-        # Imported here: boto3 and Powertools parameters cost ~80 ms, and local runs never need them.
-        from aws_lambda_powertools.utilities import parameters
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
-            value = parameters.get_secret(self.secret_id, transform="json", max_age=self.max_age)
+            value = secrets_provider().get(self.secret_id, transform="json", max_age=self.max_age)
         except TransformParameterError:
             raise self._unavailable("is not a JSON object") from None
         except GetParameterError as exc:
@@ -60,11 +62,35 @@ class SecretCredentials:
         return value
 
     def _unavailable(self, why: str) -> GatewayError:
-        return not_configured(f"Provider credentials are unavailable: the secret {self.secret_id} {why}.")
+        return not_configured(f"{self.unavailable}: the secret {self.secret_id} {why}.")
+
+
+@cache
+def secrets_provider() -> Any:
+    """Powertools' Secrets Manager provider (its cache keeps each secret for the caller's `max_age`), on the
+    process's one boto3 session. Built on first use: boto3 and Powertools cost ~80 ms of import, which local runs
+    and the functions that read no secret never pay."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from lambdarouter.core.aws import aws_session
+
+    return SecretsProvider(boto3_client=aws_session().client("secretsmanager"))
+
+
+def _secret_ttl() -> int:
+    return int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL))
 
 
 def credentials_from_env() -> Credentials:
     secret_id = os.environ.get("LAMBDAROUTER_SECRET_ID")
     if not secret_id:
         return EnvCredentials()
-    return SecretCredentials(secret_id, int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL)))
+    return SecretCredentials(secret_id, _secret_ttl())
+
+
+def admin_credentials_from_env() -> Credentials:
+    """Where the management key is read: its own secret where one is named, else where provider keys are."""
+    secret_id = os.environ.get("LAMBDAROUTER_ADMIN_SECRET_ID")
+    if not secret_id:
+        return credentials_from_env()
+    return SecretCredentials(secret_id, _secret_ttl(), "The management key is unavailable")

@@ -52,10 +52,11 @@ def _s3() -> Any:
         if _client is None:
             # Deferred: ~80 ms of import only the image route needs. SigV4 presigning: every Region takes it
             # (SigV2 is refused by the Regions launched since 2014).
-            import boto3
             from botocore.config import Config
 
-            _client = boto3.client("s3", config=Config(signature_version="s3v4"))
+            from lambdarouter.core.aws import aws_session
+
+            _client = aws_session().client("s3", config=Config(signature_version="s3v4"))
         return _client
 
 

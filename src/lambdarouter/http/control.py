@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from lambdarouter.core.credentials import Credentials, credentials_from_env
+from lambdarouter.core.credentials import Credentials, admin_credentials_from_env, credentials_from_env
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.gateway.auth import authenticate_key, require_admin
 from lambdarouter.http.errors import validation_error
@@ -37,11 +37,18 @@ def credentials_of(request: Request) -> Credentials:
     return credentials
 
 
+def admin_credentials_of(request: Request) -> Credentials:
+    """Where the management key is read (on AWS, a secret only the management function may read)."""
+    gateway = getattr(request.app.state, "gateway", None)
+    credentials: Credentials = gateway.credentials if gateway is not None else admin_credentials_from_env()
+    return credentials
+
+
 async def admin_only(request: Request) -> Store:
     """The store, for the management key only: it is checked without I/O, and only a refused `sk-lr-` token
     costs one key lookup, to tell 403 from 401."""
     store = store_of(request)
-    await require_admin(credentials_of(request), store, request.headers.get("authorization"), time.time())
+    await require_admin(admin_credentials_of(request), store, request.headers.get("authorization"), time.time())
     return store
 
 

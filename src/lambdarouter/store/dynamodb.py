@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdarouter.core.aws import aws_session
 from lambdarouter.store import dynamodb_ledger, dynamodb_summary
 from lambdarouter.store.calls import in_thread
 from lambdarouter.store.dynamodb_idempotency import PowertoolsIdempotency
@@ -64,9 +64,9 @@ def dynamodb_client() -> Any:
     """The process-wide client, created on first use (AWS_ENDPOINT_URL_DYNAMODB is honoured by boto3)."""
     global _client
     if _client is None:
-        _client = boto3.client("dynamodb", region_name=os.environ.get("AWS_REGION") or None,
-                               config=Config(retries={"mode": "standard", "max_attempts": 5},
-                                             connect_timeout=3, read_timeout=10))
+        _client = aws_session().client("dynamodb", region_name=os.environ.get("AWS_REGION") or None,
+                                       config=Config(retries={"mode": "standard", "max_attempts": 5},
+                                                     connect_timeout=3, read_timeout=10))
     return _client
 
 
