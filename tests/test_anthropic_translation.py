@@ -21,9 +21,9 @@ from lambdarouter.core.events import (
 from lambdarouter.core.hosts import HostSpec, ResolvedHost
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.inbound import to_canonical
+from lambdarouter.profiles.claude import thinking_style
 from lambdarouter.providers import adapter_for
 from lambdarouter.providers.anthropic.chat import AnthropicAdapter
-from lambdarouter.providers.anthropic.request import thinking_style
 from lambdarouter.providers.base import UpstreamCall
 from tests.anthropic_cases import (
     SIGNED,

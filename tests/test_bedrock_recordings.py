@@ -151,7 +151,7 @@ def test_recorded_exchange(name: str, client: openai.OpenAI, fake_upstream: Fake
     else:
         completion = client.chat.completions.create(**request)
         assert completion.model == model_id
-        assert completion.model_dump()["provider"] == "amazon-bedrock"
+        assert completion.model_dump()["provider"] == "Amazon Bedrock"
         got = got_answer_whole(completion)
 
     [sent] = fake_upstream.requests
@@ -239,7 +239,7 @@ def test_retryable_errors_fall_back_and_others_do_not(name: str, reply: int | No
                                                    "provider": {"ignore": ["azure"]},
                                                    "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 200
-    assert response.json()["provider"] == "openai"
+    assert response.json()["provider"] == "OpenAI"
     assert [r.path.split("/")[1] for r in fake_upstream.requests] == ["model", "model", "v1"]
 
 

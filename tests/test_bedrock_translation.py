@@ -302,10 +302,25 @@ def test_reasoning_maps_to_claude_thinking(reasoning: dict[str, Any], max_tokens
 def test_reasoning_effort_field_and_when_reasoning_is_not_sent() -> None:
     assert body_for({"reasoning_effort": "high", "max_tokens": 5000})["additionalModelRequestFields"] == {
         "thinking": {"type": "enabled", "budget_tokens": 4000}}
-    assert "additionalModelRequestFields" not in body_for({"reasoning": {"enabled": False, "effort": "high"}})
+    # Off is said as through Anthropic's API (the Claude profile): thinking disabled, and no maxTokens pinned.
+    off = body_for({"reasoning": {"enabled": False, "effort": "high"}})
+    assert off["additionalModelRequestFields"] == {"thinking": {"type": "disabled"}} and "inferenceConfig" not in off
     assert "additionalModelRequestFields" not in body_for({"reasoning": {"effort": "high"}}, NOVA)
     assert "additionalModelRequestFields" not in body_for({"reasoning": {"effort": "high"}},
                                                           params=CLAUDE_PARAMS - {"reasoning"})
+
+
+@pytest.mark.parametrize(("model_id", "fields"), [
+    ("us.anthropic.claude-opus-4-6-v1", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}),
+    ("us.anthropic.claude-opus-4-7", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}),
+])
+def test_claude_on_bedrock_thinks_as_through_anthropic(model_id: str, fields: dict[str, Any]) -> None:
+    """The same Claude profile as Anthropic's API: adaptive thinking with an effort from the 4.6 models on
+    (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-adaptive-thinking.html); Opus 4.7
+    refuses `enabled` with a budget, which Bedrock was sent before the profiles."""
+    assert body_for({"reasoning": {"effort": "high"}}, model_id)["additionalModelRequestFields"] == fields
+    off = body_for({"reasoning": {"enabled": False}}, "us.anthropic.claude-opus-4-7")
+    assert "additionalModelRequestFields" not in off  # adaptive-only models refuse an explicit `disabled`
 
 
 def test_reasoning_out_of_range_is_a_400() -> None:

@@ -222,7 +222,7 @@ def test_user_config_adds_a_host_as_one_data_row(http: httpx.Client, fake_upstre
     fake_upstream.reply(Reply.from_recording(load_recording("openai/text-basic")), path="/vllm/v1/chat/completions")
     response = http.post("/chat/completions", json={"model": "acme/house-model", "messages": HELLO})
     assert response.status_code == 200, response.text
-    assert response.json()["provider"] == "local-vllm"
+    assert response.json()["provider"] == "Local vLLM"
     assert fake_upstream.requests[0].json()["model"] == "house-model-7b"
 
 
@@ -235,7 +235,7 @@ def test_user_config_adds_an_endpoint_to_a_bundled_model(http: httpx.Client, fak
     response = http.post("/chat/completions", json={"model": "meta-llama/llama-3.3-70b-instruct", "messages": HELLO,
                                                     "provider": {"only": ["groq"]}})
     assert response.status_code == 200, response.text
-    assert response.json()["provider"] == "groq"
+    assert response.json()["provider"] == "Groq"
     assert fake_upstream.requests[0].json()["model"] == "llama-3.3-70b-versatile"
 
 

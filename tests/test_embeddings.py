@@ -66,7 +66,7 @@ def test_float_format_cost_matches_ledger(gateway: RunningGateway, fake_upstream
                                                     "encoding_format": "float"})
     assert response.status_code == 200, response.text
     body = exact_json(response.text)
-    assert body["data"][0]["embedding"] == [Decimal("0.5")] and body["provider"] == "openai"
+    assert body["data"][0]["embedding"] == [Decimal("0.5")] and body["provider"] == "OpenAI"
     [record] = wait_for_records(gateway, key_hash, 1)
     assert Decimal(body["usage"]["cost"]) == record.cost == 3 * price("openai/text-embedding-3-large")
     assert response.headers["x-generation-id"] == record.id

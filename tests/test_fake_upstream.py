@@ -76,7 +76,7 @@ def test_suite_never_references_the_shared_collection() -> None:
     offenders = []
     for path in TESTS_DIR.rglob("*"):
         if not path.is_file() or {"__pycache__", "node_modules"} & set(path.parts) or path.suffix == ".pyc":
-            continue
+            continue  # node_modules: the JS clients' installed packages (./scripts/test), not the suite
         if path.name == "README.md":
             continue
         text = path.read_text(encoding="utf-8", errors="replace")

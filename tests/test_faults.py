@@ -118,7 +118,7 @@ def test_fault(case: Case, fallback: bool, gateway: RunningGateway, own_upstream
     asked_fallback = bool(list(own_upstream.iter_requests(FALLBACK_CHAT)))
     match case.outcome:
         case "UNREADABLE" if fallback:
-            assert (told.status, told.provider, record.status, record.provider) == (200, "groq", "success", "groq")
+            assert (told.status, told.provider, record.status, record.provider) == (200, "Groq", "success", "groq")
             assert [(a[0], a[1]) for a in record.attempts] == [("openai", 502), ("groq", 200)]
             assert record.cost > 0
         case "UNREADABLE":

@@ -126,7 +126,8 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
     secretsmanager = boto3.client("secretsmanager", **clients)
     with FakeUpstream() as upstream:
         # The provider's key and base URL come from the secret, as on AWS; the environment has neither.
-        secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1"}
+        secret = {**secret_template(), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"{upstream.url}/v1",
+                  "ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": upstream.url}
         admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
         create_stack_data(dynamodb, secretsmanager, secret, admin_key)
         store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"], RESOURCE_NAMES["SummaryTable"],
@@ -204,7 +205,7 @@ def test_chat_completion_is_answered_and_recorded_in_dynamodb(chat: Running) -> 
     response = send("chat-completions", chat)
     assert response.status_code == 200, response.text
     completion = response.json()
-    assert completion["object"] == "chat.completion" and completion["provider"] == "openai"
+    assert completion["object"] == "chat.completion" and completion["provider"] == "OpenAI"
     assert response.headers["x-generation-id"] == completion["id"]
     assert completion["choices"][0]["message"]["content"] == recording.body["choices"][0]["message"]["content"]
     cost = Decimal(str(completion["usage"]["cost"]))
@@ -344,6 +345,62 @@ def test_legacy_completions_refuse_a_bad_key_and_a_bad_body(chat: Running) -> No
     error = assert_error_envelope(send("completions-bad-body", chat), 400)
     assert "prompt" in error["message"]
     assert chat.upstream.requests == []
+
+
+# -- Anthropic's Messages API on the chat function ---------------------------------------------------------
+
+def _anthropic_message(text: str) -> dict[str, Any]:
+    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-5-5",
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 4}}
+
+
+@pytest.mark.parametrize("name", ["messages", "messages-bearer"])
+def test_messages_through_the_chat_function(chat: Running, name: str) -> None:
+    chat.upstream.reply(Reply.json(_anthropic_message("4242")), path="/v1/messages")
+    response = send(name, chat)
+    assert response.status_code == 200, response.text
+    message = response.json()
+    assert message["content"] == [{"type": "text", "text": "4242"}] and Decimal(str(message["usage"]["cost"])) > 0
+    [sent] = chat.upstream.requests
+    assert sent.headers["x-api-key"] == "sk-ant-test", "the provider key came from the secret"
+    assert json.loads(sent.body)["model"] == "claude-opus-5-5"
+    ledger = wait(chat.store.get_generation(response.headers["x-generation-id"]))
+    assert ledger is not None and ledger.cost == Decimal(str(message["usage"]["cost"]))
+
+
+def test_messages_stream_through_the_chat_function(chat: Running) -> None:
+    events = [("message_start", {"type": "message_start", "message": {**_anthropic_message(""), "content": []}}),
+              ("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "text", "text": ""}}),
+              ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": "4242"}}),
+              ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+              ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                 "usage": {"output_tokens": 4}}),
+              ("message_stop", {"type": "message_stop"})]
+    chat.upstream.reply(Reply.sse([f"event: {n}\ndata: {json.dumps(d)}\n\n" for n, d in events]),
+                        path="/v1/messages")
+    response = send("messages-stream", chat)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    names = [line.removeprefix("event: ") for line in response.text.splitlines() if line.startswith("event: ")]
+    assert names == [n for n, _ in events]
+
+
+def test_messages_errors_are_in_anthropics_shape(chat: Running) -> None:
+    for name, status, kind in (("messages-bad-key", 401, "authentication_error"),
+                               ("messages-bad-body", 400, "invalid_request_error")):
+        response = send(name, chat)
+        assert response.status_code == status and response.json()["type"] == "error"
+        assert response.json()["error"]["type"] == kind and "Traceback" not in response.text
+    assert "max_tokens" in send("messages-bad-body", chat).json()["error"]["message"]
+    assert chat.upstream.requests == []
+
+
+def test_messages_count_tokens_through_the_chat_function(chat: Running) -> None:
+    chat.upstream.reply(Reply.json({"input_tokens": 14}), path="/v1/messages/count_tokens")
+    response = send("messages-count-tokens", chat)
+    assert response.status_code == 200 and response.json() == {"input_tokens": 14}
 
 
 def test_responses_through_the_chat_function(chat: Running) -> None:

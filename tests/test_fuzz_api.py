@@ -37,6 +37,9 @@ from tests.gateway import ADMIN_KEY, RunningGateway, running_gateway
 TOTAL_CASES = int(os.environ.get("LAMBDAROUTER_FUZZ_CASES", "300"))
 IDENTITIES = ("gateway-key", "invalid-key", "admin-key")
 INFERENCE = ("/chat/completions", "/completions", "/embeddings", "/responses")
+# Anthropic's Messages API answers the same upstream failures in Anthropic's words: 500 api_error, or 529
+# overloaded_error for an unconfigured host that another may replace (dialects/anthropic/errors.py).
+MESSAGES = ("/messages", "/messages/count_tokens")
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -62,12 +65,17 @@ def _authorization(identity: str, gateway: RunningGateway) -> str:
 
 
 def _server_error_allowed(path: str, response: Any) -> bool:
-    """502/503 from an inference route, as an error envelope: the fake upstream's default 500 (module docstring)."""
-    if response.status_code not in (502, 503) or not path.endswith(INFERENCE):
-        return False
+    """502/503 from an inference route, as an error envelope: the fake upstream's default 500 (module docstring);
+    on the Messages routes the same failures as Anthropic's 500 / 529 error."""
     try:
-        error = response.json()["error"]
+        body = response.json()
+        error = body["error"]
     except (ValueError, KeyError, TypeError):
+        return False
+    if path.endswith(MESSAGES):
+        return response.status_code in (500, 529) and body.get("type") == "error" and isinstance(error, dict) \
+            and error.get("type") in ("api_error", "overloaded_error")
+    if response.status_code not in (502, 503) or not path.endswith(INFERENCE):
         return False
     return isinstance(error, dict) and error.get("code") == response.status_code
 

@@ -74,7 +74,7 @@ def parsed_answer(client: openai.OpenAI, request: dict[str, Any]) -> dict[str, A
                 "reasoning": "".join(d.get("reasoning") or "" for d in deltas),
                 "details": [x for d in deltas for x in d.get("reasoning_details") or ()]}
     completion = client.chat.completions.create(**request).model_dump()
-    assert completion["model"] == request["model"] and completion["provider"] == HOST
+    assert completion["model"] == request["model"] and completion["provider"] == "Google AI Studio"
     choice, message = completion["choices"][0], completion["choices"][0]["message"]
     calls = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
              for c in message.get("tool_calls") or ()]
@@ -216,7 +216,7 @@ def test_a_retryable_error_falls_back_to_the_next_model(http: httpx.Client, fake
     response = http.post("/chat/completions", json={
         "models": ["google/gemini-2.5-flash", "openai/gpt-4o"], "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 200, response.text
-    assert response.json()["provider"] == "openai"
+    assert response.json()["provider"] == "OpenAI"
 
 
 def _sse(*objects: dict[str, Any]) -> list[bytes]:

@@ -62,7 +62,7 @@ def test_azure_is_an_openai_format_host(http: httpx.Client, fake_upstream: FakeU
         "model": "openai/gpt-4.1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20,
         "provider": {"only": ["azure"]}})
     assert response.status_code == 200, response.text
-    assert response.json()["provider"] == "azure"
+    assert response.json()["provider"] == "Azure"
     [sent] = fake_upstream.requests
     assert sent.json()["model"] == "team-gpt-4-1"
     assert sent.json()["max_completion_tokens"] == 20

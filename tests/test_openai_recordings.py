@@ -97,7 +97,7 @@ def test_recorded_exchange(name: str, client: openai.OpenAI, fake_upstream: Fake
                      for i, c in enumerate(message.tool_calls or ()) if c.type == "function"}
         got_usage = completion.usage.model_dump() if completion.usage else None
         assert completion.model == request["model"]
-        assert completion.model_dump()["provider"] == "openai"
+        assert completion.model_dump()["provider"] == "OpenAI"
 
     [sent] = fake_upstream.requests
     assert sent.json() == expected_upstream_body(rec.request)

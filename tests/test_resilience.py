@@ -113,7 +113,7 @@ def test_fault_before_the_first_byte_fails_over(fmt: str, fault: Fault, gateway:
         response = client.post("/chat/completions", json={
             "model": f"resilience/{fmt}-first", "messages": HELLO, "provider": {"order": [host, "groq"]}})
     assert response.status_code == 200, response.text
-    assert response.json()["provider"] == "groq"
+    assert response.json()["provider"] == "Groq"
     assert response.json()["choices"][0]["message"]["content"]
     record = generation(gateway, key[0], response.json()["id"])
     assert [(r["provider"], r["status"]) for r in record["provider_responses"]] == [

@@ -113,13 +113,13 @@ def test_options_map_onto_the_canonical_request() -> None:
         provider={"sort": "price"})).request
     assert translated.max_output_tokens == 300 and translated.user == "u-1" and translated.metadata == {"team": "a"}
     assert translated.sampling == Sampling(temperature=0.2, top_p=0.9, top_k=5)
-    assert translated.reasoning == Reasoning(effort="high", exclude=True, summary="auto")
+    assert translated.reasoning == Reasoning(effort="xhigh", exclude=True, summary="auto")
     assert translated.output == JsonSchemaFormat("w", {"type": "object"})
     assert translated.tools == (Tool("f", None, {"type": "object", "properties": {}}),)
     assert translated.tool_choice == NamedTool("f") and translated.parallel_tool_calls is False
     assert translated.extensions == {OPENAI_CHAT: {"verbosity": "low"}}
     off = translate(request(reasoning={"effort": "none"})).request.reasoning
-    assert off is not None and off.enabled is False and off.effort is None
+    assert off is not None and off.enabled is False and off.effort == "none"
 
 
 def test_a_namespace_is_offered_flat_and_named_back() -> None:

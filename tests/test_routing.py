@@ -112,10 +112,13 @@ def test_each_filter_removes_what_cannot_serve(body: dict[str, Any], kept: set[s
 
 
 def test_image_input_needs_an_image_model() -> None:
+    """Content no requested model takes is the client's mistake: a 400 naming the part and the model."""
     image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]}
     error = refused({"model": "b/model", "messages": [image]})
-    assert error.status == 404
-    assert "b/model via mid does not take image input" in error.message
+    assert error.status == 400
+    assert error.message == ("messages[0].content[0] (image_url) is image input, which no requested model takes "
+                             "(b/model takes text).")
+    assert error.metadata["param"] == "messages[0].content[0]"
 
 
 def test_nothing_left_says_which_filter_removed_what() -> None:

@@ -55,7 +55,8 @@ IAM: dict[str, dict[str, set[str]]] = {
                  "SummaryTable": {_QUERY}, "AdminKeySecret": {_SECRET}, "ProviderSecret": {_SECRET}},
     KEY: {"KeysTable": {_GET}, "UsageTable": {_GET}, "SummaryTable": {_QUERY}},
 }
-BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"},
+BEDROCK_ACTIONS = {CHAT: {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream",
+                          "bedrock:CountTokens"},  # /messages/count_tokens
                    EMBEDDINGS: {"bedrock:InvokeModel"}}
 SCOPED_BEDROCK = {
     "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/*",

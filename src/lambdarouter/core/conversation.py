@@ -53,7 +53,8 @@ ANTHROPIC_MESSAGES = "anthropic-messages"  # Anthropic Messages API
 OPENAI_RESPONSES = "openai-responses"  # OpenAI Responses API
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-Effort = Literal["minimal", "low", "medium", "high"]
+# OpenRouter's effort levels (OpenAI's plus "xhigh" and "max"; "none": no reasoning, where a model can stop).
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 ToolMode = Literal["auto", "none", "required"]
 
 
@@ -95,6 +96,11 @@ class ImagePart(Marked):
 class AudioPart(Marked):
     data: str  # base64
     format: str  # "wav", "mp3", ...
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPart(Marked):
+    url: str  # a data: URL (the bytes) or an http(s) URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +152,7 @@ class ToolResultPart(Marked):
     is_error: bool = False
 
 
-Part = (TextPart | ImagePart | AudioPart | FilePart | RefusalPart | ToolCallPart | ReasoningPart
+Part = (TextPart | ImagePart | AudioPart | VideoPart | FilePart | RefusalPart | ToolCallPart | ReasoningPart
         | ToolResultPart)
 
 
@@ -200,7 +206,16 @@ class JsonSchemaFormat:
     extensions: Extensions = NO_EXTENSIONS
 
 
-OutputFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
+@dataclass(frozen=True, slots=True)
+class GrammarFormat:
+    """Output constrained by a grammar (OpenRouter's `grammar`) or to Python code (`python`: no grammar)."""
+
+    kind: Literal["grammar", "python"]
+    grammar: str | None = None
+    extensions: Extensions = NO_EXTENSIONS
+
+
+OutputFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat | GrammarFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +277,16 @@ class ChatRequest:
     metadata: Mapping[str, str] | None = None
     extensions: Extensions = NO_EXTENSIONS
     origin: Origin | None = None
+    # Added after canonical-v1 (issue 21): how long-winded the answer is ("low" ... "max"); log probabilities
+    # of the output tokens (None: not asked; n: with the n likeliest alternatives per token); a breakpoint on
+    # the prompt's last cacheable block (automatic caching); the prompt cache's routing key; the client's
+    # session id; image output options (OpenRouter's `image_config`: aspect_ratio, image_size, ...).
+    verbosity: str | None = None
+    logprobs: int | None = None
+    cache: CacheControl | None = None
+    prompt_cache_key: str | None = None
+    session_id: str | None = None
+    image_config: Mapping[str, Any] | None = None
 
 
 def image_urls(request: ChatRequest) -> list[str]:

@@ -120,6 +120,19 @@ class ImageDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class LogprobsDelta:
+    """Log probabilities of output tokens, in OpenAI's shape: `{"token", "logprob", "bytes", "top_logprobs"}`
+    per token (https://platform.openai.com/docs/api-reference/chat/object, `choices[].logprobs.content`)."""
+
+    content: tuple[dict[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(entry, dict) and isinstance(entry.get("token"), str)
+                   and isinstance(entry.get("logprob"), int | float) for entry in self.content):
+            raise MalformedEvent("a log probability is not a token with a number")
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A piece of a tool call; `index` is dense and 0-based across the response (see toolcalls.py)."""
 
@@ -171,4 +184,4 @@ class UpstreamInfo:
 
 
 StreamEvent = (TextDelta | RefusalDelta | ReasoningDelta | ImageDelta | ToolCallDelta | Finish | UsageReport
-               | UpstreamInfo)
+               | UpstreamInfo | LogprobsDelta)

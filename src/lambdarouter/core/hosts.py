@@ -14,9 +14,12 @@ from typing import Literal
 
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.core.formats import REGISTRY
 
-WireFormat = Literal["openai", "anthropic", "gemini", "bedrock"]
-AuthStyle = Literal["bearer", "api-key-header", "x-api-key", "x-goog-api-key", "sigv4", "none"]
+# A name in the registry of wire formats (`core.formats.REGISTRY`).
+WireFormat = str
+# How the host's credential is sent; which styles a host of a format may use is the registry's row.
+AuthStyle = Literal["bearer", "api-key-header", "x-api-key", "x-goog-api-key", "sigv4", "google-oauth", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class HostSpec:
     # server may think for minutes between tokens, a hosted API should answer within seconds.
     connect_timeout: float | None = None
     read_timeout: float | None = None
+    # Named settings of the host's family (a Vertex AI project and location...): option → the variable that
+    # holds it, looked up like the key (the secret, else the environment); an unset one is left out.
+    options_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class ResolvedHost:
     spec: HostSpec
     base_url: str
     api_key: str | None
+    options: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print the key
         return f"ResolvedHost({self.spec.name!r}, {self.base_url!r})"
@@ -71,7 +78,7 @@ BUILTIN_HOSTS: tuple[HostSpec, ...] = (
     HostSpec("google-ai-studio", "Google AI Studio", "gemini", "https://generativelanguage.googleapis.com",
              "GEMINI_API_KEY", auth="x-goog-api-key", base_url_env="GEMINI_BASE_URL"),
     HostSpec("amazon-bedrock", "Amazon Bedrock", "bedrock", None, None, auth="sigv4",
-             base_url_env="AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+             base_url_env="AWS_ENDPOINT_URL_BEDROCK_RUNTIME", options_env={"region": "AWS_REGION"}),
     _openai_compatible("groq", "Groq", "GROQ", "https://api.groq.com/openai/v1"),
     _openai_compatible("together", "Together", "TOGETHER", "https://api.together.xyz/v1"),
     _openai_compatible("mistral", "Mistral", "MISTRAL", "https://api.mistral.ai/v1"),
@@ -87,15 +94,17 @@ BUILTIN_HOSTS: tuple[HostSpec, ...] = (
 def resolve_host(spec: HostSpec, credentials: Credentials) -> ResolvedHost:
     """Look up the host's base URL and key, or explain (503) which variable is missing."""
     base_url = (credentials.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
-    if spec.wire_format == "bedrock":
-        # Bedrock signs with the AWS credential chain; the region decides the endpoint.
-        return ResolvedHost(spec, base_url or "", None)
-    if not base_url:
+    options = {name: value for name, variable in spec.options_env.items() if (value := credentials.get(variable))}
+    kind = REGISTRY[spec.wire_format].credentials
+    if kind == "aws":
+        # Signed with the AWS credential chain; the region decides the endpoint.
+        return ResolvedHost(spec, base_url or "", None, options)
+    if not base_url and kind == "api-key":  # other families know their default endpoint (from the options)
         raise _missing(spec, spec.base_url_env or "base URL")
     api_key = credentials.get(spec.api_key_env) if spec.api_key_env else None
     if spec.auth != "none" and not api_key:
         raise _missing(spec, spec.api_key_env or "API key")
-    return ResolvedHost(spec, base_url.rstrip("/") + spec.base_path, api_key)
+    return ResolvedHost(spec, (base_url or "").rstrip("/") + spec.base_path, api_key, options)
 
 
 def is_configured(spec: HostSpec, credentials: Credentials) -> bool:

@@ -22,7 +22,8 @@ PARAMETER_OF_FIELD: Mapping[str, str] = {
     "logit_bias": "logit_bias", "logprobs": "logprobs", "top_logprobs": "top_logprobs",
     "response_format": "response_format", "tools": "tools", "tool_choice": "tool_choice",
     "parallel_tool_calls": "tools", "reasoning_effort": "reasoning", "n": "n",
-    "verbosity": "verbosity", "web_search_options": "web_search_options",
+    "verbosity": "verbosity", "web_search_options": "web_search_options", "reasoning": "reasoning",
+    "include_reasoning": "include_reasoning", "prediction": "prediction",
 }
 # Every `Sampling` field is the parameter of its own name.
 SAMPLING_PARAMETERS = tuple(f.name for f in fields(Sampling))
@@ -44,8 +45,16 @@ def offered(request: ChatRequest, supported: frozenset[str]) -> ChatRequest:
         parallel_tool_calls=request.parallel_tool_calls if tools else None,
         tool_choice=request.tool_choice if "tool_choice" in supported else None,
         reasoning=request.reasoning if "reasoning" in supported else None,
+        verbosity=request.verbosity if "verbosity" in supported else None,
+        logprobs=_offered_logprobs(request.logprobs, supported),
         extensions=_offered_extensions(request.extensions, supported),
     )
+
+
+def _offered_logprobs(logprobs: int | None, supported: frozenset[str]) -> int | None:
+    if logprobs is None or "logprobs" not in supported:
+        return None
+    return logprobs if "top_logprobs" in supported else 0
 
 
 def asked(request: ChatRequest) -> frozenset[str]:
@@ -55,7 +64,9 @@ def asked(request: ChatRequest) -> frozenset[str]:
                           ("response_format", request.output is not None), ("tools", request.tools),
                           ("tools", request.parallel_tool_calls is not None),
                           ("tool_choice", request.tool_choice is not None),
-                          ("reasoning", request.reasoning is not None)):
+                          ("reasoning", request.reasoning is not None),
+                          ("verbosity", request.verbosity is not None), ("logprobs", request.logprobs is not None),
+                          ("top_logprobs", bool(request.logprobs))):
         if present:
             used.add(name)
     used.update(PARAMETER_OF_FIELD[name] for name in request.extensions.get(OPENAI_CHAT, ())

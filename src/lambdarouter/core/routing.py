@@ -9,7 +9,7 @@ the random source are passed in, so every ordering is testable.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,7 +22,16 @@ from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
 from lambdarouter.core.parameters import PARAMETER_OF_FIELD
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
-from lambdarouter.dialects.openrouter.messages import ImagePart, ResponseFormatJSONObject, ResponseFormatJSONSchema
+from lambdarouter.dialects.openrouter.messages import (
+    AudioPart,
+    FilePart,
+    ImagePart,
+    ResponseFormatGrammar,
+    ResponseFormatJSONObject,
+    ResponseFormatJSONSchema,
+    ResponseFormatPython,
+    VideoPart,
+)
 
 MILLION = Decimal(1_000_000)
 
@@ -39,6 +48,12 @@ class Candidate:
     def key(self) -> str:
         return endpoint_key(self.endpoint.host, self.endpoint.upstream_id)
 
+    @property
+    def provider_name(self) -> str:
+        """What an answer's `provider` field says: the host's display name, as OpenRouter's answers name
+        providers ("OpenAI", "Amazon Bedrock"); the ledger keeps the slug."""
+        return self.host.spec.display_name
+
 
 def requested_models(request: ChatCompletionRequest) -> list[str]:
     """`model` then the `models` fallback list, without repeats."""
@@ -48,13 +63,37 @@ def requested_models(request: ChatCompletionRequest) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+# Content part → the input modality a model must have to take it (OpenRouter's `input_modalities` names).
+PART_MODALITIES: tuple[tuple[type, str], ...] = ((ImagePart, "image"), (AudioPart, "audio"), (VideoPart, "video"),
+                                                 (FilePart, "file"))
+
+
+def input_parts(request: ChatCompletionRequest) -> dict[str, str]:
+    """Input modality beyond text → where the first part of it is (`messages[1].content[0]`)."""
+    found: dict[str, str] = {}
+    for i, message in enumerate(request.messages):
+        content = getattr(message, "content", None)
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            for kind, modality in PART_MODALITIES:
+                if isinstance(part, kind):
+                    found.setdefault(modality, f"messages[{i}].content[{j}] ({getattr(part, 'type', '')})")
+    return found
+
+
+def format_kind(request: ChatCompletionRequest) -> str | None:
+    fmt = request.response_format
+    kinds = ((ResponseFormatJSONSchema, "json_schema"), (ResponseFormatJSONObject, "json_object"),
+             (ResponseFormatGrammar, "grammar"), (ResponseFormatPython, "python"))
+    return next((name for kind, name in kinds if isinstance(fmt, kind)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Needs:
     """What the request asks of an endpoint, measured once."""
 
     tools: bool
-    images: bool
-    response_format: str | None  # "json_object" | "json_schema"
+    inputs: frozenset[str]  # input modalities beyond text: image, audio, video, file
+    response_format: str | None  # "json_object" | "json_schema" | "grammar" | "python"
     tokens: int  # prompt estimate + requested output
     parameters: frozenset[str]  # OpenRouter parameter names of the fields the client set
     outputs: tuple[str, ...] = ("text",)  # output modalities the model must have: chat's `modalities` or text
@@ -62,15 +101,10 @@ class Needs:
 
     @classmethod
     def of(cls, request: ChatCompletionRequest) -> Needs:
-        images = any(isinstance(part, ImagePart) for m in request.messages
-                     if isinstance(content := getattr(m, "content", None), list) for part in content)
-        fmt = request.response_format
-        kind = ("json_schema" if isinstance(fmt, ResponseFormatJSONSchema)
-                else "json_object" if isinstance(fmt, ResponseFormatJSONObject) else None)
         params = frozenset(p for f in request.model_fields_set if (p := PARAMETER_OF_FIELD.get(f)))
         output = request.output_token_limit() or 0
-        return cls(bool(request.tools), images, kind, measure(request).charged_tokens + output, params,
-                   chat_outputs(request))
+        return cls(bool(request.tools), frozenset(input_parts(request)), format_kind(request),
+                   measure(request).charged_tokens + output, params, chat_outputs(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +128,20 @@ def _api(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     return COMPLETIONS_ONLY if n.api is not None and n.api not in s.endpoint.apis else None
 
 
+def names(host: HostSpec) -> frozenset[str]:
+    """What `provider.only` / `order` / `ignore` may call a host: its slug or its display name (OpenRouter's
+    `ProviderName` values, e.g. "OpenAI", "Amazon Bedrock"), in any case."""
+    return frozenset({host.name.casefold(), host.display_name.casefold()})
+
+
+def named(host: HostSpec, listed: Sequence[str] | None) -> bool:
+    return bool(listed) and not names(host).isdisjoint(name.casefold() for name in listed or ())
+
+
 def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
-    if prefs.only is not None and s.endpoint.host not in prefs.only:
+    if prefs.only is not None and not named(s.host, prefs.only):
         return "not in provider.only"
-    return "in provider.ignore" if prefs.ignore and s.endpoint.host in prefs.ignore else None
+    return "in provider.ignore" if named(s.host, prefs.ignore) else None
 
 
 def chat_outputs(request: ChatCompletionRequest) -> tuple[str, ...]:
@@ -133,8 +177,9 @@ def _tools(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     return "does not support tools" if n.tools and "tools" not in s.parameters else None
 
 
-def _images(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
-    return "does not take image input" if n.images and "image" not in s.model.input_modalities else None
+def _inputs(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
+    missing = sorted(n.inputs - set(s.model.input_modalities))
+    return f"does not take {', '.join(missing)} input" if missing else None
 
 
 def _format(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
@@ -142,6 +187,9 @@ def _format(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
         return "has no structured outputs (json_schema)"
     if n.response_format == "json_object" and "response_format" not in s.parameters:
         return "has no JSON mode"
+    if n.response_format in ("grammar", "python") and s.host.wire_format != "openai":
+        # Only OpenAI-format hosts (vLLM-style servers) may take a grammar; the other wire formats have none.
+        return f"has no {n.response_format} response format"
     return None
 
 
@@ -166,6 +214,12 @@ def _price(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
 def _data(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     if prefs.data_collection == "deny" and s.host.data_collection:
         return "may retain or train on prompts (data_collection: deny)"
+    # The catalog knows which hosts may retain prompts, not who promises zero retention: zdr keeps the others.
+    if prefs.zdr and s.host.data_collection:
+        return "may retain prompts (zdr)"
+    quantizations = prefs.quantizations
+    if quantizations and (s.endpoint.quantization or "unknown") not in quantizations:
+        return f"quantization {s.endpoint.quantization or 'unknown'} is not in provider.quantizations"
     return None
 
 
@@ -177,24 +231,36 @@ def _parameters(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
 
 
 # Applied in this order; the first that refuses an endpoint names the reason.
-FILTERS: tuple[Filter, ...] = (_output, _api, _only, _tools, _images, _format, _context, _price, _data, _parameters)
+FILTERS: tuple[Filter, ...] = (_output, _api, _only, _tools, _inputs, _format, _context, _price, _data, _parameters)
 
 
 def order_endpoints(resolved: ResolvedModel, prefs: ProviderPreferences, health: HealthBoard,
-                    rng: random.Random) -> list[EndpointSpec]:
+                    rng: random.Random, hosts: Mapping[str, HostSpec] | None = None) -> list[EndpointSpec]:
     endpoints = list(resolved.model.endpoints)
-    sort = prefs.sort or {"floor": "price", "nitro": "throughput"}.get(resolved.variant or "")
+    sort = sort_of(prefs, resolved)
     if sort is not None:
         endpoints = _sorted(endpoints, sort, health)
     elif not prefs.order:
         endpoints = _balanced(endpoints, health, rng)
     if prefs.order:
-        rank = {name: i for i, name in enumerate(prefs.order)}
-        preferred = sorted((e for e in endpoints if e.host in rank), key=lambda e: rank[e.host])
-        endpoints = preferred + ([e for e in endpoints if e.host not in rank] if prefs.allow_fallbacks else [])
-    elif not prefs.allow_fallbacks:
+        rank = {name.casefold(): i for i, name in reversed(list(enumerate(prefs.order)))}
+
+        def position(endpoint: EndpointSpec) -> int | None:
+            host = hosts.get(endpoint.host) if hosts else None
+            hits = [rank[n] for n in (names(host) if host else {endpoint.host.casefold()}) if n in rank]
+            return min(hits) if hits else None
+
+        placed = [(position(e), e) for e in endpoints]
+        preferred = [e for p, e in sorted(((p, e) for p, e in placed if p is not None), key=lambda x: x[0])]
+        endpoints = preferred + ([e for p, e in placed if p is None] if prefs.fallbacks else [])
+    elif not prefs.fallbacks:
         endpoints = endpoints[:1]
     return endpoints
+
+
+def sort_of(prefs: ProviderPreferences, resolved: ResolvedModel) -> str | None:
+    """`provider.sort` (a name or `{by}`), else the variant's: `:floor` is price, `:nitro` throughput."""
+    return prefs.sort_by or {"floor": "price", "nitro": "throughput"}.get(resolved.variant or "")
 
 
 def _price_of(endpoint: EndpointSpec) -> Decimal:
@@ -209,6 +275,10 @@ def _sorted(endpoints: list[EndpointSpec], sort: str, health: HealthBoard) -> li
             return False, s.first_token_ms, _price_of(e)
         if sort == "throughput" and s is not None and s.tokens_per_second is not None:
             return False, -s.tokens_per_second, _price_of(e)
+        if sort == "exacto":
+            # OpenRouter's exacto ranks endpoints by tool-calling accuracy, which this gateway does not measure:
+            # endpoints that did not fail recently first, by price.
+            return health.failed_recently(endpoint_key(e.host, e.upstream_id)), 0.0, _price_of(e)
         return sort != "price", 0.0, _price_of(e)
     return sorted(endpoints, key=stat)
 
@@ -236,6 +306,7 @@ def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credenti
     """
     model_ids, needs = requested_models(request), Needs.of(request)
     _refuse_unanswerable(model_ids, needs, catalog)
+    _refuse_untakeable(model_ids, input_parts(request), catalog)
     return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
 
 
@@ -253,6 +324,17 @@ def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalo
         raise bad_request(f"{', '.join(model_ids)} cannot answer /chat/completions: {COMPLETIONS_ONLY}.")
 
 
+def _refuse_untakeable(model_ids: Sequence[str], parts: Mapping[str, str], catalog: Catalog) -> None:
+    """400 when a part of the conversation is content no requested model takes (audio for a text model, a
+    video...): the client's mistake, named with the part and the models, not the 404 of "no endpoint left"."""
+    models = [catalog.resolve(model_id).model for model_id in model_ids]
+    for modality, where in parts.items():
+        if all(modality not in model.input_modalities for model in models):
+            takes = "; ".join(f"{m.id} takes {', '.join(m.input_modalities)}" for m in models)
+            raise bad_request(f"{where} is {modality} input, which no requested model takes ({takes}).",
+                              param=where.split(" ")[0])
+
+
 def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
                 credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
     board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
@@ -260,7 +342,7 @@ def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Nee
     candidates: list[Candidate] = []
     removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)
     for model in resolved:
-        for endpoint in order_endpoints(model, prefs, board, draw):
+        for endpoint in order_endpoints(model, prefs, board, draw, catalog.hosts):
             candidate, reason = _admit(catalog, credentials, model, endpoint, needs, prefs)
             if candidate is not None:
                 candidates.append(candidate)
@@ -268,6 +350,11 @@ def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Nee
                 removed.append(reason)
     if not candidates:
         raise _nothing_left([m.requested for m in resolved], removed)
+    if prefs.sorts_across_models and len(resolved) > 1:
+        # `sort: {by, partition: "none"}`: every model's endpoints sorted together, fallback models included.
+        by_endpoint = {id(c.endpoint): c for c in candidates}
+        order = _sorted([c.endpoint for c in candidates], prefs.sort_by or "price", board)
+        candidates = [by_endpoint[id(e)] for e in order]
     return candidates
 
 
@@ -301,6 +388,6 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     `output_modalities` include `output` (the `_output` filter), under the same preferences and filters."""
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
-    needs = Needs(False, False, None, tokens, frozenset(), (output,), api=None)
+    needs = Needs(False, frozenset(), None, tokens, frozenset(), (output,), api=None)
     return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
                        health, rng)

@@ -76,7 +76,7 @@ class Generation:
     def identity(self) -> Identity:
         served = self.served_by
         return Identity(self.id, self.created, served.model.id if served else "",
-                        served.endpoint.host if served else "")
+                        served.provider_name if served else "")
 
     def count(self, events: Iterable[StreamEvent]) -> list[StreamEvent]:
         """Add what the client sees of `events` to the books; those events."""

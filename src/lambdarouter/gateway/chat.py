@@ -72,7 +72,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         provider = candidate.host.spec.name
         body = await transport.send(adapter.build_request(call), adapter, provider,
                                     transport.timeout_for(candidate.host.spec))
-        return parsed(provider, adapter.parse_response, body)
+        return parsed(provider, adapter.parse_response, body, call)
 
     def outcome(self, result: list[StreamEvent]) -> tuple[Sequence[StreamEvent], int]:
         return result, 0  # generated images are events (ImageDelta): the books count them as they come
@@ -86,7 +86,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         adapter, call = await self._call(candidate, stream=True)
         stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
                                                   transport.timeout_for(call.host.spec))
-        return stack, decoded(pieces, adapter.stream_decoder())
+        return stack, decoded(pieces, adapter.stream_decoder(call))
 
     def events(self, piece: StreamEvent) -> Sequence[StreamEvent]:
         return (piece,)

@@ -117,10 +117,9 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
             body = await transport.send(NATIVE.build_request(self._native_call(candidate, False)), NATIVE, provider,
                                         timeout)
             return parsed(provider, NATIVE.parse_response, body, provider)
-        adapter = adapter_for(candidate.host.spec.wire_format)
-        body = await transport.send(adapter.build_request(self._chat_call(candidate, False)), adapter, provider,
-                                    timeout)
-        return _folded(parsed(provider, adapter.parse_response, body))
+        adapter, call = adapter_for(candidate.host.spec.wire_format), self._chat_call(candidate, False)
+        body = await transport.send(adapter.build_request(call), adapter, provider, timeout)
+        return _folded(parsed(provider, adapter.parse_response, body, call))
 
     def outcome(self, result: TextPiece) -> tuple[Sequence[StreamEvent], int]:
         return self.events(result), 0
@@ -136,10 +135,9 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
             native_request = NATIVE.build_request(self._native_call(candidate, True))
             stack, raw = await transport.open_held(native_request, NATIVE, provider, timeout)
             return stack, decoded(raw, CompletionsStreamDecoder(provider))
-        adapter = adapter_for(candidate.host.spec.wire_format)
-        chat_request = adapter.build_request(self._chat_call(candidate, True))
-        stack, raw = await transport.open_held(chat_request, adapter, provider, timeout)
-        return stack, _chat_pieces(decoded(raw, adapter.stream_decoder()))
+        adapter, call = adapter_for(candidate.host.spec.wire_format), self._chat_call(candidate, True)
+        stack, raw = await transport.open_held(adapter.build_request(call), adapter, provider, timeout)
+        return stack, _chat_pieces(decoded(raw, adapter.stream_decoder(call)))
 
     # Renderer: how the relay counts and shows the pieces.
     def events(self, piece: TextPiece) -> Sequence[StreamEvent]:

@@ -29,7 +29,8 @@ from lambdarouter.gateway.operation import Operation, Receipt
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.embeddings import EmbeddingBatch, check_count, embedding_adapter_for
+from lambdarouter.providers.embeddings import EmbeddingBatch, check_count
+from lambdarouter.providers.family import embedding_adapter_for
 
 # Upstream calls in flight at once for one request (Titan takes one input per call).
 CONCURRENT_BATCHES = 8
@@ -111,7 +112,7 @@ class EmbeddingOperation(Operation[Embedded, EmbeddingResponse]):
                             receipt.served_by.endpoint.host) from None
         tokens = receipt.usage.prompt_tokens
         return EmbeddingResponse(id=receipt.id, data=data, model=receipt.served_by.model.id,
-                                 provider=receipt.served_by.endpoint.host,
+                                 provider=receipt.served_by.provider_name,
                                  usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens,
                                                       cost=float(receipt.cost)))
 

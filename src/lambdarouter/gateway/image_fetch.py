@@ -130,12 +130,19 @@ def remote_image_urls(request: ChatRequest) -> list[str]:
     return [url for url in image_urls(request) if url.startswith(("http://", "https://"))]
 
 
+async def fetch_images(urls: list[str]) -> dict[str, tuple[str, str]]:
+    """Each distinct URL's media type and base64 bytes, fetched concurrently (any refusal is the request's 400)."""
+    distinct = list(dict.fromkeys(urls))
+    if not distinct:
+        return {}
+    async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False, trust_env=False) as client:
+        fetched = await asyncio.gather(*(fetch_image(url, client) for url in distinct))
+    return {url: (mime, base64.b64encode(data).decode()) for url, (data, mime) in zip(distinct, fetched, strict=True)}
+
+
 async def inline_remote_images(request: ChatRequest) -> ChatRequest:
     """A copy of the request whose http(s) image URLs are replaced by `data:` URLs (fetched concurrently)."""
-    urls = list(dict.fromkeys(remote_image_urls(request)))
-    if not urls:
+    fetched = await fetch_images(remote_image_urls(request))
+    if not fetched:
         return request
-    async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False, trust_env=False) as client:
-        fetched = await asyncio.gather(*(fetch_image(url, client) for url in urls))
-    return with_image_urls(request, {url: f"data:{mime};base64,{base64.b64encode(data).decode()}"
-                                     for url, (data, mime) in zip(urls, fetched, strict=True)})
+    return with_image_urls(request, {url: f"data:{mime};base64,{data}" for url, (mime, data) in fetched.items()})

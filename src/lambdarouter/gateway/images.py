@@ -38,7 +38,8 @@ from lambdarouter.gateway import image_store
 from lambdarouter.gateway.operation import Operation, Priced, Receipt, keep_or_400, token_priced_images
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import transport
-from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob, image_adapter_for
+from lambdarouter.providers.family import image_adapter_for
+from lambdarouter.providers.images import ImageAdapter, ImageBatch, ImageJob
 from lambdarouter.providers.openai.images import answers_base64_only
 
 A = TypeVar("A")  # the route's answer
@@ -114,7 +115,7 @@ class ImageGenerationOperation(ImagesOperation[ImageGenerationResponse]):
             data = [ImageData(url=url, revised_prompt=image.revised_prompt)
                     for url, image in zip(urls, images, strict=True)]
         return ImageGenerationResponse(id=receipt.id, created=int(time.time()), data=data, model=served.model.id,
-                                       provider=served.endpoint.host,
+                                       provider=served.provider_name,
                                        usage=ImageUsage(images=len(images), cost=float(receipt.cost)))
 
 

@@ -58,7 +58,7 @@ class Receipt:
     produced: Accumulator  # every event the books counted
 
     def identity(self) -> Identity:
-        return Identity(self.id, self.created, self.served_by.model.id, self.served_by.endpoint.host)
+        return Identity(self.id, self.created, self.served_by.model.id, self.served_by.provider_name)
 
 
 class Operation(ABC, Generic[R, A]):

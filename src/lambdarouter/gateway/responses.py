@@ -20,7 +20,17 @@ from decimal import Decimal
 from typing import Any
 
 from lambdarouter.core.budget import Quote, output_price
-from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, image_urls
+from lambdarouter.core.conversation import (
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    ImagePart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    Part,
+    ToolResultPart,
+    VideoPart,
+)
 from lambdarouter.core.errors import GatewayError, bad_request
 from lambdarouter.core.events import StreamEvent, TokenUsage, UpstreamInfo
 from lambdarouter.core.parameters import asked
@@ -56,6 +66,17 @@ STATELESS = ("lambdarouter's Responses API is stateless: no response is stored (
 Piece = NativeEvent | StreamEvent
 NOTHING_COUNTED = UpstreamInfo()
 Result = NativeAnswer | list[StreamEvent]  # OpenAI's own response object, or a translated answer's events
+
+
+# Canonical part → the input modality a model must have to take it (OpenRouter's `input_modalities` names).
+INPUT_MODALITIES: tuple[tuple[type, str], ...] = ((ImagePart, "image"), (AudioPart, "audio"), (VideoPart, "video"),
+                                                  (FilePart, "file"))
+
+
+def _with_results(parts: Sequence[Part]) -> list[Part]:
+    """Parts with the content of tool results spread in after them."""
+    return [inner for part in parts
+            for inner in ([part, *_with_results(part.content)] if isinstance(part, ToolResultPart) else [part])]
 
 
 def native(candidate: Candidate) -> bool:
@@ -129,8 +150,10 @@ class ResponsesOperation(StreamingOperation[Result, dict[str, Any], Piece, Frame
         fmt = request.output
         kind = ("json_schema" if isinstance(fmt, JsonSchemaFormat) else
                 "json_object" if isinstance(fmt, JsonObjectFormat) else None)
-        return Needs(bool(request.tools), bool(image_urls(request)), kind,
-                     self.size.charged_tokens + (request.max_output_tokens or 0), asked(request))
+        inputs = frozenset(modality for message in request.messages for part in _with_results(message.parts)
+                           for part_type, modality in INPUT_MODALITIES if isinstance(part, part_type))
+        return Needs(bool(request.tools), inputs, kind, self.size.charged_tokens + (request.max_output_tokens or 0),
+                     asked(request))
 
     def quote(self, candidate: Candidate) -> Quote:
         """The prompt estimate, plus every output token the endpoint may produce, at its dearest prices."""
@@ -149,7 +172,7 @@ class ResponsesOperation(StreamingOperation[Result, dict[str, Any], Piece, Frame
         adapter = adapter_for(candidate.host.spec.wire_format)
         call = await self._chat_call(candidate, adapter.needs_image_bytes, False)
         body = await transport.send(adapter.build_request(call), adapter, provider, timeout)
-        return parsed(provider, adapter.parse_response, body)
+        return parsed(provider, adapter.parse_response, body, call)
 
     def outcome(self, result: Result) -> tuple[Sequence[StreamEvent], int]:
         return (result.events if isinstance(result, NativeAnswer) else result), 0
@@ -166,7 +189,7 @@ class ResponsesOperation(StreamingOperation[Result, dict[str, Any], Piece, Frame
             adapter = adapter_for(candidate.host.spec.wire_format)
             call = await self._chat_call(candidate, adapter.needs_image_bytes, True)
             stack, raw = await transport.open_held(adapter.build_request(call), adapter, provider, timeout)
-            pieces = decoded(raw, adapter.stream_decoder())
+            pieces = decoded(raw, adapter.stream_decoder(call))
             self._stream = self._renderer()
         return stack, pieces
 

@@ -83,13 +83,14 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**done.headers, "x-generation-id": done.id})
 
 
-def streaming(streamed: Streamed, *, encode: Callable[[Any], bytes] | None = None,
-              done: bytes = DONE) -> StreamingResponse:
-    """The SSE response of an opened stream (`encode`: each chunk's SSE event, chat's `data:` by default; `done`:
-    the end marker); the relay is closed (and booked) however the response ends."""
-    return StreamingResponse(sse(streamed.relay, encode=encode or data_event, done=done),
-                             media_type="text/event-stream",
-                             headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id},
+def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] | None = None, done: bytes = b"",
+              headers: dict[str, str] | None = None) -> StreamingResponse:
+    """The SSE response of an opened stream; the relay is closed (and booked) however the response ends. Another
+    dialect gives its own `frame`, end marker (`done`) and headers (see `sse`)."""
+    events = sse(streamed.relay) if frame is None else sse(streamed.relay, frame=frame, done=done)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={**SSE_HEADERS, **streamed.headers, "x-generation-id": streamed.id,
+                                      **(headers or {})},
                              background=BackgroundTask(streamed.relay.close))
 
 
@@ -111,16 +112,18 @@ async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> N
     scope.cancel()
 
 
-def data_event(chunk: Any) -> bytes:
-    """A chat chunk as one SSE `data:` event."""
-    data: str = chunk.model_dump_json(exclude_none=True)
-    return b"data: " + data.encode() + b"\n\n"
+def data_frame(chunk: Any) -> bytes:
+    """An OpenAI-style SSE event: the chunk's JSON on one `data:` line."""
+    serialized: str = chunk.model_dump_json(exclude_none=True)
+    return b"data: " + serialized.encode() + b"\n\n"
 
 
-async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *, encode: Callable[[Any], bytes] = data_event,
-              done: bytes = DONE) -> AsyncIterator[bytes]:
-    """Each chunk as it arrives (`encode`: one `data:` event), then `done`; `: keep-alive` comments while the
-    upstream is silent, because API Gateway closes a stream idle for 5 minutes and proxies sooner.
+async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *,
+              frame: Callable[[Any], bytes] = data_frame, done: bytes = DONE) -> AsyncIterator[bytes]:
+    """One event per chunk as it arrives (`frame`; OpenAI's `data:` lines by default), then `done`
+    (`data: [DONE]`); `: keep-alive` comments while the upstream is silent, because API Gateway closes a
+    stream idle for 5 minutes and proxies sooner. Another dialect frames its own events (Anthropic's carry
+    `event:` names and end without a marker).
 
     The relay runs in its own task so that waiting for it can time out without cancelling it; when the
     client goes away, this generator is closed and cancels that task, which records what was produced.
@@ -136,7 +139,7 @@ async def sse(relay: Relay[Any, Any], keepalive: float | None = None, *, encode:
         with scope:
             try:
                 async for chunk in relay.chunks():
-                    await queue.put(encode(chunk))
+                    await queue.put(frame(chunk))
             finally:
                 # The end marker, or — when the queue is full and nobody may be reading any more — the flag
                 # the reader checks once it has drained what is queued (never block here: the client may

@@ -46,15 +46,24 @@ async def on_http_exception(_: Request, exc: Exception) -> Response:
     return error_response(GatewayError(exc.status_code, message))
 
 
+def unexpected(exc: Exception) -> GatewayError:
+    """An exception no route expected, logged, as what a client may be told: whatever the store's database said
+    (store/errors.py) is a retryable 503 (fail closed), anything else an internal error with nothing of the
+    exception in it. A route answering in another dialect's shape renders the same (http/messages.py)."""
+    if isinstance(exc, StoreUnavailable):
+        logger.error("store unavailable: %s", exc, exc_info=exc)
+        return GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
+                            headers={"retry-after": "1"})
+    logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    return GatewayError(500, "Internal error.")
+
+
 async def on_store_unavailable(_: Request, exc: Exception) -> Response:
-    """Whatever the store's database said (store/errors.py): fail closed, as a retryable 503, never a 500."""
     assert isinstance(exc, StoreUnavailable)
-    logger.error("store unavailable: %s", exc, exc_info=exc)
-    return error_response(GatewayError(503, "The gateway's key and usage store is unavailable; retry shortly.",
-                                       headers={"retry-after": "1"}))
+    return error_response(unexpected(exc))
 
 
 async def on_unexpected(_: Request, exc: Exception) -> Response:
-    logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+    unexpected(exc)
     return JSONResponse({"error": {"code": 500, "message": "Internal error.", "type": "internal_error"}},
                         status_code=500)

@@ -20,6 +20,7 @@ from lambdarouter.core.catalog import Catalog, load_catalog
 from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
 from lambdarouter.core.config import Settings
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.dialects.openrouter import model_query
 from lambdarouter.dialects.openrouter.models import (
     Architecture,
     Endpoint,
@@ -153,7 +154,13 @@ def _json(body: BaseModel) -> Response:
 
 async def list_models(request: Request) -> Response:
     output = output_filter(request.query_params.get("output_modalities"))
-    return Response(models_body(catalog_of(request), output), media_type="application/json")
+    catalog = catalog_of(request)
+    selected = model_query.select(ModelList.model_validate_json(models_body(catalog, output)).data,
+                                  request.query_params) if set(request.query_params) - {"output_modalities"} else None
+    if selected is None:
+        return Response(models_body(catalog, output), media_type="application/json")
+    page, total = selected
+    return Response(ModelList(data=page, total_count=total).model_dump_json(), media_type="application/json")
 
 
 async def count_models(request: Request) -> Response:

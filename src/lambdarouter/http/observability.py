@@ -47,7 +47,8 @@ PACKAGE = "lambdarouter"
 # Response headers a browser script may read: the generation id, OpenRouter's rate-limit headers and the rest
 # of what the gateway adds on purpose.
 EXPOSED_HEADERS = ("x-generation-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
-                   "retry-after", "server-timing", "idempotent-replayed")
+                   "retry-after", "server-timing", "idempotent-replayed",
+                   "request-id", "x-token-count")  # /messages: the Anthropic SDKs' request id; how tokens were counted
 CORS_METHODS = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
 # Request bodies logged under LAMBDAROUTER_LOG_PROMPTS=1 are cut here (a log event holds at most 256 KB).
 MAX_LOGGED_BODY = 64 * 1024

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter import __version__
+from lambdarouter.dialects.anthropic.answer import AnthropicError, MessageAnswer, MessageStreamEvent, TokenCount
+from lambdarouter.dialects.anthropic.request import CountTokensRequest, MessagesRequest
 from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from lambdarouter.dialects.openrouter.completions import CompletionRequest, TextCompletion
 from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, EmbeddingResponse
@@ -129,6 +131,47 @@ def _admin_errors(*codes: str) -> dict[str, Any]:
 def _data(schema: dict[str, Any], description: str = "OK", **extra: Any) -> dict[str, Any]:
     body = {"type": "object", "properties": {"data": schema, **extra}}
     return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+# /messages answers errors as Anthropic does (dialects/anthropic/errors.py): its statuses, its error body.
+ANTHROPIC_STATUSES = {
+    "400": "invalid_request_error: bad request", "401": "authentication_error: missing or invalid key",
+    "402": "billing_error: out of credit", "403": "permission_error: model not allowed for this key",
+    "404": "not_found_error: unknown model, or no endpoint can serve it",
+    "409": "invalid_request_error: a request with this Idempotency-Key is in progress",
+    "413": "request_too_large", "422": "invalid_request_error: Idempotency-Key reused with another body",
+    "429": "rate_limit_error", "500": "api_error: the provider failed", "504": "timeout_error",
+    "529": "overloaded_error: the provider (or the gateway's store) is overloaded; retry",
+}
+MESSAGES_SECURITY: list[dict[str, list[str]]] = [{"x-api-key": []}, {"bearer": []}]
+
+
+def _anthropic_errors(*codes: str) -> dict[str, Any]:
+    return {code: _json(AnthropicError, ANTHROPIC_STATUSES[code]) for code in codes}
+
+
+def messages_operations() -> dict[str, dict[str, Any]]:
+    body = {"required": True, "content": {"application/json": {"schema": _ref(MessagesRequest)}}}
+    answered = {"description": "A message, or with `stream: true` Anthropic's event stream (`event:` names)",
+                "content": {"application/json": {"schema": _ref(MessageAnswer)},
+                            "text/event-stream": {"schema": _ref(MessageStreamEvent)}}}
+    return {
+        "/messages": {"post": {
+            "operationId": "createMessage", "security": MESSAGES_SECURITY, "requestBody": body,
+            "parameters": [{"name": "anthropic-beta", "in": "header", "schema": {"type": "string"},
+                            "description": "Forwarded to Anthropic's API and (those Bedrock takes) to Bedrock"},
+                           {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+                            "description": "Non-streamed only: replay the first answer for 24 h, charged once"}],
+            "responses": {"200": answered, **_anthropic_errors("400", "401", "402", "403", "404", "409", "413", "422",
+                                                               "429", "500", "504", "529")},
+        }},
+        "/messages/count_tokens": {"post": {
+            "operationId": "countMessageTokens", "security": MESSAGES_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(CountTokensRequest)}}},
+            "responses": {"200": {**_json(TokenCount, "Counted by the provider, or estimated (`x-token-count`)")},
+                          **_anthropic_errors("400", "401", "403", "404", "413", "500", "504", "529")},
+        }},
+    }
 
 
 def control_operations() -> dict[str, dict[str, Any]]:
@@ -254,6 +297,7 @@ def operations() -> dict[str, dict[str, Any]]:
                                               "text/event-stream": {"schema": _ref(TextCompletion)}}},
                           **_errors("400", "401", "402", "403", "404", "408", "413", "429", "502", "503")},
         }},
+        **messages_operations(),
         **control_operations(),
         **catalog_operations(),
         "/health": {"get": {"operationId": "health", "responses": {"200": {
@@ -272,6 +316,8 @@ def document() -> bytes:
                                      CompletionRequest, TextCompletion, ImageGenerationRequest,
                                      ImageGenerationResponse, OpenRouterImageRequest, OpenRouterImageResponse,
                                      ModelResponse, OpenAIModel, ModelsCountResponse, ProvidersResponse,
+                                     MessagesRequest, CountTokensRequest, MessageAnswer, MessageStreamEvent,
+                                     TokenCount, AnthropicError,
                                      ResponsesRequest]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
@@ -285,6 +331,8 @@ def document() -> bytes:
         "paths": paths,
         "components": {"schemas": schemas.get("$defs", {}),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "x-api-key": {"type": "apiKey", "in": "header", "name": "x-api-key",
+                                                         "description": "A gateway key, as Anthropic's SDKs send it"},
                                            "admin": {"type": "http", "scheme": "bearer",
                                                      "description": "The management key (LAMBDAROUTER_ADMIN_KEY); "
                                                                     "a working gateway key is 403, other tokens 401"}}},

@@ -39,8 +39,7 @@ async def create_response(request: Request) -> Response:
     operation = ResponsesOperation(body, raw)
     if body.stream:
         # No `data: [DONE]`: a Responses stream ends with its terminal event, as OpenAI's does.
-        return streaming(await while_connected(request, gateway.run_stream(operation, key)), encode=_frames,
-                         done=b"")
+        return streaming(await while_connected(request, gateway.run_stream(operation, key)), frame=_frames)
     return await answered_once(request, gateway, key, raw, lambda: _answer(gateway, operation, key))
 
 

@@ -8,7 +8,7 @@ tested without a network and fallback/retry wrap adapters from outside.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -38,12 +38,29 @@ class UpstreamCall:
         object.__setattr__(self, "request", offered(self.request, self.supported_parameters))
 
 
+def host_of(call: UpstreamCall | None) -> str | None:
+    """The name of the host a call goes to, which the errors of its answer name."""
+    return call.host.spec.name if call is not None else None
+
+
+# The transport's own client, lent to an `Authorizer`: one request → (status, body).
+Fetch = Callable[["HttpRequest"], Awaitable[tuple[int, bytes]]]
+
+
+class Authorizer(Protocol):
+    """Headers carrying a credential that takes I/O to get (an OAuth access token, cached by its owner): the
+    transport awaits them just before sending, so adapters stay pure and the transport the one place of I/O."""
+
+    async def __call__(self, fetch: Fetch) -> Mapping[str, str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
     url: str
     headers: dict[str, str]
     body: bytes
+    authorize: Authorizer | None = None
 
     def __repr__(self) -> str:  # headers carry credentials: never print them
         return f"HttpRequest({self.method} {self.url}, {len(self.body)} bytes)"
@@ -85,9 +102,13 @@ class WireAdapter(Protocol):
 
     def build_request(self, call: UpstreamCall) -> HttpRequest: ...
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]: ...
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        """A whole answer's events; errors name the call's host (the gateway always passes the call)."""
+        ...
 
-    def stream_decoder(self) -> StreamDecoder: ...
+    def stream_decoder(self, call: UpstreamCall | None = None) -> StreamDecoder:
+        """A decoder for this call's stream; its errors name the call's host."""
+        ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 

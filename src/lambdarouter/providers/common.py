@@ -58,7 +58,8 @@ def text_of(parts: tuple[Part, ...], role: str) -> str:
 
 
 # Canonical part type → the name clients know it by (OpenAI's content part types), for error messages.
-PART_KINDS = {"TextPart": "text", "ImagePart": "image_url", "AudioPart": "input_audio", "FilePart": "file",
+PART_KINDS = {"TextPart": "text", "ImagePart": "image_url", "AudioPart": "input_audio", "VideoPart": "video_url",
+              "FilePart": "file",
               "RefusalPart": "refusal", "ToolCallPart": "tool call", "ReasoningPart": "reasoning",
               "ToolResultPart": "tool result"}
 

@@ -1,4 +1,4 @@
-"""The seam between the service and the embedding adapters (one module per wire format).
+"""The seam between the service and the embedding adapters (one per provider family that has one).
 
 Like the chat adapters these are pure translation: one batch of inputs → `HttpRequest`, response bytes →
 vectors and token count, error response → `GatewayError`. `transport` sends; the service splits inputs
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Protocol
 
 from lambdarouter.core.catalog.spec import EndpointSpec
@@ -49,24 +48,6 @@ class EmbeddingAdapter(Protocol):
     def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult: ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
-
-
-_CLASSES: dict[str, tuple[str, str]] = {
-    "openai": ("lambdarouter.providers.openai.embeddings", "OpenAIEmbeddings"),
-    "gemini": ("lambdarouter.providers.gemini.embeddings", "GeminiEmbeddings"),
-    "bedrock": ("lambdarouter.providers.bedrock.embeddings", "BedrockEmbeddings"),
-}
-_adapters: dict[str, EmbeddingAdapter] = {}
-
-
-def embedding_adapter_for(wire_format: str) -> EmbeddingAdapter:
-    adapter = _adapters.get(wire_format)
-    if adapter is None:
-        if wire_format not in _CLASSES:
-            raise GatewayError(404, f"The {wire_format} wire format has no embeddings API in this gateway.")
-        module, name = _CLASSES[wire_format]
-        adapter = _adapters[wire_format] = getattr(import_module(module), name)()
-    return adapter
 
 
 def check_count(result: EmbeddingResult, batch: EmbeddingBatch, provider: str) -> EmbeddingResult:

@@ -6,15 +6,14 @@ upstream call; `parse_response` returns its images as base64 (and the tokens it 
 per token); `map_error` maps an error response. Models that draw one image per call (`one_per_call`:
 Gemini's image models, Stability) get `n` identical calls.
 
-Which adapter serves an endpoint is data (`_ADAPTERS`): its wire format, then the first upstream-id prefix
-that matches (a wire format can host image APIs of different shapes, e.g. Imagen and Gemini on Google).
+Which adapter serves an endpoint is its family's choice (`ProviderFamily.images`): a family can host image
+APIs of different shapes, e.g. Imagen and Gemini's image models on Google.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import import_module
 from math import gcd
 from typing import Protocol
 
@@ -69,27 +68,6 @@ class ImageAdapter(Protocol):
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch: ...
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
-
-
-# wire format -> (upstream-id prefix, module, class), first match wins; "" matches every id.
-_ADAPTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "openai": (("", "lambdarouter.providers.openai.images", "OpenAIImages"),),
-    "gemini": (("imagen-", "lambdarouter.providers.gemini.images", "GeminiImages"),
-               ("", "lambdarouter.providers.gemini.image_models", "GeminiImageModels")),
-    "bedrock": (("stability.", "lambdarouter.providers.bedrock.stability", "StabilityImages"),
-                ("", "lambdarouter.providers.bedrock.images", "BedrockImages")),
-}
-_adapters: dict[tuple[str, str], ImageAdapter] = {}
-
-
-def image_adapter_for(wire_format: str, upstream_id: str) -> ImageAdapter:
-    if wire_format not in _ADAPTERS:
-        raise GatewayError(404, f"The {wire_format} wire format has no image generation API in this gateway.")
-    prefix, module, name = next(row for row in _ADAPTERS[wire_format] if upstream_id.startswith(row[0]))
-    adapter = _adapters.get((wire_format, prefix))
-    if adapter is None:
-        adapter = _adapters[wire_format, prefix] = getattr(import_module(module), name)()
-    return adapter
 
 
 def refuse_options(request: ImageGenerationRequest, allowed: Mapping[str, frozenset[str] | None]) -> str | None:

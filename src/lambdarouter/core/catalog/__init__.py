@@ -16,7 +16,6 @@ from typing import Any, Literal, cast, get_args
 from pydantic import ValidationError
 
 from lambdarouter.core.catalog.spec import (
-    DEFAULT_PARAMETERS,
     CatalogFile,
     EndpointSpec,
     ExtraEndpoint,
@@ -24,7 +23,8 @@ from lambdarouter.core.catalog.spec import (
     ModelSpec,
 )
 from lambdarouter.core.errors import bad_request
-from lambdarouter.core.hosts import BUILTIN_HOSTS, AuthStyle, HostSpec, WireFormat
+from lambdarouter.core.formats import REGISTRY
+from lambdarouter.core.hosts import BUILTIN_HOSTS, AuthStyle, HostSpec
 
 __all__ = ["Catalog", "EndpointSpec", "ModelSpec", "ResolvedModel", "Variant", "load_catalog"]
 
@@ -71,7 +71,7 @@ class Catalog:
         if cached is None:
             listed = endpoint.supported_parameters
             if listed is None:
-                listed = DEFAULT_PARAMETERS[self.hosts[endpoint.host].wire_format]
+                listed = REGISTRY[self.hosts[endpoint.host].wire_format].parameters
             cached = self._endpoint_parameters[key] = frozenset(listed)
         return cached
 
@@ -88,15 +88,16 @@ def _host_from_row(row: HostRow) -> HostSpec:
     return HostSpec(
         name=row.name,
         display_name=row.display_name or row.name,
-        wire_format=cast(WireFormat, row.wire_format),
+        wire_format=row.wire_format,
         base_url=row.base_url,
         api_key_env=row.api_key_env,
-        auth=cast(AuthStyle, row.auth),
+        auth=cast(AuthStyle, row.auth or REGISTRY[row.wire_format].auth[0]),
         base_url_env=row.base_url_env,
         headers=dict(row.headers),
         data_collection=row.data_collection,
         connect_timeout=row.connect_timeout,
         read_timeout=row.read_timeout,
+        options_env=dict(row.options_env),
     )
 
 
@@ -124,7 +125,8 @@ def build_catalog(files: list[CatalogFile]) -> Catalog:
         for endpoint in model.endpoints:
             if endpoint.host not in hosts:
                 raise ValueError(f"model {model.id}: unknown host {endpoint.host!r}")
-            if "completions" in endpoint.apis and hosts[endpoint.host].wire_format != "openai":
+            capabilities = REGISTRY[hosts[endpoint.host].wire_format].capabilities
+            if "completions" in endpoint.apis and "completions" not in capabilities:
                 raise ValueError(f"model {model.id}: host {endpoint.host!r} has no legacy /completions API")
     for alias, target in aliases.items():
         if target not in models:

@@ -9,27 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# Parameters every chat endpoint of a wire format accepts unless the endpoint lists its own.
-# Sources: each provider's chat API reference; names are OpenRouter's `supported_parameters`.
-DEFAULT_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "openai": (
-        "max_tokens", "temperature", "top_p", "stop", "frequency_penalty", "presence_penalty", "seed",
-        "logit_bias", "logprobs", "top_logprobs", "response_format", "structured_outputs", "tools",
-        "tool_choice",
-    ),
-    "anthropic": (
-        "max_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice", "reasoning",
-        "include_reasoning", "response_format", "structured_outputs",
-    ),
-    "gemini": (
-        "max_tokens", "temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty",
-        "presence_penalty", "tools", "tool_choice", "response_format", "structured_outputs", "reasoning",
-        "include_reasoning",
-    ),
-    "bedrock": ("max_tokens", "temperature", "top_p", "stop", "tools", "tool_choice"),
-}
+from lambdarouter.core.formats import REGISTRY
 
 # The text APIs a host can serve a model through: `chat` (POST /chat/completions) and `completions`, OpenAI's
 # legacy POST /completions taking a `prompt` (https://platform.openai.com/docs/api-reference/completions),
@@ -105,15 +87,25 @@ class HostRow(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     display_name: str | None = None
-    wire_format: str = Field(default="openai", pattern=r"^(openai|anthropic|gemini|bedrock)$")
+    wire_format: str = "openai"  # a name in the registry of wire formats (core/formats.py)
     base_url: str | None = None
     api_key_env: str | None = None
     base_url_env: str | None = None
-    auth: str = Field(default="bearer", pattern=r"^(bearer|api-key-header|x-api-key|x-goog-api-key|none)$")
+    auth: str | None = None  # one of the format's auth styles; unset: its default (the registry's first)
     headers: dict[str, str] = Field(default_factory=dict)
     data_collection: bool = False
     connect_timeout: float | None = Field(default=None, gt=0)
     read_timeout: float | None = Field(default=None, gt=0)
+    options_env: dict[str, str] = Field(default_factory=dict)  # the family's named settings → their variables
+
+    @model_validator(mode="after")
+    def _known_format_and_auth(self) -> HostRow:
+        row = REGISTRY.get(self.wire_format)
+        if row is None:
+            raise ValueError(f"wire_format must be one of {', '.join(REGISTRY)} (got {self.wire_format!r})")
+        if self.auth is not None and self.auth not in row.auth:
+            raise ValueError(f"auth of a {self.wire_format} host must be one of {', '.join(row.auth)}")
+        return self
 
 
 class ExtraEndpoint(EndpointSpec):

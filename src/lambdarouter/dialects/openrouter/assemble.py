@@ -14,6 +14,7 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -61,6 +62,7 @@ class Accumulator:
     usage: TokenUsage = field(default_factory=TokenUsage)
     system_fingerprint: str | None = None
     upstream_id: str | None = None  # the provider's own id of the answer (the ledger's `upstream_id`)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # per output token, when asked for
     produced_output: bool = False
 
     def add(self, event: StreamEvent) -> None:
@@ -88,7 +90,9 @@ class Accumulator:
             case UpstreamInfo(_, fingerprint, upstream_id):
                 self.system_fingerprint = fingerprint or self.system_fingerprint
                 self.upstream_id = upstream_id or self.upstream_id
-        if not isinstance(event, (UsageReport, UpstreamInfo, Finish)):
+            case LogprobsDelta(content):
+                self.logprobs.extend(content)
+        if not isinstance(event, (UsageReport, UpstreamInfo, Finish, LogprobsDelta)):
             self.produced_output = True
 
     def message(self) -> ResponseMessage:
@@ -138,8 +142,8 @@ def completion(identity: Identity, acc: Accumulator, cost: Decimal) -> ChatCompl
     finish = acc.finish or Finish("stop")
     return ChatCompletion(
         id=identity.id, created=identity.created, model=identity.model, provider=identity.provider,
-        choices=[Choice(message=acc.message(), finish_reason=finish.reason,
-                        native_finish_reason=finish.native)],
+        choices=[Choice(message=acc.message(), finish_reason=finish.reason, native_finish_reason=finish.native,
+                        logprobs={"content": acc.logprobs, "refusal": None} if acc.logprobs else None)],
         usage=usage_body(acc.usage, cost), system_fingerprint=acc.system_fingerprint,
     )
 
@@ -164,6 +168,8 @@ def chunk(identity: Identity, event: StreamEvent, first: bool) -> ChatCompletion
         case Finish(reason, native):
             return _chunk(identity, [ChunkChoice(delta=Delta(role=role), finish_reason=reason,
                                                  native_finish_reason=native)])
+        case LogprobsDelta(content):
+            return _chunk(identity, [ChunkChoice(delta=Delta(role=role), logprobs={"content": list(content)})])
         case _:
             return None
     return _chunk(identity, [ChunkChoice(delta=delta)])

@@ -13,15 +13,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.openrouter.messages import (
+    CacheControl,
     ImagePart,
     Message,
     ResponseFormat,
+    ServerToolChoice,
     Tool,
     ToolCall,
     ToolChoice,
     WireModel,
 )
+from lambdarouter.dialects.openrouter.plugins import (
+    Plugin,
+    check_plugins,
+    check_server_tools,
+    check_transforms,
+    check_variants,
+)
+from lambdarouter.dialects.openrouter.preferences import MaxPrice, ProviderPreferences, SortConfig
+
+__all__ = ["MaxPrice", "ProviderPreferences", "SortConfig"]  # re-exported: their home was this module
 
 # Limits checked before any upstream call (a clear 400 instead of a provider's error or a huge bill). The
 # body itself is capped at API Gateway's 10 MB (http/chat.py). Tools: OpenAI's own maximum. Messages and
@@ -33,33 +46,18 @@ MAX_IMAGES = 500
 MAX_STOP_SEQUENCES = 16
 
 
-class MaxPrice(WireModel):
-    """USD per million tokens (prompt, completion) and per request / image, as OpenRouter documents."""
-
-    prompt: float | None = None
-    completion: float | None = None
-    request: float | None = None
-    image: float | None = None
-
-
-class ProviderPreferences(WireModel):
-    order: list[str] | None = None
-    allow_fallbacks: bool = True
-    only: list[str] | None = None
-    ignore: list[str] | None = None
-    sort: Literal["price", "latency", "throughput"] | None = None
-    max_price: MaxPrice | None = None
-    require_parameters: bool = False
-    data_collection: Literal["allow", "deny"] = "allow"
-    quantizations: list[str] | None = None
-    zdr: bool | None = None
+# OpenRouter's reasoning effort (`reasoning.effort`, `reasoning_effort`) and `verbosity` values (its OpenAPI
+# document and https://openrouter.ai/docs/api-reference/parameters).
+Effort = Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"]
+Verbosity = Literal["low", "medium", "high", "xhigh", "max"]
 
 
 class ReasoningConfig(WireModel):
-    effort: Literal["minimal", "low", "medium", "high"] | None = None
+    effort: Effort | None = None
     max_tokens: int | None = Field(default=None, ge=0)
     exclude: bool | None = None
     enabled: bool | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
 
 
 class UsageConfig(WireModel):
@@ -95,7 +93,7 @@ class ChatCompletionRequest(BaseModel):
     parallel_tool_calls: bool | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: Effort | None = None
     # Output modalities: OpenAI's ("text", "audio") and OpenRouter's "image"
     # (https://openrouter.ai/docs/features/multimodal/image-generation). Anything else is a 400 here.
     modalities: list[Literal["text", "audio", "image"]] | None = Field(default=None, min_length=1, max_length=3)
@@ -104,9 +102,11 @@ class ChatCompletionRequest(BaseModel):
     metadata: dict[str, str] | None = None
     store: bool | None = None
     service_tier: str | None = None
-    verbosity: Literal["low", "medium", "high"] | None = None
+    verbosity: Verbosity | None = None
     web_search_options: dict[str, Any] | None = None
     user: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
 
     # OpenRouter extensions
     models: list[str] | None = None
@@ -118,7 +118,15 @@ class ChatCompletionRequest(BaseModel):
     repetition_penalty: float | None = Field(default=None, gt=0, le=2)
     min_p: float | None = Field(default=None, ge=0, le=1)
     top_a: float | None = Field(default=None, ge=0, le=1)
-    plugins: list[dict[str, Any]] | None = None
+    plugins: list[Plugin] | None = None
+    include_reasoning: bool | None = None  # deprecated alias of `reasoning.exclude` (false: exclude)
+    cache_control: CacheControl | None = None  # automatic prompt caching: a breakpoint on the last block
+    session_id: str | None = Field(default=None, max_length=256)
+    trace: dict[str, Any] | None = None
+    image_config: dict[str, Any] | None = None
+    debug: dict[str, Any] | None = None
+    stop_server_tools_when: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    route: Literal["fallback", "sort"] | None = None  # deprecated alias of provider.sort.partition
 
     @model_validator(mode="after")
     def _image_count(self) -> ChatCompletionRequest:
@@ -128,8 +136,48 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError(f"at most {MAX_IMAGES} images per request (got {images})")
         return self
 
+    @model_validator(mode="after")
+    def _meaningful(self) -> ChatCompletionRequest:
+        """A 400 naming the field for what cannot mean what it says: contradicting fields, and gateway-side
+        features this gateway does not run (`plugins`). A GatewayError, not a ValueError: pydantic lets it
+        through as it is."""
+        check_combinations(self)
+        check_plugins(self.plugins)
+        check_server_tools((t.type for t in self.tools or ()),
+                           self.tool_choice.type if isinstance(self.tool_choice, ServerToolChoice) else None)
+        check_transforms(self.transforms)
+        check_variants([self.model or "", *(self.models or ())])
+        return self
+
+    def effort(self) -> Effort | None:
+        """`reasoning.effort`, else its shorthand `reasoning_effort` (the validator made sure they agree)."""
+        return (self.reasoning.effort if self.reasoning else None) or self.reasoning_effort
+
+    def excludes_reasoning(self) -> bool:
+        """`reasoning.exclude`, or its deprecated alias `include_reasoning: false`: the model may think, the
+        client does not see it."""
+        return bool(self.reasoning and self.reasoning.exclude) or self.include_reasoning is False
+
     def output_token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+
+def check_combinations(request: ChatCompletionRequest) -> None:
+    """Fields that contradict each other, or ask for what one answer cannot give: a 400 naming the field."""
+    reasoning = request.reasoning
+    effort = reasoning.effort if reasoning else None
+    if effort and request.reasoning_effort and effort != request.reasoning_effort:
+        raise bad_request(f"reasoning_effort ({request.reasoning_effort}) and reasoning.effort ({effort}) differ: "
+                          "send one of them.", param="reasoning_effort")
+    if reasoning and effort and reasoning.max_tokens is not None:
+        raise bad_request("reasoning takes effort or max_tokens, not both.", param="reasoning.max_tokens")
+    if request.include_reasoning and reasoning and reasoning.exclude:
+        raise bad_request("include_reasoning: true contradicts reasoning.exclude: true.", param="include_reasoning")
+    if request.top_logprobs is not None and not request.logprobs:
+        raise bad_request("top_logprobs needs logprobs: true.", param="top_logprobs")
+    if (request.n or 1) > 1:
+        # One choice per answer (as OpenRouter): several would be billed and all but one thrown away.
+        raise bad_request("n above 1 is not offered: each request returns one choice.", param="n")
 
 
 # Fields that are the gateway's own business and never go upstream.

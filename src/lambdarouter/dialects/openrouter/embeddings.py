@@ -13,7 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 
-Inputs = str | list[str] | list[int] | list[list[int]]
+
+class EmbeddingPart(BaseModel):
+    """One part of OpenRouter's multimodal input form: `{"content": [{"type": "text", "text"}, ...]}`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class EmbeddingContent(BaseModel):
+    content: list[EmbeddingPart] = Field(min_length=1)
+
+
+Inputs = str | list[str] | list[int] | list[list[int]] | list[EmbeddingContent]
 
 
 class EmbeddingRequest(BaseModel):
@@ -35,9 +49,13 @@ class EmbeddingRequest(BaseModel):
         return value
 
     def texts(self) -> list[str] | None:
-        """The inputs as strings, or None when they are token arrays."""
+        """The inputs as strings, or None when they are token arrays. The content-part form's text parts are
+        one input each object; a part that is not text (an image, audio, a video, a file) is a 400 naming it:
+        the embedding adapters take text only."""
         if isinstance(self.input, str):
             return [self.input]
+        if self.input and all(isinstance(item, EmbeddingContent) for item in self.input):
+            return [_text_of(item, i) for i, item in enumerate(self.input) if isinstance(item, EmbeddingContent)]
         if all(isinstance(item, str) for item in self.input):
             return [str(item) for item in self.input]
         return None
@@ -51,6 +69,14 @@ class EmbeddingRequest(BaseModel):
         if len(arrays) != len(self.input):
             raise bad_request("input mixes strings and token arrays.")
         return arrays
+
+
+def _text_of(item: EmbeddingContent, index: int) -> str:
+    for j, part in enumerate(item.content):
+        if part.type != "text" or part.text is None:
+            raise bad_request(f"input[{index}].content[{j}] is {part.type} input: the gateway's embedding models take "
+                              "text only.", param=f"input[{index}].content[{j}]")
+    return "\n".join(part.text or "" for part in item.content)
 
 
 class Embedding(BaseModel):

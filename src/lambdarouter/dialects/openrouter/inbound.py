@@ -30,6 +30,7 @@ from lambdarouter.core.conversation import (
     ChatRequest,
     Extensions,
     FilePart,
+    GrammarFormat,
     ImagePart,
     JsonObjectFormat,
     JsonSchemaFormat,
@@ -47,13 +48,14 @@ from lambdarouter.core.conversation import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
+    VideoPart,
 )
 from lambdarouter.dialects.openrouter import messages as wire
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 
 # Request fields only OpenAI-format hosts understand: forwarded to them as sent, unknown to other formats.
-OPENAI_ONLY_FIELDS = frozenset({"n", "logit_bias", "logprobs", "top_logprobs", "audio", "prediction", "store",
-                                "service_tier", "verbosity", "web_search_options"})
+OPENAI_ONLY_FIELDS = frozenset({"n", "logit_bias", "audio", "prediction", "store", "service_tier",
+                                "web_search_options", "prompt_cache_options"})
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty",
                    "min_p", "seed")
 # reasoning_details entry type → the ReasoningPart field its payload goes to
@@ -68,25 +70,47 @@ def to_canonical(request: ChatCompletionRequest) -> ChatRequest:
     """The conversation and options of an OpenRouter chat request, as the canonical model says them."""
     given = request.model_fields_set
     top = request.model_dump(mode="json", include=set(OPENAI_ONLY_FIELDS & given), by_alias=True)
-    reasoning = request.reasoning
-    effort = (reasoning.effort if reasoning else None) or request.reasoning_effort
+    cache = request.cache_control
     return ChatRequest(
         messages=tuple(_Messages().translate(request.messages)),
-        tools=tuple(_tool(t) for t in request.tools or ()),
+        tools=tuple(_tool(t) for t in request.tools or () if isinstance(t, wire.FunctionTool)),
         tool_choice=_tool_choice(request.tool_choice),
         parallel_tool_calls=request.parallel_tool_calls,
         output=_output(request.response_format),
         sampling=Sampling(**{name: getattr(request, name) for name in SAMPLING_FIELDS}),
         max_output_tokens=request.output_token_limit(),
         stop=(request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ()),
-        reasoning=None if reasoning is None and effort is None else Reasoning(
-            effort=effort, budget_tokens=reasoning.max_tokens if reasoning else None,
-            exclude=bool(reasoning and reasoning.exclude), enabled=reasoning.enabled if reasoning else None),
+        reasoning=_reasoning_options(request),
         modalities=tuple(request.modalities or ()),
         user=request.user,
         metadata=request.metadata,
         extensions=_tagged(top),
+        verbosity=request.verbosity,
+        logprobs=(request.top_logprobs or 0) if request.logprobs else None,
+        cache=CacheControl(cache.type, cache.ttl) if cache is not None else None,
+        prompt_cache_key=request.prompt_cache_key,
+        session_id=request.session_id,
+        image_config=request.image_config,
     )
+
+
+def _reasoning_options(request: ChatCompletionRequest) -> Reasoning | None:
+    """`reasoning`, `reasoning_effort` and `include_reasoning` as one `Reasoning` (None: nothing asked).
+
+    Effort "none" turns reasoning off (`enabled` false) and stays "none" for providers that say it so (OpenAI);
+    `include_reasoning: true` asks for reasoning at the model's default, `false` hides it (`exclude`).
+    """
+    reasoning, effort = request.reasoning, request.effort()
+    if reasoning is None and effort is None and request.include_reasoning is None:
+        return None
+    enabled = reasoning.enabled if reasoning else None
+    if effort == "none":
+        enabled = False
+    elif enabled is None and request.include_reasoning and effort is None:
+        enabled = True
+    return Reasoning(effort=effort, budget_tokens=reasoning.max_tokens if reasoning else None,
+                     exclude=request.excludes_reasoning(), enabled=enabled,
+                     summary=reasoning.summary if reasoning else None)
 
 
 def _tagged(fields: Mapping[str, Any]) -> Extensions:
@@ -120,13 +144,15 @@ def _nested(model: BaseModel, *inner: str) -> dict[str, Any]:
 
 
 def _part(part: wire.ContentPart) -> Part:
-    cache, ext = _cache(part), _tagged(_nested(part, "image_url", "input_audio"))
+    cache, ext = _cache(part), _tagged(_nested(part, "image_url", "input_audio", "video_url"))
     if isinstance(part, wire.TextPart):
         return TextPart(part.text, cache=cache, extensions=ext)
     if isinstance(part, wire.ImagePart):
         return ImagePart(part.image_url.url, part.image_url.detail, cache=cache, extensions=ext)
     if isinstance(part, wire.AudioPart):
         return AudioPart(part.input_audio.data, part.input_audio.format, cache=cache, extensions=ext)
+    if isinstance(part, wire.VideoPart):
+        return VideoPart(part.video_url.url, cache=cache, extensions=ext)
     if isinstance(part, wire.FilePart):
         file = part.file
         url = file.get("file_data") or file.get("url")
@@ -209,7 +235,7 @@ class _Messages:
         return self._latest[name]
 
 
-def _tool(tool: wire.Tool) -> Tool:
+def _tool(tool: wire.FunctionTool) -> Tool:
     function = tool.function
     return Tool(function.name, function.description, function.parameters, function.strict,
                 cache=_cache(tool) or _cache(function), extensions=_tagged(_nested(tool, "function")))
@@ -218,6 +244,8 @@ def _tool(tool: wire.Tool) -> Tool:
 def _tool_choice(choice: wire.ToolChoice | None) -> ToolChoice | None:
     if isinstance(choice, wire.NamedToolChoice):
         return NamedTool(choice.function.name)
+    if isinstance(choice, wire.ServerToolChoice):
+        return None  # refused before translation (dialects.openrouter.plugins)
     return choice
 
 
@@ -230,6 +258,10 @@ def _output(fmt: wire.ResponseFormat | None) -> OutputFormat | None:
                                 _tagged(_nested(fmt, "json_schema")))
     if isinstance(fmt, wire.ResponseFormatJSONObject):
         return JsonObjectFormat(_tagged(_extras(fmt)))
+    if isinstance(fmt, wire.ResponseFormatGrammar):
+        return GrammarFormat("grammar", fmt.grammar, _tagged(_extras(fmt)))
+    if isinstance(fmt, wire.ResponseFormatPython):
+        return GrammarFormat("python", None, _tagged(_extras(fmt)))
     return TextFormat(_tagged(_extras(fmt)))
 
 

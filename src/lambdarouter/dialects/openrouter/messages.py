@@ -19,6 +19,13 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class CacheControl(WireModel):
+    """Anthropic's cache breakpoint as OpenRouter takes it (`AnthropicCacheControlDirective`)."""
+
+    type: Literal["ephemeral"]
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class TextPart(WireModel):
     type: Literal["text"]
     text: str
@@ -26,7 +33,8 @@ class TextPart(WireModel):
 
 class ImageURL(WireModel):
     url: str
-    detail: Literal["auto", "low", "high"] | None = None
+    # "original" is OpenRouter's (true original resolution), "high" where a provider has no such tier.
+    detail: Literal["auto", "low", "high", "original"] | None = None
 
 
 class ImagePart(WireModel):
@@ -44,6 +52,17 @@ class AudioPart(WireModel):
     input_audio: InputAudio
 
 
+class VideoURL(WireModel):
+    url: str  # an http(s) URL or a data: URL
+
+
+class VideoPart(WireModel):
+    """A video (`video_url`, and the deprecated `input_video` form of the same object)."""
+
+    type: Literal["video_url", "input_video"]
+    video_url: VideoURL
+
+
 class FilePart(WireModel):
     type: Literal["file"]
     file: dict[str, Any]
@@ -54,7 +73,8 @@ class RefusalPart(WireModel):
     refusal: str
 
 
-ContentPart = Annotated[TextPart | ImagePart | AudioPart | FilePart | RefusalPart, Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | VideoPart | FilePart | RefusalPart,
+                       Field(discriminator="type")]
 
 
 class FunctionCall(WireModel):
@@ -125,9 +145,20 @@ class FunctionDefinition(WireModel):
     strict: bool | None = None
 
 
-class Tool(WireModel):
+class FunctionTool(WireModel):
     type: Literal["function"]
     function: FunctionDefinition
+
+
+class ServerTool(WireModel):
+    """A tool the router runs itself: OpenRouter's `openrouter:*` server tools and the `web_search` shorthand
+    (OpenAI Responses syntax). Whether the gateway offers one is `dialects.openrouter.plugins`' decision."""
+
+    type: str = Field(pattern=r"^(openrouter:[a-z_]+|web_search(_preview)?(_\d{4}_\d{2}_\d{2})?)$")
+    parameters: dict[str, Any] | None = None
+
+
+Tool = FunctionTool | ServerTool
 
 
 class NamedFunction(WireModel):
@@ -139,7 +170,13 @@ class NamedToolChoice(WireModel):
     function: NamedFunction
 
 
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+class ServerToolChoice(WireModel):
+    """OpenRouter's extension: force a server tool by naming it as the type."""
+
+    type: str = Field(pattern=r"^(openrouter:[a-z_]+|web_search\w*)$")
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice | ServerToolChoice
 
 
 class JSONSchemaFormat(WireModel):
@@ -162,6 +199,18 @@ class ResponseFormatJSONSchema(WireModel):
     json_schema: JSONSchemaFormat
 
 
+class ResponseFormatGrammar(WireModel):
+    """OpenRouter's custom grammar format: the grammar text constrains generation (hosts with grammar support)."""
+
+    type: Literal["grammar"]
+    grammar: str
+
+
+class ResponseFormatPython(WireModel):
+    type: Literal["python"]
+
+
 ResponseFormat = Annotated[
-    ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema, Field(discriminator="type")
+    ResponseFormatText | ResponseFormatJSONObject | ResponseFormatJSONSchema | ResponseFormatGrammar
+    | ResponseFormatPython, Field(discriminator="type")
 ]

@@ -10,7 +10,7 @@ travels as an `openai-chat` extension: an OpenAI-format host takes it as chat's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lambdarouter.core.conversation import (
@@ -18,7 +18,6 @@ from lambdarouter.core.conversation import (
     OPENAI_CHAT,
     OPENAI_RESPONSES,
     ChatRequest,
-    Effort,
     FilePart,
     ImagePart,
     JsonObjectFormat,
@@ -73,10 +72,6 @@ from lambdarouter.dialects.responses.request import (
 )
 
 NAMESPACE_SEPARATOR = "__"
-# OpenAI's reasoning efforts (https://platform.openai.com/docs/api-reference/responses/create#reasoning) → the
-# canonical ones: `none` is reasoning off (Reasoning.enabled), `xhigh` the highest effort other providers name.
-EFFORTS: Mapping[str, Effort | None] = {"none": None, "minimal": "minimal", "low": "low", "medium": "medium",
-                                        "high": "high", "xhigh": "high"}
 ONLY_OPENAI = "only OpenAI's own Responses API runs it; choose an OpenAI model (e.g. openai/gpt-5)"
 
 
@@ -161,13 +156,12 @@ def _output(request: ResponsesRequest) -> OutputFormat | None:
 
 
 def _reasoning(request: ResponsesRequest) -> Reasoning | None:
-    """OpenAI's effort (`none` is reasoning off, `xhigh` the highest the model names) and summary, OpenRouter's
-    budget and `exclude`."""
+    """OpenAI's effort and summary, OpenRouter's budget and `exclude`. Effort `none` turns reasoning off (`enabled`
+    false) and stays `none`, as chat's does (dialects/openrouter/inbound.py); the model's profile maps the rest."""
     asked = request.reasoning
     if asked is None:
         return None
-    effort = EFFORTS[asked.effort] if asked.effort else None
-    return Reasoning(effort=effort, budget_tokens=asked.max_tokens, exclude=bool(asked.exclude),
+    return Reasoning(effort=asked.effort, budget_tokens=asked.max_tokens, exclude=bool(asked.exclude),
                      enabled=False if asked.effort == "none" else asked.enabled,
                      summary=asked.summary or asked.generate_summary)
 

@@ -8,51 +8,13 @@ Anthropic's documented ranges are a 400, never clamped.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from lambdarouter.core.conversation import ChatRequest, JsonSchemaFormat, NamedTool, Tool
 from lambdarouter.core.errors import bad_request
+from lambdarouter.profiles import claude
 from lambdarouter.providers.anthropic.messages import cache_control, tool_names_used, translate_messages
 from lambdarouter.providers.base import UpstreamCall
-
-# `max_tokens` is required by Anthropic. Without a client value the endpoint's documented maximum output
-# is used (the catalog's `max_output_tokens`); an endpoint without one gets this conservative default.
-DEFAULT_MAX_TOKENS = 4096
-
-# https://platform.claude.com/docs/en/api/messages: temperature "Ranges from 0.0 to 1.0" (OpenAI allows 2).
-TEMPERATURE_RANGE = (0.0, 1.0)
-
-# Manual extended thinking (https://platform.claude.com/docs/en/build-with-claude/extended-thinking):
-# budget_tokens must be ≥ 1024 and below max_tokens.
-MIN_THINKING_BUDGET = 1024
-# OpenRouter's effort → budget rule for budget-only models
-# (https://openrouter.ai/docs/use-cases/reasoning-tokens, "Reasoning Effort Level"):
-# budget_tokens = max(min(max_tokens * ratio, 128000), 1024).
-EFFORT_BUDGET_RATIOS: Mapping[str, float] = {"minimal": 0.1, "low": 0.2, "medium": 0.5, "high": 0.8}
-MAX_EFFORT_BUDGET = 128_000
-# Adaptive thinking takes `output_config.effort` (low / medium / high / xhigh / max); OpenAI's "minimal"
-# has no Anthropic counterpart, its nearest is "low" (https://platform.claude.com/docs/en/build-with-claude/effort).
-ADAPTIVE_EFFORT: Mapping[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
-
-ThinkingStyle = Literal["budget", "adaptive", "adaptive_only"]
-# Which thinking API a model takes, by upstream id (https://platform.claude.com/docs/en/build-with-claude/thinking
-# and .../adaptive-thinking): adaptive thinking arrived with the 4.6 models, where `type: enabled` +
-# budget_tokens is deprecated but still accepted; Opus 4.7 and later and every Claude 5 model reject it (400).
-ADAPTIVE_FROM = (4, 6)
-ADAPTIVE_ONLY_FROM: Mapping[str, tuple[int, int]] = {"opus": (4, 7), "*": (5, 0)}
-_MODEL_VERSION = re.compile(r"^claude-([a-z]+)-(\d+)(?:-(\d))?(?=-|$)")
-
-
-def thinking_style(upstream_id: str) -> ThinkingStyle:
-    match = _MODEL_VERSION.match(upstream_id)
-    if match is None:  # older naming (claude-3-7-sonnet-…) or a custom deployment name: the classic API
-        return "budget"
-    family, version = match[1], (int(match[2]), int(match[3] or 0))
-    if version >= min(ADAPTIVE_ONLY_FROM.get(family, ADAPTIVE_ONLY_FROM["*"]), ADAPTIVE_ONLY_FROM["*"]):
-        return "adaptive_only"
-    return "adaptive" if version >= ADAPTIVE_FROM else "budget"
 
 
 def build_body(call: UpstreamCall) -> dict[str, Any]:
@@ -60,13 +22,20 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     system, messages = translate_messages(request.messages)
     if not messages:
         raise bad_request("Anthropic needs at least one user or assistant message besides the system prompt.")
-    max_tokens = request.max_output_tokens or call.endpoint.max_output_tokens or DEFAULT_MAX_TOKENS
+    # `max_tokens` is required by Anthropic: without a client value, the endpoint's documented maximum output
+    # (the catalog's `max_output_tokens`), else the Claude profile's default.
+    max_tokens = request.max_output_tokens or call.endpoint.max_output_tokens or claude.DEFAULT_MAX_TOKENS
     body: dict[str, Any] = {"model": call.endpoint.upstream_id, "max_tokens": max_tokens, "messages": messages}
     if system is not None:
         body["system"] = system
     body.update(_sampling(request))
     body.update(_tools(request, messages))
     body.update(_thinking(request, call.endpoint.upstream_id, max_tokens))
+    claude.add_verbosity(body, request.verbosity, call.endpoint.upstream_id)
+    if request.cache is not None:
+        # Automatic caching: Anthropic puts the breakpoint on the last cacheable block itself
+        # (https://platform.claude.com/docs/en/build-with-claude/prompt-caching, "Automatic caching").
+        body["cache_control"] = cache_control(request.cache)
     if isinstance(request.output, JsonSchemaFormat):
         body.setdefault("output_config", {})["format"] = _output_format(request.output)
     if request.user:
@@ -80,10 +49,7 @@ def _sampling(request: ChatRequest) -> dict[str, Any]:
     sampling = request.sampling
     out: dict[str, Any] = {}
     if sampling.temperature is not None:
-        low, high = TEMPERATURE_RANGE
-        if not low <= sampling.temperature <= high:
-            raise bad_request(f"temperature must be between {low} and {high} for Anthropic models "
-                              f"(got {sampling.temperature}).", param="temperature")
+        claude.check_temperature(sampling.temperature)
         out["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         out["top_p"] = sampling.top_p
@@ -144,42 +110,13 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
 
 
 def _thinking(request: ChatRequest, upstream_id: str, max_tokens: int) -> dict[str, Any]:
-    config = request.reasoning
-    if config is None:
-        return {}
-    if config.enabled is False:
-        return {"thinking": {"type": "disabled"}}
-    effort, budget = config.effort, config.budget_tokens
-    # OpenRouter: `enabled` defaults to true when an effort or a budget is given.
-    if not (effort is not None or budget is not None or config.enabled):
-        return {}
-    style = thinking_style(upstream_id)
-    if style == "adaptive_only" or (style == "adaptive" and budget is None):
-        # An explicit budget cannot be honoured on adaptive-only models: the model sizes its thinking.
-        thinking: dict[str, Any] = {"type": "adaptive"}
-        out: dict[str, Any] = {"thinking": thinking}
-        if effort is not None:
-            out["output_config"] = {"effort": ADAPTIVE_EFFORT[effort]}
-    else:
-        thinking = {"type": "enabled", "budget_tokens": _budget(budget, effort, max_tokens)}
-        out = {"thinking": thinking}
-    if config.exclude:
-        # `exclude`: the model still thinks; Anthropic returns the thinking blocks empty, signed only.
+    """The Claude profile's thinking; `exclude` (the model still thinks, the client does not see it) also asks
+    Anthropic's API to return the thinking blocks empty, signed only (`display: omitted`)."""
+    out = claude.thinking(request.reasoning, upstream_id, max_tokens)
+    thinking = out.get("thinking")
+    if request.reasoning is not None and request.reasoning.exclude and thinking and thinking["type"] != "disabled":
         thinking["display"] = "omitted"
     return out
-
-
-def _budget(budget: int | None, effort: str | None, max_tokens: int) -> int:
-    if budget is None:
-        ratio = EFFORT_BUDGET_RATIOS[effort or "medium"]
-        budget = max(min(int(max_tokens * ratio), MAX_EFFORT_BUDGET), MIN_THINKING_BUDGET)
-    if not MIN_THINKING_BUDGET <= budget < max_tokens:
-        raise bad_request(
-            f"Anthropic's thinking budget must be at least {MIN_THINKING_BUDGET} tokens and below max_tokens "
-            f"({max_tokens}); got {budget}. Raise max_tokens or lower reasoning.max_tokens.",
-            param="reasoning.max_tokens",
-        )
-    return budget
 
 
 def _output_format(output: JsonSchemaFormat) -> dict[str, Any]:

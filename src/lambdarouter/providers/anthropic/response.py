@@ -99,12 +99,12 @@ def info(message: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=message.get("model"), id=message.get("id"))
 
 
-def parse_message(body: bytes) -> list[StreamEvent]:
+def parse_message(body: bytes, provider: str | None = None) -> list[StreamEvent]:
     data = parse_json_body(body)
     if isinstance(data, dict) and data.get("type") == "error":
-        raise error_event(data)
+        raise error_event(data, provider)
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
-        raise malformed("a response that is not an Anthropic message")
+        raise malformed("a response that is not an Anthropic message", provider)
     events: list[StreamEvent] = [info(data)]
     tools = ToolCallIndexer()
     details = 0
@@ -148,9 +148,12 @@ def map_error(status: int, headers: Mapping[str, str], body: bytes, provider: st
     return upstream_error(status, headers, raw, message, provider, table)
 
 
-def error_event(payload: Mapping[str, Any]) -> GatewayError:
+def error_event(payload: Mapping[str, Any], provider: str | None = None) -> GatewayError:
     """An `error` event inside a 200 stream (e.g. overloaded_error) or a 200 body of type error."""
     kind, message = error_parts(payload)
     status, retryable = ERROR_TYPES.get(kind or "", (502, True))
+    metadata: dict[str, Any] = {"raw": dict(payload)}
+    if provider:
+        metadata["provider_name"] = provider
     return GatewayError(status, f"Upstream error ({kind or 'unknown'}): {message or 'no message'}",
-                        metadata={"raw": dict(payload)}, retryable=retryable)
+                        metadata=metadata, retryable=retryable)

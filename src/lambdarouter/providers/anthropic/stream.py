@@ -47,7 +47,8 @@ class _Block:
 
 
 class AnthropicStreamDecoder:
-    def __init__(self) -> None:
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
         self._sse = SSEDecoder()
         self._tools = ToolCallIndexer()
         self._blocks: dict[int, _Block] = {}
@@ -64,7 +65,7 @@ class AnthropicStreamDecoder:
         events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
         # message_delta carries the stop reason; without it (or message_stop) the answer is cut short.
         if not (self._finished or self._stopped):
-            raise malformed("a stream that ended before its message_stop event")
+            raise malformed("a stream that ended before its message_stop event", self._provider)
         return events
 
     def _event(self, data: str) -> list[StreamEvent]:
@@ -73,12 +74,12 @@ class AnthropicStreamDecoder:
         try:
             payload = json.loads(data)
         except ValueError as exc:
-            raise malformed("a stream event that is not JSON") from exc
+            raise malformed("a stream event that is not JSON", self._provider) from exc
         if not isinstance(payload, dict):
-            raise malformed("a stream event that is not an object")
+            raise malformed("a stream event that is not an object", self._provider)
         kind = payload.get("type")
         if kind == "error":
-            raise error_event(payload)
+            raise error_event(payload, self._provider)
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return handler(self, payload) if handler is not None else []  # ping and unknown events
 
@@ -107,7 +108,7 @@ class AnthropicStreamDecoder:
         state, delta = self._blocks.get(_index(payload)), payload.get("delta") or {}
         kind = delta.get("type")
         if state is None:
-            raise malformed("a content_block_delta for a block that never started")
+            raise malformed("a content_block_delta for a block that never started", self._provider)
         if kind == "text_delta" and delta.get("text"):
             return [TextDelta(delta["text"])]
         if kind == "input_json_delta" and state.tool_index is not None and delta.get("partial_json"):

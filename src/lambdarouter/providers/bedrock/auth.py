@@ -122,7 +122,12 @@ class Signer:
 
 
 def endpoint_url(base_url: str, region: str, model_id: str, stream: bool) -> str:
-    """`POST /model/{modelId}/converse[-stream]` on the host's base URL or the regional endpoint.
+    """`POST /model/{modelId}/converse[-stream]`: Converse's URL (see `model_url`)."""
+    return model_url(base_url, region, model_id, "converse-stream" if stream else "converse")
+
+
+def model_url(base_url: str, region: str, model_id: str, operation: str) -> str:
+    """`POST /model/{modelId}/{operation}` on the host's base URL or the regional endpoint.
 
     The model id is encoded with botocore's own `percent_encode`, as its rest-json serializer encodes a
     URI label: `us.anthropic.claude-sonnet-4-5-20250929-v1:0` travels as `...-v1%3A0` and an
@@ -133,7 +138,6 @@ def endpoint_url(base_url: str, region: str, model_id: str, stream: bool) -> str
     (https://docs.aws.amazon.com/general/latest/gr/bedrock.html#bedrock_region).
     """
     base = base_url.rstrip("/") or f"https://bedrock-runtime.{region}.amazonaws.com"
-    operation = "converse-stream" if stream else "converse"
     return f"{base}/model/{percent_encode(model_id)}/{operation}"
 
 

@@ -23,11 +23,11 @@ from lambdarouter.core.conversation import (
     Tool,
     ToolChoice,
 )
-from lambdarouter.core.errors import GatewayError, bad_request
+from lambdarouter.core.errors import bad_request
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.providers.base import HttpRequest, UpstreamCall
-from lambdarouter.providers.bedrock.auth import Signer, endpoint_url
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.profiles import claude
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.bedrock.messages import (
     MessageTranslator,
     cache_point,
@@ -38,16 +38,6 @@ from lambdarouter.providers.bedrock.messages import (
 from lambdarouter.providers.bedrock.stream import BedrockStreamDecoder, parse_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
-
-# OpenRouter's reasoning effort → share of the output limit given to thinking, bounded by OpenRouter's
-# documented [1024, 32000] token range for Anthropic models
-# (https://openrouter.ai/docs/use-cases/reasoning-tokens: high ≈ 80 %, medium ≈ 50 %, low ≈ 20 %;
-# "minimal" is not listed there and gets 10 %).
-EFFORT_RATIOS: Mapping[str, float] = {"minimal": 0.1, "low": 0.2, "medium": 0.5, "high": 0.8}
-MIN_THINKING_BUDGET = 1024  # Anthropic extended thinking: "budget_tokens ... minimum is 1,024"
-MAX_EFFORT_BUDGET = 32000
-# The output limit an effort is a share of when neither the client nor the catalog names one.
-ASSUMED_OUTPUT_LIMIT = 16384
 
 # Converse structured output has no json_object mode (outputConfig.textFormat takes only json_schema),
 # so json_object is asked for in the system prompt, as OpenAI's own JSON mode requires the prompt to.
@@ -72,6 +62,11 @@ def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
     model_id = call.endpoint.upstream_id
     messages = MessageTranslator(is_anthropic(model_id)).conversation(request.messages)
+    automatic = cache_point(request.cache)
+    if automatic is not None and messages and automatic not in messages[-1]["content"][-1:]:
+        # Top-level cache_control (automatic caching): Converse has none, so the breakpoint goes after the
+        # prompt's last block, where Anthropic's automatic caching puts it.
+        messages[-1]["content"].append(automatic)
     body: dict[str, Any] = {"messages": messages}
     system = system_blocks(request.messages)
     output = _output_config(request.output)
@@ -115,8 +110,10 @@ def _inference_config(request: ChatRequest) -> dict[str, Any]:
 
 
 def _additional_fields(call: UpstreamCall, inference: dict[str, Any]) -> dict[str, Any]:
-    """Model-specific fields Converse passes through: top_k and Claude's extended thinking."""
-    top_k, model_id = call.request.sampling.top_k, call.endpoint.upstream_id
+    """Model-specific fields Converse passes through to the model: top_k, and Claude's thinking as the Claude
+    profile says it (the same thinking as through Anthropic's API: adaptive from the 4.6 models on)."""
+    request, model_id = call.request, call.endpoint.upstream_id
+    top_k = request.sampling.top_k
     fields: dict[str, Any] = {}
     if top_k is not None:
         if is_anthropic(model_id):  # Anthropic Messages `top_k`, as Bedrock's Claude request takes it
@@ -124,47 +121,17 @@ def _additional_fields(call: UpstreamCall, inference: dict[str, Any]) -> dict[st
         elif is_nova(model_id):  # Nova: additionalModelRequestFields.inferenceConfig.topK
             fields["inferenceConfig"] = {"topK": top_k}
         # Other families have no documented top_k through Converse: not sent.
-    budget = _thinking_budget(call, inference.get("maxTokens"))
-    if budget is not None:
-        fields["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        limit = call.endpoint.max_output_tokens
-        if "maxTokens" not in inference and limit is not None and limit > budget:
-            # Without a client limit, pin maxTokens to the endpoint's output limit so the budget fits
-            # (Anthropic requires budget_tokens < max_tokens).
-            inference["maxTokens"] = limit
+    if is_anthropic(model_id) and request.reasoning is not None:
+        # Claude's budget must stay below max_tokens: without a client limit, pin maxTokens to what the
+        # budget was sized against (the endpoint's output limit, else the profile's default).
+        limit = inference.get("maxTokens") or call.endpoint.max_output_tokens or claude.DEFAULT_MAX_TOKENS
+        thinking = claude.thinking(request.reasoning, model_id, limit)
+        if "thinking" in thinking and thinking["thinking"]["type"] != "disabled":
+            inference.setdefault("maxTokens", limit)
+        fields.update(thinking)
+    if is_anthropic(model_id):
+        claude.add_verbosity(fields, request.verbosity, model_id)
     return fields
-
-
-def _reasoning_wanted(request: ChatRequest) -> tuple[str | None, int | None] | None:
-    """(effort, explicit budget) when the client asked for reasoning (and the endpoint takes it)."""
-    reasoning = request.reasoning
-    if reasoning is None or reasoning.enabled is False:
-        return None
-    if reasoning.budget_tokens:
-        return None, reasoning.budget_tokens
-    if reasoning.effort or reasoning.enabled:
-        return reasoning.effort or "medium", None
-    return None
-
-
-def _thinking_budget(call: UpstreamCall, limit: int | None) -> int | None:
-    """Claude's `thinking.budget_tokens`; other Bedrock families get no thinking field (not sent)."""
-    wanted = _reasoning_wanted(call.request)
-    if wanted is None or not is_anthropic(call.endpoint.upstream_id):
-        return None
-    effort, explicit = wanted
-    if explicit is not None:
-        if explicit < MIN_THINKING_BUDGET:
-            raise bad_request(f"reasoning.max_tokens must be at least {MIN_THINKING_BUDGET} for Claude on "
-                              f"amazon-bedrock (got {explicit}).")
-        budget = explicit
-    else:
-        basis = limit or call.endpoint.max_output_tokens or ASSUMED_OUTPUT_LIMIT
-        budget = max(min(int(basis * EFFORT_RATIOS[effort or "medium"]), MAX_EFFORT_BUDGET), MIN_THINKING_BUDGET)
-    if limit is not None and budget >= limit:
-        raise bad_request(f"max_tokens ({limit}) must be greater than the reasoning budget ({budget} tokens) "
-                          "for Claude on amazon-bedrock.")
-    return budget
 
 
 def _tool_spec(tool: Tool, strict_ok: bool) -> list[dict[str, Any]]:
@@ -218,26 +185,21 @@ def _output_config(output: OutputFormat | None) -> dict[str, Any] | None:
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
 
 
-class BedrockAdapter:
+class BedrockAdapter(BedrockMember):
     # Converse takes image bytes (or s3:// URIs), never http(s) URLs: the service inlines those first.
     needs_image_bytes = True
 
-    def __init__(self, signer: Signer | None = None) -> None:
-        # By default the module-level AWS chain: credentials resolve once per process, then refresh.
-        self.signer = signer or Signer()
-
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), ensure_ascii=False, separators=(",", ":")).encode()
-        region = self.signer.region()
-        url = endpoint_url(call.host.base_url, region, call.endpoint.upstream_id, call.stream)
-        headers = {"content-type": "application/json", "accept": EVENTSTREAM if call.stream else "application/json"}
-        return HttpRequest("POST", url, self.signer.sign("POST", url, headers, body, region), body)
+        operation = "converse-stream" if call.stream else "converse"
+        return self.family.request(call.host, call.endpoint.upstream_id, operation, body,
+                                   EVENTSTREAM if call.stream else "application/json")
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]:
-        return parse_converse(body)
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        return parse_converse(body, host_of(call))
 
-    def stream_decoder(self) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder()
+    def stream_decoder(self, call: UpstreamCall | None = None) -> BedrockStreamDecoder:
+        return BedrockStreamDecoder(host_of(call))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+ADAPTER = BedrockAdapter()

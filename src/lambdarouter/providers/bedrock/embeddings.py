@@ -1,6 +1,6 @@
 """Bedrock embeddings through InvokeModel: Amazon Titan Text Embeddings and Cohere Embed.
 
-`POST /model/{modelId}/invoke`, SigV4-signed like Converse (bedrock_auth). The body is the model's own:
+`POST /model/{modelId}/invoke`, SigV4-signed like Converse (the family's). The body is the model's own:
 
 - Titan Text Embeddings V2 (https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-titan-embed-text.html):
   one `inputText` per call, optional `dimensions` (1024, 512 or 256) and `normalize`; the answer is
@@ -13,18 +13,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
-from botocore.utils import percent_encode
-
 from lambdarouter.core.catalog.spec import EndpointSpec
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import token_count
 from lambdarouter.providers.base import HttpRequest, parse_json_body
-from lambdarouter.providers.bedrock.auth import Signer
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
 
@@ -35,25 +29,8 @@ def is_cohere(upstream_id: str) -> bool:
     return "cohere.embed" in upstream_id
 
 
-def invoke_url(base_url: str, region: str, model_id: str) -> str:
-    base = base_url.rstrip("/") or f"https://bedrock-runtime.{region}.amazonaws.com"
-    return f"{base}/model/{percent_encode(model_id)}/invoke"
-
-
-def invoke_request(signer: Signer, base_url: str, model_id: str, body: Mapping[str, Any]) -> HttpRequest:
-    """One SigV4-signed InvokeModel call with a JSON body (embeddings and image models alike)."""
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    region = signer.region()
-    url = invoke_url(base_url, region, model_id)
-    headers = {"content-type": "application/json", "accept": "application/json"}
-    return HttpRequest("POST", url, signer.sign("POST", url, headers, payload, region), payload)
-
-
-class BedrockEmbeddings:
+class BedrockEmbeddings(BedrockMember):
     takes_tokens = False
-
-    def __init__(self, signer: Signer | None = None) -> None:
-        self.signer = signer or Signer()
 
     def batch_limit(self, endpoint: EndpointSpec) -> int:
         return COHERE_MAX_TEXTS if is_cohere(endpoint.upstream_id) else 1
@@ -67,7 +44,7 @@ class BedrockEmbeddings:
             body = {"inputText": texts[0]}
             if batch.dimensions is not None:
                 body["dimensions"] = batch.dimensions
-        return invoke_request(self.signer, batch.host.base_url, batch.endpoint.upstream_id, body)
+        return self.invoke(batch.host, batch.endpoint.upstream_id, body)
 
     def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult:
         data = parse_json_body(body)
@@ -86,5 +63,5 @@ class BedrockEmbeddings:
             raise malformed("a Titan embeddings response without embedding", provider)
         return EmbeddingResult([[float(x) for x in vector]], token_count(data.get("inputTextTokenCount")))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+ADAPTER = BedrockEmbeddings()

@@ -16,8 +16,6 @@ from typing import Any
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.providers.base import STATUS_TABLE, gateway_status, parse_json_body, upstream_error
 
-PROVIDER = "amazon-bedrock"
-
 # Error type → (gateway status, may another endpoint succeed?). Sources: the Converse / ConverseStream
 # API reference "Errors" sections
 # (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_Errors,
@@ -83,7 +81,7 @@ def http_error(status: int, headers: Mapping[str, str], body: bytes, provider: s
     return error
 
 
-def stream_exception(headers: Mapping[str, Any], payload: bytes) -> GatewayError:
+def stream_exception(headers: Mapping[str, Any], payload: bytes, provider: str) -> GatewayError:
     """An `exception` (modeled, e.g. throttlingException) or `error` (unmodeled) event-stream frame."""
     if headers.get(":message-type") == "error":
         kind = str(headers.get(":error-code") or "InternalServerException")
@@ -99,7 +97,7 @@ def stream_exception(headers: Mapping[str, Any], payload: bytes) -> GatewayError
     message = _message(raw)
     return GatewayError(
         status,
-        f"{PROVIDER}: {kind}: {message}" if message else f"{PROVIDER}: {kind} in the stream",
-        metadata={"provider_name": PROVIDER, "raw": raw, "error_type": kind},
+        f"{provider}: {kind}: {message}" if message else f"{provider}: {kind} in the stream",
+        metadata={"provider_name": provider, "raw": raw, "error_type": kind},
         retryable=retryable,
     )

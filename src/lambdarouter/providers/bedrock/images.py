@@ -17,7 +17,7 @@ in us-east-1 and us-west-2 with no Legacy or EOL mark (that page marks Nova Canv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +25,7 @@ from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest, parse_json_body
-from lambdarouter.providers.bedrock.auth import Signer
-from lambdarouter.providers.bedrock.embeddings import invoke_request
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.images import GeneratedImage, ImageBatch, ImageJob, refuse_count, refuse_options
 
@@ -72,11 +70,8 @@ def model_of(upstream_id: str) -> TextImageModel:
     return TITAN_IMAGE if "titan-image-generator" in upstream_id else NOVA_CANVAS
 
 
-class BedrockImages:
+class BedrockImages(BedrockMember):
     one_per_call = False
-
-    def __init__(self, signer: Signer | None = None) -> None:
-        self.signer = signer or Signer()
 
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
         model = model_of(endpoint.upstream_id)
@@ -99,7 +94,7 @@ class BedrockImages:
             config["quality"] = request.quality
         body = {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": request.prompt},
                 "imageGenerationConfig": config}
-        return invoke_request(self.signer, job.host.base_url, job.endpoint.upstream_id, body)
+        return self.invoke(job.host, job.endpoint.upstream_id, body)
 
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
@@ -110,5 +105,5 @@ class BedrockImages:
             raise GatewayError(502, f"{provider}: {data['error']}", metadata={"provider_name": provider})
         return ImageBatch([GeneratedImage(item, "image/png") for item in data["images"] if isinstance(item, str)])
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+AMAZON_IMAGES = BedrockImages()

@@ -22,9 +22,7 @@ from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest, parse_json_body
-from lambdarouter.providers.bedrock.auth import Signer
-from lambdarouter.providers.bedrock.embeddings import invoke_request
-from lambdarouter.providers.bedrock.errors import http_error
+from lambdarouter.providers.bedrock.family import BedrockMember
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.images import (
     GeneratedImage,
@@ -53,11 +51,8 @@ def takes_mode(upstream_id: str) -> bool:
     return upstream_id.startswith("stability.sd3")
 
 
-class StabilityImages:
+class StabilityImages(BedrockMember):
     one_per_call = True
-
-    def __init__(self, signer: Signer | None = None) -> None:
-        self.signer = signer or Signer()
 
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
         if len(request.prompt) > MAX_PROMPT_CHARS:
@@ -78,7 +73,7 @@ class StabilityImages:
         if (ratio := aspect_ratio(request)) is not None:
             body["aspect_ratio"] = ratio
         body["output_format"] = request.output_format or "png"
-        return invoke_request(self.signer, job.host.base_url, job.endpoint.upstream_id, body)
+        return self.invoke(job.host, job.endpoint.upstream_id, body)
 
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
@@ -97,5 +92,5 @@ class StabilityImages:
             raise content_filtered(provider, FILTERS[refused], refused)
         raise GatewayError(502, f"{provider} drew no image ({refused}).", metadata={"provider_name": provider})
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return http_error(status, headers, body, provider)
+
+STABILITY = StabilityImages()

@@ -84,17 +84,17 @@ def reasoning_encrypted_detail(data: str, index: int) -> dict[str, Any]:
     return {"type": "reasoning.encrypted", "data": data, "format": REASONING_FORMAT, "index": index}
 
 
-def malformed(what: str) -> GatewayError:
-    return common.malformed(what, "amazon-bedrock")
+# The host of the decoders built without one (tests): Bedrock's own.
+DEFAULT_PROVIDER = "amazon-bedrock"
 
 
-def parse_converse(body: bytes) -> list[StreamEvent]:
+def parse_converse(body: bytes, provider: str | None = None) -> list[StreamEvent]:
     """A Converse response body: `output.message.content` blocks, `stopReason`, `usage`."""
     data = parse_json_body(body)
     output = data.get("output") if isinstance(data, dict) else None
     message = output.get("message") if isinstance(output, dict) else None
     if not isinstance(data, dict) or not isinstance(message, dict) or not isinstance(message.get("content"), list):
-        raise malformed("a response without output.message.content")
+        raise common.malformed("a response without output.message.content", provider or DEFAULT_PROVIDER)
     events: list[StreamEvent] = []
     tools = reasoning = 0
     for block in message["content"]:
@@ -145,7 +145,8 @@ class BedrockStreamDecoder:
     nothing the client was owed is dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider or DEFAULT_PROVIDER
         self._buffer = EventStreamBuffer()
         self._fed = self._consumed = 0
         self._tools = ToolCallIndexer()
@@ -174,7 +175,7 @@ class BedrockStreamDecoder:
                 if self._error is not None:
                     break
         except ParserError as exc:  # a bad CRC or length: the rest of the stream cannot be trusted
-            self._error = malformed(f"a corrupt event-stream frame ({type(exc).__name__})")
+            self._error = self._malformed(f"a corrupt event-stream frame ({type(exc).__name__})")
         if self._error is not None and not events:
             raise self._error
         return events
@@ -183,19 +184,19 @@ class BedrockStreamDecoder:
         if self._error is not None:
             raise self._error
         if self._fed != self._consumed:
-            raise malformed("a stream that ended inside an event-stream frame")
+            raise self._malformed("a stream that ended inside an event-stream frame")
         if not self._stopped:
-            raise malformed("a stream that ended before its messageStop event")
+            raise self._malformed("a stream that ended before its messageStop event")
         if not self._metadata:
             # metadata always follows messageStop and carries the usage the generation is billed by.
-            raise malformed("a stream that ended before its metadata (usage) event")
+            raise self._malformed("a stream that ended before its metadata (usage) event")
         return []
 
     def _frame(self, message: EventStreamMessage) -> list[StreamEvent]:
         headers = message.headers
         kind = headers.get(":message-type")
         if kind in ("exception", "error"):
-            self._error = stream_exception(headers, message.payload)
+            self._error = stream_exception(headers, message.payload, self._provider)
             return []
         handler = self._handlers.get(headers.get(":event-type", "")) if kind == "event" else None
         if handler is None:
@@ -203,9 +204,12 @@ class BedrockStreamDecoder:
         try:
             payload = json.loads(message.payload)
         except ValueError:
-            self._error = malformed(f"a {headers.get(':event-type')} event whose payload is not JSON")
+            self._error = self._malformed(f"a {headers.get(':event-type')} event whose payload is not JSON")
             return []
         return handler(payload) if isinstance(payload, dict) else []
+
+    def _malformed(self, what: str) -> GatewayError:
+        return common.malformed(what, self._provider)
 
     def _block_start(self, event: dict[str, Any]) -> list[StreamEvent]:
         tool = (event.get("start") or {}).get("toolUse")

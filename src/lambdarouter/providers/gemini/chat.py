@@ -1,30 +1,27 @@
-"""Google Gemini API wire format: generateContent and streamGenerateContent (host `google-ai-studio`).
+"""Gemini's wire format: generateContent and streamGenerateContent (https://ai.google.dev/api/generate-content).
 
-Reference: https://ai.google.dev/api/generate-content. `POST {base}/v1beta/models/{model}:generateContent`,
-or `:streamGenerateContent?alt=sse` for a stream; the key goes in the `x-goog-api-key` header, never in the
-URL (`?key=` would put it in every access log and error message that prints URLs).
-
-This module builds the request body: messages (gemini_messages), tools and tool choice, generationConfig
-(sampling, output limit, structured output, thinking). Responses and streams: gemini_stream; errors:
-gemini_errors.
+This module builds the request body: messages (`messages`), tools and tool choice, generationConfig
+(sampling, output limit, structured output, thinking from the Gemini profile). Responses and streams:
+`stream`; the URL, credentials and errors are the host's family (`family`: the Gemini API; Vertex AI's
+Gemini reuses this adapter with its own), so one adapter serves both.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from lambdarouter.core.conversation import ChatRequest, JsonObjectFormat, JsonSchemaFormat, NamedTool
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body
-from lambdarouter.providers.common import clean_json_schema
-from lambdarouter.providers.gemini.errors import map_error
+from lambdarouter.profiles import gemini as profile
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of, parse_json_body
+from lambdarouter.providers.common import clean_json_schema, malformed
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.gemini.family import FAMILY, GeminiHost
 from lambdarouter.providers.gemini.messages import translate_messages
-from lambdarouter.providers.gemini.stream import GeminiStreamDecoder, ResponseTranslator, malformed
+from lambdarouter.providers.gemini.stream import GeminiStreamDecoder, ResponseTranslator
 
 # GenerationConfig limits the API reference documents (https://ai.google.dev/api/generate-content#generationconfig):
 # "stopSequences: ... up to 5 character sequences"; `seed` is an int32.
@@ -34,30 +31,9 @@ INT32 = (-(2**31), 2**31 - 1)
 # tool_choice → FunctionCallingConfig.mode (https://ai.google.dev/api/caching#FunctionCallingConfig).
 TOOL_CHOICE_MODES: Mapping[str, str] = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
-# Gemini 2.x (and older) size thinking with a token budget; Gemini 3 and later with a level, taking the
-# same minimal/low/medium/high names as OpenAI's reasoning effort
-# (https://ai.google.dev/gemini-api/docs/thinking#thinking-levels). Aliases such as gemini-flash-latest
-# point at the current (3.x) models.
-BUDGET_MODELS = re.compile(r"^(models/)?gemini-[12](\.|-|$)")
-
-# reasoning.effort → share of the output limit spent thinking on budget models: OpenRouter's ratios
-# (https://openrouter.ai/docs/use-cases/reasoning-tokens#reasoning-effort-level), bounded like OpenRouter's
-# `max(min(max_tokens * ratio, cap), 1024)` with Gemini 2.5 Flash's largest budget, 24576, as the cap
-# (2.5 Pro allows 32768; 24576 fits every 2.5 model).
-EFFORT_RATIOS: Mapping[str, float] = {"minimal": 0.1, "low": 0.2, "medium": 0.5, "high": 0.8}
-EFFORT_BUDGET_BOUNDS = (1024, 24576)
-# Gemini's own default output limit when the request sets none (the 2.5 models' maxOutputTokens).
-DEFAULT_OUTPUT_LIMIT = 65536
-
-
-def signatures_required(upstream_id: str) -> bool:
-    """Gemini 3 and later reject a function call in history without its thought signature."""
-    return BUDGET_MODELS.match(upstream_id) is None
-
-
 def build_body(call: UpstreamCall) -> dict[str, Any]:
     request = call.request
-    translated = translate_messages(request.messages, signatures_required(call.endpoint.upstream_id))
+    translated = translate_messages(request.messages, profile.signatures_required(call.endpoint.upstream_id))
     body: dict[str, Any] = {"contents": translated.contents}
     if translated.system:
         body["systemInstruction"] = {"parts": translated.system}
@@ -131,10 +107,26 @@ def generation_config(call: UpstreamCall) -> dict[str, Any]:
         # OpenAI's output modalities are Gemini's responseModalities (TEXT, IMAGE, AUDIO).
         config["responseModalities"] = [m.upper() for m in request.modalities]
     config.update(_response_format(request))
-    thinking = thinking_config(call)
+    if request.logprobs is not None:
+        # https://ai.google.dev/api/generate-content#generationconfig: responseLogprobs, and `logprobs` alternatives
+        # per step; the answer's logprobsResult is translated back (gemini/stream.py).
+        config["responseLogprobs"] = True
+        if request.logprobs:
+            config["logprobs"] = request.logprobs
+    if request.image_config:
+        # OpenRouter's image_config (aspect_ratio, image_size, ...) is Gemini's ImageConfig in camelCase
+        # (https://ai.google.dev/api/generate-content#ImageConfig: aspectRatio, imageSize).
+        config["imageConfig"] = {_camel(key): value for key, value in request.image_config.items()}
+    limit = request.max_output_tokens or call.endpoint.max_output_tokens
+    thinking = profile.thinking_config(request.reasoning, call.endpoint.upstream_id, limit)
     if thinking:
         config["thinkingConfig"] = thinking
     return config
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 def _response_format(request: ChatRequest) -> dict[str, Any]:
@@ -153,62 +145,28 @@ def _response_format(request: ChatRequest) -> dict[str, Any]:
     return {}
 
 
-def thinking_config(call: UpstreamCall) -> dict[str, Any] | None:
-    """`reasoning` / `reasoning_effort` → ThinkingConfig (https://ai.google.dev/gemini-api/docs/thinking).
-
-    - reasoning.max_tokens → thinkingBudget (Gemini 3 still accepts budgets);
-    - effort → thinkingLevel on Gemini 3+, a budget of EFFORT_RATIOS x the output limit on Gemini 2.x;
-    - enabled: false → thinkingBudget 0 (off where the model allows it; others answer 400);
-    - includeThoughts unless reasoning.exclude: Gemini returns thought summaries only when asked. Without
-      any reasoning field nothing is sent: the model thinks by its default and returns no thoughts.
-    """
-    request = call.request
-    reasoning = request.reasoning
-    if reasoning is None:
-        return None
-    effort, budget = reasoning.effort, reasoning.budget_tokens
-    if reasoning.enabled is False and budget is None and effort is None:
-        return {"thinkingBudget": 0}
-    config: dict[str, Any] = {}
-    if budget is not None:
-        config["thinkingBudget"] = budget
-    elif effort is not None and BUDGET_MODELS.match(call.endpoint.upstream_id):
-        base = request.max_output_tokens or call.endpoint.max_output_tokens or DEFAULT_OUTPUT_LIMIT
-        low, high = EFFORT_BUDGET_BOUNDS
-        config["thinkingBudget"] = max(min(int(base * EFFORT_RATIOS[effort]), high), low)
-    elif effort is not None:
-        config["thinkingLevel"] = effort.upper()  # the ThinkingLevel enum's names: MINIMAL, LOW, MEDIUM, HIGH
-    if not reasoning.exclude:
-        config["includeThoughts"] = True
-    return config
-
-
-def model_path(upstream_id: str) -> str:
-    return quote(upstream_id.removeprefix("models/"), safe="-._~")
-
-
-class GeminiAdapter:
+class GeminiAdapter(Member):
     # fileData only takes Files API / gs:// URIs, so http(s) images must arrive inlined as data: URLs.
     needs_image_bytes = True
 
+    def __init__(self, family: GeminiHost = FAMILY) -> None:
+        self.family: GeminiHost = family
+
     def build_request(self, call: UpstreamCall) -> HttpRequest:
-        model = model_path(call.endpoint.upstream_id)
         # alt=sse: one complete JSON object per event (see GeminiStreamDecoder for the other form).
         method = "streamGenerateContent?alt=sse" if call.stream else "generateContent"
-        headers = {"content-type": "application/json", **call.host.spec.headers}
-        if call.host.api_key:
-            headers["x-goog-api-key"] = call.host.api_key
         body = json.dumps(build_body(call), separators=(",", ":"), ensure_ascii=False).encode()
-        return HttpRequest("POST", f"{call.host.base_url}/v1beta/models/{model}:{method}", headers, body)
+        return self.family.model_request(call.host, call.endpoint.upstream_id, method, body)
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]:
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
+        provider = host_of(call)
         data = parse_json_body(body)
         if not isinstance(data, dict) or not {"candidates", "promptFeedback", "error"} & data.keys():
-            raise malformed("a response without candidates")
-        return ResponseTranslator().translate(data)
+            raise malformed("a response without candidates", provider)
+        return ResponseTranslator(provider).translate(data)
 
-    def stream_decoder(self) -> GeminiStreamDecoder:
-        return GeminiStreamDecoder()
+    def stream_decoder(self, call: UpstreamCall | None = None) -> GeminiStreamDecoder:
+        return GeminiStreamDecoder(host_of(call))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return map_error(status, headers, body, provider)
+
+ADAPTER = GeminiAdapter()

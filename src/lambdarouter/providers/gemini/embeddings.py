@@ -10,22 +10,23 @@ no token usage: the service estimates it (the ledger row says so).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
-from lambdarouter.providers.gemini.chat import model_path
-from lambdarouter.providers.gemini.errors import map_error
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.gemini.family import FAMILY, GeminiHost, model_path
 
 MAX_REQUESTS = 100
 
 
-class GeminiEmbeddings:
+class GeminiEmbeddings(Member):
     takes_tokens = False
+
+    def __init__(self, family: GeminiHost = FAMILY) -> None:
+        self.family: GeminiHost = family
 
     def batch_limit(self, endpoint: EndpointSpec) -> int:
         return MAX_REQUESTS
@@ -38,11 +39,8 @@ class GeminiEmbeddings:
             if batch.dimensions is not None:
                 one["outputDimensionality"] = batch.dimensions
             requests.append(one)
-        headers = {"content-type": "application/json", **batch.host.spec.headers}
-        if batch.host.api_key:
-            headers["x-goog-api-key"] = batch.host.api_key
         body = json.dumps({"requests": requests}, ensure_ascii=False).encode()
-        return HttpRequest("POST", f"{batch.host.base_url}/v1beta/models/{model}:batchEmbedContents", headers, body)
+        return self.family.model_request(batch.host, batch.endpoint.upstream_id, "batchEmbedContents", body)
 
     def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult:
         data = parse_json_body(body)
@@ -50,5 +48,5 @@ class GeminiEmbeddings:
             raise malformed("a batchEmbedContents response without embeddings", batch.host.spec.name)
         return EmbeddingResult([[float(x) for x in e.get("values") or []] for e in data["embeddings"]], 0)
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return map_error(status, headers, body, provider)
+
+ADAPTER = GeminiEmbeddings()

@@ -17,7 +17,6 @@ asked for. Anything else is a 400 rather than a silently different picture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
@@ -26,8 +25,7 @@ from lambdarouter.core.events import Finish, ImageDelta, TokenUsage, UsageReport
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.gemini.errors import map_error
-from lambdarouter.providers.gemini.images import model_call
+from lambdarouter.providers.gemini.images import GeminiImageAdapter
 from lambdarouter.providers.gemini.stream import ResponseTranslator
 from lambdarouter.providers.images import (
     GeneratedImage,
@@ -74,7 +72,7 @@ def _split_data_url(url: str) -> GeneratedImage:
     return GeneratedImage(data, head.removeprefix("data:").removesuffix(";base64"))
 
 
-class GeminiImageModels:
+class GeminiImageModels(GeminiImageAdapter):
     one_per_call = True
 
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
@@ -92,7 +90,7 @@ class GeminiImageModels:
             generation["imageConfig"] = config
         body = {"contents": [{"role": "user", "parts": [{"text": job.request.prompt}]}],
                 "generationConfig": generation}
-        return model_call(job, "generateContent", body)
+        return self.model_call(job, "generateContent", body)
 
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
@@ -101,7 +99,7 @@ class GeminiImageModels:
             raise malformed("a generateContent response without candidates", provider)
         images: list[GeneratedImage] = []
         usage, finish = TokenUsage(), None
-        for event in ResponseTranslator().translate(data):
+        for event in ResponseTranslator(provider).translate(data):
             if isinstance(event, ImageDelta):
                 images.append(_split_data_url(event.url))
             elif isinstance(event, UsageReport):
@@ -118,5 +116,5 @@ class GeminiImageModels:
                                metadata={"provider_name": provider})
         return ImageBatch(images, usage)
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return map_error(status, headers, body, provider)
+
+IMAGE_MODELS = GeminiImageModels()

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.gemini.chat import model_path
-from lambdarouter.providers.gemini.errors import map_error
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.gemini.family import FAMILY, GeminiHost
 from lambdarouter.providers.images import (
     GeneratedImage,
     ImageBatch,
@@ -47,17 +46,18 @@ def aspect_ratio(request: ImageGenerationRequest) -> str | None:
     return ratio if ratio in RATIOS else None
 
 
-def model_call(job: ImageJob, method: str, body: Mapping[str, Any]) -> HttpRequest:
-    """`POST /v1beta/models/{model}:{method}` with the key in its header (gemini.py says why not in the URL)."""
-    headers = {"content-type": "application/json", **job.host.spec.headers}
-    if job.host.api_key:
-        headers["x-goog-api-key"] = job.host.api_key
-    model = model_path(job.endpoint.upstream_id)
-    return HttpRequest("POST", f"{job.host.base_url}/v1beta/models/{model}:{method}", headers,
-                       json.dumps(body, ensure_ascii=False).encode())
+class GeminiImageAdapter(Member):
+    """What Gemini's two image APIs share: the host's family (the Gemini API's, or Vertex AI's)."""
+
+    def __init__(self, family: GeminiHost = FAMILY) -> None:
+        self.family: GeminiHost = family
+
+    def model_call(self, job: ImageJob, method: str, body: Mapping[str, Any]) -> HttpRequest:
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        return self.family.model_request(job.host, job.endpoint.upstream_id, method, payload)
 
 
-class GeminiImages:
+class GeminiImages(GeminiImageAdapter):
     one_per_call = False
 
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
@@ -73,7 +73,8 @@ class GeminiImages:
         parameters: dict[str, Any] = {"sampleCount": job.request.n}
         if (ratio := aspect_ratio(job.request)) is not None:
             parameters["aspectRatio"] = ratio
-        return model_call(job, "predict", {"instances": [{"prompt": job.request.prompt}], "parameters": parameters})
+        body = {"instances": [{"prompt": job.request.prompt}], "parameters": parameters}
+        return self.model_call(job, "predict", body)
 
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
@@ -85,5 +86,5 @@ class GeminiImages:
                 images.append(GeneratedImage(item["bytesBase64Encoded"], str(item.get("mimeType") or "image/png")))
         return ImageBatch(images)
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return map_error(status, headers, body, provider)
+
+IMAGEN = GeminiImages()

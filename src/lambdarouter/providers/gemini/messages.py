@@ -25,6 +25,7 @@ from lambdarouter.core.conversation import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    VideoPart,
 )
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.providers.common import arguments_object, kind_of, parse_data_url, text_of
@@ -117,6 +118,8 @@ def _part(part: Part) -> dict[str, Any]:
         return {"text": part.text}
     if isinstance(part, ImagePart):
         return _media(part.url, "image")
+    if isinstance(part, VideoPart):  # video: inline bytes or a Files API / Cloud Storage URI, as images
+        return _media(part.url, "video")
     if isinstance(part, AudioPart):
         # input_audio.format is "wav" / "mp3"; Gemini takes audio/wav and audio/mp3
         # (https://ai.google.dev/gemini-api/docs/audio#supported-formats).
@@ -145,7 +148,7 @@ def _model_parts(message: Message, signatures_required: bool) -> list[dict[str, 
     reasoning = [p for p in message.parts if isinstance(p, ReasoningPart)]
     by_call, loose = _signatures(reasoning, {c.id for c in calls})
     parts = _content_parts(p for p in message.parts if isinstance(p, TextPart | RefusalPart | ImagePart
-                                                                  | FilePart | AudioPart))
+                                                                  | VideoPart | FilePart | AudioPart))
     for signature in loose:
         # Signatures not tied to a call sat on a text part (often an empty last one, see the recording
         # gemini/stream-json-array-no-sse.json): put them back on text parts.

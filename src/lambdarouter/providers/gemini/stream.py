@@ -15,11 +15,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
     FinishReason,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -111,14 +111,29 @@ def _image_url(part: Mapping[str, Any]) -> str | None:
     return f"data:{mime};base64,{data}"
 
 
-def malformed(what: str) -> GatewayError:
-    return common.malformed(what, "google-ai-studio")
+def logprobs_events(result: Any) -> list[StreamEvent]:
+    """Candidate.logprobsResult (https://ai.google.dev/api/generate-content#LogprobsResult): the chosen token
+    and the top alternatives of each step, as OpenAI's logprobs entries."""
+    if not isinstance(result, dict) or not isinstance(chosen := result.get("chosenCandidates"), list):
+        return []
+    listed = result.get("topCandidates")
+    tops: list[Any] = listed if isinstance(listed, list) else []
+
+    def entry(candidate: Any) -> dict[str, Any]:
+        token = candidate.get("token") if isinstance(candidate, dict) else None
+        logprob = candidate.get("logProbability", 0.0) if isinstance(candidate, dict) else None
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode()) if isinstance(token, str) else None}
+
+    content = [{**entry(c), "top_logprobs": [entry(t) for t in ((tops[i] or {}).get("candidates") or ())]
+                if i < len(tops) and isinstance(tops[i], dict) else []} for i, c in enumerate(chosen)]
+    return [LogprobsDelta(tuple(content))] if content else []
 
 
 class ResponseTranslator:
     """The state one response needs across its chunks: tool-call indices, signatures, usage, finish."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
         self._tools = ToolCallIndexer()
         self._details = 0
         self._usage: Mapping[str, Any] | None = None
@@ -127,11 +142,11 @@ class ResponseTranslator:
 
     def translate(self, data: Any) -> list[StreamEvent]:
         if not isinstance(data, dict):
-            raise malformed("a response that is not a JSON object")
+            raise common.malformed("a response that is not a JSON object", self._provider)
         if isinstance(data.get("error"), dict):
             # An error inside a 200 stream (e.g. the model failed mid-answer): same table as HTTP errors.
             error = data["error"]
-            raise error_from_status(error, int(error.get("code") or 500), {}, data, None)
+            raise error_from_status(error, int(error.get("code") or 500), {}, data, self._provider)
         events: list[StreamEvent] = []
         if not self._info_sent:
             self._info_sent = True
@@ -142,6 +157,7 @@ class ResponseTranslator:
         if candidate is not None:
             content = candidate.get("content") or {}
             events.extend(self._parts(content.get("parts") or (), data.get("responseId")))
+            events.extend(logprobs_events(candidate.get("logprobsResult")))
             if candidate.get("finishReason"):
                 events.append(self._finish(str(candidate["finishReason"])))
         elif (data.get("promptFeedback") or {}).get("blockReason"):
@@ -207,8 +223,9 @@ class GeminiStreamDecoder:
     the translator does not know, are ignored; data that is not JSON is a 502.
     """
 
-    def __init__(self) -> None:
-        self._translator = ResponseTranslator()
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
+        self._translator = ResponseTranslator(provider)
         self._sse = SSEDecoder()
         self._json: JSONSequenceReader | None = None
         self._mode: str | None = None
@@ -222,37 +239,40 @@ class GeminiStreamDecoder:
             if not head:
                 return []
             self._mode = "json" if head[:1] in (b"[", b"{") else "sse"
-            self._json = JSONSequenceReader() if self._mode == "json" else None
+            self._json = JSONSequenceReader(self._provider) if self._mode == "json" else None
             chunk, self._pending = self._pending, b""
         if self._json is not None:
             return self._objects(self._json.feed(chunk))
-        return self._objects(json_of(e.data) for e in self._sse.feed(chunk) if e.data not in ("", "[DONE]"))
+        return self._objects(json_of(e.data, self._provider) for e in self._sse.feed(chunk)
+                             if e.data not in ("", "[DONE]"))
 
     def close(self) -> list[StreamEvent]:
         if self._json is not None:
             events = self._objects(self._json.close(), final=True)
         else:
-            events = self._objects((json_of(e.data) for e in self._sse.flush() if e.data not in ("", "[DONE]")),
+            events = self._objects((json_of(e.data, self._provider) for e in self._sse.flush()
+                                    if e.data not in ("", "[DONE]")),
                                    final=True)
         if not self._translator.finished:
-            raise malformed("a stream that ended before its last chunk (no finishReason)")
+            raise common.malformed("a stream that ended before its last chunk (no finishReason)", self._provider)
         return events
 
     def _objects(self, objects: Iterable[Any], final: bool = False) -> list[StreamEvent]:
         return self._errors.decode(objects, self._translator.translate, final)
 
 
-def json_of(text: str) -> Any:
+def json_of(text: str, provider: str | None = None) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise malformed("a stream event that is not JSON") from None
+        raise common.malformed("a stream event that is not JSON", provider) from None
 
 
 class JSONSequenceReader:
     """Complete JSON objects out of a JSON array (or a bare object) that arrives in pieces."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._decoder = json.JSONDecoder()
         self._buffer = ""
@@ -276,5 +296,5 @@ class JSONSequenceReader:
     def close(self) -> list[Any]:
         objects = self.feed(b"")
         if self._buffer.strip():
-            raise malformed("a truncated JSON response")
+            raise common.malformed("a truncated JSON response", self._provider)
         return objects

@@ -16,6 +16,7 @@ from lambdarouter.core.events import (
     Finish,
     FinishReason,
     ImageDelta,
+    LogprobsDelta,
     ReasoningDelta,
     RefusalDelta,
     StreamEvent,
@@ -26,9 +27,10 @@ from lambdarouter.core.events import (
     UsageReport,
     token_count,
 )
-from lambdarouter.core.hosts import ResolvedHost
-from lambdarouter.providers.base import HttpRequest, UpstreamCall, parse_json_body, upstream_error
+from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of, parse_json_body
 from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.openai.family import EVENT_STREAM, FAMILY, JSON
 from lambdarouter.providers.openai.request import build_body
 from lambdarouter.providers.sse import SSEDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
@@ -38,17 +40,6 @@ FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
     "content_filter": "content_filter", "error": "error",
 }
-
-
-def auth_headers(host: ResolvedHost, stream: bool) -> dict[str, str]:
-    """Also the legacy /completions adapter's (openai_completions.py): same hosts, same credentials."""
-    headers = {"content-type": "application/json", **host.spec.headers}
-    if host.api_key and host.spec.auth == "bearer":
-        headers["authorization"] = f"Bearer {host.api_key}"
-    elif host.api_key and host.spec.auth == "api-key-header":
-        headers["api-key"] = host.api_key
-    headers["accept"] = "text/event-stream" if stream else "application/json"
-    return headers
 
 
 def usage_from(data: Mapping[str, Any]) -> TokenUsage:
@@ -102,43 +93,46 @@ def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
     return events
 
 
+def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
+    """`choices[].logprobs.content`, whole or per chunk, when the client asked for log probabilities."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return [LogprobsDelta(tuple(content))] if isinstance(content, list) and content else []
+
+
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(Member):
+    family = FAMILY
     needs_image_bytes = False  # OpenAI-compatible hosts fetch image URLs themselves
 
     def build_request(self, call: UpstreamCall) -> HttpRequest:
         body = json.dumps(build_body(call), separators=(",", ":")).encode()
-        return HttpRequest("POST", f"{call.host.base_url}/chat/completions", auth_headers(call.host, call.stream), body)
+        return FAMILY.request(call.host, "chat/completions", body, EVENT_STREAM if call.stream else JSON)
 
-    def parse_response(self, body: bytes) -> list[StreamEvent]:
+    def parse_response(self, body: bytes, call: UpstreamCall | None = None) -> list[StreamEvent]:
         data = parse_json_body(body)
         if not isinstance(data, dict) or not data.get("choices"):
-            raise malformed("a response without choices")
+            raise malformed("a response without choices", host_of(call))
         choice = data["choices"][0]
-        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {})]
+        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {}), *_logprobs(choice)]
         if choice.get("finish_reason"):
             events.append(_finish(choice["finish_reason"]))
         if data.get("usage"):
             events.append(UsageReport(usage_from(data["usage"])))
         return events
 
-    def stream_decoder(self) -> OpenAIStreamDecoder:
-        return OpenAIStreamDecoder()
-
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        raw = parse_json_body(body)
-        error = raw.get("error") if isinstance(raw, dict) else None
-        message = error.get("message", "") if isinstance(error, dict) else str(error or "")
-        return upstream_error(status, headers, raw, message, provider)
+    def stream_decoder(self, call: UpstreamCall | None = None) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder(host_of(call))
 
 
 class OpenAIStreamDecoder:
     """`data: {chunk}` events until `data: [DONE]`."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
         self._sse = SSEDecoder()
         self._tools = ToolCallIndexer()
         self._done = False
@@ -152,7 +146,7 @@ class OpenAIStreamDecoder:
     def close(self) -> list[StreamEvent]:
         events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
         if not (self._done or self._finished):
-            raise malformed("a stream that ended before its last chunk")
+            raise malformed("a stream that ended before its last chunk", self._provider)
         return events
 
     def _event(self, data: str) -> list[StreamEvent]:
@@ -162,19 +156,21 @@ class OpenAIStreamDecoder:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise malformed("a stream chunk that is not JSON") from exc
+            raise malformed("a stream chunk that is not JSON", self._provider) from exc
         if not isinstance(chunk, dict):
-            raise malformed("a stream chunk that is not an object")
+            raise malformed("a stream chunk that is not an object", self._provider)
         if "error" in chunk and not chunk.get("choices"):
             # OpenRouter-style mid-stream error: a chunk with a top-level `error`.
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            raise GatewayError(502, str(error.get("message", "upstream error")), metadata={"raw": chunk})
+            metadata = {"raw": chunk, **({"provider_name": self._provider} if self._provider else {})}
+            raise GatewayError(502, str(error.get("message", "upstream error")), metadata=metadata)
         events: list[StreamEvent] = []
         if not self._seen_info:
             self._seen_info = True
             events.append(_info(chunk))
         for choice in chunk.get("choices") or ():
             events.extend(self._delta(choice.get("delta") or {}))
+            events.extend(_logprobs(choice))
             if choice.get("finish_reason"):
                 self._finished = True
                 events.append(_finish(choice["finish_reason"]))
@@ -203,3 +199,6 @@ class OpenAIStreamDecoder:
             events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"),
                                         function.get("arguments") or ""))
         return events
+
+
+ADAPTER = OpenAIAdapter()

@@ -24,7 +24,9 @@ from lambdarouter.dialects.openrouter.chat import OPENROUTER_ONLY_FIELDS
 from lambdarouter.dialects.openrouter.completions import CompletionChoice, CompletionRequest
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.openai.chat import OpenAIAdapter, auth_headers, usage_from
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.openai.chat import usage_from
+from lambdarouter.providers.openai.family import EVENT_STREAM, FAMILY, JSON
 from lambdarouter.providers.sse import SSEDecoder
 
 # Parameters of the legacy API that chat's PARAMETER_OF_FIELD does not name (spec.LEGACY_PARAMETERS).
@@ -85,21 +87,20 @@ def _piece(data: Any, provider: str) -> TextPiece:
                      usage, data.get("system_fingerprint"))
 
 
-class OpenAICompletions:
-    """Pure translation; `transport` sends. Errors are the OpenAI chat adapter's (same error body)."""
+class OpenAICompletions(Member):
+    """Pure translation; `transport` sends. Errors are the family's (same error body as chat)."""
+
+    family = FAMILY
 
     def build_request(self, call: NativeCall) -> HttpRequest:
         body = json.dumps(build_body(call), separators=(",", ":")).encode()
-        return HttpRequest("POST", f"{call.host.base_url}/completions", auth_headers(call.host, call.stream), body)
+        return FAMILY.request(call.host, "completions", body, EVENT_STREAM if call.stream else JSON)
 
     def parse_response(self, body: bytes, provider: str) -> TextPiece:
         piece = _piece(parse_json_body(body), provider)
         if not piece.choices:
             raise malformed("a completion without choices", provider)
         return piece
-
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        return OpenAIAdapter().map_error(status, headers, body, provider)
 
 
 class CompletionsStreamDecoder:

@@ -9,20 +9,21 @@ and encodes base64 itself, so every provider answers the client the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import token_count
-from lambdarouter.providers.base import HttpRequest, parse_json_body, upstream_error
+from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
 from lambdarouter.providers.embeddings import EmbeddingBatch, EmbeddingResult
+from lambdarouter.providers.family import Member
+from lambdarouter.providers.openai.family import FAMILY
 
 MAX_INPUTS = 2048
 
 
-class OpenAIEmbeddings:
+class OpenAIEmbeddings(Member):
+    family = FAMILY
     takes_tokens = True
 
     def batch_limit(self, endpoint: EndpointSpec) -> int:
@@ -34,13 +35,7 @@ class OpenAIEmbeddings:
                                 "encoding_format": "float"}
         if batch.dimensions is not None:
             body["dimensions"] = batch.dimensions
-        host = batch.host
-        headers = {"content-type": "application/json", "accept": "application/json", **host.spec.headers}
-        if host.api_key and host.spec.auth == "bearer":
-            headers["authorization"] = f"Bearer {host.api_key}"
-        elif host.api_key and host.spec.auth == "api-key-header":
-            headers["api-key"] = host.api_key
-        return HttpRequest("POST", f"{host.base_url}/embeddings", headers, json.dumps(body).encode())
+        return FAMILY.request(batch.host, "embeddings", json.dumps(body).encode())
 
     def parse_response(self, body: bytes, batch: EmbeddingBatch) -> EmbeddingResult:
         data = parse_json_body(body)
@@ -52,8 +47,5 @@ class OpenAIEmbeddings:
         usage = data.get("usage") or {}
         return EmbeddingResult(vectors, token_count(usage.get("prompt_tokens")))
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        raw = parse_json_body(body)
-        error = raw.get("error") if isinstance(raw, dict) else None
-        message = str(error.get("message") or "") if isinstance(error, dict) else ""
-        return upstream_error(status, headers, raw, message, provider)
+
+ADAPTER = OpenAIEmbeddings()

@@ -21,30 +21,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdarouter.core.catalog.spec import EndpointSpec
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.images import MAX_IMAGES, ImageGenerationRequest
-from lambdarouter.providers.base import HttpRequest, parse_json_body, upstream_error
+from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
+from lambdarouter.providers.family import Member
 from lambdarouter.providers.images import GeneratedImage, ImageBatch, ImageJob, refuse_count, refuse_options
+from lambdarouter.providers.openai.family import FAMILY
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
+class ImageModel:
     most: int
     sizes: frozenset[str]
     options: Mapping[str, frozenset[str] | None]
     takes_response_format: bool
 
 
-GPT_IMAGE = Family(MAX_IMAGES, frozenset({"1024x1024", "1536x1024", "1024x1536", "auto"}),
+GPT_IMAGE = ImageModel(MAX_IMAGES, frozenset({"1024x1024", "1536x1024", "1024x1536", "auto"}),
                    {"quality": frozenset({"low", "medium", "high", "auto"}),
                     "background": frozenset({"transparent", "opaque", "auto"}), "output_format": None}, False)
-DALL_E_3 = Family(1, frozenset({"1024x1024", "1792x1024", "1024x1792"}),
+DALL_E_3 = ImageModel(1, frozenset({"1024x1024", "1792x1024", "1024x1792"}),
                   {"quality": frozenset({"standard", "hd"}), "style": frozenset({"vivid", "natural"})}, True)
-DALL_E_2 = Family(MAX_IMAGES, frozenset({"256x256", "512x512", "1024x1024"}), {}, True)
+DALL_E_2 = ImageModel(MAX_IMAGES, frozenset({"256x256", "512x512", "1024x1024"}), {}, True)
 
 
-def family_of(upstream_id: str) -> Family | None:
+def image_model(upstream_id: str) -> ImageModel | None:
     if upstream_id.startswith("gpt-image") or upstream_id.startswith("chatgpt-image"):
         return GPT_IMAGE
     if upstream_id.startswith("dall-e-3"):
@@ -56,10 +57,11 @@ def family_of(upstream_id: str) -> Family | None:
 
 def answers_base64_only(upstream_id: str) -> bool:
     """GPT Image models answer nothing but base64 (and OpenAI's API answers them so by default)."""
-    return family_of(upstream_id) is GPT_IMAGE
+    return image_model(upstream_id) is GPT_IMAGE
 
 
-class OpenAIImages:
+class OpenAIImages(Member):
+    family = FAMILY
     one_per_call = False
 
     def refuse(self, request: ImageGenerationRequest, endpoint: EndpointSpec) -> str | None:
@@ -67,31 +69,25 @@ class OpenAIImages:
             # Priced per image token: a model that draws through a chat API (e.g. Gemini's image models on
             # OpenRouter, which has no Image API: https://openrouter.ai/docs/features/multimodal/image-generation).
             return "draws images through /chat/completions (`modalities: [\"image\"]`) only"
-        family = family_of(endpoint.upstream_id)
-        if family is None:
+        model = image_model(endpoint.upstream_id)
+        if model is None:
             return None
-        if request.size is not None and request.size not in family.sizes:
-            return f"does not make size {request.size} (one of {', '.join(sorted(family.sizes))})"
-        return refuse_count(request, family.most) or refuse_options(request, family.options)
+        if request.size is not None and request.size not in model.sizes:
+            return f"does not make size {request.size} (one of {', '.join(sorted(model.sizes))})"
+        return refuse_count(request, model.most) or refuse_options(request, model.options)
 
     def output_tokens_held(self, request: ImageGenerationRequest) -> int:
         return 0  # priced per image
 
     def build_request(self, job: ImageJob) -> HttpRequest:
-        request, family = job.request, family_of(job.endpoint.upstream_id)
+        request, model = job.request, image_model(job.endpoint.upstream_id)
         body: dict[str, Any] = {"model": job.endpoint.upstream_id, "prompt": request.prompt, "n": request.n}
         for name in ("size", "quality", "style", "background", "output_format"):
             if (value := getattr(request, name)) is not None:
                 body[name] = value
-        if family is None or family.takes_response_format:
+        if model is None or model.takes_response_format:
             body["response_format"] = "b64_json"  # the gateway makes the URL (a data: URL) itself
-        host = job.host
-        headers = {"content-type": "application/json", "accept": "application/json", **host.spec.headers}
-        if host.api_key and host.spec.auth == "bearer":
-            headers["authorization"] = f"Bearer {host.api_key}"
-        elif host.api_key and host.spec.auth == "api-key-header":
-            headers["api-key"] = host.api_key
-        return HttpRequest("POST", f"{host.base_url}/images/generations", headers, json.dumps(body).encode())
+        return FAMILY.request(job.host, "images/generations", json.dumps(body).encode())
 
     def parse_response(self, body: bytes, job: ImageJob) -> ImageBatch:
         data = parse_json_body(body)
@@ -106,8 +102,5 @@ class OpenAIImages:
             images.append(GeneratedImage(item["b64_json"], mime, item.get("revised_prompt")))
         return ImageBatch(images)
 
-    def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError:
-        raw = parse_json_body(body)
-        error = raw.get("error") if isinstance(raw, dict) else None
-        message = str(error.get("message") or "") if isinstance(error, dict) else ""
-        return upstream_error(status, headers, raw, message, provider)
+
+ADAPTER = OpenAIImages()

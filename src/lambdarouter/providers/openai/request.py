@@ -18,6 +18,7 @@ from lambdarouter.core.conversation import (
     ChatRequest,
     Extensions,
     FilePart,
+    GrammarFormat,
     ImagePart,
     JsonObjectFormat,
     JsonSchemaFormat,
@@ -31,6 +32,7 @@ from lambdarouter.core.conversation import (
     Tool,
     ToolCallPart,
     ToolResultPart,
+    VideoPart,
     extension,
     single_text,
 )
@@ -52,8 +54,10 @@ def build_body(call: UpstreamCall) -> Body:
     body.update(_tooling(request))
     if request.output is not None:
         body["response_format"] = _response_format(request.output)
-    if (reasoning := request.reasoning) is not None and reasoning.effort and reasoning.enabled is not False:
-        body["reasoning_effort"] = reasoning.effort
+    if (reasoning := request.reasoning) is not None and reasoning.effort and (
+            reasoning.enabled is not False or reasoning.effort == "none"):
+        body["reasoning_effort"] = EFFORTS.get(reasoning.effort, reasoning.effort)
+    body.update(_output_options(request))
     if request.modalities:
         body["modalities"] = list(request.modalities)
     if request.user is not None:
@@ -66,6 +70,28 @@ def build_body(call: UpstreamCall) -> Body:
         # Usage arrives only when asked for; the gateway always needs it to charge.
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+# OpenRouter's levels OpenAI lacks, as the nearest it has (reasoning_effort: none ... xhigh; verbosity: low,
+# medium, high: https://platform.openai.com/docs/api-reference/chat/create).
+EFFORTS: Mapping[str, str] = {"max": "xhigh"}
+VERBOSITY: Mapping[str, str] = {"xhigh": "high", "max": "high"}
+# Image detail: OpenRouter's "original" where a provider has no original-resolution tier (its schema says so).
+DETAIL: Mapping[str, str] = {"original": "high"}
+
+
+def _output_options(request: ChatRequest) -> Body:
+    """verbosity, log probabilities and the prompt cache key, as OpenAI's Chat Completions names them."""
+    out: Body = {}
+    if request.verbosity is not None:
+        out["verbosity"] = VERBOSITY.get(request.verbosity, request.verbosity)
+    if request.logprobs is not None:
+        out["logprobs"] = True
+        if request.logprobs:
+            out["top_logprobs"] = request.logprobs
+    if request.prompt_cache_key is not None:
+        out["prompt_cache_key"] = request.prompt_cache_key
+    return out
 
 
 def _merged(rendered: Body, extensions: Extensions) -> Body:
@@ -104,7 +130,7 @@ def _message(message: Message) -> list[Body]:
 
 
 def _assistant(parts: tuple[Part, ...]) -> Body:
-    said = tuple(p for p in parts if isinstance(p, TextPart | ImagePart | AudioPart | FilePart))
+    said = tuple(p for p in parts if isinstance(p, TextPart | ImagePart | AudioPart | VideoPart | FilePart))
     out: Body = {"content": _content(said)} if said else {}  # optional beside tool calls
     if refusals := [p.text for p in parts if isinstance(p, RefusalPart)]:
         out["refusal"] = "".join(refusals)
@@ -127,10 +153,12 @@ def _part(part: Part) -> Body:
     elif isinstance(part, ImagePart):
         image: Body = {"url": part.url}
         if part.detail is not None:
-            image["detail"] = part.detail
+            image["detail"] = DETAIL.get(part.detail, part.detail)
         rendered = {"type": "image_url", "image_url": image}
     elif isinstance(part, AudioPart):
         rendered = {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format}}
+    elif isinstance(part, VideoPart):  # OpenRouter's video part, for OpenAI-format hosts that take video
+        rendered = {"type": "video_url", "video_url": {"url": part.url}}
     elif isinstance(part, FilePart):
         file = {k: v for k, v in (("file_data", part.url), ("file_id", part.file_id), ("filename", part.filename))
                 if v is not None}
@@ -190,6 +218,9 @@ def _response_format(output: OutputFormat) -> Body:
         schema = _present({"name": output.name, "description": output.description, "schema": output.schema,
                            "strict": output.strict})
         return _merged({"type": "json_schema", "json_schema": schema}, output.extensions)
+    if isinstance(output, GrammarFormat):
+        grammar = {"grammar": output.grammar} if output.grammar is not None else {}
+        return _merged({"type": output.kind, **grammar}, output.extensions)
     kind = "json_object" if isinstance(output, JsonObjectFormat) else "text"
     return _merged({"type": kind}, output.extensions)
 

@@ -38,7 +38,7 @@ from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.dialects.responses.reasoning import is_carried
 from lambdarouter.providers.base import HttpRequest, parse_json_body
 from lambdarouter.providers.common import malformed
-from lambdarouter.providers.openai.chat import OpenAIAdapter, auth_headers
+from lambdarouter.providers.openai.family import EVENT_STREAM, FAMILY, JSON
 from lambdarouter.providers.sse import SSEDecoder
 
 # Fields OpenAI's Responses API does not have: OpenRouter's extensions (routing, accounting, plugins) and the
@@ -56,7 +56,7 @@ INCOMPLETE_FINISH: Mapping[str, Finish] = {"max_output_tokens": Finish("length",
 # OpenAI's error codes of a failed response → the gateway's status (and whether another endpoint may answer).
 FAILED_STATUS: Mapping[str, tuple[int, bool]] = {"rate_limit_exceeded": (429, True), "server_error": (502, True),
                                                   "vector_store_timeout": (502, True)}
-ERRORS = OpenAIAdapter()  # transport's error mapping: OpenAI's error bodies are the same on every API
+ERRORS = FAMILY  # transport's error mapping: the OpenAI family's, the same on every API of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def build_request(call: ResponsesCall) -> HttpRequest:
         include = [name for name in body.get("include") or () if name != ENCRYPTED_REASONING]
         body["include"] = [*include, ENCRYPTED_REASONING]
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return HttpRequest("POST", f"{call.host.base_url}/responses", auth_headers(call.host, call.stream), data)
+    return FAMILY.request(call.host, "responses", data, EVENT_STREAM if call.stream else JSON)
 
 
 def _carried_reasoning(item: Any) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Protocol
 
 from lambdarouter.core.errors import GatewayError
@@ -90,8 +91,25 @@ def _mapped(adapter: ErrorMapper, status: int, headers: Mapping[str, str], body:
     return error.redact(secrets)
 
 
+async def _authorized(request: HttpRequest, provider: str, timeouts: Timeouts) -> HttpRequest:
+    """The request with the headers its authorizer fetches (an OAuth token exchange), through this transport."""
+    if request.authorize is None:
+        return request
+
+    async def fetch(token_request: HttpRequest) -> tuple[int, bytes]:
+        reply = await _backend.send(token_request, timeouts)
+        return reply.status, reply.body
+
+    try:
+        headers = await request.authorize(fetch)
+    except TransportError as exc:
+        raise _transport_error(exc, provider) from None
+    return replace(request, headers={**request.headers, **headers}, authorize=None)
+
+
 async def send(request: HttpRequest, adapter: ErrorMapper, provider: str, timeouts: Timeouts | None = None) -> bytes:
     """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
+    request = await _authorized(request, provider, timeouts or _defaults)
     try:
         reply = await _backend.send(request, timeouts or _defaults)
     except TransportError as exc:
@@ -110,6 +128,7 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
     still fall back; errors while reading raise from the iterator. The response is closed on exit, and
     on cancellation (a client gone): the upstream sees its connection close.
     """
+    request = await _authorized(request, provider, timeouts or _defaults)
     async with AsyncExitStack() as stack:
         try:
             response = await stack.enter_async_context(_backend.stream(request, timeouts or _defaults))
