@@ -78,11 +78,13 @@ async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecor
                     headers={**done.headers, "x-generation-id": done.id})
 
 
-def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] = data_event, done: bytes = DONE,
+def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] | None = None, done: bytes | None = None,
               headers: dict[str, str] | None = None) -> EventStream:
     """The SSE response of an opened stream; the relay is closed (and booked) however the response ends. Another
-    dialect gives its own `frame`, end marker (`done`) and headers (see `EventStream`)."""
-    return EventStream(streamed.relay, keepalive=KEEPALIVE_SECONDS, frame=frame, done=done,
+    dialect gives its own `frame`, end marker (`done`: none unless it says, as Anthropic's and the Responses
+    API's streams end on their last event) and headers (see `EventStream`)."""
+    end = done if done is not None else DONE if frame is None else b""
+    return EventStream(streamed.relay, keepalive=KEEPALIVE_SECONDS, frame=frame or data_event, done=end,
                        headers={**streamed.headers, "x-generation-id": streamed.id, **(headers or {})},
                        background=BackgroundTask(streamed.relay.close))
 
