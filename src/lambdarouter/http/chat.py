@@ -58,11 +58,18 @@ async def chat_completions(request: Request) -> Response:
     body = parse_request(raw)
     if body.stream:
         return streaming(await while_connected(request, gateway.run_stream(ChatOperation(body), key)))
+    return await answered_once(request, gateway, key, raw, lambda: _complete(gateway, body, key))
+
+
+async def answered_once(request: Request, gateway: Gateway, key: KeyRecord, body: bytes,
+                        answer: Callable[[], Awaitable[Response]]) -> Response:
+    """A non-streamed answer, cancelled if the client leaves meanwhile; with `Idempotency-Key`, kept and replayed
+    (charged once)."""
     idempotency_key = request.headers.get("idempotency-key")
-    if idempotency_key is not None:
-        return await idempotent(gateway.store, key.hash, idempotency_key, raw,
-                                lambda: while_connected(request, _complete(gateway, body, key)))
-    return await while_connected(request, _complete(gateway, body, key))
+    if idempotency_key is None:
+        return await while_connected(request, answer())
+    return await idempotent(gateway.store, key.hash, idempotency_key, body,
+                            lambda: while_connected(request, answer()))
 
 
 async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecord) -> Response:
