@@ -25,8 +25,17 @@ import pytest
 
 from lambdarouter.http.app import ROUTE_GROUPS
 from tests.lambda_events import AWS_CREDENTIALS, RESOURCE_NAMES
-from tests.sam_template import CHAT, EMBEDDINGS, FUNCTION_DIRS, FUNCTIONS, KEY, MANAGEMENT, MODELS, ROOT, \
-    function_environment
+from tests.sam_template import (
+    CHAT,
+    EMBEDDINGS,
+    FUNCTION_DIRS,
+    FUNCTIONS,
+    KEY,
+    MANAGEMENT,
+    MODELS,
+    ROOT,
+    function_environment,
+)
 
 # Imports the entry module as Lambda's runtime does and prints the modules loaded, as JSON, on its last line.
 CHILD = """

@@ -12,6 +12,7 @@ import anyio
 from starlette.requests import Request
 
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.http.sse import cancel_on_disconnect
 
 T = TypeVar("T")
 # API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
@@ -32,15 +33,9 @@ async def while_connected(request: Request, work: Awaitable[T]) -> T:
     """`work`, cancelled when the client goes away meanwhile: no failover or retry runs for nobody, and the
     generation is booked `aborted` (the body was read already, so the next ASGI message is the disconnect)."""
     with anyio.CancelScope() as scope:
-        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(request, scope))
+        watcher = asyncio.get_running_loop().create_task(cancel_on_disconnect(request.receive, scope))
         try:
             return await work
         finally:
             watcher.cancel()
     raise GatewayError(499, "The client closed the request.")
-
-
-async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-    scope.cancel()

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Route groups (http/app.py) by what their requests need besides the app itself.
-INFERENCE_GROUPS = frozenset({"chat_completions", "completions", "messages", "embeddings", "images"})
+INFERENCE_GROUPS = frozenset({"chat_completions", "completions", "messages", "responses", "embeddings", "images"})
 ADMIN_GROUPS = frozenset({"keys", "credits", "usage"})  # the management key: its own secret on AWS
 STORE_GROUPS = INFERENCE_GROUPS | ADMIN_GROUPS | {"key", "generation"}
 
