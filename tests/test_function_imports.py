@@ -19,11 +19,18 @@ import json
 import subprocess
 import sys
 from functools import cache
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-from lambdarouter.http.app import ROUTE_GROUPS
+from lambdarouter.core.catalog import load_catalog
+from lambdarouter.core.credentials import EnvCredentials
+from lambdarouter.gateway.service import Gateway
+from lambdarouter.http.app import ROUTE_GROUPS, create_app
+from lambdarouter.http.deferred import DEFERRED_ROUTES, deferred_routes
+from lambdarouter.store.sqlite import SQLiteStore
 from tests.lambda_events import AWS_CREDENTIALS, RESOURCE_NAMES
 from tests.sam_template import (
     CHAT,
@@ -77,14 +84,16 @@ BUILT_AT_INIT: dict[str, tuple[str, ...]] = {
 }
 
 
-def served_groups(function: str) -> set[str]:
-    """The route groups `functions/<dir>/app.py` passes to `function_app([...])`, read from its source."""
+def served_groups(function: str) -> tuple[set[str], set[str]]:
+    """The route groups `functions/<dir>/app.py` passes to `function_app(groups, deferred=...)`: (loaded at start,
+    loaded by their first request), read from its source."""
     tree = ast.parse((ROOT / "functions" / FUNCTION_DIRS[function] / "app.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "function_app":
             groups = ast.literal_eval(node.args[0])
-            assert isinstance(groups, list)
-            return set(groups)
+            deferred: object = next((ast.literal_eval(k.value) for k in node.keywords if k.arg == "deferred"), [])
+            assert isinstance(groups, list) and isinstance(deferred, list)
+            return set(groups), set(deferred)
     raise AssertionError(f"{function}: no function_app([...]) call in its app.py")
 
 
@@ -111,12 +120,52 @@ def test_every_function_is_checked() -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_only_its_own_route_groups(function: str) -> None:
-    groups = served_groups(function)
-    assert groups <= ROUTE_GROUPS.keys()
+    """Its groups' route modules, and neither another group's nor a deferred one's (loaded by its first request)."""
+    groups, deferred = served_groups(function)
+    assert groups | deferred <= ROUTE_GROUPS.keys()
+    assert deferred <= DEFERRED_ROUTES.keys()
     modules = modules_at_start(function)
     assert loaded(modules, tuple(ROUTE_GROUPS[g] for g in groups)) == sorted(ROUTE_GROUPS[g] for g in groups)
     others = tuple(module for group, module in ROUTE_GROUPS.items() if group not in groups)
     assert loaded(modules, others) == []
+
+
+@pytest.mark.parametrize("group", sorted(DEFERRED_ROUTES))
+def test_deferred_routes_are_the_modules_routes(group: str) -> None:
+    """The table the app mounts before the import is the module's own ROUTES: same paths, methods, order."""
+    real = import_module(ROUTE_GROUPS[group]).ROUTES
+    assert [(route.path, route.methods) for route in deferred_routes(ROUTE_GROUPS[group], group)] == \
+        [(route.path, route.methods) for route in real]
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    return Gateway(load_catalog(None), SQLiteStore(tmp_path / "gateway.sqlite3"), EnvCredentials())
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v1"])
+def test_a_deferred_route_answers_as_the_loaded_one(gateway: Gateway, prefix: str) -> None:
+    """The first request loads the module and its own route answers: the same status, headers and body as the app
+    that imported the group at start (an unknown key: the key check, no provider)."""
+    answers = []
+    for app in (create_app(["health"], deferred=["completions", "messages"], gateway=gateway),
+                create_app(["health", "completions", "messages"], gateway=gateway)):
+        with TestClient(app, headers={"authorization": "Bearer sk-lr-v1-unknown"}) as client:
+            answers.append([(r.status_code, r.headers.get("content-type"), r.json()) for r in (
+                client.post(f"{prefix}/completions", json={"model": "openai/gpt-4o", "prompt": "hi"}),
+                client.post(f"{prefix}/messages", json={"model": "anthropic/claude", "max_tokens": 1,
+                                                        "messages": [{"role": "user", "content": "hi"}]}),
+                client.get(f"{prefix}/messages"),
+            )])
+    assert answers[0] == answers[1]
+    assert [status for status, _, _ in answers[0]] == [401, 401, 405]
+
+
+def test_a_group_is_loaded_or_deferred_never_both() -> None:
+    with pytest.raises(ValueError, match="not deferrable"):
+        create_app(["completions"], deferred=["completions"])
+    with pytest.raises(ValueError, match="not deferrable"):
+        create_app(["health"], deferred=["keys"])
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

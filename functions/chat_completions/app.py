@@ -17,4 +17,6 @@ from lambdarouter.http.function import function_app  # noqa: E402
 
 # "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
 # catalog function, so only the adapter asks it here.
-app = function_app(["chat_completions", "completions", "messages", "responses", "health"])
+# The other dialects' routes are loaded by their first request (lambdarouter/http/deferred.py): a cold start of
+# /chat/completions does not import Anthropic's or the Responses API's schemas.
+app = function_app(["chat_completions", "health"], deferred=["completions", "messages", "responses"])

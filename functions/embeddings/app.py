@@ -15,4 +15,5 @@ from lambdarouter.http.function import function_app  # noqa: E402
 
 # "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
 # catalog function, so only the adapter asks it here.
-app = function_app(["embeddings", "images", "health"])
+# The image routes are loaded by their first request (lambdarouter/http/deferred.py).
+app = function_app(["embeddings", "health"], deferred=["images"])

@@ -44,11 +44,12 @@ ADMIN_GROUPS = frozenset({"keys", "credits", "usage"})  # the management key: it
 STORE_GROUPS = INFERENCE_GROUPS | ADMIN_GROUPS | {"key", "generation"}
 
 
-def function_app(groups: Collection[str]) -> Starlette:
-    """The app serving `groups`, with what their requests need built now; the collector on again, frozen."""
+def function_app(groups: Collection[str], deferred: Collection[str] = ()) -> Starlette:
+    """The app serving `groups`, and `deferred` ones loaded by their first request (http/deferred.py), with what
+    their requests need built now; the collector on again, frozen."""
     try:
-        app = create_app(groups)
-        prepare(frozenset(groups))
+        app = create_app(groups, deferred=deferred)
+        prepare(frozenset(groups) | frozenset(deferred))
         return app
     finally:
         gc.freeze()
