@@ -10,18 +10,21 @@ built here, in the init, not on the first request's path:
 - for the inference functions, the gateway (catalog, credentials, retry policy) and the TLS context of the
   upstream client (the CA bundle, ~25 ms).
 
-Why the init rather than the first request: Lambda may initialize an environment before a request needs it
-(the docs' "proactive initialization"), and then the client never waits for that work at all; a function with
-SnapStart restores it from the snapshot; and on a true cold start it costs the same. What needs the network
-stays on the request path: reading a secret (cached per TTL, `core/credentials.py`) and every table access.
-Nothing here may stop a function from starting: a failure is logged and the first request builds the piece
-again and answers with the error in its dialect (a 503 for a store that is not configured).
+Why the init rather than the first request: "for functions using unreserved (on-demand) concurrency, Lambda
+occasionally pre-initializes execution environments" (Lambda developer guide, execution environment lifecycle,
+Init phase), and then no client waits for that work at all; a function with SnapStart restores it from the
+snapshot; on a true cold start it costs the same. Since August 2025 the init of on-demand functions is billed like
+any other duration (AWS Compute Blog, "AWS Lambda standardizes billing for INIT Phase"): the choice is about
+latency, not price. What needs the network stays on the request path: reading a secret (cached per TTL,
+`core/credentials.py`) and every table access. Nothing here may stop a function from starting: a failure is logged
+and the first request builds the piece again and answers with the error in its dialect (a 503 for a store that is
+not configured).
 
 The collector: an init allocates hundreds of thousands of objects (modules, classes, pydantic schemas) and frees
 almost none, so the entry module switches the cyclic collector off before its imports (`gc.disable()`) and
 `function_app` switches it on again after moving everything built so far out of its way (`gc.freeze()`): what
-the init built lives as long as the process, and no later collection scans it again. Measured on the chat
-function's cold start: ~40 ms of CPU fewer (bench/README.md, "Cold start").
+the init built lives as long as the process, and no later collection scans it again. Measured (A/B, CPU to the
+first answer): ~35 ms fewer on the chat and key functions' cold starts (docs/deployment.md, "Cold start").
 """
 
 from __future__ import annotations
