@@ -64,8 +64,11 @@ NEVER = ("sqlite3", "lambdarouter.store.sqlite", "lambdarouter.admin.cli", "lamb
 INFERENCE = ("httpx", "httpcore", "lambdarouter.gateway.service", "lambdarouter.providers", "lambdarouter.core.routing",
              "lambdarouter.dialects.anthropic", "lambdarouter.dialects.openrouter.chat")
 NOT_NEEDED: dict[str, tuple[str, ...]] = {
-    CHAT: ("lambdarouter.gateway.embeddings", "lambdarouter.gateway.images", "lambdarouter.admin"),
-    EMBEDDINGS: ("lambdarouter.dialects.anthropic", "lambdarouter.gateway.messages", "lambdarouter.admin"),
+    CHAT: ("lambdarouter.gateway.embeddings", "lambdarouter.gateway.images", "lambdarouter.admin",
+           "lambdarouter.dialects.responses", "lambdarouter.dialects.openrouter.completions"),
+    EMBEDDINGS: ("lambdarouter.dialects.anthropic", "lambdarouter.gateway.messages", "lambdarouter.admin",
+                 "lambdarouter.dialects.responses", "lambdarouter.dialects.openrouter.chat",
+                 "lambdarouter.dialects.openrouter.messages", "lambdarouter.gateway.chat"),
     # The catalog: no store, no AWS client, no key handling beyond what an optional key needs.
     MODELS: (*INFERENCE, "lambdarouter.store.dynamodb", "boto3", "botocore.client", "lambdarouter.admin.usage",
              "aws_lambda_powertools.utilities.parameters"),
