@@ -298,7 +298,8 @@ def format_text(report: dict[str, Any]) -> str:
         for part in [section, *(section.values() if isinstance(section, dict) else [])]:
             if isinstance(part, dict) and isinstance(part.get("error"), str):
                 lines += [f"FAILED {name}: {part['error'].splitlines()[-1][:300]}", ""]
-    heads = [RATIO if name == RATIO else label.split()[0][:12] for name, label in columns(report)]
+    heads = [{RATIO: RATIO, BASELINE: "@" + label.partition("@")[2]}.get(name, label.split()[0])[:12]
+             for name, label in columns(report)]
     lines.append(f"{'figure':<62}" + "".join(f"{head:>13}" for head in heads))
     for label, values in results_rows(report):
         lines.append(f"{label[:61]:<62}" + "".join(f"{_fmt(v):>13}" for v in values))
