@@ -2,8 +2,10 @@
 
 A `Generation` keeps what one admitted request did (who served it, its attempts, every event it counted) and
 closes its books once: usage as reported (estimated where the provider never said), priced by its operation,
-bounded by the reservation (`pricing.bounded`). `Ledger.close` writes the row and settles the hold to that
+bounded by the reservation (`pricing.bounded`). `Books.close` writes the row and settles the hold to that
 same cost, whatever ended the generation: an answer, an upstream failure, a stream cut short, a client gone.
+(`Books` is the gateway's side of the accounting; the store's `Ledger` protocol, store/protocols.py, is where
+the rows are kept.)
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class Generation:
         )
 
 
-class Ledger:
+class Books:
     """Closes generations' books: the ledger row and the settled hold, then endpoint health and observers."""
 
     def __init__(self, store: Store, health: HealthBoard) -> None:
