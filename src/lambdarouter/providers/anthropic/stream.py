@@ -86,7 +86,13 @@ class AnthropicStreamDecoder:
     def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
         message = payload.get("message") or {}
         events: list[StreamEvent] = [info(message)]
-        events.extend(self._usage_report(message.get("usage")))
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            # Its `output_tokens` is a placeholder (1 in every recorded stream, tests/recordings/anthropic): the
+            # count comes with message_delta. Taken as a report, a stream cut before that would be charged one
+            # output token whatever it produced, instead of the estimate from what it did (budget.fill_usage).
+            usage = {name: value for name, value in usage.items() if name != "output_tokens"}
+        events.extend(self._usage_report(usage))
         return events
 
     def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
