@@ -140,6 +140,8 @@ class Generation:
             error=error.message if error else None, num_media_prompt=self.size.images,
             num_media_completion=self.images + len(self.acc.images), usage_estimated=self.estimated,
             upstream_id=self.acc.upstream_id, anomaly=self.anomaly,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens, web_search_requests=usage.web_search_requests,
+            web_fetch_requests=usage.web_fetch_requests,
         )
 
 
