@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,16 +48,28 @@ def key_record(gateway: RunningGateway, key_hash: str) -> KeyRecord:
     return record
 
 
-def wait_for_records(gateway: RunningGateway, key_hash: str, count: int, timeout: float = 10) -> list[
+# How long a test waits for something another process or thread does: reached only when it never happens (a
+# bound, not a timing claim; generous because the suite must pass on a machine busy with other work).
+WAIT_LIMIT = 30.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT_LIMIT) -> bool:
+    """Whether `condition` became true, checked every 20 ms, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def wait_for_records(gateway: RunningGateway, key_hash: str, count: int, timeout: float = WAIT_LIMIT) -> list[
     GenerationRecord
 ]:
     """The key's ledger rows once there are `count` of them (the gateway writes them as requests end)."""
-    store, deadline = ledger(gateway), time.monotonic() + timeout
-    while True:
-        records = ledger_rows(store, key_hash)
-        if len(records) >= count or time.monotonic() > deadline:
-            return records
-        time.sleep(0.05)
+    store = ledger(gateway)
+    wait_until(lambda: len(ledger_rows(store, key_hash)) >= count, timeout)
+    return ledger_rows(store, key_hash)
 
 
 def exact_json(text: str) -> Any:

@@ -20,12 +20,13 @@ Expected outcome per fault (LAMBDAROUTER_RETRY_ROUNDS=1, read timeout `READ_TIME
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.recordings import load_recording
-from tests.fakes.upstream import FakeUpstream, ReceivedRequest, Reply
+from tests.fakes.upstream import HEADERS, NEVER, FakeUpstream, ReceivedRequest, Reply
 from tests.openai_chunks import slow_stream
 
 READ_TIMEOUT = 2.0
@@ -129,11 +130,13 @@ def _faults() -> list[Scenario]:
                  _openai_error(429, {"retry-after": "60"})),
         Scenario("fault-stall", 1, "/chat/completions", _chat("fault-stall", gpt, only), 408, "error",
                  Reply(status=200, headers={"content-type": "application/json"}, body=b"{}",
-                       stall=READ_TIMEOUT + 0.5)),
+                       gates={HEADERS: NEVER})),  # silent until the gateway's read timeout closes the connection
         Scenario("cut-stream", 4, "/chat/completions", _chat("cut-stream", gpt, only, True), 200, "error",
                  _cut("openai/text-stream", 2)),
+        # Two events, then the upstream holds the rest until the gateway leaves: the answer cannot complete
+        # before the client's abort reaches the gateway, however busy the machine.
         Scenario("aborted", 5, "/chat/completions", _chat("aborted", gpt, only, True), 200, "aborted",
-                 slow_stream(30, 0.02), abort_after=2),
+                 dataclasses.replace(slow_stream(30, 0), gates={2: NEVER}), abort_after=2),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from lambdarouter.core.budget import measure, quote
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from tests.accounting import (
     GPT4O,
     HELLO,
@@ -26,9 +28,10 @@ from tests.accounting import (
     new_key,
     streamed_cost,
     wait_for_records,
+    wait_until,
 )
 from tests.fakes.recordings import load_recording
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import HEADERS, NEVER, FakeUpstream, Reply
 from tests.gateway import EXTRA_MODELS, RunningGateway
 from tests.stores import wait
 from tests.test_chat_api import chunk_event
@@ -75,7 +78,8 @@ def test_dropped_stream_is_charged_for_what_was_produced(gateway: RunningGateway
     words = [f"word{i} " for i in range(12)]
     events = [chunk_event(w) for w in words] + [chunk_event(finish="stop"), chunk_event(usage=True),
                                                  "data: [DONE]\n\n"]
-    fake_upstream.reply(Reply.sse(events, chunk_delay=0.25), path=UPSTREAM_PATH)
+    # Three words, then the rest held until the gateway leaves: the answer cannot finish before the client goes.
+    fake_upstream.reply(dataclasses.replace(Reply.sse(events), gates={3: NEVER}), path=UPSTREAM_PATH)
     received: list[str] = []
     with as_key(gateway, plaintext) as client, client.stream(
             "POST", "/chat/completions", json={**GPT4O, "messages": HELLO, "stream": True}) as resp:
@@ -98,7 +102,7 @@ def test_dropped_stream_is_charged_for_what_was_produced(gateway: RunningGateway
 def test_concurrent_requests_never_overspend(gateway: RunningGateway, fake_upstream: FakeUpstream) -> None:
     """50 requests at once against a budget that covers 10 (each costs exactly its worst case)."""
     body = {**GPT4O, "messages": HELLO, "max_tokens": 100, "provider": {"only": ["openai"]}}
-    request = ChatCompletionRequest.model_validate(body)
+    request = to_canonical(ChatCompletionRequest.model_validate(body))
     size = measure(request)
     endpoint = next(e for e in load_catalog(EXTRA_MODELS).models["openai/gpt-4o"].endpoints if e.host == "openai")
     worst = quote(request, size, [endpoint])
@@ -191,7 +195,8 @@ def test_idempotency_replays_charges_once_and_refuses_misuse(gateway: RunningGat
     records = wait_for_records(gateway, key_hash, 1)
     assert len(records) == 1 and key_record(gateway, key_hash).usage == records[0].cost
 
-    fake_upstream.reply(Reply(status=200, headers={"content-type": "application/json"}, stall=1.5,
+    answer = threading.Event()  # the upstream answers the first request only once its duplicate was refused
+    fake_upstream.reply(Reply(status=200, headers={"content-type": "application/json"}, gates={HEADERS: answer},
                               body=httpx.Response(200, json=completion_body(5, 6)).content), path=UPSTREAM_PATH)
     results: dict[str, httpx.Response] = {}
 
@@ -201,10 +206,13 @@ def test_idempotency_replays_charges_once_and_refuses_misuse(gateway: RunningGat
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.5)
-    with as_key(gateway, plaintext) as client:
-        duplicate = client.post("/chat/completions", json=body, headers={"idempotency-key": "order-2"})
-    thread.join(10)
+    try:
+        assert wait_until(lambda: len(fake_upstream.requests) == 2)  # in flight: its key was claimed first
+        with as_key(gateway, plaintext) as client:
+            duplicate = client.post("/chat/completions", json=body, headers={"idempotency-key": "order-2"})
+    finally:
+        answer.set()
+        thread.join(30)
     assert duplicate.status_code == 409
     assert results["slow"].status_code == 200
 

@@ -9,8 +9,9 @@ streams, a streamed parallel tool call) are synthesized from the documented form
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -309,14 +310,21 @@ def test_stream_helper_accumulates_a_streamed_parallel_tool_call(client: openai.
 
 
 def test_replay_keeps_streaming_real(client: openai.OpenAI, fake_upstream: FakeUpstream) -> None:
-    """The recorded Nova stream (33 frames), 30 ms apart: the first text reaches the client long before the last."""
+    """The recorded Nova stream (33 frames): the first text reaches the client while the upstream still holds
+    back every frame after it (a gateway that buffered would wait for frames that never come: the client times
+    out)."""
     rec = load_recording("bedrock/text-stream")
-    fake_upstream.reply(Reply.from_recording(rec, chunk_delay=0.03), path=rec.endpoint)
-    started, arrivals = time.monotonic(), list[float]()
+    frames = Reply.from_recording(rec)
+    assert frames.chunks is not None
+    first_text = next(i for i, frame in enumerate(frames.chunks) if b"contentBlockDelta" in frame)
+    rest = threading.Event()
+    fake_upstream.reply(dataclasses.replace(frames, gates={first_text + 1: rest}), path=rec.endpoint)
+    texts: list[str] = []
     for chunk in client.chat.completions.create(**client_request(rec)):
         if chunk.choices and chunk.choices[0].delta.content:
-            arrivals.append(time.monotonic() - started)
-    assert len(arrivals) > 5 and arrivals[-1] - arrivals[0] >= 0.5, arrivals
+            texts.append(chunk.choices[0].delta.content)
+            rest.set()
+    assert len(texts) > 5
 
 
 def converse_reply(content: list[dict[str, Any]], stop: str) -> Reply:

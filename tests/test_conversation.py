@@ -38,7 +38,7 @@ GROQ = next(h for h in BUILTIN_HOSTS if h.name == "groq")
 ENDPOINT = EndpointSpec(host="openai", upstream_id="gpt-up", context_length=1000, prompt=Decimal(1),
                         completion=Decimal(1))
 EVERYTHING = frozenset({"max_tokens", "temperature", "top_p", "seed", "tools", "tool_choice", "response_format",
-                        "reasoning", "logit_bias", "logprobs", "top_logprobs", "stop"})
+                        "reasoning", "logit_bias", "logprobs", "top_logprobs", "stop", "n"})
 SIGNED = {"type": "reasoning.text", "text": "Let me think.", "signature": "sig==", "format": "anthropic-claude-v1",
           "index": 0}
 SEALED = {"type": "reasoning.encrypted", "data": "blob", "format": "google-gemini-v1", "id": "call_1", "index": 1}

@@ -54,7 +54,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         driver.quit()
 
 
-def wait(driver: WebDriver, timeout: float = 15) -> WebDriverWait[WebDriver]:
+def wait(driver: WebDriver, timeout: float = 30) -> WebDriverWait[WebDriver]:  # a bound for a busy machine
     return WebDriverWait(driver, timeout)
 
 

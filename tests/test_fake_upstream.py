@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes.recordings import RECORDINGS_DIR, all_recordings, load_recording
-from tests.fakes.upstream import FakeUpstream, Reply, split_eventstream_frames, split_sse_events
+from tests.fakes.upstream import GATE_LIMIT, FakeUpstream, Reply, split_eventstream_frames, split_sse_events
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -116,38 +118,39 @@ def test_recorded_json_body_is_served_byte_for_byte(
 
 
 def test_sse_stream_arrives_event_by_event(fake_upstream: FakeUpstream, client: httpx.Client) -> None:
+    """Each event is its own write: with event i+1 held until the client has read event i (gates, not time),
+    every event boundary is also a read boundary, whatever the machine's load."""
     rec = load_recording("anthropic/text-stream")
-    delay = 0.2
-    reply = Reply.from_recording(rec, chunk_delay=delay)
-    assert reply.chunks is not None
-    n = len(reply.chunks)
+    plain = Reply.from_recording(rec)
+    assert plain.chunks is not None
+    n = len(plain.chunks)
     assert n == 8
-    fake_upstream.reply(reply)
+    gates = {i: threading.Event() for i in range(1, n)}
+    fake_upstream.reply(Reply(plain.status, plain.headers, chunks=plain.chunks, gates=gates))
+    event_ends = list(itertools.accumulate(len(chunk) for chunk in plain.chunks))
 
-    arrivals: list[tuple[float, bytes]] = []
+    received, offsets = b"", set()
     with client.stream("POST", rec.target, json=rec.request, headers=rec.request_headers) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"] == "text/event-stream; charset=utf-8"
-        start = time.monotonic()
         for piece in resp.iter_raw():
-            arrivals.append((time.monotonic() - start, piece))
+            received += piece
+            offsets.add(len(received))
+            for i, end in enumerate(event_ends[:-1], start=1):
+                if len(received) >= end:
+                    gates[i].set()  # event i-1 is in: let event i go
+    assert received == rec.body_bytes()
+    assert set(event_ends) <= offsets  # events were not coalesced
 
-    assert b"".join(p for _, p in arrivals) == rec.body_bytes()
-    # Every event boundary is also a read boundary: events were not coalesced.
-    offsets, total = set(), 0
-    for _, piece in arrivals:
-        total += len(piece)
-        offsets.add(total)
-    event_ends, total = set(), 0
-    for chunk in reply.chunks:
-        total += len(chunk)
-        event_ends.add(total)
-    assert event_ends <= offsets
-    first, last = arrivals[0][0], arrivals[-1][0]
-    spread = (n - 1) * delay  # 1.4 s nominal
-    assert last - first >= spread * 0.5
-    assert first < last - spread * 0.5
-    assert last < spread + 5.0
+
+def test_a_gate_never_opened_holds_the_reply_until_the_client_leaves(fake_upstream: FakeUpstream) -> None:
+    before = fake_upstream.disconnects
+    sent = threading.Event()
+    fake_upstream.reply(Reply(chunks=[b"data: 1\n\n", b"data: 2\n\n"], gates={1: threading.Event()}, sent=sent))
+    with httpx.Client(base_url=fake_upstream.url, timeout=TIMEOUT) as c, c.stream("POST", "/x") as resp:
+        assert next(resp.iter_raw()) == b"data: 1\n\n"
+    assert sent.wait(GATE_LIMIT / 2)  # ended by the client's leaving, not by the limit
+    assert fake_upstream.disconnects == before + 1
 
 
 def test_gemini_sse_keeps_crlf_and_splits_on_crlf_events(
@@ -371,11 +374,9 @@ def test_reset_after_chunks_applies_to_recorded_bedrock_stream(
 def test_stall_delays_headers(fake_upstream: FakeUpstream) -> None:
     fake_upstream.reply(Reply(status=200, body=b"late", stall=1.0))
     fake_upstream.reply(Reply(status=200, body=b"slow", stall=0.3))
-    with httpx.Client(base_url=fake_upstream.url, timeout=httpx.Timeout(10.0, read=0.2)) as c:
-        t0 = time.monotonic()
-        with pytest.raises(httpx.ReadTimeout):
-            c.post("/x")
-        assert time.monotonic() - t0 < 5.0
+    with httpx.Client(base_url=fake_upstream.url, timeout=httpx.Timeout(10.0, read=0.2)) as c, \
+            pytest.raises(httpx.ReadTimeout):
+        c.post("/x")
     with httpx.Client(base_url=fake_upstream.url, timeout=TIMEOUT) as c:
         t0 = time.monotonic()
         resp = c.post("/x")
@@ -400,8 +401,11 @@ def test_context_manager_starts_and_stops_bounded() -> None:
             keep_alive = httpx.Client(base_url=up.url, timeout=TIMEOUT)
             up.default = Reply(status=204)
             assert keep_alive.get("/idle").status_code == 204  # leaves an idle keep-alive connection
-        t0 = time.monotonic()
-    assert time.monotonic() - t0 < 3.0
+        assert up._server is not None
+        handlers = list(up._server.connections)  # the stalled, the slow and the idle connection's threads
+    # stop() woke the 30 s stall and chunk delay and closed the idle connection: no handler outlived it (a
+    # handler it could not wake would still be alive after its bounded joins).
+    assert handlers and not any(thread.is_alive() for thread in handlers)
     keep_alive.close()
     with pytest.raises(ConnectionRefusedError), socket.create_connection((host, port), timeout=1.0):
         pass

@@ -16,6 +16,7 @@ import pytest
 from lambdarouter.core.budget import measure, quote
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.store import GenerationRecord
 from lambdarouter.store.codec import encode_generation
 from tests.accounting import as_key, exact_json, key_record, new_key, wait_for_records
@@ -79,7 +80,7 @@ def _told_by_stream(text: str) -> Told:
 
 def reservation(body: dict[str, Any], hosts: list[str]) -> Decimal:
     """What the gateway holds for a chat request: the worst case over the candidate endpoints."""
-    request = ChatCompletionRequest.model_validate(body)
+    request = to_canonical(ChatCompletionRequest.model_validate(body))
     endpoints = [e for e in CATALOG.resolve(body["model"]).model.endpoints if e.host in hosts]
     return quote(request, measure(request), endpoints).amount
 

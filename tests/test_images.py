@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 
 import httpx
 import pytest
@@ -12,7 +13,13 @@ from lambdarouter.core.conversation import ImagePart
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.inbound import to_canonical
-from lambdarouter.gateway.image_fetch import MAX_IMAGE_BYTES, fetch_image, inline_remote_images, sniff_image_type
+from lambdarouter.gateway.image_fetch import (
+    MAX_IMAGE_BYTES,
+    fetch_image,
+    inline_remote_images,
+    is_public,
+    sniff_image_type,
+)
 from tests.fakes.upstream import FakeUpstream, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -30,12 +37,31 @@ def fetch(url: str) -> tuple[bytes, str]:
     "http://127.0.0.1/x.png", "http://127.9.9.9:8080/x.png", "http://[::1]/x.png", "http://169.254.169.254/latest",
     "http://10.0.0.5/x.png", "http://192.168.1.1/x.png", "http://172.16.0.1/x.png", "http://localhost/x.png",
     "http://[::ffff:127.0.0.1]/x.png", "http://0.0.0.0/x.png", "ftp://example.com/x.png", "file:///etc/passwd",
+    # IPv6 forms of IPv4 addresses and site-local (issue 15): NAT64, 6to4, IPv4-compatible, Teredo, ISATAP
+    "http://[64:ff9b::7f00:1]/x.png", "http://[2002:7f00:1::]/x.png", "http://[::7f00:1]/x.png",
+    "http://[::a9fe:a9fe]/latest", "http://[fec0::1]/x.png", "http://[64:ff9b:1::a9fe:a9fe]/x.png",
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x.png", "http://[2001:4860::5efe:a00:1]/x.png",
+    "http://[::ffff:0:a00:1]/x.png", "http://0x7f000001/x.png", "http://2130706433/x.png",
 ])
 def test_private_and_odd_urls_are_refused_before_connecting(url: str) -> None:
     with pytest.raises(GatewayError) as raised:
         fetch(url)
     assert raised.value.status == 400
     assert "cannot be fetched" in raised.value.message
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("8.8.8.8", True), ("2606:4700:4700::1111", True), ("2001:4860:4860::8888", True),
+    ("100.64.0.1", False), ("::1", False), ("fe80::1", False), ("fc00::1", False), ("ff0e::1", False),
+    ("fec0::1", False), ("feff::1", False),  # site-local fec0::/10 (RFC 3879), Python calls it global
+    ("::8.8.8.8", False), ("::ffff:8.8.8.8", False), ("::ffff:0:808:808", False),  # compatible, mapped, translated
+    ("64:ff9b::808:808", False), ("64:ff9b:1:ffff::808:808", False),  # NAT64 WKP and local-use
+    ("2002:808:808::1", False), ("2001:0:808:808::1", False),  # 6to4 and Teredo, public IPv4 inside as well
+    ("2606:4700::5efe:a9fe:a9fe", False), ("2606:4700::200:5efe:7f00:1", False),  # ISATAP identifiers
+    ("2606:4700::5efd:a9fe:a9fe", True),  # one bit off the ISATAP marker: an ordinary address
+])
+def test_which_addresses_are_public(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
 
 
 def allow(monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream) -> str:

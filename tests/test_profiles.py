@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdarouter.core.conversation import Reasoning
-from lambdarouter.profiles import claude, gemini
+from lambdarouter.profiles import claude, gemini, openai
 from lambdarouter.profiles.reasoning import effort_budget
 
 
@@ -43,3 +43,15 @@ def test_gemini_budgets_are_bounded_by_the_model() -> None:
     assert gemini.thinking_config(high, "gemini-3-pro-preview", None) == {"thinkingLevel": "HIGH",
                                                                             "includeThoughts": True}
     assert gemini.signatures_required("gemini-3-flash") and not gemini.signatures_required("gemini-2.5-flash")
+
+
+@pytest.mark.parametrize(("reasoning", "limit", "effort"), [
+    (Reasoning(effort="low"), None, "low"),
+    (Reasoning(budget_tokens=8_000), 10_000, "high"),  # 80 % of the output limit
+    (Reasoning(budget_tokens=2_000), 10_000, "low"),
+    (Reasoning(budget_tokens=2_000), None, None),  # no limit to size it against: the model's default
+    (Reasoning(enabled=True), 10_000, None),
+    (Reasoning(effort="high", enabled=False), 10_000, None),
+])
+def test_effort_only_models_get_the_nearest_effort(reasoning: Reasoning, limit: int | None, effort: str | None) -> None:
+    assert openai.reasoning_effort(reasoning, limit) == effort

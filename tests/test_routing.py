@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from lambdarouter.core.budget import measure
 from lambdarouter.core.catalog import Catalog, build_catalog
 from lambdarouter.core.catalog.spec import CatalogFile
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.health import HealthBoard, endpoint_key
-from lambdarouter.core.routing import plan
+from lambdarouter.core.routing import plan, requested_models
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 
 ALL_PARAMS = ["max_tokens", "temperature", "tools", "tool_choice", "response_format", "structured_outputs", "seed"]
 
@@ -46,7 +48,10 @@ CATALOG = catalog()
 
 def hosts(body: dict[str, Any], health: HealthBoard | None = None, seed: int = 0) -> list[str]:
     request = ChatCompletionRequest.model_validate({"messages": [{"role": "user", "content": "hi"}], **body})
-    return [c.endpoint.host for c in plan(request, CATALOG, Env(), health, random.Random(seed))]
+    conversation = to_canonical(request)
+    candidates = plan(conversation, requested_models(request.model, request.models), request.provider,
+                      measure(conversation), CATALOG, Env(), health, random.Random(seed))
+    return [c.endpoint.host for c in candidates]
 
 
 def refused(body: dict[str, Any]) -> GatewayError:

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from lambdarouter.core.budget import measure
 from lambdarouter.core.catalog import Catalog, build_catalog
 from lambdarouter.core.catalog.spec import CatalogFile
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.health import HealthBoard, endpoint_key
-from lambdarouter.core.routing import plan
+from lambdarouter.core.routing import plan, requested_models
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
+from lambdarouter.dialects.openrouter.inbound import to_canonical
 
 PARAMS = ["max_tokens", "temperature", "tools", "tool_choice", "response_format", "structured_outputs"]
 
@@ -50,7 +52,10 @@ def refused(body: dict[str, Any]) -> GatewayError:
 
 def hosts(body: dict[str, Any], health: HealthBoard | None = None) -> list[str]:
     request = ChatCompletionRequest.model_validate({"messages": [{"role": "user", "content": "hi"}], **body})
-    return [f"{c.model.id[0]}:{c.endpoint.host}" for c in plan(request, CATALOG, Env(), health, random.Random(0))]
+    conversation = to_canonical(request)
+    candidates = plan(conversation, requested_models(request.model, request.models), request.provider,
+                      measure(conversation), CATALOG, Env(), health, random.Random(0))
+    return [f"{c.model.id[0]}:{c.endpoint.host}" for c in candidates]
 
 
 @pytest.mark.parametrize("name", ["mid", "MID", "Mid Inc", "mid inc"])

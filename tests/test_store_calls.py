@@ -60,6 +60,10 @@ def test_an_inline_write_waits_a_bounded_time_for_another_process_lock(tmp_path:
     path = tmp_path / "locked.sqlite3"
     store = SQLiteStore(path)
     _, key = wait(store.create_key("k", KeySettings("k", limit=Decimal(1))))
+    # The bound is SQLite's busy timeout, on both of the store's connections (how long it really waited is a
+    # matter of the machine's load: only its lower bound is asserted).
+    assert [db.execute("PRAGMA busy_timeout").fetchone()[0] for db in (store._db, store._scans)] == [
+        BUSY_TIMEOUT_MS] * 2
     other = sqlite3.connect(path, isolation_level=None)  # the CLI, or an open `sqlite3` shell
     other.execute("BEGIN IMMEDIATE")
     try:
@@ -71,7 +75,7 @@ def test_an_inline_write_waits_a_bounded_time_for_another_process_lock(tmp_path:
         other.execute("ROLLBACK")
         other.close()
     assert "locked" in str(raised.value.__cause__)
-    assert BUSY_TIMEOUT_MS / 1000 * 0.9 <= waited < BUSY_TIMEOUT_MS / 1000 + 1.0
+    assert waited >= BUSY_TIMEOUT_MS / 1000 * 0.9  # it did wait for the lock before failing
     assert wait(store.reserve(key, Hold("gen-2", Decimal("0.1"), time.time() + 60), time.time())).ok
 
 
@@ -85,19 +89,19 @@ def test_reports_do_not_hold_the_lock_the_request_path_takes(tmp_path: Path) -> 
     class SlowScans:
         def execute(self, *args: Any) -> Any:
             scan_started.set()
-            release.wait(5)
+            release.wait(30)  # a bound only a request path blocked behind the scan meets
             return original.execute(*args)
 
     store._scans = SlowScans()  # type: ignore[assignment]
     scanner = threading.Thread(target=lambda: wait(store.generations(None, 50)))
     scanner.start()
     try:
-        assert scan_started.wait(5)
+        assert scan_started.wait(30)
         assert wait(store.find_key(key.hash)) == key  # answered while the scan still waits
         assert not release.is_set() and scanner.is_alive()
     finally:
         release.set()
-        scanner.join(5)
+        scanner.join(30)
 
 
 def test_the_request_path_never_checkpoints_nor_restarts_the_wal(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from the environment, and one client per event loop is reused.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from lambdarouter.core.errors import GatewayError
@@ -20,11 +21,11 @@ from lambdarouter.core.hosts import HostSpec
 from lambdarouter.providers import transport
 from lambdarouter.providers.base import HttpRequest
 from lambdarouter.providers.transport.base import Timeouts
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import GATE_LIMIT, HEADERS, NEVER, FakeUpstream, Reply
 from tests.gateway import free_port
 
 SECRET = "sk-upstream-secret-0123456789"
-FAST = Timeouts(connect=2.0, read=5.0)
+FAST = Timeouts(connect=10.0, read=30.0)  # bounds only a broken run: the fake answers at once
 
 
 class Mapper:
@@ -104,19 +105,17 @@ def test_error_statuses_go_to_the_adapter_without_the_credential(backend: str, f
 
 
 def test_a_silent_upstream_times_out_as_408(backend: str, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.reply(Reply(stall=3.0), times=2)
+    fake_upstream.reply(Reply(gates={HEADERS: NEVER}), times=2)  # answers nothing until the client leaves
     short = Timeouts(connect=2.0, read=0.3)
-    started = time.monotonic()
     for call in (lambda: transport.send(request(fake_upstream.url), Mapper(), "openai", short),
                  lambda: read_stream(request(fake_upstream.url), timeouts=short)):
         error = failure(call)
         assert (error.status, error.retryable) == (408, True)
         assert error.message == "openai: timed out waiting for the provider."
-    assert time.monotonic() - started < 2.5
 
 
 def test_a_stall_between_chunks_times_out_the_stream(backend: str, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.reply(Reply(chunks=[b"data: 1\n\n", b"data: 2\n\n"], chunk_delay=2.0))
+    fake_upstream.reply(Reply(chunks=[b"data: 1\n\n", b"data: 2\n\n"], gates={1: NEVER}))
     error = failure(lambda: read_stream(request(fake_upstream.url), timeouts=Timeouts(connect=2.0, read=0.3)))
     assert (error.status, error.retryable) == (408, True)
 
@@ -161,12 +160,13 @@ def test_a_stream_cut_midway_raises_from_the_iterator(backend: str, fake_upstrea
 def test_what_arrived_before_a_cut_is_read_even_when_read_late(backend: str, fake_upstream: FakeUpstream) -> None:
     """The pieces, then the error, also when the connection was gone before anyone read them."""
     chunks = [b"data: 1\n\n", b"data: 2\n\n", b"data: 3\n\n"]
-    fake_upstream.reply(Reply(chunks=chunks, reset_after_chunks=2))
+    cut = threading.Event()
+    fake_upstream.reply(Reply(chunks=chunks, reset_after_chunks=2, sent=cut))
     received: list[bytes] = []
 
     async def main() -> None:
         async with transport.open_stream(request(fake_upstream.url), Mapper(), "openai", FAST) as pieces:
-            await anyio.sleep(0.3)  # the two chunks and the close are all in by now
+            assert await anyio.to_thread.run_sync(cut.wait, GATE_LIMIT)  # the two chunks and the close are out
             async for piece in pieces:
                 received.append(piece)
 
@@ -175,45 +175,49 @@ def test_what_arrived_before_a_cut_is_read_even_when_read_late(backend: str, fak
     assert b"".join(received) == b"".join(chunks[:2])
 
 
-def slow(pieces: int = 50) -> Reply:
-    return Reply(chunks=[f"data: {i}\n\n".encode() for i in range(pieces)], chunk_delay=0.1)
+def held(sent: threading.Event) -> Reply:
+    """One piece, then the rest held until the client leaves (or the test's limit): the stream never ends
+    by itself, so only the transport closing the connection ends it."""
+    return Reply(chunks=[f"data: {i}\n\n".encode() for i in range(50)], gates={1: NEVER}, sent=sent)
 
 
-def wait_for_disconnect(upstream: FakeUpstream, before: int) -> None:
-    deadline = time.monotonic() + 3
-    while upstream.disconnects == before and time.monotonic() < deadline:
-        time.sleep(0.02)
+def wait_for_disconnect(upstream: FakeUpstream, before: int, sent: threading.Event) -> None:
+    assert sent.wait(GATE_LIMIT / 2)  # the hold ended: the connection was closed
     assert upstream.disconnects > before
 
 
 def test_leaving_a_stream_early_closes_the_upstream_connection(backend: str, fake_upstream: FakeUpstream) -> None:
-    before = fake_upstream.disconnects
-    fake_upstream.reply(slow())
+    before, sent = fake_upstream.disconnects, threading.Event()
+    fake_upstream.reply(held(sent))
 
     async def main() -> None:
         async with transport.open_stream(request(fake_upstream.url), Mapper(), "openai", FAST) as pieces:
             async for _ in pieces:
                 break
 
-    started = time.monotonic()
     run(main)
-    wait_for_disconnect(fake_upstream, before)
-    assert time.monotonic() - started < 2.0  # the whole stream takes 5 s
+    wait_for_disconnect(fake_upstream, before, sent)
 
 
 def test_cancelling_a_stream_closes_the_upstream_connection(backend: str, fake_upstream: FakeUpstream) -> None:
     """A client gone: the relay's task is cancelled while it waits for the next piece."""
-    before = fake_upstream.disconnects
-    fake_upstream.reply(slow())
+    before, sent = fake_upstream.disconnects, threading.Event()
+    fake_upstream.reply(held(sent))
+
+    async def read_until_cancelled(first_piece: anyio.Event) -> None:
+        async with transport.open_stream(request(fake_upstream.url), Mapper(), "openai", FAST) as pieces:
+            async for _ in pieces:
+                first_piece.set()  # and on to wait for a next piece that is held back
 
     async def main() -> None:
+        first_piece = anyio.Event()
         async with anyio.create_task_group() as group:
-            group.start_soon(read_stream, request(fake_upstream.url))
-            await anyio.sleep(0.3)
+            group.start_soon(read_until_cancelled, first_piece)
+            await first_piece.wait()
             group.cancel_scope.cancel()
 
     run(main)
-    wait_for_disconnect(fake_upstream, before)
+    wait_for_disconnect(fake_upstream, before, sent)
 
 
 def test_redirects_are_not_followed(backend: str, fake_upstream: FakeUpstream) -> None:

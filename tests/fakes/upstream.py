@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import select
 import socket
 import struct
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -34,6 +35,9 @@ from tests.fakes.recordings import Recording
 
 _SSE_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n){2}")
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+HEADERS = -1  # the gate key that holds the status line and headers (see Reply.gates)
+GATE_LIMIT = 60.0  # seconds a gate is waited for at most: only a test that never opens it (or a hung one) meets it
+NEVER = threading.Event()  # a gate no one opens: the upstream stalls until the client leaves (never set it)
 
 
 def split_sse_events(data: bytes) -> list[bytes]:
@@ -76,6 +80,14 @@ class Reply:
       the terminating chunk, so the client sees a truncated body. (A plain FIN, not RST, so the bytes
       already sent are never discarded by the client's kernel.) A ``body`` reply counts as one chunk and
       is then sent chunked, too.
+
+    Events instead of time, for tests that must hold on a busy machine:
+
+    * ``gates``: ``{i: event}`` sends chunk ``i`` only once ``event`` is set (``HEADERS``: the status line and
+      headers; a ``body`` reply is chunk 0). A gate never set is an upstream that stalls until the client gives
+      up: the wait ends when the client closes the connection (counted in ``disconnects``), or after
+      ``GATE_LIMIT``.
+    * ``sent``: set once the reply is fully written (or cut short as scripted).
     """
 
     status: int = 200
@@ -86,6 +98,8 @@ class Reply:
     reset_before_headers: bool = False
     reset_after_chunks: int | None = None
     stall: float = 0.0
+    gates: Mapping[int, threading.Event] = field(default_factory=dict)
+    sent: threading.Event | None = None
 
     def __post_init__(self) -> None:
         if self.chunks is not None and self.body:
@@ -220,13 +234,29 @@ class _Handler(BaseHTTPRequestHandler):
             client_port=int(self.client_address[1]),
         )
         reply = upstream._record_and_pick(request)
-        self._send(reply)
+        try:
+            self._send(reply)
+        finally:
+            if reply.sent is not None:
+                reply.sent.set()
+
+    def _wait_for_gate(self, reply: Reply, index: int) -> None:
+        """Until the gate opens; ConnectionResetError (a disconnect) when the client leaves meanwhile."""
+        gate = reply.gates.get(index)
+        if gate is None:
+            return
+        deadline = time.monotonic() + GATE_LIMIT
+        while not gate.wait(0.02) and time.monotonic() < deadline and not self.server.stop_event.is_set():
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                raise ConnectionResetError("the client closed the connection while the reply was held")
 
     def _send(self, reply: Reply) -> None:
         stop = self.server.stop_event
         if reply.stall and stop.wait(reply.stall):
             self._abort()
             return
+        self._wait_for_gate(reply, HEADERS)
         if reply.reset_before_headers:
             self._abort()
             return
@@ -246,6 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         if not chunked:
+            self._wait_for_gate(reply, 0)
             self.wfile.write(reply.body)
             return
         stopped = False
@@ -255,6 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             if index > 0 and reply.chunk_delay and stop.wait(reply.chunk_delay):
                 stopped = True
                 break
+            self._wait_for_gate(reply, index)
             if chunk:  # an empty chunk would be the end-of-body marker
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         if reply.reset_after_chunks is None and not stopped:

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -15,11 +16,14 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from lambdarouter.admin.keys import iso, key_data, parse_time
+from pydantic import ValidationError
+
+from lambdarouter.admin.keys import KeyBody, iso, key_data, parse_time
 from lambdarouter.admin.usage import by_group
 from lambdarouter.core.config import Settings
-from lambdarouter.store import KeyRecord, KeySettings, RateLimit, Store, StoreUnavailable, describe, open_store
-from lambdarouter.store.model import parse_limit_reset
+from lambdarouter.http.errors import validation_error
+from lambdarouter.http.header_timeout import DEFAULT_HEADER_TIMEOUT, header_timeout_protocol
+from lambdarouter.store import KeyRecord, RateLimit, Store, StoreUnavailable, describe, open_store
 
 T = TypeVar("T")
 
@@ -54,33 +58,32 @@ async def _find(store: Store, ref: str) -> KeyRecord:
     return matches[0]
 
 
-def _optional(value: str | None, parse: Any) -> Any:
-    """`none` clears a setting."""
-    return None if value is None or value.lower() == "none" else parse(value)
-
-
-def _setting_changes(args: argparse.Namespace) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    parsers: dict[str, Any] = {"limit": Decimal, "limit_reset": parse_limit_reset, "expires_at": parse_time,
-                               "rate_limit": RateLimit.parse}
+def _key_body(args: argparse.Namespace) -> KeyBody:
+    """The command's settings as the admin API's body, so that both refuse the same values (keys.py); `none`
+    clears a setting."""
+    raw: dict[str, Any] = {}
     for name in ("name", "label", "limit", "limit_reset", "expires_at", "rate_limit"):
         value = getattr(args, name, None)
         if value is not None:
-            changes[name] = _optional(value, parsers.get(name, str))
+            raw[name] = None if value.lower() == "none" else value
+    if raw.get("rate_limit") is not None:
+        rate = RateLimit.parse(raw["rate_limit"])
+        raw["rate_limit"] = {"requests": rate.requests, "interval": rate.interval_text}
     if getattr(args, "allowed_model", None):
-        changes["allowed_models"] = tuple(args.allowed_model)
+        raw["allowed_models"] = args.allowed_model
     if getattr(args, "any_model", False):
-        changes["allowed_models"] = None
+        raw["allowed_models"] = None
     if getattr(args, "enable", False):
-        changes["disabled"] = False
-    return changes
+        raw["disabled"] = False
+    try:
+        return KeyBody.model_validate(raw)
+    except ValidationError as exc:
+        raise CommandError(validation_error(exc).message) from None
 
 
 async def keys_create(args: argparse.Namespace) -> int:
-    changes = _setting_changes(args)
-    settings = KeySettings(args.name, changes.get("label"), False, changes.get("limit"), changes.get("limit_reset"),
-                           changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
-    plaintext, record = await _store().create_key(args.name, settings)
+    settings = _key_body(args).settings()
+    plaintext, record = await _store().create_key(settings.name, settings)
     _show(record, args.json, plaintext)
     return 0
 
@@ -112,7 +115,7 @@ async def _change(args: argparse.Namespace, changes: dict[str, Any]) -> int:
 
 
 async def keys_update(args: argparse.Namespace) -> int:
-    changes = _setting_changes(args)
+    changes = _key_body(args).changes()
     if not changes:
         raise CommandError("nothing to update: give at least one setting")
     return await _change(args, changes)
@@ -198,7 +201,7 @@ def serve(args: argparse.Namespace) -> int:
     if not _run(shared_store().has_keys()):
         print("No keys yet: create one with `lambdarouter keys create --name dev`.", flush=True)
     uvicorn.run(create_app(lifespan=_upstream_client), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+                access_log=args.access_log, http=header_timeout_protocol(args.header_timeout))
     return 0
 
 
@@ -258,6 +261,13 @@ def _keys_parser(commands: Any) -> None:
         command.set_defaults(handler=handler)
 
 
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and below a day, not {text!r}")
+    return seconds
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="lambdarouter", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -267,6 +277,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080)
     run.add_argument("--log-level", default="info")
     run.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    header_timeout = os.environ.get("LAMBDAROUTER_HEADER_TIMEOUT", str(DEFAULT_HEADER_TIMEOUT))
+    run.add_argument("--header-timeout", type=_seconds, default=header_timeout,
+                     help="seconds a connection has to send a request's headers, else 408 and close "
+                          f"(LAMBDAROUTER_HEADER_TIMEOUT; {DEFAULT_HEADER_TIMEOUT:g})")
     run.set_defaults(handler=serve)
 
     _keys_parser(commands)

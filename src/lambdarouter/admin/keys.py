@@ -7,14 +7,17 @@ https://openrouter.ai/docs/api-reference/get-a-generation (GET /generation).
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.store.model import (
+    MAX_RATE_INTERVAL,
     GenerationRecord,
     KeyRecord,
     KeySettings,
@@ -24,29 +27,79 @@ from lambdarouter.store.model import (
     period_start,
 )
 
+# The ranges a key setting must fall in, from the admin API and the CLI alike (both validate a `KeyBody`).
+# Past them a value is a typo or an attack, and it would break later: a limit past float's range renders as
+# Infinity, which JSON cannot carry; a date whose UTC instant falls outside years 1-9999 cannot be formatted;
+# DynamoDB numbers carry 38 significant digits, and budget arithmetic (limit - usage - holds) must stay exact
+# in them: 10 integer and 12 decimal digits leave room for costs (catalog prices have at most 9 decimals).
+MAX_LIMIT = Decimal(1_000_000_000)  # USD
+LIMIT_PLACES = 12
+MAX_RATE_REQUESTS = 1_000_000_000
+EARLIEST_EXPIRY = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
+MAX_NAME = 200
+MAX_ALLOWED_MODELS = 256  # patterns per key: a DynamoDB item holds 400 KB
+
+ModelPattern = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+
 
 def iso(timestamp: float | None) -> str | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    """A stored time as ISO 8601 UTC. One no datetime can hold (a row written before expiry dates were
+    checked) is shown as the first or last representable instant, so a listing still renders."""
+    if timestamp is None or math.isnan(timestamp):
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, ValueError, OSError):
+        moment = datetime.min.replace(tzinfo=UTC) if timestamp < 0 else datetime.max.replace(tzinfo=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def parse_time(value: str) -> float:
-    """ISO 8601 (a date alone is midnight UTC; no zone means UTC)."""
+    """ISO 8601 (a date alone is midnight UTC; no zone means UTC); ValueError for any instant past year 9999
+    or before year 1 once its offset is applied."""
     moment = datetime.fromisoformat(value)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range") from None
 
 
 def usd(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
+    """USD as a JSON number. A stored amount no float can carry (a row written before limits were checked) is
+    clamped to the largest float, so that a listing still renders; NaN is shown as null."""
+    if value is None or value.is_nan():
+        return None
+    return max(-sys.float_info.max, min(float(value), sys.float_info.max))
+
+
+def checked_expiry(moment: datetime) -> datetime:
+    """`expires_at` as an aware UTC datetime between 1970 and 9999 (no zone means UTC)."""
+    try:
+        utc = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):  # past year 9999 or before year 1 in UTC
+        utc = None
+    if utc is None or not EARLIEST_EXPIRY <= utc <= LATEST_EXPIRY:
+        raise ValueError(f"must fall between {EARLIEST_EXPIRY:%Y-%m-%d} and {LATEST_EXPIRY:%Y-%m-%d} UTC")
+    return utc
+
+
+def checked_interval(text: str) -> int:
+    """A rate-limit interval in seconds, from 1 s to MAX_RATE_INTERVAL."""
+    seconds = RateLimit.parse_interval(text)
+    if not 1 <= seconds <= MAX_RATE_INTERVAL:
+        raise ValueError(f"interval must be at least 1s and at most {MAX_RATE_INTERVAL // 86400}d, not {text!r}")
+    return seconds
 
 
 class RateLimitBody(BaseModel):
-    requests: int = Field(ge=1)
-    interval: str = "1m"
+    requests: int = Field(ge=1, le=MAX_RATE_REQUESTS)
+    interval: str = Field(default="1m", max_length=32)
 
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        RateLimit.parse_interval(value)  # a bad interval is the client's 400 here, not a 500 in changes()
+        checked_interval(value)  # a bad interval is the client's 400 here, not a 500 in changes()
         return value
 
 
@@ -58,19 +111,24 @@ class KeyBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    label: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    label: str | None = Field(default=None, max_length=MAX_NAME)
     disabled: bool | None = None
-    limit: Decimal | None = Field(default=None, ge=0)
+    limit: Decimal | None = Field(default=None, ge=0, le=MAX_LIMIT, decimal_places=LIMIT_PLACES)
     limit_reset: str | None = None
     expires_at: datetime | None = None
     rate_limit: RateLimitBody | None = None
-    allowed_models: list[str] | None = None
+    allowed_models: list[ModelPattern] | None = Field(default=None, max_length=MAX_ALLOWED_MODELS)
 
     @field_validator("limit_reset")
     @classmethod
     def _reset(cls, value: str | None) -> str | None:
         return parse_limit_reset(value)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else checked_expiry(value)
 
     def changes(self) -> dict[str, Any]:
         """The settings this body names (an explicit null clears one)."""
@@ -78,9 +136,9 @@ class KeyBody(BaseModel):
         for name in self.model_fields_set:
             value = getattr(self, name)
             if name == "expires_at":
-                value = _timestamp(value)
+                value = None if value is None else value.timestamp()
             elif name == "rate_limit":
-                value = None if value is None else RateLimit(value.requests, RateLimit.parse_interval(value.interval))
+                value = None if value is None else RateLimit(value.requests, checked_interval(value.interval))
             elif name == "allowed_models":
                 value = None if value is None else tuple(value)
             elif name == "disabled" and value is None:
@@ -97,10 +155,11 @@ class KeyBody(BaseModel):
                            reset, changes.get("expires_at"), changes.get("rate_limit"), changes.get("allowed_models"))
 
 
-def _timestamp(value: datetime | None) -> float | None:
-    if value is None:
+def _remaining(record: KeyRecord, now: float) -> Decimal | None:
+    try:
+        return record.limit_remaining(now)
+    except ArithmeticError:  # a NaN limit, stored before limits were checked: compared, it raises
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def rate_limit_json(rate: RateLimit | None) -> dict[str, Any]:
@@ -129,7 +188,7 @@ def key_data(record: KeyRecord, now: float, spend: Mapping[str, Decimal] | None 
     period (`usage.period_spend`), which OpenRouter's schema requires."""
     return {
         "hash": record.hash, "name": record.name, "label": record.label, "disabled": record.disabled,
-        "limit": usd(record.limit), "limit_remaining": usd(record.limit_remaining(now)),
+        "limit": usd(record.limit), "limit_remaining": usd(_remaining(record, now)),
         "limit_reset": record.limit_reset, **_spend(record, spend),
         "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
         "expires_at": iso(record.expires_at), "creator_user_id": None, "workspace_id": WORKSPACE_ID,
@@ -153,9 +212,8 @@ def key_budget(record: KeyRecord, now: float) -> dict[str, Any] | None:
     """The key's own limit as OpenRouter's SDKs read a budget (`KeyBudget`, scope `key_limit`); None without one."""
     if record.limit is None:
         return None
-    remaining = record.limit_remaining(now) or Decimal(0)
     return {"scope": "key_limit", "budget_id": None, "guardrail_id": None, "include_byok": False,
-            "limit_usd": usd(record.limit), "remaining_usd": usd(remaining),
+            "limit_usd": usd(record.limit), "remaining_usd": usd(_remaining(record, now)),
             "spend_usd": usd(record.usage_in_period(now)), "reset_interval": record.limit_reset,
             "resets_at": iso(next_reset(record.limit_reset, now))}
 
@@ -166,7 +224,7 @@ def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dic
     budget = key_budget(record, now)
     return {
         "label": record.label, "name": record.name, "limit": usd(record.limit),
-        "limit_remaining": usd(record.limit_remaining(now)), "limit_reset": record.limit_reset,
+        "limit_remaining": usd(_remaining(record, now)), "limit_reset": record.limit_reset,
         **_spend(record, spend), "is_free_tier": False, "is_provisioning_key": False, "is_management_key": False,
         "creator_user_id": None, "organization_id": None, "workspace_id": None, "allowed_data_regions": ["global"],
         "budgets": [budget] if budget else [], "effective_budget": budget,

@@ -34,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lambdarouter.core import conversation as canonical
 from lambdarouter.core.catalog.spec import EndpointSpec
+from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import TokenUsage
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
-from lambdarouter.dialects.openrouter.messages import ImagePart
 
 BYTES_PER_TOKEN_RESERVED = 1
 TOKENS_PER_IMAGE = 1600
@@ -97,31 +97,50 @@ class PromptSize:
         return math.ceil(self.text_chars / CHARS_PER_TOKEN_CHARGED) + TOKENS_PER_MESSAGE * self.messages
 
 
-def measure(request: ChatCompletionRequest) -> PromptSize:
+def measure(request: ChatRequest) -> PromptSize:
+    """What the reservation is priced from: every text the conversation sends (what the provider tokenizes,
+    tool calls, results and reasoning sent back included), its images, its tools and output schema."""
     text: list[str] = []
     images = 0
     for message in request.messages:
-        content = getattr(message, "content", None)
-        if isinstance(content, str):
-            text.append(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, ImagePart):
-                    images += 1
-                else:  # text, audio, files: their JSON (base64 included) bounds their tokens from above
-                    text.append(part.model_dump_json(exclude_none=True))
-        extra = message.model_dump(exclude={"content", "role"}, exclude_none=True)
-        if extra:  # tool calls, names, reasoning sent back
-            text.append(json.dumps(extra, default=str))
-    if request.tools or request.response_format:
-        text.append(request.model_dump_json(include={"tools", "response_format"}, exclude_none=True))
+        images += _texts(message.parts, text)
+        if message.name:
+            text.append(message.name)
+        if message.extensions:  # what a same-dialect host also receives (e.g. OpenRouter's `reasoning` text)
+            text.append(json.dumps(message.extensions, default=str))
+    for tool in request.tools:
+        text.append(json.dumps([tool.name, tool.description, tool.parameters], default=str))
+    if request.output is not None:
+        text.append(json.dumps(getattr(request.output, "schema", None), default=str))
     joined = "".join(text)
     return PromptSize(len(joined.encode()), len(joined), len(request.messages), images,
                       TOKENS_FOR_TOOLS if request.tools else 0)
 
 
-def output_limit(request: ChatCompletionRequest, endpoint: EndpointSpec) -> int:
-    return request.output_token_limit() or endpoint.max_output_tokens or endpoint.context_length
+def _texts(parts: Sequence[canonical.Part], into: list[str]) -> int:
+    """The texts of `parts` (appended to `into`) and their number of images."""
+    images = 0
+    for part in parts:
+        if isinstance(part, canonical.ImagePart):
+            images += 1
+        elif isinstance(part, canonical.TextPart | canonical.RefusalPart):
+            into.append(part.text)
+        elif isinstance(part, canonical.ToolCallPart):
+            into.extend((part.id, part.name, part.arguments))
+        elif isinstance(part, canonical.ToolResultPart):
+            into.append(part.call_id)
+            images += _texts(part.content, into)
+        elif isinstance(part, canonical.ReasoningPart):
+            into.extend(t for t in (part.text, part.signature, part.encrypted, part.summary) if t)
+        elif isinstance(part, canonical.AudioPart):  # base64 bounds their tokens from above
+            into.append(part.data)
+        elif isinstance(part, canonical.FilePart):
+            into.extend(t for t in (part.url, part.file_id, part.filename) if t)
+    return images
+
+
+def output_limit(request: ChatRequest, endpoint: EndpointSpec) -> int:
+    return request.max_output_tokens or endpoint.max_output_tokens or endpoint.context_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +165,12 @@ def output_price(endpoint: EndpointSpec) -> Decimal:
     return max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
 
 
-def quote(request: ChatCompletionRequest, size: PromptSize, endpoints: Sequence[EndpointSpec]) -> Quote:
+def quote(request: ChatRequest, size: PromptSize, endpoints: Sequence[EndpointSpec]) -> Quote:
     worst: Quote | None = None
     for endpoint in endpoints:
         price = output_price(endpoint)
         prompt_cost = size.reserved_tokens * prompt_price(endpoint) + endpoint.request + size.images * endpoint.image
-        tokens = output_limit(request, endpoint) * (request.n or 1)
+        tokens = output_limit(request, endpoint) * (request.choices or 1)
         candidate = Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
         if worst is None or candidate.amount > worst.amount:
             worst = candidate

@@ -270,6 +270,7 @@ class ChatRequest:
     output: OutputFormat | None = None
     sampling: Sampling = field(default_factory=Sampling)
     max_output_tokens: int | None = None
+    choices: int | None = None  # answers asked for (OpenAI's `n`); None: one
     stop: tuple[str, ...] = ()
     reasoning: Reasoning | None = None
     modalities: tuple[str, ...] = ()  # output modalities asked for ("text", "image", "audio"); () = text

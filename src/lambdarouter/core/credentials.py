@@ -14,6 +14,7 @@ import os
 from functools import cache
 from typing import Any, Protocol
 
+from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError, not_configured
 
 logger = logging.getLogger(__name__)
@@ -77,20 +78,16 @@ def secrets_provider() -> Any:
     return SecretsProvider(boto3_client=aws_session().client("secretsmanager"))
 
 
-def _secret_ttl() -> int:
-    return int(os.environ.get("LAMBDAROUTER_SECRET_TTL", DEFAULT_SECRET_TTL))
-
-
 def credentials_from_env() -> Credentials:
-    secret_id = os.environ.get("LAMBDAROUTER_SECRET_ID")
-    if not secret_id:
+    settings = config.current()
+    if not settings.secret_id:
         return EnvCredentials()
-    return SecretCredentials(secret_id, _secret_ttl())
+    return SecretCredentials(settings.secret_id, settings.secret_ttl)
 
 
 def admin_credentials_from_env() -> Credentials:
     """Where the management key is read: its own secret where one is named, else where provider keys are."""
-    secret_id = os.environ.get("LAMBDAROUTER_ADMIN_SECRET_ID")
-    if not secret_id:
+    settings = config.current()
+    if not settings.admin_secret_id:
         return credentials_from_env()
-    return SecretCredentials(secret_id, _secret_ttl(), "The management key is unavailable")
+    return SecretCredentials(settings.admin_secret_id, settings.secret_ttl, "The management key is unavailable")

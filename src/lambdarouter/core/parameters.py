@@ -40,6 +40,7 @@ def offered(request: ChatRequest, supported: frozenset[str]) -> ChatRequest:
         sampling=sampling,
         stop=request.stop if "stop" in supported else (),
         max_output_tokens=request.max_output_tokens if "max_tokens" in supported else None,
+        choices=request.choices if "n" in supported else None,
         output=request.output if "response_format" in supported else None,
         tools=request.tools if tools else (),
         parallel_tool_calls=request.parallel_tool_calls if tools else None,
@@ -61,6 +62,7 @@ def asked(request: ChatRequest) -> frozenset[str]:
     """The parameters the request uses."""
     used = {name for name in SAMPLING_PARAMETERS if getattr(request.sampling, name) is not None}
     for name, present in (("stop", request.stop), ("max_tokens", request.max_output_tokens is not None),
+                          ("n", request.choices is not None),
                           ("response_format", request.output is not None), ("tools", request.tools),
                           ("tools", request.parallel_tool_calls is not None),
                           ("tool_choice", request.tool_choice is not None),

@@ -13,25 +13,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lambdarouter.core.budget import measure
+from lambdarouter.core.budget import PromptSize
 from lambdarouter.core.catalog import Catalog, ResolvedModel
 from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
+from lambdarouter.core.conversation import (
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    GrammarFormat,
+    ImagePart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    Part,
+    ToolResultPart,
+    VideoPart,
+)
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError, bad_request, not_configured
 from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
-from lambdarouter.core.parameters import PARAMETER_OF_FIELD
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences
-from lambdarouter.dialects.openrouter.messages import (
-    AudioPart,
-    FilePart,
-    ImagePart,
-    ResponseFormatGrammar,
-    ResponseFormatJSONObject,
-    ResponseFormatJSONSchema,
-    ResponseFormatPython,
-    VideoPart,
-)
+from lambdarouter.core.parameters import asked
+from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 
 MILLION = Decimal(1_000_000)
 
@@ -55,36 +57,39 @@ class Candidate:
         return self.host.spec.display_name
 
 
-def requested_models(request: ChatCompletionRequest) -> list[str]:
+def requested_models(model: str | None, models: Sequence[str] | None) -> list[str]:
     """`model` then the `models` fallback list, without repeats."""
-    ids = ([request.model] if request.model else []) + list(request.models or [])
+    ids = ([model] if model else []) + list(models or [])
     if not ids:
         raise bad_request("Request must name a model (`model` or `models`).")
     return list(dict.fromkeys(ids))
 
 
-# Content part → the input modality a model must have to take it (OpenRouter's `input_modalities` names).
-PART_MODALITIES: tuple[tuple[type, str], ...] = ((ImagePart, "image"), (AudioPart, "audio"), (VideoPart, "video"),
-                                                 (FilePart, "file"))
+# (part, the input modality a model must have to take it: OpenRouter's `input_modalities` names, the part's
+# name in OpenAI's wire format, for messages).
+PART_MODALITIES: tuple[tuple[type, str, str], ...] = (
+    (ImagePart, "image", "image_url"), (AudioPart, "audio", "input_audio"), (VideoPart, "video", "video_url"),
+    (FilePart, "file", "file"))
 
 
-def input_parts(request: ChatCompletionRequest) -> dict[str, str]:
-    """Input modality beyond text → where the first part of it is (`messages[1].content[0]`)."""
+def input_parts(request: ChatRequest) -> dict[str, str]:
+    """Input modality beyond text → where the first part of it is (`messages[1].content[0]`; a tool result's
+    content counts as its message's)."""
     found: dict[str, str] = {}
     for i, message in enumerate(request.messages):
-        content = getattr(message, "content", None)
-        for j, part in enumerate(content if isinstance(content, list) else ()):
-            for kind, modality in PART_MODALITIES:
+        content: list[Part] = [p for part in message.parts
+                               for p in (part.content if isinstance(part, ToolResultPart) else (part,))]
+        for j, part in enumerate(content):
+            for kind, modality, name in PART_MODALITIES:
                 if isinstance(part, kind):
-                    found.setdefault(modality, f"messages[{i}].content[{j}] ({getattr(part, 'type', '')})")
+                    found.setdefault(modality, f"messages[{i}].content[{j}] ({name})")
     return found
 
 
-def format_kind(request: ChatCompletionRequest) -> str | None:
-    fmt = request.response_format
-    kinds = ((ResponseFormatJSONSchema, "json_schema"), (ResponseFormatJSONObject, "json_object"),
-             (ResponseFormatGrammar, "grammar"), (ResponseFormatPython, "python"))
-    return next((name for kind, name in kinds if isinstance(fmt, kind)), None)
+def format_kind(request: ChatRequest) -> str | None:
+    """"json_schema" | "json_object" | "grammar" | "python", or None."""
+    fmt, kinds = request.output, {JsonSchemaFormat: "json_schema", JsonObjectFormat: "json_object"}
+    return fmt.kind if isinstance(fmt, GrammarFormat) else kinds.get(type(fmt)) if fmt is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +105,10 @@ class Needs:
     api: str | None = "chat"  # the text API the endpoint must serve (None: an operation beside chat, it chooses)
 
     @classmethod
-    def of(cls, request: ChatCompletionRequest) -> Needs:
-        params = frozenset(p for f in request.model_fields_set if (p := PARAMETER_OF_FIELD.get(f)))
-        output = request.output_token_limit() or 0
+    def of(cls, request: ChatRequest, size: PromptSize) -> Needs:
+        output = request.max_output_tokens or 0
         return cls(bool(request.tools), frozenset(input_parts(request)), format_kind(request),
-                   measure(request).charged_tokens + output, params, chat_outputs(request))
+                   size.charged_tokens + output, asked(request), chat_outputs(request))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,7 @@ def _only(s: Subject, n: Needs, prefs: ProviderPreferences) -> str | None:
     return "in provider.ignore" if named(s.host, prefs.ignore) else None
 
 
-def chat_outputs(request: ChatCompletionRequest) -> tuple[str, ...]:
+def chat_outputs(request: ChatRequest) -> tuple[str, ...]:
     """The output modalities a chat request asks for: `modalities` (OpenRouter's image output), else text."""
     return tuple(dict.fromkeys(request.modalities)) if request.modalities else ("text",)
 
@@ -297,17 +301,18 @@ def _balanced(endpoints: list[EndpointSpec], health: HealthBoard, rng: random.Ra
     return healthy + failed
 
 
-def plan(request: ChatCompletionRequest, catalog: Catalog, credentials: Credentials,
-         health: HealthBoard | None = None, rng: random.Random | None = None) -> list[Candidate]:
-    """Every endpoint that may serve the request, in the order they are tried.
+def plan(request: ChatRequest, model_ids: Sequence[str], prefs: ProviderPreferences | None, size: PromptSize,
+         catalog: Catalog, credentials: Credentials, health: HealthBoard | None = None,
+         rng: random.Random | None = None) -> list[Candidate]:
+    """Every endpoint that may serve the conversation for one of `model_ids`, in the order they are tried.
 
     `modalities` that no requested model can produce is the client's mistake, a 400 (not the 404 of "no
     endpoint left"): output modalities belong to the model, whichever host serves it.
     """
-    model_ids, needs = requested_models(request), Needs.of(request)
+    needs = Needs.of(request, size)
     _refuse_unanswerable(model_ids, needs, catalog)
     _refuse_untakeable(model_ids, input_parts(request), catalog)
-    return _candidates(model_ids, request.provider or ProviderPreferences(), needs, catalog, credentials, health, rng)
+    return _candidates(model_ids, prefs or ProviderPreferences(), needs, catalog, credentials, health, rng)
 
 
 def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalog) -> None:

@@ -30,10 +30,10 @@ from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded
 class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, StreamEvent, ChatCompletionChunk]):
     def __init__(self, request: ChatCompletionRequest) -> None:
         self.request = request
-        self.model_ids = requested_models(request)
+        self.model_ids = requested_models(request.model, request.models)
         self.provider = request.provider
-        self.size = measure(request)
-        self.conversation = to_canonical(request)  # what the adapters translate
+        self.conversation = to_canonical(request)  # what routing, the budget and the adapters read
+        self.size = measure(self.conversation)
         self._inlined: ChatRequest | None = None  # the conversation with remote images fetched, once
         reasoning = request.reasoning
         self._hides_reasoning = reasoning is not None and bool(reasoning.exclude)
@@ -44,10 +44,10 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
 
     def plan(self, catalog: Catalog, credentials: Credentials, health: HealthBoard,
              rng: random.Random | None = None) -> list[Candidate]:
-        return plan(self.request, catalog, credentials, health, rng)
+        return plan(self.conversation, self.model_ids, self.provider, self.size, catalog, credentials, health, rng)
 
     def quote(self, candidate: Candidate) -> Quote:
-        return quote(self.request, self.size, [candidate.endpoint])
+        return quote(self.conversation, self.size, [candidate.endpoint])
 
     def shows(self, event: StreamEvent) -> bool:
         """`reasoning.exclude`: the model still reasons (and bills for it), the client does not see it."""

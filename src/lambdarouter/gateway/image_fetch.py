@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from lambdarouter.core import config
 from lambdarouter.core.conversation import ChatRequest, image_urls, with_image_urls
 from lambdarouter.core.errors import GatewayError
 
@@ -44,12 +44,43 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
+# IPv6 forms that embed or map an IPv4 address: a check of the IPv6 address alone would pass them, and a
+# translator, relay or dual-stack socket on the way may deliver them to the IPv4 address inside (127.0.0.1,
+# 169.254.169.254, 10.x …). All are refused, whatever address they embed. Prefixes a network picks for itself
+# cannot be listed (6rd, RFC 5969; a NAT64 network-specific prefix, RFC 6052 §2.2).
+EMBEDDED_IPV4_NETWORKS = tuple(ipaddress.IPv6Network(net) for net in (
+    "::/96",  # IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
+    "::ffff:0:0/96",  # IPv4-mapped (RFC 4291 §2.5.5.2)
+    "::ffff:0:0:0/96",  # IPv4-translated (RFC 2765 §2.1)
+    "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052 §2.1)
+    "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215)
+    "2001::/32",  # Teredo, the client's IPv4 address inside (RFC 4380 §4)
+    "2002::/16",  # 6to4 (RFC 3056 §2)
+))
+# Site-local unicast: deprecated (RFC 3879) but still routed inside some networks; Python's is_global passes it.
+SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
+# ISATAP interface identifiers carry an IPv4 address in their low 32 bits under any prefix (RFC 5214 §6.1):
+# 0000:5efe or 0200:5efe (the universal/local bit set) in bits 64-95.
+ISATAP_MARKERS = frozenset({0x00005EFE, 0x02005EFE})
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an image fetch may connect to `address`: global unicast, and no IPv6 form of an IPv4 address."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return True
+    if address in SITE_LOCAL or any(address in network for network in EMBEDDED_IPV4_NETWORKS):
+        return False
+    return (int(address) >> 32) & 0xFFFFFFFF not in ISATAP_MARKERS
+
+
 def _refused(url: str, why: str) -> GatewayError:
     return GatewayError(400, f"Image URL {url} cannot be fetched: {why}.")
 
 
 def _allowed_hosts() -> frozenset[str]:
-    return frozenset(h.strip() for h in os.environ.get("LAMBDAROUTER_IMAGE_FETCH_ALLOW", "").split(",") if h.strip())
+    return config.current().image_fetch_allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +100,9 @@ async def _checked_target(url: str) -> _Target:
     except OSError:
         raise _refused(url, "its host name does not resolve") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if f"{parts.hostname}:{port}" not in _allowed_hosts():
-        for address in addresses:
-            if not address.is_global or address.is_multicast:
-                raise _refused(url, "it points at a private, loopback or link-local address")
+    allowed = f"{parts.hostname}:{port}" in _allowed_hosts()
+    if not allowed and not all(is_public(address) for address in addresses):
+        raise _refused(url, "it points at a private, loopback, link-local or IPv4-embedding address")
     address = addresses[0]
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{port}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import threading
 from typing import Any
 
+from lambdarouter.core import config
 from lambdarouter.providers.images import GeneratedImage
 
 logger = logging.getLogger(__name__)
@@ -32,12 +32,12 @@ _lock = threading.Lock()
 
 
 def bucket() -> str | None:
-    return os.environ.get(BUCKET_ENV) or None
+    return config.current().image_bucket
 
 
 def url_ttl() -> int:
     """Seconds a presigned URL stays valid: the configured value within 1 s..7 days, else the default."""
-    raw = os.environ.get(TTL_ENV, "")
+    raw = config.current().image_url_ttl
     if raw.isdigit() and 1 <= int(raw) <= MAX_TTL:
         return int(raw)
     if raw:

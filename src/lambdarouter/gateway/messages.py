@@ -36,7 +36,7 @@ from lambdarouter.gateway.operation import Opened, Receipt, StreamingOperation
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders, MessagesRelay, Relayed, forwarded
-from lambdarouter.providers.anthropic.response import parse_message
+from lambdarouter.providers.anthropic.stream import parse_message
 from lambdarouter.providers.base import ByteDecoder, HttpRequest, UpstreamCall, WireAdapter, decoded
 
 Way = Literal["anthropic", "bedrock", "translated"]
@@ -115,7 +115,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         price, tokens = max(e.completion, e.reasoning or Decimal(0)), self.output_limit(candidate)
         return Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
 
-    async def _translated(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, HttpRequest]:
+    async def _translated(self, candidate: Candidate, stream: bool) -> tuple[WireAdapter, UpstreamCall]:
         """The adapter of the candidate's wire format and its request for the translated conversation."""
         adapter = adapter_for(candidate.host.spec.wire_format)
         assert self._conversation is not None, "narrow() translates when a candidate needs it"
@@ -125,8 +125,8 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
                 self._inlined = await inline_remote_images(conversation)
             conversation = self._inlined
         conversation = replace(conversation, max_output_tokens=self.output_limit(candidate))
-        call = UpstreamCall(conversation, candidate.endpoint, candidate.host, candidate.supported_parameters, stream)
-        return adapter, adapter.build_request(call)
+        return adapter, UpstreamCall(conversation, candidate.endpoint, candidate.host, candidate.supported_parameters,
+                                     stream)
 
     async def _native(self, candidate: Candidate, stream: bool) -> tuple[HttpRequest, ByteDecoder[Relayed]]:
         """The request of an endpoint that speaks Messages, and the reader of its stream."""
@@ -145,9 +145,9 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
     async def attempt(self, candidate: Candidate) -> Answered:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if way(candidate) == "translated":
-            adapter, request = await self._translated(candidate, False)
-            body = await transport.send(request, adapter, provider, timeout)
-            return Answered(None, parsed(provider, adapter.parse_response, body))
+            adapter, call = await self._translated(candidate, False)
+            body = await transport.send(adapter.build_request(call), adapter, provider, timeout)
+            return Answered(None, parsed(provider, adapter.parse_response, body, call))
         mapper = adapter_for(candidate.host.spec.wire_format)
         body = await transport.send((await self._native(candidate, False))[0], mapper, provider, timeout)
         return parsed(provider, _native_answer, body, provider)
@@ -167,10 +167,10 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
     async def open(self, candidate: Candidate) -> Opened[Piece]:
         provider, timeout = candidate.host.spec.name, transport.timeout_for(candidate.host.spec)
         if way(candidate) == "translated":
-            adapter, request = await self._translated(candidate, True)
-            stack, raw = await transport.open_held(request, adapter, provider, timeout)
+            adapter, call = await self._translated(candidate, True)
+            stack, raw = await transport.open_held(adapter.build_request(call), adapter, provider, timeout)
             self._relaying = False
-            return stack, decoded(raw, adapter.stream_decoder())
+            return stack, decoded(raw, adapter.stream_decoder(call))
         mapper = adapter_for(candidate.host.spec.wire_format)
         request, relay = await self._native(candidate, True)
         stack, raw = await transport.open_held(request, mapper, provider, timeout)

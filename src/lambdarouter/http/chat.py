@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.gateway.chat import ChatOperation
@@ -32,7 +32,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
-KEEPALIVE_SECONDS = float(os.environ.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15"))
+KEEPALIVE_SECONDS = config.current().keepalive_seconds
 
 
 async def read_body(request: Request) -> bytes:

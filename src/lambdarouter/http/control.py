@@ -74,10 +74,14 @@ def not_found(what: str) -> GatewayError:
     return GatewayError(404, f"{what} not found.")
 
 
+MAX_QUERY_INT = 10**9  # past any page or offset there is to show
+
+
 def query_int(request: Request, name: str, default: int) -> int:
+    """A non-negative integer query parameter (ASCII digits: `str.isdigit` also takes "²", which `int` refuses)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise bad_request(f"`{name}` must be a non-negative integer.")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_QUERY_INT))) or int(raw) > MAX_QUERY_INT:
+        raise bad_request(f"`{name}` must be an integer from 0 to {MAX_QUERY_INT}.")
     return int(raw)

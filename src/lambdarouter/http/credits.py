@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lambdarouter.admin.keys import usd
 from lambdarouter.http.control import admin_only, data
 from lambdarouter.store import totals
 
@@ -13,7 +14,7 @@ from lambdarouter.store import totals
 async def credits(request: Request) -> Response:
     store = await admin_only(request)
     limits, usage = totals(await store.list_keys())
-    return data({"total_credits": float(limits), "total_usage": float(usage)})
+    return data({"total_credits": usd(limits), "total_usage": usd(usage)})  # usd(): finite, even for odd rows
 
 
 ROUTES = [Route("/credits", credits, methods=["GET"])]

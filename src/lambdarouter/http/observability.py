@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lambdarouter.core import config
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Tracer
     from starlette.applications import Starlette
@@ -62,30 +64,29 @@ logger = logging.getLogger(__name__)
 
 
 def on_aws() -> bool:
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return config.current().on_lambda
 
 
 def cors_origins(environ: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    return [o.strip() for o in env.get("LAMBDAROUTER_CORS_ORIGINS", "").split(",") if o.strip()]
+    settings = config.Settings.from_env(environ) if environ is not None else config.current()
+    return list(settings.cors_origins)
 
 
 def log_prompts() -> bool:
-    return os.environ.get("LAMBDAROUTER_LOG_PROMPTS") == "1"
+    return config.current().log_prompts
 
 
 def service_name() -> str:
-    return os.environ.get("POWERTOOLS_SERVICE_NAME") or PACKAGE
+    return config.current().service_name
 
 
 def metrics_namespace() -> str:
-    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or PACKAGE
+    return config.current().metrics_namespace
 
 
 def tracing_enabled() -> bool:
     """X-Ray only where a daemon listens: inside Lambda (not `sam local`), unless switched off."""
-    return (bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
-            and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"))
+    return config.current().tracing
 
 
 # -- the pieces, built once per process on first use ---------------------------------------------------------
@@ -96,7 +97,7 @@ def powertools_logger() -> Logger:
     """The package's logger in Powertools' JSON: `lambdarouter.*` loggers propagate into it."""
     from aws_lambda_powertools import Logger
 
-    level = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+    level = config.current().log_level
     log = Logger(service=service_name(), level=level, stream=sys.stdout)
     package = logging.getLogger(PACKAGE)
     if log.name != PACKAGE:  # another service name: the package's records still go through the same handler
@@ -233,7 +234,7 @@ def request_ids(scope: Scope) -> RequestIds:
 def _readiness_probe(scope: Scope) -> bool:
     """The Lambda Web Adapter's GET of AWS_LWA_READINESS_CHECK_PATH while the function starts: not an invocation
     (no `x-amzn-request-context`), so neither logged nor counted, and the first real request stays `cold_start`."""
-    path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH")
+    path = config.current().readiness_check_path
     return bool(path) and scope.get("path") == path and not any(
         key == b"x-amzn-request-context" for key, _ in scope.get("headers") or ())
 
@@ -275,15 +276,16 @@ class Telemetry:
                 body.extend(message.get("body", b"")[: MAX_LOGGED_BODY - len(body)])
             return message
 
+        prompts = log_prompts()  # read once per request (config.current() compares every variable it reads)
         try:
             async with _subsegment(ids):
-                await self.app(scope, receiving if log_prompts() else receive, sending)
+                await self.app(scope, receiving if prompts else receive, sending)
         finally:
             route = self.labels.get(scope.get("endpoint"), UNMATCHED)  # type: ignore[arg-type]
             elapsed_ms = (time.perf_counter() - started) * 1000
             extra: dict[str, Any] = {"method": scope["method"], "path": scope["path"], "route": route,
                                      "status": status, "duration_ms": round(elapsed_ms, 3)}
-            if log_prompts() and body:
+            if prompts and body:
                 extra["request_body"] = body.decode("utf-8", "replace")
             log.info("request", extra=extra)
             _emit_request_metrics(route, status, elapsed_ms)

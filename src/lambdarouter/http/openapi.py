@@ -34,6 +34,7 @@ from lambdarouter.dialects.openrouter.models import (
     ProvidersResponse,
 )
 from lambdarouter.http import dashboard, usage
+from lambdarouter.http.control import MAX_QUERY_INT
 
 PREFIXES = ("/api/v1", "/v1")
 ERROR_STATUSES = {
@@ -162,9 +163,10 @@ def control_operations() -> dict[str, dict[str, Any]]:
     return {
         "/keys": {
             "get": {"operationId": "listKeys", "security": admin, "parameters": [
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                              "maximum": MAX_QUERY_INT}},
                 {"name": "include_disabled", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {"200": _data({"type": "array", "items": KEY}), **_admin_errors("401", "403")}},
+                "responses": {"200": _data({"type": "array", "items": KEY}), **_admin_errors("400", "401", "403")}},
             "post": {"operationId": "createKey", "security": admin, "requestBody": key_body,
                      "responses": {"201": _data(KEY, "Created; `key` is the plaintext, shown only here",
                                                 key={"type": "string"}), **_admin_errors("400", "401", "403")}},

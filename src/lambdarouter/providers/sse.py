@@ -9,7 +9,13 @@ decoded incrementally, so a character split between two reads arrives whole.
 from __future__ import annotations
 
 import codecs
+import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
+
+from lambdarouter.core.events import StreamEvent
+from lambdarouter.providers.common import ErrorAfterEvents, malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +77,41 @@ class SSEDecoder:
         elif name == "event":
             self._event = value
         return None
+
+
+class SSEStreamDecoder(ABC):
+    """A provider's SSE stream → events: each event's data to `_event`, an error raised only once the events
+    before it were handed on (`ErrorAfterEvents`), and a body that ends before `_ended` says so is cut short
+    (a retryable 502 naming the host)."""
+
+    cut_short = "a stream that ended before its last event"
+
+    def __init__(self, provider: str | None = None) -> None:
+        self._provider = provider
+        self._sse = SSEDecoder()
+        self._errors = ErrorAfterEvents()
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
+
+    def close(self) -> list[StreamEvent]:
+        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
+        if not self._ended():
+            raise malformed(self.cut_short, self._provider)
+        return events
+
+    def _json_object(self, data: str, what: str) -> dict[str, Any]:
+        """An event's data as the JSON object the provider promises, or a 502 naming what it sent."""
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise malformed(f"a {what} that is not JSON", self._provider) from None
+        if not isinstance(value, dict):
+            raise malformed(f"a {what} that is not an object", self._provider)
+        return value
+
+    @abstractmethod
+    def _event(self, data: str) -> list[StreamEvent]: ...
+
+    @abstractmethod
+    def _ended(self) -> bool: ...

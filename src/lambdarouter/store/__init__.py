@@ -9,7 +9,6 @@ where the ledger row, the key's counters and the aggregates must change together
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
@@ -86,6 +85,6 @@ def shared_store() -> Store:
 
 def describe(settings: Settings) -> str:
     if settings.keys_table and settings.usage_table:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        endpoint = settings.dynamodb_endpoint
         return f"DynamoDB {settings.keys_table}, {settings.usage_table}" + (f" at {endpoint}" if endpoint else "")
     return f"SQLite {settings.db_path}"

@@ -19,7 +19,6 @@ Rate windows are two counter attributes on the key item (`rate_window`, `rate_co
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdarouter.core import config
 from lambdarouter.core.aws import aws_session
 from lambdarouter.store import dynamodb_ledger, dynamodb_summary
 from lambdarouter.store.calls import in_thread
@@ -64,7 +64,7 @@ def dynamodb_client() -> Any:
     """The process-wide client, created on first use (AWS_ENDPOINT_URL_DYNAMODB is honoured by boto3)."""
     global _client
     if _client is None:
-        _client = aws_session().client("dynamodb", region_name=os.environ.get("AWS_REGION") or None,
+        _client = aws_session().client("dynamodb", region_name=config.current().aws_region,
                                        config=Config(retries={"mode": "standard", "max_attempts": 5},
                                                      connect_timeout=3, read_timeout=10))
     return _client

@@ -31,6 +31,8 @@ ZERO = Decimal(0)
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The longest rate-limit window a key may set (a leap year): the admin API and the CLI refuse longer ones.
+MAX_RATE_INTERVAL = 366 * 86400
 
 
 def period_start(reset: str | None, now: float) -> float:
@@ -98,9 +100,11 @@ class RateLimit:
         return {"requests": self.requests, "interval": self.interval_text}
 
     def window(self, now: float) -> tuple[float, float]:
-        """The fixed window holding `now`: (start, end)."""
-        start = float(int(now // self.interval) * self.interval)
-        return start, start + self.interval
+        """The fixed window holding `now`: (start, end). A longer interval stored before intervals were capped
+        counts in windows of the cap (integer arithmetic: a float division by a huge int overflows)."""
+        interval = min(self.interval, MAX_RATE_INTERVAL)
+        start = float(int(now) // interval * interval)
+        return start, start + interval
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,11 +90,13 @@ def cloudformation_resources() -> dict[str, dict[str, Any]]:
 
 
 def table_names(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Logical id → table name: the environment's names, else the defaults."""
-    import os
+    """Logical id → table name: the configured names (core/config.py), else the defaults."""
+    from lambdarouter.core import config
 
-    env = os.environ if environ is None else environ
-    return {t.logical_id: env.get(t.env_var) or t.default_name for t in TABLES}
+    settings = config.Settings.from_env(environ) if environ is not None else config.current()
+    configured = {"KeysTable": settings.keys_table, "UsageTable": settings.usage_table,
+                  "SummaryTable": settings.summary_table, "IdempotencyTable": settings.idempotency_table}
+    return {t.logical_id: configured.get(t.logical_id) or t.default_name for t in TABLES}
 
 
 def create_tables(client: Any, names: dict[str, str]) -> list[tuple[str, str]]:

@@ -44,6 +44,12 @@ MAX_MESSAGES = 4096
 MAX_TOOLS = 128
 MAX_IMAGES = 500
 MAX_STOP_SEQUENCES = 16
+# Token counts past int32 are a typo or an attack: no provider takes them (Gemini's maxOutputTokens and topK, and
+# Bedrock's maxTokens, are int32 fields), and they would reach the reservation's arithmetic first.
+MAX_TOKEN_COUNT = 2**31 - 1
+TokenCount = Annotated[int, Field(ge=1, le=MAX_TOKEN_COUNT)]
+# OpenAI: "values between -100 and 100" (https://platform.openai.com/docs/api-reference/chat/create#logit_bias).
+LogitBias = Annotated[float, Field(ge=-100, le=100)]
 
 
 # OpenRouter's reasoning effort (`reasoning.effort`, `reasoning_effort`) and `verbosity` values (its OpenAPI
@@ -54,7 +60,7 @@ Verbosity = Literal["low", "medium", "high", "xhigh", "max"]
 
 class ReasoningConfig(WireModel):
     effort: Effort | None = None
-    max_tokens: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0, le=MAX_TOKEN_COUNT)
     exclude: bool | None = None
     enabled: bool | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
@@ -69,7 +75,7 @@ class StreamOptions(WireModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)  # JSON has no NaN; Python's parser takes it
 
     model: str | None = None
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
@@ -79,12 +85,12 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
     n: int | None = Field(default=None, ge=1, le=128)
     seed: int | None = None
     stop: str | Annotated[list[str], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
-    logit_bias: dict[str, float] | None = None
+    logit_bias: dict[str, LogitBias] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
@@ -114,7 +120,7 @@ class ChatCompletionRequest(BaseModel):
     reasoning: ReasoningConfig | None = None
     usage: UsageConfig | None = None
     transforms: list[str] | None = None
-    top_k: int | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0, le=MAX_TOKEN_COUNT)
     repetition_penalty: float | None = Field(default=None, gt=0, le=2)
     min_p: float | None = Field(default=None, ge=0, le=1)
     top_a: float | None = Field(default=None, ge=0, le=1)

@@ -17,7 +17,13 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.core.errors import GatewayError, bad_request
-from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ChunkError, ProviderPreferences, Usage
+from lambdarouter.dialects.openrouter.chat import (
+    ChatCompletionRequest,
+    ChunkError,
+    ProviderPreferences,
+    TokenCount,
+    Usage,
+)
 
 # Fields copied as they are onto a chat request (same meaning in both APIs).
 SHARED_FIELDS = ("model", "models", "max_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty",
@@ -38,7 +44,7 @@ class CompletionRequest(BaseModel):
     provider: ProviderPreferences | None = None
     prompt: Prompt
     stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: TokenCount | None = None
     echo: bool | None = None
     suffix: str | None = None
     n: int | None = Field(default=None, ge=1, le=128)

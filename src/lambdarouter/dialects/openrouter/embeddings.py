@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.core.errors import bad_request
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.dialects.openrouter.chat import MAX_TOKEN_COUNT, ProviderPreferences
 
 
 class EmbeddingPart(BaseModel):
@@ -36,7 +36,7 @@ class EmbeddingRequest(BaseModel):
     model: str | None = None
     models: list[str] | None = None
     input: Inputs
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1, le=MAX_TOKEN_COUNT)  # Gemini's outputDimensionality is int32
     encoding_format: Literal["float", "base64"] = "float"
     user: str | None = None
     provider: ProviderPreferences | None = None

@@ -54,8 +54,8 @@ from lambdarouter.dialects.openrouter import messages as wire
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 
 # Request fields only OpenAI-format hosts understand: forwarded to them as sent, unknown to other formats.
-OPENAI_ONLY_FIELDS = frozenset({"n", "logit_bias", "audio", "prediction", "store", "service_tier",
-                                "web_search_options", "prompt_cache_options"})
+OPENAI_ONLY_FIELDS = frozenset({"logit_bias", "audio", "prediction", "store", "service_tier", "web_search_options",
+                                "prompt_cache_options"})
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repetition_penalty",
                    "min_p", "seed")
 # reasoning_details entry type → the ReasoningPart field its payload goes to
@@ -68,8 +68,8 @@ DETAIL_PAYLOADS: Mapping[str, tuple[str, str]] = {
 
 def to_canonical(request: ChatCompletionRequest) -> ChatRequest:
     """The conversation and options of an OpenRouter chat request, as the canonical model says them."""
-    given = request.model_fields_set
-    top = request.model_dump(mode="json", include=set(OPENAI_ONLY_FIELDS & given), by_alias=True)
+    openai_only = OPENAI_ONLY_FIELDS & request.model_fields_set
+    top = request.model_dump(mode="json", include=set(openai_only), by_alias=True) if openai_only else {}
     cache = request.cache_control
     return ChatRequest(
         messages=tuple(_Messages().translate(request.messages)),
@@ -79,6 +79,7 @@ def to_canonical(request: ChatCompletionRequest) -> ChatRequest:
         output=_output(request.response_format),
         sampling=Sampling(**{name: getattr(request, name) for name in SAMPLING_FIELDS}),
         max_output_tokens=request.output_token_limit(),
+        choices=request.n,
         stop=(request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ()),
         reasoning=_reasoning_options(request),
         modalities=tuple(request.modalities or ()),

@@ -18,6 +18,7 @@ from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.openrouter.models import Model
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9  # past any catalog
 MILLION = Decimal(1_000_000)
 Check = Callable[[Model], bool]
 
@@ -34,7 +35,7 @@ def _number(params: Mapping[str, str], name: str) -> Decimal | None:
         value = Decimal(raw)
     except InvalidOperation:
         raise bad_request(f"{name} must be a number (got {raw!r}).", param=name) from None
-    if value < 0 or not value.is_finite():
+    if not value.is_finite() or value < 0:  # finiteness first: comparing a NaN raises
         raise bad_request(f"{name} must be a non-negative number.", param=name)
     return value
 
@@ -83,6 +84,9 @@ def select(entries: Sequence[Model], params: Mapping[str, str]) -> tuple[list[Mo
     given_offset, given_limit = _number(params, "offset"), _number(params, "limit")
     offset = Decimal(0) if given_offset is None else given_offset
     limit = Decimal(500) if given_limit is None else given_limit
-    if limit < 1 or limit > MAX_LIMIT or offset != int(offset) or limit != int(limit):
-        raise bad_request(f"limit must be an integer from 1 to {MAX_LIMIT} and offset a whole number.", param="limit")
+    # Ranges before int(): int(Decimal("1e999999999")) would build a billion-digit number.
+    if not 1 <= limit <= MAX_LIMIT or limit % 1:
+        raise bad_request(f"limit must be an integer from 1 to {MAX_LIMIT}.", param="limit")
+    if offset > MAX_OFFSET or offset % 1:
+        raise bad_request(f"offset must be a whole number up to {MAX_OFFSET}.", param="offset")
     return kept[int(offset):int(offset) + int(limit)], len(kept)

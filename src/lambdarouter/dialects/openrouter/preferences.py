@@ -8,21 +8,28 @@ strings or numbers of USD. The properties below give the router the effective va
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from lambdarouter.dialects.openrouter.messages import WireModel
 
 SortBy = Literal["price", "throughput", "latency", "exacto"]
 
 
+# A price cap is compared with Decimal prices: NaN would raise there (a 500 any key holder could trigger, issue
+# 15), a negative one can match nothing.
+PriceCap = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class MaxPrice(WireModel):
     """USD per million tokens (prompt, completion) and per request / image / audio unit."""
 
-    prompt: float | None = None
-    completion: float | None = None
-    request: float | None = None
-    image: float | None = None
-    audio: float | None = None
+    prompt: PriceCap | None = None
+    completion: PriceCap | None = None
+    request: PriceCap | None = None
+    image: PriceCap | None = None
+    audio: PriceCap | None = None
 
 
 class SortConfig(WireModel):

@@ -9,8 +9,7 @@ from __future__ import annotations
 from lambdarouter.core.events import StreamEvent
 from lambdarouter.providers.anthropic.family import FAMILY, AnthropicHost
 from lambdarouter.providers.anthropic.request import build_body
-from lambdarouter.providers.anthropic.response import parse_message
-from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
+from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder, parse_message
 from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of
 from lambdarouter.providers.family import Member
 

@@ -5,7 +5,6 @@ Shared by the whole-response parser here and the stream decoder in `anthropic_st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,18 +13,11 @@ from lambdarouter.core.events import (
     Finish,
     FinishReason,
     MalformedEvent,
-    ReasoningDelta,
-    StreamEvent,
-    TextDelta,
     TokenUsage,
-    ToolCallDelta,
     UpstreamInfo,
-    UsageReport,
     token_count,
 )
 from lambdarouter.providers.base import STATUS_TABLE, parse_json_body, upstream_error
-from lambdarouter.providers.common import malformed
-from lambdarouter.providers.toolcalls import ToolCallIndexer
 
 # reasoning_details `format` OpenRouter gives Claude's signed thinking
 # (https://openrouter.ai/docs/use-cases/reasoning-tokens#reasoning-details-api-shape).
@@ -117,37 +109,6 @@ def encrypted_detail(data: str, index: int) -> dict[str, Any]:
 
 def info(message: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=message.get("model"), id=message.get("id"))
-
-
-def parse_message(body: bytes, provider: str | None = None) -> list[StreamEvent]:
-    data = parse_json_body(body)
-    if isinstance(data, dict) and data.get("type") == "error":
-        raise error_event(data, provider)
-    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
-        raise malformed("a response that is not an Anthropic message", provider)
-    events: list[StreamEvent] = [info(data)]
-    tools = ToolCallIndexer()
-    details = 0
-    for position, block in enumerate(data["content"]):
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text" and block.get("text"):
-            events.append(TextDelta(block["text"]))
-        elif kind == "tool_use":
-            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
-            events.append(ToolCallDelta(tools.start(position), block.get("id"), block.get("name"), arguments))
-        elif kind == "thinking":
-            text = block.get("thinking") or ""
-            events.append(ReasoningDelta(text or None, text_detail(text, block.get("signature"), details)))
-            details += 1
-        elif kind == "redacted_thinking":
-            events.append(ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), details)))
-            details += 1
-        # Other blocks (server tool calls and results, containers…) are not part of the OpenAI answer.
-    if data.get("stop_reason"):
-        events.append(finish(data["stop_reason"]))
-    if isinstance(data.get("usage"), dict):
-        events.append(UsageReport(usage_from(data["usage"])))
-    return events
 
 
 def error_parts(raw: Any) -> tuple[str | None, str]:

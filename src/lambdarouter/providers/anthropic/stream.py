@@ -32,8 +32,9 @@ from lambdarouter.providers.anthropic.response import (
     text_detail,
     usage_from,
 )
-from lambdarouter.providers.common import ErrorAfterEvents, malformed
-from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.base import parse_json_body
+from lambdarouter.providers.common import malformed
+from lambdarouter.providers.sse import SSEStreamDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
 
@@ -46,42 +47,42 @@ class _Block:
     signature: str | None = None
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(SSEStreamDecoder):
+    cut_short = "a stream that ended before its message_stop event"
+
     def __init__(self, provider: str | None = None) -> None:
-        self._provider = provider
-        self._sse = SSEDecoder()
+        super().__init__(provider)
         self._tools = ToolCallIndexer()
         self._blocks: dict[int, _Block] = {}
         self._usage: dict[str, Any] = {}  # raw usage fields, later reports overriding earlier ones
         self._details = 0
         self._finished = False
         self._stopped = False
-        self._errors = ErrorAfterEvents()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
-
-    def close(self) -> list[StreamEvent]:
-        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
+    def _ended(self) -> bool:
         # message_delta carries the stop reason; without it (or message_stop) the answer is cut short.
-        if not (self._finished or self._stopped):
-            raise malformed("a stream that ended before its message_stop event", self._provider)
-        return events
+        return self._finished or self._stopped
 
     def _event(self, data: str) -> list[StreamEvent]:
         if not data:
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:
-            raise malformed("a stream event that is not JSON", self._provider) from exc
-        if not isinstance(payload, dict):
-            raise malformed("a stream event that is not an object", self._provider)
+        payload = self._json_object(data, "stream event")
         kind = payload.get("type")
         if kind == "error":
             raise error_event(payload, self._provider)
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return handler(self, payload) if handler is not None else []  # ping and unknown events
+
+    def whole(self, message: dict[str, Any]) -> list[StreamEvent]:
+        """A whole Message read as the stream that would have carried it: its start, each content block
+        started whole and stopped, its stop reason and usage. One reading for both, so they cannot drift."""
+        events = self._message_start({"message": {k: v for k, v in message.items() if k != "usage"}})
+        for index, block in enumerate(message["content"]):
+            events.extend(self._block_start({"index": index, "content_block": block}, whole=True))
+            events.extend(self._block_stop({"index": index}))
+        events.extend(self._message_delta({"delta": {"stop_reason": message.get("stop_reason")},
+                                           "usage": message.get("usage")}))
+        return events
 
     def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
         message = payload.get("message") or {}
@@ -95,17 +96,23 @@ class AnthropicStreamDecoder:
         events.extend(self._usage_report(usage))
         return events
 
-    def _block_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
+    def _block_start(self, payload: dict[str, Any], whole: bool = False) -> list[StreamEvent]:
+        """A block's start; `whole`: a block of a whole Message, whose payload is all there is (a streamed
+        tool_use starts with an empty `input` its deltas fill, a whole one has it)."""
         index, block = _index(payload), payload.get("content_block") or {}
         state = self._blocks[index] = _Block(str(block.get("type")))
         if state.kind == "tool_use":
             state.tool_index = self._tools.start(index)
-            return [ToolCallDelta(state.tool_index, block.get("id"), block.get("name"), "")]
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False) if whole else ""
+            state.has_arguments = whole
+            return [ToolCallDelta(state.tool_index, block.get("id"), block.get("name"), arguments)]
         if state.kind == "text" and block.get("text"):
             return [TextDelta(block["text"])]
-        if state.kind == "thinking" and block.get("thinking"):
-            state.thinking.append(block["thinking"])
-            return [ReasoningDelta(text=block["thinking"])]
+        if state.kind == "thinking":
+            state.signature = block.get("signature") if whole else None
+            if block.get("thinking"):
+                state.thinking.append(block["thinking"])
+                return [ReasoningDelta(text=block["thinking"])]
         if state.kind == "redacted_thinking":
             return [ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), self._next_detail()))]
         return []
@@ -163,6 +170,16 @@ class AnthropicStreamDecoder:
     def _next_detail(self) -> int:
         self._details += 1
         return self._details - 1
+
+
+def parse_message(body: bytes, provider: str | None = None) -> list[StreamEvent]:
+    """A whole Message, read by the stream's own decoder (`AnthropicStreamDecoder.whole`)."""
+    data = parse_json_body(body)
+    if isinstance(data, dict) and data.get("type") == "error":
+        raise error_event(data, provider)
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise malformed("a response that is not an Anthropic message", provider)
+    return AnthropicStreamDecoder(provider).whole(data)
 
 
 def _index(payload: dict[str, Any]) -> int:

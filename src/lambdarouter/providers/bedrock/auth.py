@@ -14,7 +14,6 @@ recomputing it with botocore from what the fake upstream received).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.session import Session
 from botocore.utils import percent_encode
 
+from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError, not_configured
 
 # The bedrock-runtime service model's `signingName`: requests are signed for "bedrock", not for the
@@ -76,9 +76,9 @@ class AwsChain:
 
     def region(self) -> str | None:
         # AWS_REGION is what Lambda sets; botocore itself only reads AWS_DEFAULT_REGION and the profile.
-        env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if env:
-            return env
+        configured = config.current().aws_region
+        if configured:
+            return configured
         try:
             configured = self._botocore_session().get_config_variable("region")
         except Exception:

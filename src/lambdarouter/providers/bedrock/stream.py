@@ -98,42 +98,14 @@ DEFAULT_PROVIDER = "amazon-bedrock"
 
 
 def parse_converse(body: bytes, provider: str | None = None) -> list[StreamEvent]:
-    """A Converse response body: `output.message.content` blocks, `stopReason`, `usage`."""
+    """A Converse response body (`output.message.content` blocks, `stopReason`, `usage`), read by the
+    ConverseStream decoder (`BedrockStreamDecoder.whole`)."""
     data = parse_json_body(body)
     output = data.get("output") if isinstance(data, dict) else None
     message = output.get("message") if isinstance(output, dict) else None
     if not isinstance(data, dict) or not isinstance(message, dict) or not isinstance(message.get("content"), list):
         raise common.malformed("a response without output.message.content", provider or DEFAULT_PROVIDER)
-    events: list[StreamEvent] = []
-    tools = reasoning = 0
-    for block in message["content"]:
-        if not isinstance(block, dict):
-            continue
-        if block.get("text"):
-            events.append(TextDelta(block["text"]))
-        elif isinstance(tool := block.get("toolUse"), dict):
-            arguments = json.dumps(tool.get("input", {}), ensure_ascii=False)
-            events.append(ToolCallDelta(tools, tool.get("toolUseId"), tool.get("name"), arguments))
-            tools += 1
-        elif isinstance(content := block.get("reasoningContent"), dict):
-            events.extend(_reasoning_block(content, reasoning))
-            reasoning += 1
-        # Other blocks (citationsContent, images, server tool results) have no OpenAI counterpart.
-    if isinstance(data.get("stopReason"), str):
-        events.append(finish(data["stopReason"]))
-    if isinstance(data.get("usage"), dict):
-        events.append(UsageReport(usage_from(data["usage"])))
-    return events
-
-
-def _reasoning_block(content: Mapping[str, Any], index: int) -> list[StreamEvent]:
-    text = content.get("reasoningText")
-    if isinstance(text, dict) and isinstance(text.get("text"), str):
-        return [ReasoningDelta(text["text"] or None,
-                               reasoning_text_detail(text["text"], text.get("signature"), index))]
-    if isinstance(content.get("redactedContent"), str):
-        return [ReasoningDelta(detail=reasoning_encrypted_detail(content["redactedContent"], index))]
-    return []
+    return BedrockStreamDecoder(provider).whole(data)
 
 
 @dataclass(slots=True)
@@ -220,12 +192,38 @@ class BedrockStreamDecoder:
     def _malformed(self, what: str) -> GatewayError:
         return common.malformed(what, self._provider)
 
-    def _block_start(self, event: dict[str, Any]) -> list[StreamEvent]:
+    def whole(self, data: dict[str, Any]) -> list[StreamEvent]:
+        """A whole Converse answer read as the ConverseStream events that would have carried it: each content
+        block as its start (a tool call whole), its delta and its stop, then messageStop and metadata. One
+        reading for both, so the two answers cannot drift apart."""
+        events: list[StreamEvent] = []
+        for index, block in enumerate(data["output"]["message"]["content"]):
+            if not isinstance(block, dict):
+                continue
+            if isinstance(tool := block.get("toolUse"), dict):
+                events.extend(self._block_start({"contentBlockIndex": index, "start": {"toolUse": tool}}, whole=True))
+            elif isinstance(reasoning := block.get("reasoningContent"), dict):
+                text = reasoning.get("reasoningText")
+                delta = text if isinstance(text, dict) else {"redactedContent": reasoning.get("redactedContent")}
+                events.extend(self._reasoning_delta(index, delta))
+            else:  # text; citations, images and server-tool results have no OpenAI counterpart
+                events.extend(self._block_delta({"contentBlockIndex": index, "delta": block}))
+            events.extend(self._block_stop({"contentBlockIndex": index}))
+        if isinstance(data.get("stopReason"), str):
+            events.extend(self._message_stop(data))
+        if isinstance(data.get("usage"), dict):
+            events.extend(self._metadata_event(data))
+        return events
+
+    def _block_start(self, event: dict[str, Any], whole: bool = False) -> list[StreamEvent]:
+        """A tool call's start; `whole`: a call of a whole answer, which carries its `input` (a streamed one
+        gets it in deltas)."""
         tool = (event.get("start") or {}).get("toolUse")
         if not isinstance(tool, dict):
             return []
         index = self._tools.start(event.get("contentBlockIndex"))
-        return [ToolCallDelta(index, tool.get("toolUseId"), tool.get("name"), "")]
+        arguments = json.dumps(tool.get("input", {}), ensure_ascii=False) if whole else ""
+        return [ToolCallDelta(index, tool.get("toolUseId"), tool.get("name"), arguments)]
 
     def _block_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
         delta = event.get("delta") or {}

@@ -28,11 +28,11 @@ from lambdarouter.core.events import (
     token_count,
 )
 from lambdarouter.providers.base import HttpRequest, UpstreamCall, host_of, parse_json_body
-from lambdarouter.providers.common import ErrorAfterEvents, malformed
+from lambdarouter.providers.common import malformed
 from lambdarouter.providers.family import Member
 from lambdarouter.providers.openai.family import EVENT_STREAM, FAMILY, JSON
 from lambdarouter.providers.openai.request import build_body
-from lambdarouter.providers.sse import SSEDecoder
+from lambdarouter.providers.sse import SSEStreamDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
 # OpenAI's finish reasons are the gateway's; `function_call` is the deprecated name of tool_calls.
@@ -77,22 +77,6 @@ def _images(part: Mapping[str, Any]) -> list[StreamEvent]:
     return events
 
 
-def _message_events(message: Mapping[str, Any]) -> list[StreamEvent]:
-    events: list[StreamEvent] = []
-    if text := _reasoning_text(message):
-        events.append(ReasoningDelta(text=text))
-    events.extend(ReasoningDelta(detail=d) for d in message.get("reasoning_details") or ())
-    if content := message.get("content"):
-        events.append(TextDelta(content))
-    if refusal := message.get("refusal"):
-        events.append(RefusalDelta(refusal))
-    events.extend(_images(message))
-    for index, tool_call in enumerate(message.get("tool_calls") or ()):
-        function = tool_call.get("function") or {}
-        events.append(ToolCallDelta(index, tool_call.get("id"), function.get("name"), function.get("arguments") or ""))
-    return events
-
-
 def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
     """`choices[].logprobs.content`, whole or per chunk, when the client asked for log probabilities."""
     logprobs = choice.get("logprobs")
@@ -116,49 +100,40 @@ class OpenAIAdapter(Member):
         data = parse_json_body(body)
         if not isinstance(data, dict) or not data.get("choices"):
             raise malformed("a response without choices", host_of(call))
-        choice = data["choices"][0]
-        events: list[StreamEvent] = [_info(data), *_message_events(choice.get("message") or {}), *_logprobs(choice)]
-        if choice.get("finish_reason"):
-            events.append(_finish(choice["finish_reason"]))
-        if data.get("usage"):
-            events.append(UsageReport(usage_from(data["usage"])))
-        return events
+        return OpenAIStreamDecoder(host_of(call)).whole(data)
 
     def stream_decoder(self, call: UpstreamCall | None = None) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(host_of(call))
 
 
-class OpenAIStreamDecoder:
-    """`data: {chunk}` events until `data: [DONE]`."""
+class OpenAIStreamDecoder(SSEStreamDecoder):
+    """`data: {chunk}` events until `data: [DONE]`; a whole answer is read the same way (`whole`)."""
+
+    cut_short = "a stream that ended before its last chunk"
 
     def __init__(self, provider: str | None = None) -> None:
-        self._provider = provider
-        self._sse = SSEDecoder()
+        super().__init__(provider)
         self._tools = ToolCallIndexer()
         self._done = False
         self._finished = False
         self._seen_info = False
-        self._errors = ErrorAfterEvents()
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return self._errors.decode(self._sse.feed(chunk), lambda sse: self._event(sse.data))
+    def _ended(self) -> bool:
+        return self._done or self._finished
 
-    def close(self) -> list[StreamEvent]:
-        events = self._errors.decode(self._sse.flush(), lambda sse: self._event(sse.data), final=True)
-        if not (self._done or self._finished):
-            raise malformed("a stream that ended before its last chunk", self._provider)
-        return events
+    def whole(self, answer: Mapping[str, Any]) -> list[StreamEvent]:
+        """A whole `chat.completion`: its first choice's message read as one chunk's delta, so the whole and
+        the streamed answer are read by the same code and cannot drift apart."""
+        choice = answer["choices"][0]
+        return self._chunk({**answer, "choices": [{**choice, "delta": choice.get("message") or {}}]})
 
     def _event(self, data: str) -> list[StreamEvent]:
         if data == "[DONE]":
             self._done = True
             return []
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            raise malformed("a stream chunk that is not JSON", self._provider) from exc
-        if not isinstance(chunk, dict):
-            raise malformed("a stream chunk that is not an object", self._provider)
+        return self._chunk(self._json_object(data, "stream chunk"))
+
+    def _chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
         if "error" in chunk and not chunk.get("choices"):
             # OpenRouter-style mid-stream error: a chunk with a top-level `error`.
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}

@@ -37,6 +37,7 @@ from lambdarouter.core.conversation import (
     single_text,
 )
 from lambdarouter.core.parameters import SAMPLING_PARAMETERS
+from lambdarouter.profiles import openai as openai_profile
 from lambdarouter.providers.base import UpstreamCall
 
 Body = dict[str, Any]
@@ -51,12 +52,14 @@ def build_body(call: UpstreamCall) -> Body:
         body["stop"] = list(request.stop)
     if request.max_output_tokens is not None:
         body[call.host.spec.max_tokens_field] = request.max_output_tokens
+    if request.choices is not None:
+        body["n"] = request.choices
     body.update(_tooling(request))
     if request.output is not None:
         body["response_format"] = _response_format(request.output)
-    if (reasoning := request.reasoning) is not None and reasoning.effort and (
-            reasoning.enabled is not False or reasoning.effort == "none"):
-        body["reasoning_effort"] = EFFORTS.get(reasoning.effort, reasoning.effort)
+    limit = request.max_output_tokens or call.endpoint.max_output_tokens
+    if (effort := openai_profile.reasoning_effort(request.reasoning, limit)) is not None:
+        body["reasoning_effort"] = effort
     body.update(_output_options(request))
     if request.modalities:
         body["modalities"] = list(request.modalities)
@@ -72,9 +75,8 @@ def build_body(call: UpstreamCall) -> Body:
     return body
 
 
-# OpenRouter's levels OpenAI lacks, as the nearest it has (reasoning_effort: none ... xhigh; verbosity: low,
-# medium, high: https://platform.openai.com/docs/api-reference/chat/create).
-EFFORTS: Mapping[str, str] = {"max": "xhigh"}
+# OpenRouter's verbosity levels OpenAI lacks, as the nearest it has (low, medium, high:
+# https://platform.openai.com/docs/api-reference/chat/create); efforts: profiles/openai.py.
 VERBOSITY: Mapping[str, str] = {"xhigh": "high", "max": "high"}
 # Image detail: OpenRouter's "original" where a provider has no original-resolution tier (its schema says so).
 DETAIL: Mapping[str, str] = {"original": "high"}

@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import Protocol
 
+from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.hosts import HostSpec
 from lambdarouter.providers.base import HttpRequest
@@ -33,7 +34,7 @@ class ErrorMapper(Protocol):
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes, provider: str) -> GatewayError: ...
 
 
-_defaults = Timeouts(connect=10.0, read=300.0)  # LAMBDAROUTER_CONNECT_TIMEOUT / _READ_TIMEOUT: see http/context.py
+_defaults: Timeouts | None = None  # the settings' (core/config.py), read on first use, or `configure_timeouts`
 _backend: Backend = HttpxBackend()
 
 
@@ -56,15 +57,25 @@ async def aclose() -> None:
 
 
 def configure_timeouts(connect: float, read: float) -> None:
+    """Timeouts other than the settings' (LAMBDAROUTER_CONNECT_TIMEOUT / _READ_TIMEOUT), for this process."""
     global _defaults
     _defaults = Timeouts(connect=connect, read=read)  # read at each call: the clients need no rebuilding
+
+
+def default_timeouts() -> Timeouts:
+    global _defaults
+    if _defaults is None:
+        settings = config.current()
+        _defaults = Timeouts(connect=settings.connect_timeout, read=settings.read_timeout)
+    return _defaults
 
 
 def timeout_for(host: HostSpec) -> Timeouts | None:
     """The host's own timeouts, if it has any (else the defaults apply)."""
     if host.connect_timeout is None and host.read_timeout is None:
         return None
-    return Timeouts(connect=host.connect_timeout or _defaults.connect, read=host.read_timeout or _defaults.read)
+    defaults = default_timeouts()
+    return Timeouts(connect=host.connect_timeout or defaults.connect, read=host.read_timeout or defaults.read)
 
 
 def _transport_error(exc: TransportError, provider: str) -> GatewayError:
@@ -109,9 +120,10 @@ async def _authorized(request: HttpRequest, provider: str, timeouts: Timeouts) -
 
 async def send(request: HttpRequest, adapter: ErrorMapper, provider: str, timeouts: Timeouts | None = None) -> bytes:
     """A non-streamed call: the body of a 2xx response, or the adapter's mapped error."""
-    request = await _authorized(request, provider, timeouts or _defaults)
+    timeouts = timeouts or default_timeouts()
+    request = await _authorized(request, provider, timeouts)
     try:
-        reply = await _backend.send(request, timeouts or _defaults)
+        reply = await _backend.send(request, timeouts)
     except TransportError as exc:
         raise _transport_error(exc, provider) from None
     if reply.status >= 400:
@@ -128,10 +140,11 @@ async def open_stream(request: HttpRequest, adapter: ErrorMapper, provider: str,
     still fall back; errors while reading raise from the iterator. The response is closed on exit, and
     on cancellation (a client gone): the upstream sees its connection close.
     """
-    request = await _authorized(request, provider, timeouts or _defaults)
+    timeouts = timeouts or default_timeouts()
+    request = await _authorized(request, provider, timeouts)
     async with AsyncExitStack() as stack:
         try:
-            response = await stack.enter_async_context(_backend.stream(request, timeouts or _defaults))
+            response = await stack.enter_async_context(_backend.stream(request, timeouts))
         except TransportError as exc:
             raise _transport_error(exc, provider) from None
         if response.status >= 400:
