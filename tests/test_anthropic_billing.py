@@ -19,6 +19,7 @@ import httpx
 
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.core.events import TokenUsage, UsageReport
+from lambdarouter.core.pricing import generation_cost
 from lambdarouter.providers.anthropic.response import usage_from as anthropic_usage
 from lambdarouter.providers.anthropic.stream import AnthropicStreamDecoder
 from lambdarouter.providers.bedrock.stream import usage_from as bedrock_usage
@@ -212,3 +213,29 @@ def test_the_reservation_holds_every_search_the_request_allows(gateway: RunningG
                                    headers={"content-type": "application/json"})
             statuses[name] = response.status_code
     assert statuses == {"five": 402, "uncapped": 402, "none": 200, "one": 200}
+
+
+# --- Prices -------------------------------------------------------------------------------------------------------
+
+
+def test_every_claude_endpoint_prices_one_hour_writes_and_the_claude_api_its_searches() -> None:
+    """The bundled catalog: a one-hour write is 2x the input price on every Claude endpoint (Anthropic's pricing
+    page, for Bedrock and Vertex too); a search is $0.01 on the Claude API, where the gateway sends server tools."""
+    claude = [e for m in load_catalog(None).models.values() for e in m.endpoints if "claude" in e.upstream_id]
+    assert claude and all(e.cache_write_1h == 2 * e.prompt for e in claude)
+    assert {e.web_search for e in claude if e.host == "anthropic"} == {D("0.01")}
+
+
+def test_the_cost_of_one_hour_writes_and_searches() -> None:
+    usage = TokenUsage(prompt_tokens=5000, completion_tokens=100, cache_write_tokens=4000, cache_write_1h_tokens=3000,
+                       web_search_requests=4, web_fetch_requests=2)
+    e = OPUS_5_5
+    assert e.cache_write is not None and e.cache_write_1h is not None
+    by_hand = 1000 * e.prompt + 1000 * e.cache_write + 3000 * e.cache_write_1h + 100 * e.completion + 4 * e.web_search
+    assert generation_cost(usage, e) == by_hand
+    # More one-hour writes than writes: the whole is billed, at the one-hour price, never a negative part.
+    over = TokenUsage(prompt_tokens=4000, cache_write_tokens=4000, cache_write_1h_tokens=9000)
+    assert generation_cost(over, e) == 4000 * e.cache_write_1h
+    # An endpoint without a one-hour price bills those writes at its write price.
+    plain = e.model_copy(update={"cache_write_1h": None})
+    assert generation_cost(over, plain) == 4000 * e.cache_write
