@@ -14,7 +14,10 @@ the request units each would bill from the item sizes before and after it (Dynam
 reads per 4 KB, strongly consistent 1, eventually 0.5; writes per 1 KB of the larger of the old and new
 item; transactional x2; a table's GSI write per 1 KB of the projected item). Three keys: no limits, a
 credit limit (reserve + settle), a credit limit and a rate limit. The steady state is reported (the third
-request of each).
+request of each). Then the first byte (issue 20): for `--first-byte-requests` more requests of each kind, what
+the gateway did before the upstream request left (the key check, the rate window, the reservation, routing):
+the DynamoDB round trips in that time, and its milliseconds, split into the time inside those calls (moto's
+in-process answers here; DynamoDB's in-region latency on AWS) and the gateway's own; medians.
 
 `aws-setup` (used by the cold-start phase): against a moto server at $AWS_ENDPOINT_URL, create the
 tables (lambdarouter.store.tables), one key in them, the provider secret, the management key's secret and the
@@ -219,6 +222,72 @@ class Recorder:
         client.meta.events.register("provide-client-params.dynamodb.GetItem", self.consistent)
         client.meta.events.register("after-call.dynamodb.*", self.after)
 
+    def detach(self, client: Any) -> None:
+        client.meta.events.unregister("provide-client-params.dynamodb.*", self.before)
+        client.meta.events.unregister("provide-client-params.dynamodb.GetItem", self.consistent)
+        client.meta.events.unregister("after-call.dynamodb.*", self.after)
+
+
+class FirstByte:
+    """What happens before the upstream request leaves: the store client's calls (each one's span, from its
+    parameters to its parsed answer) and the moment the transport is first asked to send."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.spans: list[tuple[str, float, float]] = []  # (operation, started, ended)
+        self.upstream_at: float | None = None
+        self._started: float | None = None
+
+    def _begin(self, **_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def _end(self, model: Any, **_: Any) -> None:
+        self.spans.append((model.name, self._started or time.perf_counter(), time.perf_counter()))
+
+    def __enter__(self) -> FirstByte:
+        from lambdarouter.providers import transport
+
+        backend = transport._backend  # the Lambda functions' httpx backend: the one place upstream I/O starts
+        self._backend, self._methods = backend, {name: getattr(backend, name) for name in ("send", "stream")}
+        for name, method in self._methods.items():
+            setattr(backend, name, self._marking(method))
+        self.client.meta.events.register("provide-client-params.dynamodb.*", self._begin)
+        self.client.meta.events.register("after-call.dynamodb.*", self._end)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for name in self._methods:
+            delattr(self._backend, name)  # the instance attributes go: the class's methods show through again
+        self.client.meta.events.unregister("provide-client-params.dynamodb.*", self._begin)
+        self.client.meta.events.unregister("after-call.dynamodb.*", self._end)
+
+    def _marking(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            if self.upstream_at is None:
+                self.upstream_at = time.perf_counter()
+            return method(*args, **kwargs)
+        return marked
+
+    async def measure(self, app: Any, key: str, stream: bool, requests: int) -> dict[str, Any]:
+        """Medians over `requests` requests: ms from the request's arrival to the upstream call, the DynamoDB
+        round trips before it and the ms inside them."""
+        total: list[float] = []
+        inside: list[float] = []
+        operations: list[str] = []
+        for _ in range(max(1, requests)):
+            self.spans, self.upstream_at = [], None
+            arrived = time.perf_counter()
+            status, payload = await asgi_call(app, "POST", ROUTE, _headers(key), _body(stream))
+            if status != 200 or self.upstream_at is None:
+                raise RuntimeError(f"first-byte request answered {status}: {payload[:300]!r}")
+            before = [(op, a, b) for op, a, b in self.spans if b <= self.upstream_at]
+            operations = [op for op, _a, _b in before]
+            total.append((self.upstream_at - arrived) * 1000)
+            inside.append(sum(b - a for _op, a, b in before) * 1000)
+        ms, store_ms = statistics.median(total), statistics.median(inside)
+        return {"round_trips": len(operations), "operations": operations, "ms": round(ms, 3),
+                "dynamodb_ms": round(store_ms, 3), "gateway_ms": round(ms - store_ms, 3), "requests": len(total)}
+
 
 @contextmanager
 def _env(values: Mapping[str, str]) -> Iterator[None]:
@@ -234,7 +303,7 @@ def _env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dynamodb() -> dict[str, Any]:
+def dynamodb(first_byte_requests: int = 30) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
@@ -273,9 +342,14 @@ def dynamodb() -> dict[str, Any]:
             return calls
 
         async def run() -> None:
-            for name, key in keys.items():
-                scenarios[name] = _totals(await one(key, False))
-            scenarios["no limits, streamed"] = _totals(await one(keys["no limits"], True))
+            kinds = [(name, key, False) for name, key in keys.items()] + [("no limits, streamed", keys["no limits"],
+                                                                           True)]
+            for name, key, stream in kinds:
+                scenarios[name] = _totals(await one(key, stream))
+            recorder.detach(store_dynamodb.dynamodb_client())  # its item reads would count as the store's time
+            with FirstByte(store_dynamodb.dynamodb_client()) as first:
+                for name, key, stream in kinds:
+                    scenarios[name]["first_byte"] = await first.measure(app, key, stream, first_byte_requests)
 
         asyncio.run(run())
     return {"scenarios": scenarios, "tables": sorted(names.values()), "gsi_tables": sorted(gsi_tables)}
@@ -318,9 +392,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--admin-key", default="")
+    parser.add_argument("--first-byte-requests", type=int, default=30)
     args = parser.parse_args(argv)
     modes: dict[str, Callable[[], dict[str, Any]]] = {
-        "timing": lambda: timing(args.requests), "dynamodb": dynamodb,
+        "timing": lambda: timing(args.requests), "dynamodb": lambda: dynamodb(args.first_byte_requests),
         "aws-setup": lambda: aws_setup("sk-bench-upstream", args.admin_key, args.upstream),
     }
     run = modes[args.mode]

@@ -385,7 +385,8 @@ def measure_cost(args: argparse.Namespace, upstream_base: str, workdir: Path) ->
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         errors["timing"] = str(exc)[-1500:]
     try:
-        dynamo = cost.run_probe("dynamodb", upstream_base, env)
+        dynamo = cost.run_probe("dynamodb", upstream_base, env,
+                                extra=("--first-byte-requests", str(max(5, args.cost_requests // 20))))
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         errors["dynamodb"] = str(exc)[-1500:]
     out = cost.model(cost.template_memory_mb(), timing, dynamo)

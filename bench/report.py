@@ -256,6 +256,25 @@ def markdown_cost(report: dict[str, Any]) -> str:
     lines.append("| DynamoDB units (read / write / GSI write) | "
                  + " | ".join(f"{per[n]['units']['read_units']} / {per[n]['units']['write_units']} / "
                               f"{per[n]['units']['gsi_write_units']}" for n in names) + " |")
+    return "\n".join(lines) + markdown_first_byte(report)
+
+
+def markdown_first_byte(report: dict[str, Any]) -> str:
+    """Before the first upstream byte on the DynamoDB store (bench/cost_probe.py `FirstByte`), per key kind."""
+    scenarios = _get(report, "cost", "dynamodb", "scenarios") or {}
+    measured = {name: s["first_byte"] for name, s in scenarios.items() if isinstance(s, dict) and "first_byte" in s}
+    if not measured:
+        return ""
+    names = list(measured)
+    def trips(f: dict[str, Any]) -> str:
+        return f"{f['round_trips']} ({', '.join(f['operations'])})"
+
+    rows = [("DynamoDB round trips", trips), ("ms to the upstream call (median)", lambda f: f"{f['ms']:.2f}"),
+            ("of which inside DynamoDB calls (moto here)", lambda f: f"{f['dynamodb_ms']:.2f}"),
+            ("of which the gateway's own", lambda f: f"{f['gateway_ms']:.2f}")]
+    lines = ["", "", "| before the first upstream byte (AWS configuration) | " + " | ".join(names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    lines += [f"| {label} | " + " | ".join(cell(measured[n]) for n in names) + " |" for label, cell in rows]
     return "\n".join(lines)
 
 

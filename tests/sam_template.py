@@ -39,6 +39,8 @@ _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/completions": (CHAT, ("post",)),  # the legacy prompt API, served through the chat path
     "/messages": (CHAT, ("post",)),  # Anthropic's Messages API: the same streaming, Bedrock and secrets
     "/messages/count_tokens": (CHAT, ("post",)),
+    "/responses": (CHAT, ("post",)),  # OpenAI's Responses API: the same streaming, Bedrock and secrets
+    "/responses/{response_id}": (CHAT, ("get", "delete")),  # a 400 (stateless), beside its POST
     "/embeddings": (EMBEDDINGS, ("post",)),
     "/images/generations": (EMBEDDINGS, ("post",)),  # same needs: Bedrock InvokeModel, large answers
     "/images": (EMBEDDINGS, ("post",)),  # OpenRouter's image API: the same operation as /images/generations

@@ -133,6 +133,12 @@ def test_coldstart_cost_and_profile_sections(smallest_run: tuple[dict[str, Any],
     assert scenarios["no limits"]["write_units"] > 0
     assert scenarios["no limits"]["read_units"] > 0
     assert "TransactWriteItems" in scenarios["no limits"]["operations"]
+    # Before the first upstream byte: the key check alone; a credit limit adds its reservation.
+    assert scenarios["no limits"]["first_byte"]["operations"] == ["GetItem"]
+    assert scenarios["credit limit"]["first_byte"]["operations"] == ["GetItem", "UpdateItem"]
+    assert scenarios["no limits, streamed"]["first_byte"]["round_trips"] == 1
+    assert all(s["first_byte"]["ms"] > 0 for s in scenarios.values())
+    assert "before the first upstream byte" in report.markdown_cost(result)
     for row in model["per_million_requests"].values():
         assert row["usd_total"] > 0
     assert model["idle_per_month"]["lambda"]["usd"] == 0.0

@@ -83,7 +83,8 @@ INFERENCE_EVENTS = {"chat-completions", "chat-completions-stream", "chat-complet
                     "chat-completions-bad-body", "chat-completions-admin-key", "embeddings", "embeddings-bad-key",
                     "embeddings-bad-body", "completions", "completions-stream", "completions-bad-key",
                     "completions-bad-body", "images", "messages", "messages-bearer", "messages-stream",
-                    "messages-bad-key", "messages-bad-body", "messages-count-tokens"}
+                    "messages-bad-key", "messages-bad-body", "messages-count-tokens", "responses", "responses-stream",
+                    "responses-bad-key", "responses-bad-body", "responses-get"}
 
 
 # -- the events themselves --------------------------------------------------------------------------------

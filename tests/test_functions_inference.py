@@ -33,6 +33,7 @@ import pytest
 
 from lambdarouter.store.dynamodb import DynamoDBStore
 from tests.accounting import wait_until
+from tests.fakes import openai_responses
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import free_port
@@ -408,3 +409,34 @@ def test_messages_count_tokens_through_the_chat_function(chat: Running) -> None:
     response = send("messages-count-tokens", chat)
     assert response.status_code == 200 and response.json() == {"input_tokens": 14}
 
+
+def test_responses_through_the_chat_function(chat: Running) -> None:
+    answer = openai_responses.FakeResponse([openai_responses.message("4242")], openai_responses.usage(12, 3))
+    chat.upstream.reply(answer.json_reply(), path=openai_responses.UPSTREAM_PATH)
+    response = send("responses", chat)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["object"] == "response" and body["output_text"] == "4242" and body["model"] == "openai/gpt-5"
+    [sent] = chat.upstream.requests
+    assert sent.json()["input"] == PROMPT and sent.headers["authorization"] == "Bearer sk-test"
+    ledger = wait(chat.store.get_generation(body["id"]))
+    assert ledger is not None and ledger.cost == Decimal(str(body["usage"]["cost"])) and ledger.status == "success"
+
+
+def test_responses_stream_through_the_chat_function(chat: Running) -> None:
+    answer = openai_responses.FakeResponse([openai_responses.reasoning("Adding."), openai_responses.message("4242")])
+    chat.upstream.reply(answer.sse_reply(), path=openai_responses.UPSTREAM_PATH)
+    response = send("responses-stream", chat)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line.removeprefix("data: ")) for line in response.text.splitlines()
+              if line.startswith("data: ")]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "response.completed" and events[-1]["response"]["output_text"] == "4242"
+    assert wait(chat.store.get_generation(events[-1]["response"]["id"])) is not None
+
+
+def test_responses_refuse_a_bad_key_and_what_needs_storage(chat: Running) -> None:
+    assert_error_envelope(send("responses-bad-key", chat), 401)
+    assert "previous_response_id" in assert_error_envelope(send("responses-bad-body", chat), 400)["message"]
+    assert "not stored" in assert_error_envelope(send("responses-get", chat), 400)["message"]
+    assert chat.upstream.requests == []

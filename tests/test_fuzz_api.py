@@ -36,7 +36,7 @@ from tests.gateway import ADMIN_KEY, RunningGateway, running_gateway
 
 TOTAL_CASES = int(os.environ.get("LAMBDAROUTER_FUZZ_CASES", "300"))
 IDENTITIES = ("gateway-key", "invalid-key", "admin-key")
-INFERENCE = ("/chat/completions", "/completions", "/embeddings")
+INFERENCE = ("/chat/completions", "/completions", "/embeddings", "/responses")
 # Anthropic's Messages API answers the same upstream failures in Anthropic's words: 500 api_error, or 529
 # overloaded_error for an unconfigured host that another may replace (dialects/anthropic/errors.py).
 MESSAGES = ("/messages", "/messages/count_tokens")

@@ -9,7 +9,8 @@ from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, fill_image_tokens
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.events import ImageDelta, TextDelta, TokenUsage, UsageReport
 from lambdarouter.core.pricing import generation_cost
-from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity, chunk
+from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
+from lambdarouter.dialects.openrouter.chunks import ChunkWriter
 from lambdarouter.providers.gemini.stream import ResponseTranslator
 from lambdarouter.providers.openai.chat import OpenAIAdapter
 
@@ -50,8 +51,8 @@ def test_fold_and_chunk_carry_images() -> None:
         acc.add(event)
     message = acc.message().model_dump(exclude_none=True)
     assert message["images"] == [{"type": "image_url", "image_url": {"url": URL}}] and message["content"] == "a"
-    out = chunk(Identity("gen-1", 1, "m", "h"), ImageDelta(URL), first=False)
-    assert out is not None and out.model_dump(exclude_none=True)["choices"][0]["delta"] == {
+    out = ChunkWriter(Identity("gen-1", 1, "m", "h")).events([ImageDelta(URL)], first=False)
+    assert json.loads(out.removeprefix(b"data: "))["choices"][0]["delta"] == {
         "images": [{"type": "image_url", "image_url": {"url": URL}}]}
 
 

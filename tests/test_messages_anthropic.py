@@ -118,6 +118,7 @@ def test_raw_stream_keeps_every_event_in_order(gateway: RunningGateway, fake_ups
     assert names == ["message_start", "content_block_start", "content_block_delta", "content_block_stop",
                      "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
                      "message_delta", "message_stop"]
+    assert "[DONE]" not in answer.text  # Anthropic's streams end on message_stop, with no OpenAI end marker
     upstream = [json.loads(e.split("data: ", 1)[1]) for e in events]
     relayed = [payload for _, payload in sse_events(answer.text)]
     assert relayed[:8] == [exact_json(json.dumps(u)) for u in upstream[:8]]

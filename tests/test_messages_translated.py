@@ -174,6 +174,7 @@ def test_stream_events_are_anthropics(gateway: RunningGateway, fake_upstream: Fa
     events = sse_events(answer.text)
     names = [name for name, _ in events]
     assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
+    assert "[DONE]" not in answer.text  # Anthropic's streams end on message_stop, with no OpenAI end marker
     assert set(names[1:-2]) == {"content_block_start", "content_block_delta", "content_block_stop"}
     assert Decimal(str(events[-2][1]["usage"]["cost"])) > 0
 

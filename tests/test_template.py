@@ -194,6 +194,8 @@ def test_inference_functions_run_under_the_web_adapter(transformed: dict[str, An
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     # The adapter's readiness probe asks a route the app serves (200), not "/" (a 404 in the logs).
     assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/api/v1/health"
+    if function == "ChatCompletionsFunction":  # the streamed routes: a stream ends and is booked before Lambda's
+        assert float(env["LAMBDAROUTER_STREAM_LIMIT"]) <= props["Timeout"] - 30  # timeout kills the process
     adapter = [layer["Fn::Sub"] for layer in props["Layers"] if isinstance(layer, dict) and "Fn::Sub" in layer]
     assert adapter == [
         "arn:aws:lambda:${AWS::Region}:753240598075:layer:LambdaAdapterLayerArm64:${WebAdapterLayerVersion}"

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.core.catalog.spec import EndpointSpec
@@ -182,3 +184,22 @@ def test_store_keeps_only_the_hash(tmp_path: Path) -> None:
     assert plaintext not in dump
     assert record.label.endswith(plaintext[-3:])
     assert wait(store.has_keys())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(['data: {"x": "é"}', "data: 2", "data:3", "event: e", ": c", "", "retry: 1", "data:"]),
+                max_size=12),
+       st.sampled_from(["\n", "\r\n", "\r"]), st.lists(st.integers(1, 9), min_size=1, max_size=5))
+def test_sse_decoder_splits_the_same_whatever_the_reads(lines: list[str], end: str, sizes: list[int]) -> None:
+    """The decoder's LF-only fast path and its line-by-line path (any CR) give the same events for any cut."""
+    wire = (end.join(lines) + end).encode()
+    crlf = SSEDecoder()  # the line-by-line path, read whole
+    expected = [*crlf.feed(("\r\n".join(lines) + "\r\n").encode()), *crlf.flush()]
+    decoder, events, at = SSEDecoder(), [], 0
+    for index in range(len(wire)):  # bounded: every turn takes at least one byte
+        if at >= len(wire):
+            break
+        size = sizes[index % len(sizes)]
+        events += decoder.feed(wire[at:at + size])
+        at += size
+    assert [*events, *decoder.flush()] == expected

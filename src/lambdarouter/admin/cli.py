@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import inspect
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -277,7 +276,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080)
     run.add_argument("--log-level", default="info")
     run.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
-    header_timeout = os.environ.get("LAMBDAROUTER_HEADER_TIMEOUT", str(DEFAULT_HEADER_TIMEOUT))
+    header_timeout = Settings.from_env().header_timeout or str(DEFAULT_HEADER_TIMEOUT)
     run.add_argument("--header-timeout", type=_seconds, default=header_timeout,
                      help="seconds a connection has to send a request's headers, else 408 and close "
                           f"(LAMBDAROUTER_HEADER_TIMEOUT; {DEFAULT_HEADER_TIMEOUT:g})")

@@ -21,7 +21,7 @@ NAMES = (
     "LAMBDAROUTER_READ_TIMEOUT", "LAMBDAROUTER_REQUEST_DEADLINE", "LAMBDAROUTER_RETRY_ROUNDS",
     "LAMBDAROUTER_STREAM_LIMIT", "LAMBDAROUTER_KEYS_TABLE", "LAMBDAROUTER_USAGE_TABLE",
     "LAMBDAROUTER_IDEMPOTENCY_TABLE", "LAMBDAROUTER_SUMMARY_TABLE", "LAMBDAROUTER_KEEPALIVE_SECONDS",
-    "LAMBDAROUTER_IMAGE_BUCKET",
+    "LAMBDAROUTER_HEADER_TIMEOUT", "LAMBDAROUTER_IMAGE_BUCKET",
     "LAMBDAROUTER_IMAGE_URL_TTL", "LAMBDAROUTER_IMAGE_FETCH_ALLOW", "LAMBDAROUTER_SECRET_ID",
     "LAMBDAROUTER_SECRET_TTL", "LAMBDAROUTER_ADMIN_SECRET_ID", "AWS_LWA_READINESS_CHECK_PATH",
     "LAMBDAROUTER_CORS_ORIGINS", "LAMBDAROUTER_LOG_PROMPTS", "AWS_REGION",
@@ -57,6 +57,7 @@ class Settings:
     secret_ttl: int = DEFAULT_SECRET_TTL
     admin_secret_id: str | None = None  # the management key's own secret (else it is read with the provider keys)
     keepalive_seconds: float = 15.0  # `: keep-alive` comments on a silent stream
+    header_timeout: str = ""  # as given: `serve --header-timeout` checks it (admin/cli.py)
     image_bucket: str | None = None  # generated images as presigned S3 URLs, else data: URLs
     image_url_ttl: str = ""  # as given: gateway/image_store.py checks its range
     image_fetch_allow: frozenset[str] = frozenset()  # host:port fetched despite a private address
@@ -93,6 +94,7 @@ class Settings:
             secret_ttl=int(env.get("LAMBDAROUTER_SECRET_TTL") or DEFAULT_SECRET_TTL),
             admin_secret_id=env.get("LAMBDAROUTER_ADMIN_SECRET_ID") or None,
             keepalive_seconds=float(env.get("LAMBDAROUTER_KEEPALIVE_SECONDS", "15")),
+            header_timeout=env.get("LAMBDAROUTER_HEADER_TIMEOUT", ""),
             image_bucket=env.get("LAMBDAROUTER_IMAGE_BUCKET") or None,
             image_url_ttl=env.get("LAMBDAROUTER_IMAGE_URL_TTL", ""),
             image_fetch_allow=frozenset(_listed(env.get("LAMBDAROUTER_IMAGE_FETCH_ALLOW", ""))),

@@ -36,6 +36,8 @@ from lambdarouter.core.parameters import asked
 from lambdarouter.dialects.openrouter.chat import ProviderPreferences
 
 MILLION = Decimal(1_000_000)
+# One generator for the process: seeding one per request read 2.5 kB from os.urandom every time.
+_DRAW = random.Random()  # noqa: S311 - load balancing, not crypto
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +344,7 @@ def _refuse_untakeable(model_ids: Sequence[str], parts: Mapping[str, str], catal
 
 def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
                 credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
-    board, draw = health or HealthBoard(), rng or random.Random()  # noqa: S311 - load balancing, not crypto
+    board, draw = health or HealthBoard(), rng or _DRAW
     resolved = [catalog.resolve(model_id) for model_id in model_ids]
     candidates: list[Candidate] = []
     removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)

@@ -82,9 +82,10 @@ class Generation:
 
     def count(self, events: Iterable[StreamEvent]) -> list[StreamEvent]:
         """Add what the client sees of `events` to the books; those events."""
-        shown = [event for event in events if self.operation.shows(event)]
+        shows, add = self.operation.shows, self.acc.add
+        shown = [event for event in events if shows(event)]
         for event in shown:
-            self.acc.add(event)
+            add(event)
         return shown
 
     def server_timing(self) -> str:

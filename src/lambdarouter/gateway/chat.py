@@ -18,16 +18,20 @@ from lambdarouter.core.health import HealthBoard
 from lambdarouter.core.routing import Candidate, plan, requested_models
 from lambdarouter.dialects.openrouter import assemble
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.chunks import ChunkWriter
 from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.image_fetch import inline_remote_images
 from lambdarouter.gateway.operation import Opened, Priced, Receipt, StreamingOperation, token_priced_images
 from lambdarouter.gateway.upstream import parsed
 from lambdarouter.providers import adapter_for, transport
-from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded
+from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded_batches
 
 
-class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, StreamEvent, ChatCompletionChunk]):
+class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, list[StreamEvent], bytes]):
+    """Streamed, a piece is what one upstream read decoded to, and its chunk is the bytes of its events' `data:`
+    lines (dialects/openrouter/chunks.py)."""
+
     def __init__(self, request: ChatCompletionRequest) -> None:
         self.request = request
         self.model_ids = requested_models(request.model, request.models)
@@ -37,6 +41,7 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         self._inlined: ChatRequest | None = None  # the conversation with remote images fetched, once
         reasoning = request.reasoning
         self._hides_reasoning = reasoning is not None and bool(reasoning.exclude)
+        self._writer: ChunkWriter | None = None  # the stream's chunks, once it has an identity
 
     @property
     def label(self) -> str:
@@ -82,19 +87,26 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, Stream
         completion.usage = assemble.usage_body(receipt.usage, receipt.cost)
         return completion
 
-    async def open(self, candidate: Candidate) -> Opened[StreamEvent]:
+    async def open(self, candidate: Candidate) -> Opened[list[StreamEvent]]:
         adapter, call = await self._call(candidate, stream=True)
         stack, pieces = await transport.open_held(adapter.build_request(call), adapter, call.host.spec.name,
                                                   transport.timeout_for(call.host.spec))
-        return stack, decoded(pieces, adapter.stream_decoder(call))
+        return stack, decoded_batches(pieces, adapter.stream_decoder(call))
 
-    def events(self, piece: StreamEvent) -> Sequence[StreamEvent]:
-        return (piece,)
+    def events(self, piece: list[StreamEvent]) -> Sequence[StreamEvent]:
+        return piece
 
-    def chunk(self, identity: Identity, piece: StreamEvent, first: bool) -> ChatCompletionChunk | None:
-        return assemble.chunk(identity, piece, first)
+    def chunk(self, identity: Identity, piece: list[StreamEvent], first: bool) -> bytes | None:
+        shown = [e for e in piece if self.shows(e)] if self._hides_reasoning else piece
+        return self._chunks(identity).events(shown, first) or None
 
     def ending(self, identity: Identity, usage: TokenUsage, cost: Decimal,
-               error: GatewayError | None) -> list[ChatCompletionChunk]:
-        closing = [assemble.error_chunk(identity, error)] if error is not None else []
-        return [*closing, assemble.usage_chunk(identity, usage, cost)]
+               error: GatewayError | None) -> list[bytes]:
+        writer = self._chunks(identity)
+        closing = [writer.error(error)] if error is not None else []
+        return [*closing, writer.usage(usage, cost)]
+
+    def _chunks(self, identity: Identity) -> ChunkWriter:
+        if self._writer is None:
+            self._writer = ChunkWriter(identity)
+        return self._writer

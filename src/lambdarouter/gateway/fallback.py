@@ -23,6 +23,8 @@ from lambdarouter.core.routing import Candidate
 
 T = TypeVar("T")
 Attempt = tuple[str, int, int]  # (provider, status, latency ms): OpenRouter's provider_responses
+# One generator for the process: seeding one per request read 2.5 kB from os.urandom every time.
+_JITTER = random.Random()  # noqa: S311 - jitter, not crypto
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ async def first_answer(candidates: list[Candidate], attempt: Callable[[Candidate
     `confirm` checks an answer before it is taken (a stream's first piece), outside the deadline (a model may
     think for minutes before its first token; the transport's read timeout bounds that wait); what it raises
     fails the attempt like the attempt's own errors."""
-    draw = rng or random.Random()  # noqa: S311 - jitter, not crypto
+    draw = rng or _JITTER
     deadline = time.monotonic() + policy.deadline_seconds
     pending = list(candidates)
     last: GatewayError | None = None

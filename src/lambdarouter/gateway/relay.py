@@ -2,15 +2,15 @@
 
 The relay yields the operation's chunks as the provider's pieces arrive; whatever ends it (the last piece, an
 upstream failure after the first byte, the stream's time limit, a client that went away) closes the books
-exactly once through the ledger, which records what was produced, and the last chunks tell the client what
-that cost.
+exactly once through the ledger, which records what was produced, and the closing chunks (`ending`) tell the
+client what that cost.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, Generic, TypeVar
 
@@ -41,8 +41,10 @@ class Relay(Generic[P, C]):
         self.books, self.generation, self.stack, self.pieces = books, generation, stack, pieces
         self.operation = operation
         self.limit = limit  # seconds from the generation's admission
+        self.error: GatewayError | None = None  # what ended the stream early, once `chunks` has ended
 
-    async def chunks(self) -> AsyncIterator[C]:
+    async def chunks(self) -> AsyncGenerator[C, None]:
+        """A chunk per piece the client sees, as the pieces arrive; the books closed when they end."""
         generation, operation = self.generation, self.operation
         identity, first = generation.identity(), True
         status: Status = "aborted"
@@ -66,8 +68,13 @@ class Relay(Generic[P, C]):
         finally:
             # Also runs when the client went away mid-stream: what was produced is still recorded.
             await self.books.close(generation, status, error)
-        for out in operation.ending(identity, generation.usage, generation.cost, error):
-            yield out
+        self.error = error
+
+    def ending(self) -> Sequence[C]:
+        """The chunks after the last piece, once `chunks` ended: the error (if the stream failed after its first
+        byte), the usage and the cost the books closed at."""
+        generation = self.generation
+        return self.operation.ending(generation.identity(), generation.usage, generation.cost, self.error)
 
     async def _next(self) -> tuple[P] | None:
         """The next piece (in a 1-tuple: a piece may be falsy), None at the end; a 408 once the time limit has

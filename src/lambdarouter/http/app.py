@@ -28,6 +28,7 @@ ROUTE_GROUPS: dict[str, str] = {
     "images": "lambdarouter.http.image_generations",
     "completions": "lambdarouter.http.completions",
     "messages": "lambdarouter.http.messages",  # Anthropic's Messages API: errors in Anthropic's shape
+    "responses": "lambdarouter.http.responses",
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
     "openapi": "lambdarouter.http.openapi",

@@ -33,6 +33,7 @@ from lambdarouter.dialects.openrouter.models import (
     OpenAIModel,
     ProvidersResponse,
 )
+from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.http import dashboard, usage
 from lambdarouter.http.control import MAX_QUERY_INT
 
@@ -87,6 +88,24 @@ GENERATION = {"type": "object", "properties": {
         ("usage_estimated", "boolean"))
 }}
 
+# OpenAI's `response` object (https://platform.openai.com/docs/api-reference/responses/object), as much as a
+# client relies on; `usage.cost` is OpenRouter's. Each streamed event is `event: <type>` + `data: <event>`.
+_OBJECT = {"type": "object"}
+RESPONSE: dict[str, Any] = {"type": "object", "required": ["id", "object", "created_at", "status", "model", "output"],
+                            "properties": {
+    "id": {"type": "string"}, "object": {"const": "response"}, "created_at": {"type": "number"},
+    "status": {"enum": ["completed", "incomplete", "failed", "in_progress"]}, "model": {"type": "string"},
+    "output": {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string"}, "id": {"type": "string"}}}},
+    "output_text": {"type": "string"}, "error": {"type": ["object", "null"]},
+    "incomplete_details": {"type": ["object", "null"]},
+    "usage": {"type": ["object", "null"], "properties": {
+        name: {"type": "integer"} for name in ("input_tokens", "output_tokens", "total_tokens")} | {
+        "input_tokens_details": _OBJECT, "output_tokens_details": _OBJECT, "cost": {"type": "number"}}},
+}}
+RESPONSE_EVENT: dict[str, Any] = {"type": "object", "required": ["type", "sequence_number"], "properties": {
+    "type": {"type": "string"}, "sequence_number": {"type": "integer"}, "response": RESPONSE}}
+
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
@@ -128,8 +147,38 @@ ANTHROPIC_STATUSES = {
 MESSAGES_SECURITY: list[dict[str, list[str]]] = [{"x-api-key": []}, {"bearer": []}]
 
 
+# Non-streamed answers of the inference routes replay under this header (gateway/idempotency.py).
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
+    "description": "Non-streamed only: replay the first answer for 24 h, charged once"}
+
+
 def _anthropic_errors(*codes: str) -> dict[str, Any]:
     return {code: _json(AnthropicError, ANTHROPIC_STATUSES[code]) for code in codes}
+
+
+def responses_operations() -> dict[str, dict[str, Any]]:
+    return {
+        "/responses": {"post": {
+            "operationId": "createResponse", "security": [{"bearer": []}],
+            "description": "OpenAI's Responses API: natively on OpenAI's models, translated on every other. "
+                           "Stateless: nothing is stored (previous_response_id is a 400).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ResponsesRequest)}}},
+            "parameters": [IDEMPOTENCY_KEY],
+            "responses": {"200": {"description": "A response, or with `stream: true` its events, numbered, ending "
+                                                 "with response.completed, response.incomplete or response.failed",
+                                  "content": {"application/json": {"schema": RESPONSE},
+                                              "text/event-stream": {"schema": RESPONSE_EVENT}}},
+                          **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422", "429", "502",
+                                    "503")},
+        }},
+        "/responses/{response_id}": {verb: {
+            "operationId": f"{verb}Response", "security": [{"bearer": []}],
+            "description": "Always a 400: no response is stored (the Responses API here is stateless).",
+            "parameters": [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _errors("400", "401"),
+        } for verb in ("get", "delete")},
+    }
 
 
 def messages_operations() -> dict[str, dict[str, Any]]:
@@ -142,8 +191,7 @@ def messages_operations() -> dict[str, dict[str, Any]]:
             "operationId": "createMessage", "security": MESSAGES_SECURITY, "requestBody": body,
             "parameters": [{"name": "anthropic-beta", "in": "header", "schema": {"type": "string"},
                             "description": "Forwarded to Anthropic's API and (those Bedrock takes) to Bedrock"},
-                           {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
-                            "description": "Non-streamed only: replay the first answer for 24 h, charged once"}],
+                           IDEMPOTENCY_KEY],
             "responses": {"200": answered, **_anthropic_errors("400", "401", "402", "403", "404", "409", "413", "422",
                                                                "429", "500", "504", "529")},
         }},
@@ -226,11 +274,11 @@ def operations() -> dict[str, dict[str, Any]]:
         "/chat/completions": {"post": {
             "operationId": "createChatCompletion", "security": [{"bearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ChatCompletionRequest)}}},
-            "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255},
-                            "description": "Non-streamed only: replay the first answer for 24 h, charged once"}],
+            "parameters": [IDEMPOTENCY_KEY],
             "responses": {"200": chat_ok, **_errors("400", "401", "402", "403", "404", "408", "409", "413", "422",
                                                     "429", "502", "503")},
         }},
+        **responses_operations(),
         "/embeddings": {"post": {
             "operationId": "createEmbeddings", "security": [{"bearer": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(EmbeddingRequest)}}},
@@ -280,7 +328,8 @@ def document() -> bytes:
                                      ImageGenerationResponse, OpenRouterImageRequest, OpenRouterImageResponse,
                                      ModelResponse, OpenAIModel, ModelsCountResponse, ProvidersResponse,
                                      MessagesRequest, CountTokensRequest, MessageAnswer, MessageStreamEvent,
-                                     TokenCount, AnthropicError]
+                                     TokenCount, AnthropicError,
+                                     ResponsesRequest]
     _, schemas = models_json_schema([(m, "validation") for m in models],
                                     ref_template="#/components/schemas/{model}")
     paths = {prefix + path: {verb: {**op, "operationId": f"{op['operationId']}{'V1' if prefix == '/v1' else ''}"}

@@ -96,6 +96,17 @@ async def decoded(pieces: AsyncIterator[bytes], decoder: ByteDecoder[Decoded]) -
         yield item
 
 
+async def decoded_batches(pieces: AsyncIterator[bytes], decoder: ByteDecoder[Decoded]) -> AsyncIterator[list[Decoded]]:
+    """The decoder's items a read at a time: all that one piece of the body held, as soon as it arrived (what
+    arrives together leaves together, in one write to the client), then what it holds when the body ends. A
+    piece that completed no item (half an event) yields nothing."""
+    async for piece in pieces:
+        if items := list(decoder.feed(piece)):
+            yield items
+    if items := list(decoder.close()):
+        yield items
+
+
 class WireAdapter(Protocol):
     # True when the provider cannot take http(s) image URLs: the service fetches them (SSRF-safe) first.
     needs_image_bytes: bool

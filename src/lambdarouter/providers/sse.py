@@ -33,6 +33,32 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         self._buffer += self._text.decode(chunk)
+        if "\r" in self._buffer or self._data or self._event is not None:
+            return self._by_line()
+        # LF line ends only (OpenAI, Anthropic, Bedrock's SSE), between events: every complete event at once, in
+        # one split, rather than slicing the rest of the buffer off after each line. The lines of an event not
+        # complete yet stay in the buffer, unread, until it is.
+        *blocks, self._buffer = self._buffer.split("\n\n")
+        return [event for block in blocks if (event := self._block(block)) is not None]
+
+    def flush(self) -> list[SSEEvent]:
+        """End of body: a last event without its blank line still counts."""
+        self._buffer += self._text.decode(b"", final=True)  # a character cut off by the body's end: U+FFFD
+        if self._buffer:
+            self._buffer += "\n"
+        events = self._by_line()
+        event = self._line("")
+        return [*events, event] if event is not None else events
+
+    def _block(self, block: str) -> SSEEvent | None:
+        """One complete event of LF-separated lines (its blank line already cut off)."""
+        if block.startswith("data: ") and "\n" not in block:  # one data line: most events of every provider
+            return SSEEvent(None, block[6:])
+        for line in block.split("\n"):
+            self._line(line)  # no blank line inside a block but a leading one, where nothing is pending
+        return self._line("")
+
+    def _by_line(self) -> list[SSEEvent]:
         events: list[SSEEvent] = []
         while True:
             line, complete, rest = self._take_line(self._buffer)
@@ -42,13 +68,6 @@ class SSEDecoder:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-
-    def flush(self) -> list[SSEEvent]:
-        """End of body: a last event without its blank line still counts."""
-        self._buffer += self._text.decode(b"", final=True)  # a character cut off by the body's end: U+FFFD
-        events = self.feed(b"\n") if self._buffer else []
-        event = self._line("")
-        return [*events, event] if event is not None else events
 
     @staticmethod
     def _take_line(buffer: str) -> tuple[str, bool, str]:

@@ -1,4 +1,6 @@
-"""Events → OpenAI stream chunks, and events → one completion (the non-streamed answer is the fold).
+"""Events → one completion (the non-streamed answer is the fold); what every answer and chunk carries.
+
+(The streamed chunks are written straight to bytes: chunks.py.)
 
 `Accumulator` watches every event of a generation whichever way it is delivered, so the ledger and the
 client's `usage` come from the same numbers.
@@ -10,7 +12,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
     ImageDelta,
@@ -26,20 +27,14 @@ from lambdarouter.core.events import (
 )
 from lambdarouter.dialects.openrouter.chat import (
     ChatCompletion,
-    ChatCompletionChunk,
     Choice,
-    ChunkChoice,
-    ChunkError,
     CompletionTokensDetails,
-    Delta,
     GeneratedImage,
     ImageURL,
     PromptTokensDetails,
     ResponseMessage,
     Usage,
 )
-from lambdarouter.dialects.openrouter.chat import ToolCallDelta as ChunkToolCall
-from lambdarouter.dialects.openrouter.chat import ToolCallFunctionDelta as ChunkFunction
 from lambdarouter.dialects.openrouter.messages import FunctionCall, ToolCall
 
 
@@ -66,6 +61,10 @@ class Accumulator:
     produced_output: bool = False
 
     def add(self, event: StreamEvent) -> None:
+        if type(event) is TextDelta:  # most of any stream: no pattern matching
+            self.text.append(event.text)
+            self.produced_output = True
+            return
         match event:
             case TextDelta(text):
                 self.text.append(text)
@@ -148,43 +147,6 @@ def completion(identity: Identity, acc: Accumulator, cost: Decimal) -> ChatCompl
     )
 
 
-def chunk(identity: Identity, event: StreamEvent, first: bool) -> ChatCompletionChunk | None:
-    """The chunk that carries one event to the client (None for events clients do not see)."""
-    role: Any = "assistant" if first else None
-    match event:
-        case TextDelta(text):
-            delta = Delta(role=role, content=text)
-        case RefusalDelta(text):
-            delta = Delta(role=role, refusal=text)
-        case ReasoningDelta(text, detail):
-            delta = Delta(role=role, reasoning=text, reasoning_details=[detail] if detail else None)
-        case ImageDelta(url):
-            delta = Delta(role=role, images=[_image(url)])
-        case ToolCallDelta(index, call_id, name, arguments):
-            function = ChunkFunction(name=name, arguments=arguments)
-            delta = Delta(role=role, tool_calls=[
-                ChunkToolCall(index=index, id=call_id, type="function" if call_id else None, function=function)
-            ])
-        case Finish(reason, native):
-            return _chunk(identity, [ChunkChoice(delta=Delta(role=role), finish_reason=reason,
-                                                 native_finish_reason=native)])
-        case LogprobsDelta(content):
-            return _chunk(identity, [ChunkChoice(delta=Delta(role=role), logprobs={"content": list(content)})])
-        case _:
-            return None
-    return _chunk(identity, [ChunkChoice(delta=delta)])
-
-
-def usage_chunk(identity: Identity, usage: TokenUsage, cost: Decimal) -> ChatCompletionChunk:
-    """The last data chunk of every stream: no choices, the usage and its cost."""
-    return _chunk(identity, [], usage=usage_body(usage, cost))
-
-
-def _chunk(identity: Identity, choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
-    return ChatCompletionChunk(id=identity.id, created=identity.created, model=identity.model,
-                               provider=identity.provider, choices=choices, usage=usage)
-
-
 # HTTP status of the error → OpenRouter's `ApiErrorType` (components/schemas/ApiErrorType of its OpenAPI
 # document, tests/openrouter_api/openapi.yaml), which its mid-stream error chunk requires in `metadata.error_type`.
 ERROR_TYPES: dict[int, str] = {
@@ -197,15 +159,3 @@ ERROR_TYPES: dict[int, str] = {
 
 def error_type(status: int) -> str:
     return ERROR_TYPES.get(status, "server" if status >= 500 else "unmapped")
-
-
-def error_chunk(identity: Identity, error: GatewayError) -> ChatCompletionChunk:
-    """How a stream ends when the upstream fails after the first byte (OpenRouter's shape)."""
-    out = _chunk(identity, [ChunkChoice(delta=Delta(content=""), finish_reason="error")])
-    metadata = dict(error.metadata or {})
-    native = metadata.pop("error_type", None)  # a provider's own name for it (Bedrock's exception type)
-    if native is not None:
-        metadata.setdefault("provider_code", str(native))  # where OpenRouter's schema puts the provider's code
-    metadata["error_type"] = error_type(error.status)
-    out.error = ChunkError(code=error.status, message=error.message, metadata=metadata)
-    return out

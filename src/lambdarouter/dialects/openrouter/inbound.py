@@ -264,3 +264,9 @@ def _output(fmt: wire.ResponseFormat | None) -> OutputFormat | None:
     if isinstance(fmt, wire.ResponseFormatPython):
         return GrammarFormat("python", None, _tagged(_extras(fmt)))
     return TextFormat(_tagged(_extras(fmt)))
+
+
+def reasoning_part(detail: Mapping[str, Any]) -> ReasoningPart:
+    """One OpenRouter `reasoning_details` entry (the `detail` of a `ReasoningDelta`) as a reasoning part: what
+    another dialect that carried the entries across a turn (the Responses API's `encrypted_content`) sends back."""
+    return _reasoning(detail)

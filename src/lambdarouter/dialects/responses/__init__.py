@@ -1,0 +1,1 @@
+"""OpenAI's Responses API (POST /responses): the request, its translation, the answer and its streamed events."""
