@@ -198,6 +198,43 @@ def test_web_searches_are_charged_per_use_streamed_and_not(gateway: RunningGatew
     assert [(g["web_search_requests"], g["num_fetches"]) for g in by_generation] == [(2, 1), (3, 0)]
 
 
+def _search_blocks(index: int, result: Any) -> list[str]:
+    """A search as Anthropic streams it: the server_tool_use block, then its result block whole
+    (https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool, "Streaming")."""
+    call = {"type": "server_tool_use", "id": f"srvtoolu_{index}", "name": "web_search", "input": {}}
+    return [sse("content_block_start", {"index": index, "content_block": call}),
+            sse("content_block_delta", {"index": index, "delta": {"type": "input_json_delta",
+                                                                  "partial_json": '{"query": "weather Paris"}'}}),
+            sse("content_block_stop", {"index": index}),
+            sse("content_block_start", {"index": index + 1, "content_block": {
+                "type": "web_search_tool_result", "tool_use_id": f"srvtoolu_{index}", "content": result}}),
+            sse("content_block_stop", {"index": index + 1})]
+
+
+def test_a_stream_cut_after_its_searches_is_charged_for_those_that_ran(gateway: RunningGateway,
+                                                                       fake_upstream: FakeUpstream) -> None:
+    """Two searches, one of which failed (not billed), then the provider fails before message_delta: the search
+    that ran is charged, as Anthropic bills it, and told."""
+    found = [{"type": "web_search_result", "title": "Paris", "url": "https://example.com/paris",
+              "encrypted_content": "EqgfCioIARgB", "page_age": None}]
+    failed = {"type": "web_search_tool_result_error", "error_code": "unavailable"}
+    fake_upstream.reply(Reply.sse([
+        sse("message_start", {"message": {**message_body([]), "stop_reason": None,
+                                          "usage": {"input_tokens": 300, "output_tokens": 1}}}),
+        *_search_blocks(0, found), *_search_blocks(2, failed),
+        sse("error", {"error": {"type": "api_error", "message": "boom"}})]), path=MESSAGES_PATH)
+    plaintext, key_hash = new_key(gateway, limit=5)
+    with httpx.Client(base_url=anthropic_base(gateway), timeout=20, headers={"x-api-key": plaintext}) as client, \
+            client.stream("POST", "/v1/messages", json={**ASK, "tools": [WEB_SEARCH], "stream": True}) as streamed:
+        generation_id, text = streamed.headers["x-generation-id"], streamed.read().decode()
+    [delta] = [payload for name, payload in sse_events(text) if name == "message_delta"]
+    [record] = _assert_told_is_booked(gateway, plaintext, key_hash, {generation_id: delta["usage"]["cost"]}).values()
+    assert record.status == "error" and record.web_search_requests == 1
+    assert delta["usage"]["server_tool_use"] == {"web_search_requests": 1, "web_fetch_requests": 0}
+    assert record.cost == record.prompt_tokens * OPUS_5_5.prompt + record.completion_tokens * OPUS_5_5.completion + (
+        OPUS_5_5.web_search)
+
+
 def test_the_reservation_holds_every_search_the_request_allows(gateway: RunningGateway,
                                                                fake_upstream: FakeUpstream) -> None:
     """$0.20 covers the request without search, and with one search (its $0.01 and 10,000 tokens of results at the
