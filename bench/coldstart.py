@@ -128,7 +128,8 @@ def entry_probes(env: Mapping[str, str], keys: Mapping[str, str], workdir: Path,
         event = event_for(name, root)
         args = ["--event" if mangum else "--asgi-event", str(_filled_event(event, keys, workdir))] if event \
             else ["--import-only"]
-        probes.append(Probe(name, "entry", interpreter, ("entry", relative, *args), env, relative,
+        entry = relative if root == ROOT else str(app)  # the child runs in ROOT: another tree's by its full path
+        probes.append(Probe(name, "entry", interpreter, ("entry", entry, *args), env, relative,
                             event.name if event else None, flags))
     return probes
 

@@ -75,7 +75,7 @@ def build(artifacts: Path, *overrides: str) -> subprocess.CompletedProcess[str] 
     return done
 
 
-def host_layer(workdir: Path) -> tuple[Path, str] | str:
+def host_layer(workdir: Path, project: Path = ROOT, name: str = "host-layer") -> tuple[Path, str] | str:
     """The same layer built for this machine's CPU and the Lambda runtime's Python (3.12) when this machine has
     it, else this interpreter's, boto3 kept (the Lambda runtime has it): (its `python` directory, the interpreter
     to run it with), or why it could not be built.
@@ -83,16 +83,19 @@ def host_layer(workdir: Path) -> tuple[Path, str] | str:
     Cold starts run from it with the bare interpreter (`-S`, PYTHONPATH=layer), as Lambda runs the layer
     over its runtime: only what the layer ships is importable, not whatever a development venv holds (an
     optional import that finds a package there, as httpcore's `import trio`, would cost time Lambda
-    never spends)."""
+    never spends).
+
+    `project`: another checkout's sources (`--baseline`), built by this Makefile with this requirements.lock, so
+    the dependencies are the same versions and only the project's own code differs."""
     interpreter = lambda_python() or getattr(sys, "_base_executable", None) or sys.executable
     done_version = subprocess.run([interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                   capture_output=True, text=True, timeout=30, check=True)
     version = done_version.stdout.strip()
     arch = platform.machine()
     platforms = " ".join(f"{tag}_{arch}" for tag in ("manylinux_2_28", "manylinux2014", "manylinux_2_17"))
-    artifacts = workdir / "host-layer"
+    artifacts = workdir / name
     done = build(artifacts, f"PYTHON_VERSION={version}", f"PLATFORMS={platforms}", "RUNTIME_PROVIDED=",
-                 f"PYC_PYTHON={interpreter}")
+                 f"PYC_PYTHON={interpreter}", f"PROJECT_DIR={project}", f"LOCK={ROOT / 'requirements.lock'}")
     if isinstance(done, str):
         return done
     return artifacts / "python", interpreter

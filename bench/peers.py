@@ -14,27 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import litellm_proxy, portkey_gateway
+from bench import baseline, litellm_proxy, portkey_gateway
 from bench.latency import GATEWAY_MODEL, Target, make_target
 from bench.procs import ROOT, child_env, free_port, python, run_json, server
 
 UPSTREAM_KEY = "sk-bench-upstream"
+ADMIN_KEY = "sk-bench-admin-0123456789"  # the management key of the cold starts' stores
 Running = tuple[subprocess.Popen[bytes], Target]
 Start = Callable[[Path, str, str], AbstractContextManager[Running]]  # (workdir, tag, upstream base)
 
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    name: str  # the report's key: "gateway", "portkey", "litellm"
+    name: str  # the report's key: "gateway", "baseline", "portkey", "litellm"
     label: str  # the column heading
     start: Start
     setup: dict[str, Any]
 
 
-def serve_flags() -> list[str]:
-    """`--log-level warning --no-access-log`, as far as this version of the CLI knows them."""
+def serve_flags(env: dict[str, str] | None = None) -> list[str]:
+    """`--log-level warning --no-access-log`, as far as this version of the CLI (the one `env` runs) knows them."""
     done = subprocess.run([python(), "-m", "lambdarouter", "serve", "--help"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+                          text=True, timeout=60, check=False, env=env)
     flags = ["--log-level", "warning"] if "--log-level" in done.stdout else []
     return [*flags, "--no-access-log"] if "--no-access-log" in done.stdout else flags
 
@@ -54,16 +55,17 @@ def create_key(env: dict[str, str]) -> str:
 
 @contextmanager
 def gateway(workdir: Path, tag: str, upstream_base: str, launcher: Path | None = None,
-            extra_env: dict[str, str] | None = None) -> Iterator[Running]:
-    """`lambdarouter serve` on its own SQLite file (in `workdir`: on disk) with one fresh key."""
+            extra_env: dict[str, str] | None = None, name: str = "gateway") -> Iterator[Running]:
+    """`lambdarouter serve` on its own SQLite file (in `workdir`: on disk) with one fresh key, both made by the
+    code `extra_env` runs (a PYTHONPATH of an older tree: bench/baseline.py)."""
     env = {**gateway_env(workdir, tag, upstream_base), **(extra_env or {})}
     key = create_key(env)
     port = free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
     runner = [str(launcher.resolve())] if launcher else ["-m", "lambdarouter"]
-    argv = [python(), *runner, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_flags()]
+    argv = [python(), *runner, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_flags(env)]
     with server(tag, argv, env, f"{base}/health", workdir) as process:
-        yield process, make_target("gateway", base, GATEWAY_MODEL, key)
+        yield process, make_target(name, base, GATEWAY_MODEL, key)
 
 
 def gateway_peer(launcher: Path | None) -> Peer:
@@ -75,6 +77,25 @@ def gateway_peer(launcher: Path | None) -> Peer:
     return Peer("gateway", "lambdarouter", start,
                 {"command": ["lambdarouter", "serve", *serve_flags()],
                  "launcher": str(launcher) if launcher else None})
+
+
+def baseline_peer(old: baseline.Baseline) -> Peer:
+    """The gateway at an older revision, started as `gateway_peer` starts the current one; every start first checks
+    that the old tree's code is what runs."""
+    extra = baseline.environment(old)
+
+    @contextmanager
+    def start(workdir: Path, tag: str, upstream_base: str) -> Iterator[Running]:
+        env = {**gateway_env(workdir, tag, upstream_base), **extra}
+        baseline.check_imported(python(), env, old.src)
+        with gateway(workdir, tag, upstream_base, None, extra, baseline.NAME) as running:
+            yield running
+
+    flags = serve_flags(child_env(extra))
+    imported = baseline.check_imported(python(), child_env(extra), old.src)
+    return Peer(baseline.NAME, old.label, start,
+                {**old.describe(), "command": ["lambdarouter", "serve", *flags], "pythonpath": str(old.src),
+                 "lambdarouter_imported_from": imported})
 
 
 def litellm_peer(env: litellm_proxy.LiteLLMEnv) -> Peer:

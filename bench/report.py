@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.report_cost import markdown_cost
+
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 TARGETS = {
     "added_p50_ms_c1": 1.0,
@@ -31,6 +33,8 @@ TARGETS = {
     "layer_zipped_mb_max": 15.0,
 }
 PEERS = (("gateway", "lambdarouter"), ("portkey", "Portkey"), ("litellm", "LiteLLM"))
+BASELINE = "baseline"  # `--baseline REV`: an older lambdarouter, its column beside the gateway's
+RATIO = "ratio"  # the column after it: the gateway's figure / the baseline's
 
 
 def _get(data: Any, *path: str | int) -> Any:
@@ -168,15 +172,55 @@ def _memory_at(side: Any, requests: int) -> Any:
     return next((p["rss_mb"] for p in _get(side, "memory", "checkpoints") or [] if p["requests"] == requests), None)
 
 
-Row = tuple[str, list[Any]]  # (figure, one value per peer of PEERS)
+Row = tuple[str, list[Any]]  # (figure, one value per column of `columns`)
+
+
+def columns(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(report key, heading) of each column: the gateway; with `--baseline`, the old revision and the ratio of
+    the gateway's figure to its; then Portkey and LiteLLM."""
+    old = report.get(BASELINE)
+    if not isinstance(old, dict):
+        return list(PEERS)
+    label = old.get("label") or f"lambdarouter@{old.get('rev')}"
+    return [PEERS[0], (BASELINE, label), (RATIO, f"lambdarouter / {label}"), *PEERS[1:]]
 
 
 def _peer_sides(report: dict[str, Any]) -> list[Any]:
-    return [report.get(name) for name, _ in PEERS]
+    return [report.get(name) for name, _ in columns(report) if name != RATIO]
+
+
+def _with_ratio(report: dict[str, Any], rows: list[Row]) -> list[Row]:
+    """Each row's values with the gateway / baseline ratio inserted after the baseline's, when there is one."""
+    if not any(name == RATIO for name, _ in columns(report)):
+        return rows
+    return [(label, [values[0], values[1], _ratio(values[0], values[1]), *values[2:]]) for label, values in rows]
+
+
+def _cold_start_rows(report: dict[str, Any]) -> list[Row]:
+    """Per function: wall (process start -> answer) and CPU, beside the baseline's same function and `import
+    litellm`."""
+    entries, litellm_import = cold_starts(report)
+    theirs = {p["name"].rpartition("@")[0]: p for p in _get(report, "coldstart", BASELINE, "probes") or []}
+    with_old = isinstance(report.get(BASELINE), dict)
+    rows: list[Row] = []
+    modules = [p for p in _get(report, "coldstart", "probes") or [] if p["kind"] == "module"]
+    for entry in [*entries, *modules]:
+        old = theirs.get(entry["name"])
+        for key, what in (("cold_start_median_ms", "import + first request"), ("cpu_median_ms", "CPU")):
+            if entry["kind"] == "module":
+                what = what.replace(" + first request", "")
+            values = [entry.get(key), *([_get(old, key)] if with_old else []), None, _get(litellm_import, key)]
+            rows.append((f"cold start, {entry['path'] or entry['name']}: {what} (ms)", values))
+    for entry in aws_cold_starts(report):
+        rows.append((f"cold start, {entry['name']} (ms)",
+                     [entry["cold_start_median_ms"], *([None] if with_old else []), None,
+                      _get(litellm_import, "cold_start_median_ms")]))
+    return rows
 
 
 def results_rows(report: dict[str, Any]) -> list[Row]:
-    """(figure, [lambdarouter, Portkey, LiteLLM]) for every headline figure."""
+    """(figure, a value per column: lambdarouter[, its baseline, the ratio], Portkey, LiteLLM) for every headline
+    figure."""
     sides = _peer_sides(report)
     ck = concurrency_key(report)
     rows: list[Row] = []
@@ -204,23 +248,25 @@ def results_rows(report: dict[str, Any]) -> list[Row]:
         n = point["requests"]
         rows.append((f"RSS after {n:,} requests (MB)", [_memory_at(side, n) for side in sides]))
     each("RSS growth, first to last checkpoint (MB)", "memory", "growth_mb")
-    entries, litellm_import = cold_starts(report)
-    lite_import = _get(litellm_import, "cold_start_median_ms")
-    for entry in entries:
-        rows.append((f"cold start, {entry['path'] or entry['name']}: import + first request (ms)",
-                     [entry["cold_start_median_ms"], None, lite_import]))
-    for entry in aws_cold_starts(report):
-        rows.append((f"cold start, {entry['name']} (ms)", [entry["cold_start_median_ms"], None, lite_import]))
-    rows.append(("layer, zipped (MB)", [_get(report, "layer", "zipped_mb"), None, None]))
-    return rows
+    rows += _cold_start_rows(report)
+    rows.append(("layer, zipped (MB)", [_get(report, "layer", "zipped_mb")] + [None] * (len(sides) - 1)))
+    return _with_ratio(report, rows)
 
 
 def peer_labels(report: dict[str, Any]) -> list[str]:
     out = []
-    for name, label in PEERS:
+    for name, label in columns(report):
         version = _get(report, name, "setup", "version")
-        out.append(f"{label} {version}" if version and name != "gateway" else label)
+        out.append(f"{label} {version}" if version and name not in ("gateway", BASELINE) else label)
     return out
+
+
+def baseline_comparison(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """With `--baseline`: every figure of the gateway beside the old revision's, and their ratio (for the JSON)."""
+    if not any(name == RATIO for name, _ in columns(report)):
+        return []
+    return [{"figure": label, "lambdarouter": values[0], "baseline": values[1], "ratio": values[2]}
+            for label, values in results_rows(report) if values[0] is not None or values[1] is not None]
 
 
 def markdown_results(report: dict[str, Any]) -> str:
@@ -240,44 +286,6 @@ def markdown_targets(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown_cost(report: dict[str, Any]) -> str:
-    cost = report.get("cost") or {}
-    per = cost.get("per_million_requests") or {}
-    if not per:
-        return "(cost model not measured)"
-    names = list(per)
-    lines = ["| $ per million requests | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
-    parts = list(next(iter(per.values()))["usd"])
-    for part in parts:
-        lines.append(f"| {part.replace('_', ' ')} | " + " | ".join(f"{per[n]['usd'][part]:.3f}" for n in names) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{per[n]['usd_total']:.3f}**" for n in names) + " |")
-    lines.append("| + Lambda waiting 1 s for the provider | "
-                 + " | ".join(f"{per[n]['usd_total_with_1s_provider_wait']:.3f}" for n in names) + " |")
-    lines.append("| DynamoDB units (read / write / GSI write) | "
-                 + " | ".join(f"{per[n]['units']['read_units']} / {per[n]['units']['write_units']} / "
-                              f"{per[n]['units']['gsi_write_units']}" for n in names) + " |")
-    return "\n".join(lines) + markdown_first_byte(report)
-
-
-def markdown_first_byte(report: dict[str, Any]) -> str:
-    """Before the first upstream byte on the DynamoDB store (bench/cost_probe.py `FirstByte`), per key kind."""
-    scenarios = _get(report, "cost", "dynamodb", "scenarios") or {}
-    measured = {name: s["first_byte"] for name, s in scenarios.items() if isinstance(s, dict) and "first_byte" in s}
-    if not measured:
-        return ""
-    names = list(measured)
-    def trips(f: dict[str, Any]) -> str:
-        return f"{f['round_trips']} ({', '.join(f['operations'])})"
-
-    rows = [("DynamoDB round trips", trips), ("ms to the upstream call (median)", lambda f: f"{f['ms']:.2f}"),
-            ("of which inside DynamoDB calls (moto here)", lambda f: f"{f['dynamodb_ms']:.2f}"),
-            ("of which the gateway's own", lambda f: f"{f['gateway_ms']:.2f}")]
-    lines = ["", "", "| before the first upstream byte (AWS configuration) | " + " | ".join(names) + " |",
-             "| --- |" + " ---: |" * len(names)]
-    lines += [f"| {label} | " + " | ".join(cell(measured[n]) for n in names) + " |" for label, cell in rows]
-    return "\n".join(lines)
-
-
 def format_text(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"lambdarouter bench — {report['date']} — {m['cpu_model']}, {m['cores']} cores, Python {m['python']}",
@@ -290,7 +298,9 @@ def format_text(report: dict[str, Any]) -> str:
         for part in [section, *(section.values() if isinstance(section, dict) else [])]:
             if isinstance(part, dict) and isinstance(part.get("error"), str):
                 lines += [f"FAILED {name}: {part['error'].splitlines()[-1][:300]}", ""]
-    lines.append(f"{'figure':<62}" + "".join(f"{label.split()[0]:>13}" for _, label in PEERS))
+    heads = [{RATIO: RATIO, BASELINE: "@" + label.partition("@")[2]}.get(name, label.split()[0])[:12]
+             for name, label in columns(report)]
+    lines.append(f"{'figure':<62}" + "".join(f"{head:>13}" for head in heads))
     for label, values in results_rows(report):
         lines.append(f"{label[:61]:<62}" + "".join(f"{_fmt(v):>13}" for v in values))
     direct = report.get("direct") or {}
@@ -319,6 +329,10 @@ def markdown_machine(report: dict[str, Any]) -> str:
     config = report.get("config") or {}
     pinned = "the client and the fake upstream on CPU 0, each server on CPU 1" if config.get("pin") else "no pinning"
     peers = "; ".join(f"{label}: {_get(report, name, 'skipped') or 'measured'}" for name, label in PEERS[1:])
+    old = report.get(BASELINE)
+    if isinstance(old, dict):
+        peers += (f"; baseline {old.get('label')} (commit {str(old.get('commit'))[:10]}, a detached worktree, its "
+                  f"src first on PYTHONPATH): {'FAILED' if old.get('error') else 'measured'} in the same rounds")
     return "\n".join([
         f"- {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_mb']:,} MB, {m['platform']}",
         f"- CPython {m['python']}; run {report['date']}, {report.get('seconds')} s, git {str(m['git_commit'])[:10]}"

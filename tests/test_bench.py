@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench import cost, layer, litellm_proxy, report
+from bench import cost, layer, litellm_proxy, report, report_cost
 from bench.coldstart import heaviest_modules, imported_by_package, top_imports
 from bench.cost_probe import item_size
 from bench.procs import cpu_seconds, rss_bytes
@@ -138,7 +138,7 @@ def test_coldstart_cost_and_profile_sections(smallest_run: tuple[dict[str, Any],
     assert scenarios["credit limit"]["first_byte"]["operations"] == ["GetItem", "UpdateItem"]
     assert scenarios["no limits, streamed"]["first_byte"]["round_trips"] == 1
     assert all(s["first_byte"]["ms"] > 0 for s in scenarios.values())
-    assert "before the first upstream byte" in report.markdown_cost(result)
+    assert "before the first upstream byte" in report_cost.markdown_cost(result)
     for row in model["per_million_requests"].values():
         assert row["usd_total"] > 0
     assert model["idle_per_month"]["lambda"]["usd"] == 0.0
