@@ -78,7 +78,7 @@ STAGES: dict[str, tuple[Any, str, Any]] = {
     "count a piece": (chat.ChatOperation, "events", raising),
     "render a chunk": (chat.ChatOperation, "chunk", raising),
     "render the ending": (chat.ChatOperation, "ending", raising),
-    "record (observers)": (books.Ledger, "_observe", raising),
+    "record (observers)": (books.Books, "_observe", raising),
     "write the ledger (every try)": (SQLiteStore, "settle", raising_async),
 }
 

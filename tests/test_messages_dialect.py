@@ -131,6 +131,7 @@ def test_events_render_as_a_stream_the_sdk_parses_and_fold_into_its_message() ->
         {"type": "tool_use", "id": "call_2", "name": "get_time", "input": {}}]
     assert message["stop_reason"] == "tool_use" and message["id"] == "gen-1" and message["model"] == "openai/gpt-4o"
     assert message["usage"] == {"input_tokens": 15, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 100,
+                                "cache_creation": {"ephemeral_5m_input_tokens": 5, "ephemeral_1h_input_tokens": 0},
                                 "output_tokens": 30, "cost": 0.000123}
 
 

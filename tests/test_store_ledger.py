@@ -164,6 +164,27 @@ async def test_image_counts_round_trip_and_older_rows_read_as_none(store: Store)
     assert read is not None and read.num_media_completion == 0 and read.cost == D("0.01")
 
 
+async def test_cache_ttl_and_server_tool_counts_round_trip_and_older_rows_read_as_none(store: Store) -> None:
+    """One-hour cache writes and server-tool uses (Anthropic bills both apart) are kept with the row and its cost
+    counted in the aggregates; a row written before the fields existed reads as 0."""
+    _, key = await store.create_key("k")
+    counts = {"cache_write_tokens": 4167, "cache_write_1h_tokens": 3000, "web_search_requests": 2,
+              "web_fetch_requests": 1}
+    row = generation(key.hash, "gen-tools", "0.0525", **counts)
+    assert await store.settle(row, None, NOW)
+    assert await store.get_generation("gen-tools") == row
+    assert await all_generations(store, key.hash) == [row]
+    [aggregate] = await store.usage(NOW - HOUR, NOW + HOUR, "hour")
+    assert (aggregate.counters.requests, aggregate.counters.cost) == (1, D("0.0525"))
+    old = json.loads(encode_generation(generation(key.hash, "gen-old", "0.01", created_at=NOW + 1)))
+    for name in ("cache_write_1h_tokens", "web_search_requests", "web_fetch_requests"):
+        del old[name]
+    write_raw_row(store, key.hash, "gen-old", NOW + 1, json.dumps(old))
+    read = await store.get_generation("gen-old")
+    assert read is not None and (read.cache_write_1h_tokens, read.web_search_requests, read.web_fetch_requests) == (
+        0, 0, 0)
+
+
 def write_raw_row(store: Store, key_hash: str, gen_id: str, created_at: float, record: str) -> None:
     """A ledger row as an older version wrote it (the record JSON as is)."""
     if isinstance(store, SQLiteStore):

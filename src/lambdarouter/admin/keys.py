@@ -235,8 +235,9 @@ def key_info(record: KeyRecord, now: float, spend: Mapping[str, Decimal]) -> dic
 
 
 def generation_data(record: GenerationRecord) -> dict[str, Any]:
-    """GET /generation: one ledger row in OpenRouter's shape (`status` and `usage_estimated` are ours). What
-    the ledger does not know is null, as OpenRouter's schema allows (docs/openrouter-compatibility.md)."""
+    """GET /generation: one ledger row in OpenRouter's shape (`status`, `usage_estimated` and `web_search_requests`
+    are ours). What the ledger does not know is null, as OpenRouter's schema allows
+    (docs/openrouter-compatibility.md)."""
     generation_time = (record.latency_ms - record.first_token_ms) if record.first_token_ms is not None else None
     return {
         "id": record.id, "total_cost": float(record.cost), "usage": float(record.cost),
@@ -251,9 +252,10 @@ def generation_data(record: GenerationRecord) -> dict[str, Any]:
         "native_tokens_completion_images": None, "native_tokens_reasoning": record.reasoning_tokens,
         "native_tokens_cached": record.cached_tokens, "num_media_prompt": record.num_media_prompt,
         "num_input_audio_prompt": None, "num_media_completion": record.num_media_completion,
-        "num_search_results": 0, "num_fetches": 0, "web_search_engine": None, "external_user": None,
-        "api_type": None, "preset_id": None, "router": None, "user_agent": None, "http_referer": None,
-        "data_region": "global", "workspace_id": None,
+        "num_search_results": 0, "num_fetches": record.web_fetch_requests, "web_search_engine": None,
+        "external_user": None, "api_type": None, "preset_id": None, "router": None, "user_agent": None,
+        "http_referer": None, "data_region": "global", "workspace_id": None,
         "provider_responses": [{"provider": p, "status": s, "latency": ms} for p, s, ms in record.attempts],
         "status": record.status, "usage_estimated": record.usage_estimated,
+        "web_search_requests": record.web_search_requests,
     }

@@ -12,9 +12,12 @@ upper bound of what an honest provider can report, because it is also the most a
   has tools.
 - output tokens: the request's `max_completion_tokens` / `max_tokens`, else the endpoint's maximum output,
   else its context length; times `n`, the choices asked for.
-- prices: the highest of prompt and cache-write price for the prompt, of completion, reasoning and
-  image-output price for the output (a model that can draw may spend every output token on images), plus the
-  per-request and per-image prices; over every candidate endpoint, the dearest one.
+- prices: the highest of the prompt and cache-write prices (five-minute and one-hour) for the prompt, of
+  completion, reasoning and image-output price for the output (a model that can draw may spend every output
+  token on images), plus the per-request and per-image prices; over every candidate endpoint, the dearest one.
+- server tools (Anthropic's web search and web fetch, which a Messages request may enable): each use the request
+  allows (its `max_uses`, else UNCAPPED_SERVER_TOOL_USES) at its fee, plus what it brings back, which the
+  provider bills as input tokens (`server_tools_cost`).
 
 For a stream cut short before the provider's usage report, what was produced is charged from an estimate
 (`fill_usage`): 4 characters per token of the text received, at least one token per piece received;
@@ -50,6 +53,27 @@ CHARS_PER_TOKEN_CHARGED = 4
 # image up to 1024x1024 (https://ai.google.dev/gemini-api/docs/pricing); Gemini 3.1 Flash Image documents
 # 1120 for a 1K image, so this does not undercharge a 1K image on either.
 TOKENS_PER_OUTPUT_IMAGE = 1290
+# Anthropic's server tools, which a Messages request enables in `tools` (`web_search_…`, `web_fetch_…` types): a
+# web search costs its fee, $10 per 1,000 (the endpoint's `web_search` price), and its results are billed as input
+# tokens (https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool, "Usage and pricing"); a
+# web fetch has no fee but what it fetched is input tokens, up to the tool's `max_content_tokens`
+# (https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-fetch-tool). Neither documents a bound on
+# what one use brings back, nor a default `max_uses`: these are the gateway's allowances.
+UNCAPPED_SERVER_TOOL_USES = 10  # uses reserved for a server tool the request gives no `max_uses`
+TOKENS_PER_WEB_SEARCH = 10_000  # one search's results (about ten pages' titles, URLs and encrypted content)
+TOKENS_PER_WEB_FETCH = 25_000  # one fetched page, when the tool sets no `max_content_tokens`
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTools:
+    """The most the server tools a request enables may do: web searches (each billed its fee), and the input
+    tokens every use's results may add."""
+
+    web_searches: int = 0
+    result_tokens: int = 0
+
+    def cost(self, endpoint: EndpointSpec) -> Decimal:
+        return self.web_searches * endpoint.web_search + self.result_tokens * prompt_price(endpoint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +154,12 @@ class Quote:
     output_price: Decimal = Decimal(0)
 
 
+def prompt_price(endpoint: EndpointSpec) -> Decimal:
+    """The dearest price a prompt token may have on this endpoint: uncached, or written to the cache for five
+    minutes or for an hour, whichever costs most."""
+    return max(endpoint.prompt, endpoint.cache_write or Decimal(0), endpoint.cache_write_1h or Decimal(0))
+
+
 def output_price(endpoint: EndpointSpec) -> Decimal:
     """The dearest price an output token may have on this endpoint (text, reasoning or image output)."""
     return max(endpoint.completion, endpoint.reasoning or Decimal(0), endpoint.image_output or Decimal(0))
@@ -138,9 +168,8 @@ def output_price(endpoint: EndpointSpec) -> Decimal:
 def quote(request: ChatRequest, size: PromptSize, endpoints: Sequence[EndpointSpec]) -> Quote:
     worst: Quote | None = None
     for endpoint in endpoints:
-        prompt_price = max(endpoint.prompt, endpoint.cache_write or Decimal(0))
         price = output_price(endpoint)
-        prompt_cost = size.reserved_tokens * prompt_price + endpoint.request + size.images * endpoint.image
+        prompt_cost = size.reserved_tokens * prompt_price(endpoint) + endpoint.request + size.images * endpoint.image
         tokens = output_limit(request, endpoint) * (request.choices or 1)
         candidate = Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
         if worst is None or candidate.amount > worst.amount:

@@ -45,11 +45,15 @@ def _text(value: Any, name: str, optional: bool = False) -> None:
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
-    """Provider-reported token counts in OpenAI's semantics.
+    """Provider-reported token counts in OpenAI's semantics, and the server-tool uses billed per use.
 
     `prompt_tokens` includes cached reads and cache writes (Anthropic and Bedrock report them apart;
-    their adapters add them in). `completion_tokens` includes reasoning tokens and image tokens (the
-    tokens of images the model generated, which Gemini prices apart from text output).
+    their adapters add them in). `cache_write_tokens` counts every cache write; `cache_write_1h_tokens` is the
+    part of it written with Anthropic's one-hour TTL, billed at 2x the input price where a five-minute write
+    is 1.25x (https://platform.claude.com/docs/en/build-with-claude/prompt-caching#pricing).
+    `completion_tokens` includes reasoning tokens and image tokens (the tokens of images the model
+    generated, which Gemini prices apart from text output). `web_search_requests` / `web_fetch_requests`
+    are the searches and fetches Anthropic's server tools ran for this answer (`usage.server_tool_use`).
     """
 
     prompt_tokens: int = 0
@@ -58,25 +62,19 @@ class TokenUsage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     image_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
 
     def __post_init__(self) -> None:
-        counts = (self.prompt_tokens, self.completion_tokens, self.cached_tokens, self.cache_write_tokens,
-                  self.reasoning_tokens, self.image_tokens)
-        if not all(type(value) is int and value >= 0 for value in counts):
-            wrong = next(spec.name for spec, value in zip(fields(self), counts, strict=True)
-                         if not (type(value) is int and value >= 0))
-            raise MalformedEvent(f"usage {wrong} is not a non-negative integer")
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if not (type(value) is int and value >= 0):
+                raise MalformedEvent(f"usage {spec.name} is not a non-negative integer")
 
     def merge(self, other: TokenUsage) -> TokenUsage:
         """Later reports win field by field where they are non-zero (providers report usage in pieces)."""
-        return TokenUsage(
-            other.prompt_tokens or self.prompt_tokens,
-            other.completion_tokens or self.completion_tokens,
-            other.cached_tokens or self.cached_tokens,
-            other.cache_write_tokens or self.cache_write_tokens,
-            other.reasoning_tokens or self.reasoning_tokens,
-            other.image_tokens or self.image_tokens,
-        )
+        return TokenUsage(*(getattr(other, spec.name) or getattr(self, spec.name) for spec in fields(self)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,26 +16,33 @@ from lambdarouter.core.events import TokenUsage
 
 
 def generation_cost(usage: TokenUsage, endpoint: EndpointSpec) -> Decimal:
-    """Uncached prompt, cache reads, cache writes and completion, each at its own price.
+    """Uncached prompt, cache reads, cache writes and completion, each at its own price; server-tool uses at
+    theirs.
 
-    Reasoning tokens are part of `completion_tokens`; they are billed at the endpoint's reasoning price
-    when it has one, else at the completion price (as OpenAI and Anthropic bill them). So are the tokens of
-    generated images, billed at the endpoint's image-output price when it has one (Gemini's image models).
-    A report whose parts exceed their whole (more reasoning tokens than completion tokens) is billed for
-    the whole: no part can make another one negative.
+    Cache writes with a one-hour TTL are billed at the endpoint's one-hour write price, the rest at its
+    (five-minute) write price. Reasoning tokens are part of `completion_tokens`; they are billed at the
+    endpoint's reasoning price when it has one, else at the completion price (as OpenAI and Anthropic bill
+    them). So are the tokens of generated images, billed at the endpoint's image-output price when it has one
+    (Gemini's image models). Web searches a server tool ran are billed per search (`endpoint.web_search`). A
+    report whose parts exceed their whole (more reasoning tokens than completion tokens, more one-hour writes
+    than writes) is billed for the whole: no part can make another one negative.
     """
     cache_read_price = endpoint.cache_read if endpoint.cache_read is not None else endpoint.prompt
     cache_write_price = endpoint.cache_write if endpoint.cache_write is not None else endpoint.prompt
+    hour_write_price = endpoint.cache_write_1h if endpoint.cache_write_1h is not None else cache_write_price
     uncached = max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
+    hour_writes = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
     reasoning = min(usage.reasoning_tokens, usage.completion_tokens) if endpoint.reasoning is not None else 0
     images = max(min(usage.image_tokens, usage.completion_tokens - reasoning), 0) if endpoint.image_output else 0
     return (
         uncached * endpoint.prompt
         + usage.cached_tokens * cache_read_price
-        + usage.cache_write_tokens * cache_write_price
+        + (usage.cache_write_tokens - hour_writes) * cache_write_price
+        + hour_writes * hour_write_price
         + (usage.completion_tokens - reasoning - images) * endpoint.completion
         + reasoning * (endpoint.reasoning or Decimal(0))
         + images * (endpoint.image_output or Decimal(0))
+        + usage.web_search_requests * endpoint.web_search
         + endpoint.request
     )
 

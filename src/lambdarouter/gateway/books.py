@@ -2,8 +2,10 @@
 
 A `Generation` keeps what one admitted request did (who served it, its attempts, every event it counted) and
 closes its books once: usage as reported (estimated where the provider never said), priced by its operation,
-bounded by the reservation (`pricing.bounded`). `Ledger.close` writes the row and settles the hold to that
+bounded by the reservation (`pricing.bounded`). `Books.close` writes the row and settles the hold to that
 same cost, whatever ended the generation: an answer, an upstream failure, a stream cut short, a client gone.
+(`Books` is the gateway's side of the accounting; the store's `Ledger` protocol, store/protocols.py, is where
+the rows are kept.)
 """
 
 from __future__ import annotations
@@ -139,10 +141,12 @@ class Generation:
             error=error.message if error else None, num_media_prompt=self.size.images,
             num_media_completion=self.images + len(self.acc.images), usage_estimated=self.estimated,
             upstream_id=self.acc.upstream_id, anomaly=self.anomaly,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens, web_search_requests=usage.web_search_requests,
+            web_fetch_requests=usage.web_fetch_requests,
         )
 
 
-class Ledger:
+class Books:
     """Closes generations' books: the ledger row and the settled hold, then endpoint health and observers."""
 
     def __init__(self, store: Store, health: HealthBoard) -> None:

@@ -19,6 +19,7 @@ from lambdarouter.core.budget import (
     TOKENS_PER_INPUT,
     PromptSize,
     Quote,
+    prompt_price,
 )
 from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError, bad_request
@@ -100,7 +101,7 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
         e = candidate.endpoint
         out = self.request.max_tokens or e.max_output_tokens or e.context_length
         generated = len(self.request.prompts()) * self.request.choices_per_prompt() * out
-        prompt_cost = self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+        prompt_cost = self.size.reserved_tokens * prompt_price(e) + e.request
         price = max(e.completion, e.reasoning or Decimal(0))
         return Quote(prompt_cost + generated * price, prompt_cost, generated, price)
 

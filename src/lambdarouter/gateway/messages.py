@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
-from lambdarouter.core.budget import Quote
+from lambdarouter.core.budget import Quote, prompt_price
 from lambdarouter.core.catalog import Catalog
 from lambdarouter.core.conversation import ChatRequest
 from lambdarouter.core.errors import GatewayError
@@ -27,7 +27,7 @@ from lambdarouter.core.routing import Candidate
 from lambdarouter.dialects.anthropic.errors import error_event
 from lambdarouter.dialects.anthropic.models import catalog_id
 from lambdarouter.dialects.anthropic.request import MessagesRequest
-from lambdarouter.dialects.anthropic.size import measure
+from lambdarouter.dialects.anthropic.size import measure, server_tools
 from lambdarouter.dialects.anthropic.stream import MessageRenderer, closing, fold, frame, with_usage
 from lambdarouter.dialects.anthropic.translate import to_canonical
 from lambdarouter.dialects.openrouter.assemble import Identity
@@ -77,6 +77,7 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         self.request, self.body, self.client = request, body, client
         self.model_ids = [catalog_id(request.model, catalog)]
         self.size = measure(request, body)
+        self.server_tools = server_tools(request)
         # For the endpoints that do not speak Messages: the request translated once, its images fetched once.
         self._conversation: ChatRequest | None = None
         self._inlined: ChatRequest | None = None
@@ -107,9 +108,10 @@ class MessagesOperation(StreamingOperation[Answered, dict[str, Any], Piece, byte
         return self.request.model  # as the client named it (the ledger's model requested)
 
     def quote(self, candidate: Candidate) -> Quote:
-        """The prompt at its dearest (cache writes) and the output limit at its dearest."""
+        """The prompt at its dearest (cache writes), every server-tool use the request allows with what it brings
+        back, and the output limit at its dearest."""
         e = candidate.endpoint
-        prompt_cost = self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+        prompt_cost = self.size.reserved_tokens * prompt_price(e) + self.server_tools.cost(e) + e.request
         price, tokens = max(e.completion, e.reasoning or Decimal(0)), self.output_limit(candidate)
         return Quote(prompt_cost + tokens * price, prompt_cost, tokens, price)
 

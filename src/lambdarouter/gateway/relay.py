@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from lambdarouter.core.errors import GatewayError
-from lambdarouter.gateway.books import Generation, Ledger, Status
+from lambdarouter.gateway.books import Books, Generation, Status
 from lambdarouter.gateway.operation import StreamingOperation
 
 P = TypeVar("P")  # what the upstream stream yields: events (chat), or an operation's own pieces
@@ -36,9 +36,9 @@ def time_limit_error(seconds: float) -> GatewayError:
 class Relay(Generic[P, C]):
     """One open upstream stream on its way to the client, and its accounting whatever way it ends."""
 
-    def __init__(self, ledger: Ledger, generation: Generation, stack: AsyncExitStack, pieces: AsyncIterator[P],
+    def __init__(self, books: Books, generation: Generation, stack: AsyncExitStack, pieces: AsyncIterator[P],
                  operation: StreamingOperation[Any, Any, P, C], limit: float = STREAM_LIMIT_SECONDS) -> None:
-        self.ledger, self.generation, self.stack, self.pieces = ledger, generation, stack, pieces
+        self.books, self.generation, self.stack, self.pieces = books, generation, stack, pieces
         self.operation = operation
         self.limit = limit  # seconds from the generation's admission
         self.error: GatewayError | None = None  # what ended the stream early, once `chunks` has ended
@@ -67,7 +67,7 @@ class Relay(Generic[P, C]):
             status, error = "error", GatewayError(500, "Internal error.", origin="gateway")
         finally:
             # Also runs when the client went away mid-stream: what was produced is still recorded.
-            await self.ledger.close(generation, status, error)
+            await self.books.close(generation, status, error)
         self.error = error
 
     def ending(self) -> Sequence[C]:
@@ -96,4 +96,4 @@ class Relay(Generic[P, C]):
             return
         with anyio.CancelScope(shield=True):
             await self.stack.aclose()
-        await self.ledger.close(self.generation, "aborted", None)
+        await self.books.close(self.generation, "aborted", None)

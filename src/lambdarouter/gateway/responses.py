@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from lambdarouter.core.budget import Quote, output_price
+from lambdarouter.core.budget import Quote, output_price, prompt_price
 from lambdarouter.core.conversation import (
     AudioPart,
     ChatRequest,
@@ -159,7 +159,7 @@ class ResponsesOperation(StreamingOperation[Result, dict[str, Any], Piece, Frame
         """The prompt estimate, plus every output token the endpoint may produce, at its dearest prices."""
         e = candidate.endpoint
         out = self.request.max_output_tokens or e.max_output_tokens or e.context_length
-        prompt_cost = (self.size.reserved_tokens * max(e.prompt, e.cache_write or Decimal(0)) + e.request
+        prompt_cost = (self.size.reserved_tokens * prompt_price(e) + e.request
                        + self.size.images * e.image)
         return Quote(prompt_cost + out * output_price(e), prompt_cost, out, output_price(e))
 

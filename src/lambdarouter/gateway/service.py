@@ -3,7 +3,7 @@
 Every operation (chat, legacy completions, embeddings, images) runs through `run` (one answer) or `run_stream`
 (a stream). Admission refuses before any upstream call: a model the key may not use (403), a full rate window
 (429), a worst case the key cannot afford (402). An admitted request holds its worst-case cost; whatever happens
-afterwards (answer, upstream failure, a stream cut short, a client gone) ends in exactly one `Ledger.close`,
+afterwards (answer, upstream failure, a stream cut short, a client gone) ends in exactly one `Books.close`,
 which writes the ledger row and settles the hold to the same `Decimal` the client is told in `usage.cost`.
 Fallback wraps the adapters from here: candidate endpoints are tried in order until one answers, before any
 byte reached the client — for a stream, until its first piece was read and found sound.
@@ -27,7 +27,7 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.health import HealthBoard
 from lambdarouter.core.routing import Candidate
 from lambdarouter.gateway.auth import authenticate_key
-from lambdarouter.gateway.books import Generation, Ledger, Status, new_generation_id
+from lambdarouter.gateway.books import Books, Generation, Status, new_generation_id
 from lambdarouter.gateway.fallback import RetryPolicy, first_answer
 from lambdarouter.gateway.operation import Done, Operation, StreamingOperation
 from lambdarouter.gateway.ratelimit import rate_headers, rate_limited
@@ -67,12 +67,12 @@ class Gateway:
         self.stream_limit = stream_limit
         # The longest silence a stream may keep before the transport gives up on it: the default's, or a host's own.
         self.longest_read = max([read_timeout, *(h.read_timeout for h in catalog.hosts.values() if h.read_timeout)])
-        self.ledger = Ledger(store, self.health)
+        self.books = Books(store, self.health)
 
     @property
     def observers(self) -> list[Callable[[GenerationRecord], None]]:
         """Called with every ledger record once it is written (metrics); they must not raise."""
-        return self.ledger.observers
+        return self.books.observers
 
     @property
     def hold_seconds(self) -> float:
@@ -95,7 +95,7 @@ class Gateway:
             generation.mark_first_token()
             generation.close_books()
             answer = await operation.answer(result, generation.receipt())
-        await self.ledger.close(generation, "success", None)
+        await self.books.close(generation, "success", None)
         return Done(generation.id, answer, generation.headers)
 
     async def run_stream(self, operation: StreamingOperation[R, A, P, C], key: KeyRecord) -> Streamed:
@@ -123,7 +123,7 @@ class Gateway:
 
         async with self._closed_on_failure(generation):
             stack, pieces = await self._first_answer(generation, opened, sound)
-        relay = Relay(self.ledger, generation, stack, pieces, operation, self.stream_limit)
+        relay = Relay(self.books, generation, stack, pieces, operation, self.stream_limit)
         return Streamed(generation.id, relay, generation.headers)
 
     @asynccontextmanager
@@ -134,7 +134,7 @@ class Gateway:
             yield
         except BaseException as exc:
             status: Status = "error" if isinstance(exc, Exception) else "aborted"  # cancelled: the client left
-            await self.ledger.close(generation, status, exc if isinstance(exc, GatewayError) else None)
+            await self.books.close(generation, status, exc if isinstance(exc, GatewayError) else None)
             raise
 
     async def _admit(self, operation: Operation[Any, Any], key: KeyRecord, streamed: bool) -> Generation:

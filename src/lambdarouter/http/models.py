@@ -64,8 +64,9 @@ def pricing(endpoint: EndpointSpec) -> Pricing:
     return Pricing(
         prompt=format(endpoint.prompt.normalize(), "f"), completion=format(endpoint.completion.normalize(), "f"),
         request=format(endpoint.request.normalize(), "f"), image=format(endpoint.image.normalize(), "f"),
-        internal_reasoning=usd(endpoint.reasoning) or "0",
+        web_search=format(endpoint.web_search.normalize(), "f"), internal_reasoning=usd(endpoint.reasoning) or "0",
         input_cache_read=usd(endpoint.cache_read), input_cache_write=usd(endpoint.cache_write),
+        input_cache_write_1h=usd(endpoint.cache_write_1h),
         image_output=usd(endpoint.image_output),
     )
 

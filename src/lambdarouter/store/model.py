@@ -246,6 +246,11 @@ class GenerationRecord:
     # Set when the provider's usage claimed more than the request could cost (its reservation): what it claimed.
     # The row's cost is then the reservation, as the client was told (pricing.bounded).
     anomaly: str | None = None
+    # Of `cache_write_tokens`, those written with a one-hour TTL (billed dearer than five-minute writes).
+    cache_write_1h_tokens: int = 0
+    # Searches and fetches a provider's server tools ran for the answer (Anthropic's `usage.server_tool_use`).
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,17 @@ class EndpointSpec(BaseModel):
     completion: Decimal = Field(ge=0)
     cache_read: Decimal | None = Field(default=None, ge=0)
     cache_write: Decimal | None = Field(default=None, ge=0)
+    # USD per token written to the cache with a one-hour TTL (OpenRouter's `input_cache_write_1h`); `cache_write`
+    # is the five-minute rate. None: the five-minute rate.
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
     reasoning: Decimal | None = Field(default=None, ge=0)
     request: Decimal = Field(default=Decimal(0), ge=0)
     image: Decimal = Field(default=Decimal(0), ge=0)
     # USD per token of a GENERATED image (OpenRouter's `image_output`): models that draw images in chat
     # (Gemini's image models) bill those output tokens apart from text output. None: the completion price.
     image_output: Decimal | None = Field(default=None, ge=0)
+    # USD per web search a provider's server tool ran (OpenRouter's `web_search`): Anthropic bills them per use.
+    web_search: Decimal = Field(default=Decimal(0), ge=0)
     supported_parameters: tuple[str, ...] | None = None
     quantization: str | None = None
     apis: tuple[TextApi, ...] = Field(default=("chat",), min_length=1)

@@ -15,7 +15,14 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from lambdarouter.core.budget import TOKENS_PER_IMAGE, PromptSize
+from lambdarouter.core.budget import (
+    TOKENS_PER_IMAGE,
+    TOKENS_PER_WEB_FETCH,
+    TOKENS_PER_WEB_SEARCH,
+    UNCAPPED_SERVER_TOOL_USES,
+    PromptSize,
+    ServerTools,
+)
 from lambdarouter.dialects.anthropic.request import (
     Block,
     CountTokensRequest,
@@ -34,6 +41,25 @@ def measure(request: CountTokensRequest, raw: bytes) -> PromptSize:
     chars = sum(len(text) for text in texts)
     turns = len(request.messages) + (1 if request.system else 0)
     return PromptSize(max(len(raw) - image_bytes, chars), chars, turns, images)
+
+
+def server_tools(request: CountTokensRequest) -> ServerTools:
+    """What the request's Anthropic server tools may do at most: web searches and fetches up to each tool's
+    `max_uses`, each bringing back its results (core/budget.py's allowances)."""
+    searches = result_tokens = 0
+    for tool in request.tools or ():
+        kind, options = tool.type or "", tool.model_extra or {}
+        uses = _positive(options.get("max_uses")) or UNCAPPED_SERVER_TOOL_USES
+        if kind.startswith("web_search_"):
+            searches += uses
+            result_tokens += uses * TOKENS_PER_WEB_SEARCH
+        elif kind.startswith("web_fetch_"):
+            result_tokens += uses * (_positive(options.get("max_content_tokens")) or TOKENS_PER_WEB_FETCH)
+    return ServerTools(searches, result_tokens)
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def estimated_tokens(size: PromptSize) -> int:

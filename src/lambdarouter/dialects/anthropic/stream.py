@@ -52,13 +52,20 @@ def stop_reason(finish: Finish | None) -> str:
 
 def usage_body(usage: TokenUsage, cost: Decimal | None) -> dict[str, Any]:
     """TokenUsage (OpenAI semantics: prompt_tokens includes cache reads and writes) in Anthropic's terms, where
-    `input_tokens` counts only the uncached part; `cost` is the USD the ledger booked (OpenRouter's field)."""
+    `input_tokens` counts only the uncached part, `cache_creation` splits the writes by TTL and `server_tool_use`
+    counts the server tools' uses; `cost` is the USD the ledger booked (OpenRouter's field)."""
+    hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
     body: dict[str, Any] = {
         "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write_tokens - hour,
+                           "ephemeral_1h_input_tokens": hour},
         "output_tokens": usage.completion_tokens,
     }
+    if usage.web_search_requests or usage.web_fetch_requests:
+        body["server_tool_use"] = {"web_search_requests": usage.web_search_requests,
+                                   "web_fetch_requests": usage.web_fetch_requests}
     if cost is not None:
         body["cost"] = float(cost)
     return body

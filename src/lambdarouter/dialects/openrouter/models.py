@@ -36,6 +36,7 @@ class Pricing(BaseModel):
     internal_reasoning: str = "0"
     input_cache_read: str | None = Field(default=None, exclude_if=_absent_when_none)
     input_cache_write: str | None = Field(default=None, exclude_if=_absent_when_none)
+    input_cache_write_1h: str | None = Field(default=None, exclude_if=_absent_when_none)
     # per token of a generated image (OpenRouter's field)
     image_output: str | None = Field(default=None, exclude_if=_absent_when_none)
 

@@ -9,11 +9,10 @@ of it (the `AnthropicStreamDecoder` chat uses, so both count Anthropic's usage t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambdarouter.core.events import StreamEvent, UsageReport
+from lambdarouter.core.events import StreamEvent
 from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.anthropic.body import with_value
 from lambdarouter.providers.anthropic.family import ANTHROPIC_VERSION
@@ -92,18 +91,7 @@ class MessagesRelay:
         self._waiting.extend(e for e in received if e.event not in NOT_RELAYED)
         if not counted:
             return []
-        if not any(e.event == "message_delta" for e in received):
-            counted = [_without_output(e) for e in counted]
         piece = Relayed(tuple(self._waiting), tuple(counted))
         self._waiting = []
         return [piece]
 
-
-def _without_output(event: StreamEvent) -> StreamEvent:
-    """`message_start`'s usage without its output count: Anthropic puts a placeholder there (`output_tokens: 1`
-    in the recordings) and the real count comes with `message_delta`. A stream cut short before that (the client
-    gone, the provider failing) is then charged for the text it produced (budget.fill_usage estimates it), not
-    for one token."""
-    if isinstance(event, UsageReport) and event.usage.completion_tokens:
-        return UsageReport(dataclasses.replace(event.usage, completion_tokens=0))
-    return event

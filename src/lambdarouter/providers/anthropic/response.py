@@ -12,6 +12,7 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
     FinishReason,
+    MalformedEvent,
     TokenUsage,
     UpstreamInfo,
     token_count,
@@ -59,18 +60,37 @@ def finish(stop_reason: str) -> Finish:
 
 
 def usage_from(raw: Mapping[str, Any]) -> TokenUsage:
-    """Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds all three."""
+    """Anthropic counts cache reads and writes apart from `input_tokens`; OpenAI's prompt_tokens holds all three.
+    `cache_creation` splits the writes by TTL (a one-hour write costs more than a five-minute one) and
+    `server_tool_use` counts the searches and fetches run for the answer (https://platform.claude.com/docs/en/api/messages,
+    `usage`)."""
     uncached = token_count(raw.get("input_tokens"))
     read = token_count(raw.get("cache_read_input_tokens"))
-    written = token_count(raw.get("cache_creation_input_tokens"))
-    details = raw.get("output_tokens_details") or {}
+    by_ttl = _object(raw.get("cache_creation"), "usage.cache_creation")
+    hour = token_count(by_ttl.get("ephemeral_1h_input_tokens"), "usage.cache_creation.ephemeral_1h_input_tokens")
+    minutes = token_count(by_ttl.get("ephemeral_5m_input_tokens"), "usage.cache_creation.ephemeral_5m_input_tokens")
+    written = max(token_count(raw.get("cache_creation_input_tokens")), hour + minutes)
+    details = _object(raw.get("output_tokens_details"), "usage.output_tokens_details")
+    tools = _object(raw.get("server_tool_use"), "usage.server_tool_use")
     return TokenUsage(
         prompt_tokens=uncached + read + written,
         completion_tokens=token_count(raw.get("output_tokens")),
         cached_tokens=read,
         cache_write_tokens=written,
         reasoning_tokens=token_count(details.get("thinking_tokens")),
+        cache_write_1h_tokens=hour,
+        web_search_requests=token_count(tools.get("web_search_requests"), "usage.server_tool_use.web_search_requests"),
+        web_fetch_requests=token_count(tools.get("web_fetch_requests"), "usage.server_tool_use.web_fetch_requests"),
     )
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    """A usage part that is an object or absent (null: {}); anything else is a malformed answer."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{name} is not an object")
+    return value
 
 
 def text_detail(thinking: str, signature: str | None, index: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ what the client sends back) is emitted once, when the block stops.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,11 @@ from lambdarouter.providers.common import malformed
 from lambdarouter.providers.sse import SSEStreamDecoder
 from lambdarouter.providers.toolcalls import ToolCallIndexer
 
+# A server tool's result block, by the usage count that bills it: the results seen are what message_delta's
+# `server_tool_use` will report, and what a stream cut before it is charged for. A use that failed (its result an
+# error object) is not billed (https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool).
+SERVER_TOOL_RESULTS = {"web_search_tool_result": "web_search_requests", "web_fetch_tool_result": "web_fetch_requests"}
+
 
 @dataclass(slots=True)
 class _Block:
@@ -55,6 +61,7 @@ class AnthropicStreamDecoder(SSEStreamDecoder):
         self._tools = ToolCallIndexer()
         self._blocks: dict[int, _Block] = {}
         self._usage: dict[str, Any] = {}  # raw usage fields, later reports overriding earlier ones
+        self._tool_uses: dict[str, int] = {}  # server-tool results seen, by SERVER_TOOL_RESULTS' count
         self._details = 0
         self._finished = False
         self._stopped = False
@@ -87,7 +94,13 @@ class AnthropicStreamDecoder(SSEStreamDecoder):
     def _message_start(self, payload: dict[str, Any]) -> list[StreamEvent]:
         message = payload.get("message") or {}
         events: list[StreamEvent] = [info(message)]
-        events.extend(self._usage_report(message.get("usage")))
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            # Its `output_tokens` is a placeholder (1 in every recorded stream, tests/recordings/anthropic): the
+            # count comes with message_delta. Taken as a report, a stream cut before that would be charged one
+            # output token whatever it produced, instead of the estimate from what it did (budget.fill_usage).
+            usage = {name: value for name, value in usage.items() if name != "output_tokens"}
+        events.extend(self._usage_report(usage))
         return events
 
     def _block_start(self, payload: dict[str, Any], whole: bool = False) -> list[StreamEvent]:
@@ -109,7 +122,15 @@ class AnthropicStreamDecoder(SSEStreamDecoder):
                 return [ReasoningDelta(text=block["thinking"])]
         if state.kind == "redacted_thinking":
             return [ReasoningDelta(detail=encrypted_detail(str(block.get("data") or ""), self._next_detail()))]
+        if state.kind in SERVER_TOOL_RESULTS:
+            return self._tool_result(SERVER_TOOL_RESULTS[state.kind], block.get("content"))
         return []
+
+    def _tool_result(self, count: str, content: Any) -> list[StreamEvent]:
+        if isinstance(content, dict) and str(content.get("type") or "").endswith("_error"):
+            return []
+        self._tool_uses[count] = self._tool_uses.get(count, 0) + 1
+        return self._usage_report({})
 
     def _block_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
         state, delta = self._blocks.get(_index(payload)), payload.get("delta") or {}
@@ -159,7 +180,11 @@ class AnthropicStreamDecoder(SSEStreamDecoder):
         if not isinstance(usage, dict):
             return []
         self._usage.update({k: v for k, v in usage.items() if v is not None})
-        return [UsageReport(usage_from(self._usage))]
+        reported = usage_from(self._usage)
+        if self._tool_uses:  # before message_delta's count (or without one), the results seen are the count
+            seen = {count: max(uses, getattr(reported, count)) for count, uses in self._tool_uses.items()}
+            reported = dataclasses.replace(reported, **seen)
+        return [UsageReport(reported)]
 
     def _next_detail(self) -> int:
         self._details += 1

@@ -23,6 +23,7 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
     Finish,
     FinishReason,
+    MalformedEvent,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
@@ -66,11 +67,19 @@ def _count(usage: Mapping[str, Any], *names: str) -> int:
 def usage_from(usage: Mapping[str, Any]) -> TokenUsage:
     """Converse TokenUsage → OpenAI semantics: `inputTokens` excludes cache reads and writes, which
     Bedrock reports apart (cacheReadInputTokens, cacheWriteInputTokens); prompt_tokens is their sum.
-    Bedrock reports no separate reasoning count: reasoning is inside outputTokens."""
+    Bedrock reports no separate reasoning count: reasoning is inside outputTokens. `cacheDetails` splits the
+    writes by TTL, `[{"ttl": "5m" | "1h", "inputTokens"}]`
+    (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CacheDetail.html)."""
     read = _count(usage, "cacheReadInputTokens", "cacheReadInputTokenCount")
     write = _count(usage, "cacheWriteInputTokens", "cacheWriteInputTokenCount")
+    details = usage.get("cacheDetails") or []
+    if not isinstance(details, list) or not all(isinstance(d, dict) for d in details):
+        raise MalformedEvent("usage.cacheDetails is not a list of objects")
+    by_ttl = [(d.get("ttl"), token_count(d.get("inputTokens"), "usage.cacheDetails.inputTokens")) for d in details]
+    write = max(write, sum(tokens for _, tokens in by_ttl))
     return TokenUsage(prompt_tokens=_count(usage, "inputTokens") + read + write,
-                      completion_tokens=_count(usage, "outputTokens"), cached_tokens=read, cache_write_tokens=write)
+                      completion_tokens=_count(usage, "outputTokens"), cached_tokens=read, cache_write_tokens=write,
+                      cache_write_1h_tokens=sum(tokens for ttl, tokens in by_ttl if ttl == "1h"))
 
 
 def reasoning_text_detail(text: str, signature: str | None, index: int) -> dict[str, Any]:
