@@ -178,7 +178,8 @@ def _run(probe: Probe, flags: Sequence[str]) -> tuple[dict[str, Any], float, flo
     for line in stdout.splitlines():
         if line.startswith(_MARK):
             report: dict[str, Any] = json.loads(line[len(_MARK):])
-            report["cpu_s"] = _child_cpu_seconds()
+            report["cpu_to_exit_s"] = _child_cpu_seconds()
+            report.setdefault("cpu_s", report["cpu_to_exit_s"])
             return report, started, wall, stderr
     raise RuntimeError(f"{probe.name}: no report from the child:\n{stdout[-2000:]}\n{stderr[-2000:]}")
 

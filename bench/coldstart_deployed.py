@@ -85,10 +85,14 @@ def template_environments(refs: Mapping[str, str], memory_mb: str = "1024") -> d
 def run_server(function_dir: str, env: Mapping[str, str], event: Path, interpreter: str,
                layer: Path | None, workdir: Path) -> tuple[dict[str, Any], float, float, str]:
     """run.sh as the Web Adapter runs it: (report like coldstart_child's, start stamp, wall to ready, output)."""
-    shim = workdir / "bin"  # `python3` in run.sh is the runtime's interpreter
+    shim = workdir / "bin"  # `python3` in run.sh is the runtime's interpreter, without `site` (below)
     shim.mkdir(exist_ok=True)
     if not (shim / "python3").exists():
-        (shim / "python3").symlink_to(interpreter)
+        # `-S` as the Mangum probes run: this machine's interpreter may carry `.pth` files of its own (a sandbox's
+        # CA injection imports certifi at every start, ~35 ms of CPU) that Lambda's runtime does not have; what the
+        # function imports comes from PYTHONPATH (the layer), as on Lambda.
+        (shim / "python3").write_text(f'#!/bin/sh\nexec "{interpreter}" -S "$@"\n')
+        (shim / "python3").chmod(0o755)
     port = free_port()
     path = env.get("AWS_LWA_READINESS_CHECK_PATH", "/")
     method, target, headers, body = request_of(json.loads(event.read_text()))

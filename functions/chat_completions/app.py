@@ -5,12 +5,18 @@ It runs under the AWS Lambda Web Adapter: `run.sh` starts uvicorn on this module
 forwards each API Gateway request to it over HTTP, streaming the response back as it is written (API
 Gateway's response-streaming integration), so SSE chunks reach the client as the provider produces them.
 /completions, /messages and /responses are served through the chat path (same imports, same permissions, same
-streaming), so they share this function and its warm containers. The gateway itself is built on the first request
-and then reused.
+streaming), so they share this function and its warm containers. The gateway is built in the init
+(lambdarouter/http/function.py) and then reused.
 """
 
-from lambdarouter.http.app import create_app
+import gc
+
+gc.disable()  # on again, frozen, once the init is done: lambdarouter/http/function.py
+
+from lambdarouter.http.function import function_app  # noqa: E402
 
 # "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
 # catalog function, so only the adapter asks it here.
-app = create_app(["chat_completions", "completions", "messages", "responses", "health"])
+# The other dialects' routes are loaded by their first request (lambdarouter/http/deferred.py): a cold start of
+# /chat/completions does not import Anthropic's or the Responses API's schemas.
+app = function_app(["chat_completions", "health"], deferred=["completions", "messages", "responses"])

@@ -7,8 +7,13 @@ applies to a streamed response. Only the embeddings and image-generation route g
 (an image answer is several MB of base64, well past the buffered limit).
 """
 
-from lambdarouter.http.app import create_app
+import gc
+
+gc.disable()  # on again, frozen, once the init is done: lambdarouter/http/function.py
+
+from lambdarouter.http.function import function_app  # noqa: E402
 
 # "health": the Web Adapter's readiness probe (AWS_LWA_READINESS_CHECK_PATH); API Gateway routes /health to the
 # catalog function, so only the adapter asks it here.
-app = create_app(["embeddings", "images", "health"])
+# The image routes are loaded by their first request (lambdarouter/http/deferred.py).
+app = function_app(["embeddings", "health"], deferred=["images"])

@@ -5,8 +5,12 @@ table), so they share one function with a read-only role and no access to the se
 /generation right after a completion to read its cost: sharing a container with /key keeps it warm.
 """
 
-from mangum import Mangum
+import gc
 
-from lambdarouter.http.app import create_app
+gc.disable()  # on again, frozen, once the init is done: lambdarouter/http/function.py
 
-handler = Mangum(create_app(["key", "generation"]), lifespan="off")
+from mangum import Mangum  # noqa: E402
+
+from lambdarouter.http.function import function_app  # noqa: E402
+
+handler = Mangum(function_app(["key", "generation"]), lifespan="off")

@@ -7,8 +7,12 @@ operators call them rarely, and a function per route would only multiply cold st
 (adapters, httpx) is never imported here.
 """
 
-from mangum import Mangum
+import gc
 
-from lambdarouter.http.app import create_app
+gc.disable()  # on again, frozen, once the init is done: lambdarouter/http/function.py
 
-handler = Mangum(create_app(["keys", "credits", "usage"]), lifespan="off")
+from mangum import Mangum  # noqa: E402
+
+from lambdarouter.http.function import function_app  # noqa: E402
+
+handler = Mangum(function_app(["keys", "credits", "usage"]), lifespan="off")

@@ -9,8 +9,12 @@ Responses are small and complete, so Mangum's buffered request/response handler 
 streaming stays with the inference functions.
 """
 
-from mangum import Mangum
+import gc
 
-from lambdarouter.http.app import create_app
+gc.disable()  # on again, frozen, once the init is done: lambdarouter/http/function.py
 
-handler = Mangum(create_app(["models", "health", "openapi", "dashboard"]), lifespan="off")
+from mangum import Mangum  # noqa: E402
+
+from lambdarouter.http.function import function_app  # noqa: E402
+
+handler = Mangum(function_app(["models", "health", "openapi", "dashboard"]), lifespan="off")

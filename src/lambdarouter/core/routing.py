@@ -33,7 +33,7 @@ from lambdarouter.core.errors import GatewayError, bad_request, not_configured
 from lambdarouter.core.health import HealthBoard, endpoint_key
 from lambdarouter.core.hosts import HostSpec, ResolvedHost, resolve_host
 from lambdarouter.core.parameters import asked
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.dialects.openrouter.preferences import ProviderPreferences
 
 MILLION = Decimal(1_000_000)
 # One generator for the process: seeding one per request read 2.5 kB from os.urandom every time.

@@ -28,7 +28,7 @@ from lambdarouter.core.health import HealthBoard
 from lambdarouter.core.pricing import generation_cost
 from lambdarouter.core.routing import Candidate, plan_operation
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.dialects.openrouter.preferences import ProviderPreferences
 
 R = TypeVar("R")  # what one endpoint's answer is read into
 A = TypeVar("A")  # what the client is answered

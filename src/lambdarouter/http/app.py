@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount
 
 from lambdarouter.core.errors import GatewayError
+from lambdarouter.http.deferred import DEFERRED_ROUTES, deferred_routes
 from lambdarouter.http.errors import on_gateway_error, on_http_exception, on_store_unavailable, on_unexpected
 from lambdarouter.http.limits import HeaderLimit
 from lambdarouter.http.observability import instrument
@@ -31,7 +32,7 @@ ROUTE_GROUPS: dict[str, str] = {
     "responses": "lambdarouter.http.responses",
     "models": "lambdarouter.http.models",
     "health": "lambdarouter.http.health",
-    "openapi": "lambdarouter.http.openapi",
+    "openapi": "lambdarouter.http.openapi_route",  # the document itself is built by the first GET
     # Control routes: store only, never the service (see http/control.py).
     "keys": "lambdarouter.http.keys",  # management key
     "credits": "lambdarouter.http.credits",  # management key
@@ -44,16 +45,19 @@ PREFIXES = ("/api/v1", "/v1")
 
 
 def create_app(groups: Collection[str] | None = None, *, gateway: Gateway | None = None,
-               lifespan: Lifespan[Starlette] | None = None) -> Starlette:
+               lifespan: Lifespan[Starlette] | None = None, deferred: Collection[str] = ()) -> Starlette:
     """An app with the named route groups (all when None); `gateway` replaces the default (tests); `lifespan`
-    for a long-running server (`lambdarouter serve`; the Lambda handlers run with Mangum's lifespan off)."""
+    for a long-running server (`lambdarouter serve`; the Lambda handlers run with Mangum's lifespan off);
+    `deferred` groups are served too, their modules imported by their first request (http/deferred.py)."""
     chosen = list(ROUTE_GROUPS) if groups is None else list(groups)
-    unknown = set(chosen) - set(ROUTE_GROUPS)
-    if unknown:
-        raise ValueError(f"unknown route groups: {sorted(unknown)}")
+    unknown = (set(chosen) | set(deferred)) - set(ROUTE_GROUPS)
+    if unknown or set(chosen) & set(deferred) or set(deferred) - DEFERRED_ROUTES.keys():
+        raise ValueError(f"unknown, repeated or not deferrable route groups: {sorted(chosen)}, {sorted(deferred)}")
     routes: list[BaseRoute] = []
     for group in chosen:
         routes.extend(import_module(ROUTE_GROUPS[group]).ROUTES)
+    for group in deferred:
+        routes.extend(deferred_routes(ROUTE_GROUPS[group], group))
     app = Starlette(
         routes=[Mount(prefix, routes=routes) for prefix in PREFIXES],
         exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -14,30 +12,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lambdarouter.core import config
-from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.gateway.chat import ChatOperation
 from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.service import Gateway, Streamed
+from lambdarouter.http.body import read_body, while_connected
 from lambdarouter.http.errors import validation_error
-from lambdarouter.http.sse import DONE, EventStream, cancel_on_disconnect, data_event
+from lambdarouter.http.sse import DONE, EventStream, data_event
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord
 
-T = TypeVar("T")
-# API Gateway's payload limit; larger bodies never reach a function there, and locally they are refused.
-MAX_BODY_BYTES = 10 * 1024 * 1024
 KEEPALIVE_SECONDS = config.current().keepalive_seconds
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise GatewayError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes.")
-    return body
 
 
 def parse_request(body: bytes) -> ChatCompletionRequest:
@@ -87,18 +72,6 @@ def streaming(streamed: Streamed, *, frame: Callable[[Any], bytes] | None = None
     return EventStream(streamed.relay, keepalive=KEEPALIVE_SECONDS, frame=frame or data_event, done=end,
                        headers={**streamed.headers, "x-generation-id": streamed.id, **(headers or {})},
                        background=BackgroundTask(streamed.relay.close))
-
-
-async def while_connected(request: Request, work: Awaitable[T]) -> T:
-    """`work`, cancelled when the client goes away meanwhile: no failover or retry runs for nobody, and the
-    generation is booked `aborted` (the body was read already, so the next ASGI message is the disconnect)."""
-    with anyio.CancelScope() as scope:
-        watcher = asyncio.get_running_loop().create_task(cancel_on_disconnect(request.receive, scope))
-        try:
-            return await work
-        finally:
-            watcher.cancel()
-    raise GatewayError(499, "The client closed the request.")
 
 
 ROUTES = [Route("/chat/completions", chat_completions, methods=["POST"])]

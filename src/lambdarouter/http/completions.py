@@ -11,7 +11,8 @@ from starlette.routing import Route
 
 from lambdarouter.dialects.openrouter.completions import CompletionRequest
 from lambdarouter.gateway.completions import TextCompletionOperation
-from lambdarouter.http.chat import read_body, streaming, while_connected
+from lambdarouter.http.body import read_body, while_connected
+from lambdarouter.http.chat import streaming
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest
 from lambdarouter.gateway.embeddings import EmbeddingOperation
-from lambdarouter.http.chat import read_body, while_connected
+from lambdarouter.http.body import read_body, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 

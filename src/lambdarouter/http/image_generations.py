@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from lambdarouter.dialects.openrouter.images import ImageGenerationRequest, OpenRouterImageRequest
 from lambdarouter.gateway.images import ImageGenerationOperation, ImagesOperation, OpenRouterImagesOperation
-from lambdarouter.http.chat import read_body, while_connected
+from lambdarouter.http.body import read_body, while_connected
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord

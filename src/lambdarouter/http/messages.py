@@ -23,7 +23,8 @@ from lambdarouter.gateway.count_tokens import count_tokens
 from lambdarouter.gateway.idempotency import idempotent
 from lambdarouter.gateway.messages import MessagesOperation
 from lambdarouter.gateway.service import Gateway
-from lambdarouter.http.chat import read_body, streaming, while_connected
+from lambdarouter.http.body import read_body, while_connected
+from lambdarouter.http.chat import streaming
 from lambdarouter.http.errors import unexpected
 from lambdarouter.http.state import gateway_of
 from lambdarouter.providers.anthropic.passthrough import ClientHeaders

@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lambdarouter.core.catalog import Catalog, load_catalog
+from lambdarouter.core.catalog import Catalog
 from lambdarouter.core.catalog.spec import EndpointSpec, ModelSpec
-from lambdarouter.core.config import Settings
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.dialects.openrouter import model_query
 from lambdarouter.dialects.openrouter.models import (
@@ -38,6 +37,7 @@ from lambdarouter.dialects.openrouter.models import (
     ProvidersResponse,
     TopProvider,
 )
+from lambdarouter.http.catalog import catalog_of
 
 # OpenRouter's `Parameter` enum (components/schemas/Parameter of its OpenAPI document): the request parameters
 # `supported_parameters` may name. The catalog also knows image-API parameters (`size`, `quality`, ...); those
@@ -54,13 +54,6 @@ TOKENIZERS = frozenset({
     "DeepSeek", "Mistral", "Llama2", "Llama3", "Llama4", "PaLM", "RWKV", "Qwen3",
 })
 API_PREFIX = "/api/v1"
-
-
-def catalog_of(request: Request) -> Catalog:
-    catalog: Catalog | None = getattr(request.app.state, "catalog", None)
-    if catalog is None:
-        catalog = request.app.state.catalog = load_catalog(Settings.from_env().config_path)
-    return catalog
 
 
 def usd(value: Decimal | None) -> str | None:

@@ -1,4 +1,5 @@
-"""GET /openapi.json: an OpenAPI 3.1 document generated from the wire-format schemas."""
+"""The OpenAPI 3.1 document GET /openapi.json serves (http/openapi_route.py), generated from the wire-format
+schemas: imported by that route's first GET, never at a function's start (it imports every dialect's schemas)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from lambdarouter import __version__
 from lambdarouter.dialects.anthropic.answer import AnthropicError, MessageAnswer, MessageStreamEvent, TokenCount
@@ -349,10 +347,3 @@ def document() -> bytes:
                                                                     "a working gateway key is 403, other tokens 401"}}},
     }
     return json.dumps(doc).encode()
-
-
-async def openapi(_: Request) -> Response:
-    return Response(document(), media_type="application/json")
-
-
-ROUTES = [Route("/openapi.json", openapi, methods=["GET"])]

@@ -17,7 +17,8 @@ from lambdarouter.core.errors import bad_request
 from lambdarouter.dialects.responses.request import ResponsesRequest
 from lambdarouter.gateway.responses import STATELESS, Frames, ResponsesOperation
 from lambdarouter.gateway.service import Gateway
-from lambdarouter.http.chat import answered_once, read_body, streaming, while_connected
+from lambdarouter.http.body import read_body, while_connected
+from lambdarouter.http.chat import answered_once, streaming
 from lambdarouter.http.errors import validation_error
 from lambdarouter.http.state import gateway_of
 from lambdarouter.store import KeyRecord

@@ -21,8 +21,8 @@ from lambdarouter.admin.keys import generation_data, parse_time
 from lambdarouter.admin.usage import BUCKET_SECONDS, GROUP_BY, bucket_starts, time_series
 from lambdarouter.core.errors import bad_request
 from lambdarouter.core.hosts import is_configured
+from lambdarouter.http.catalog import catalog_of
 from lambdarouter.http.control import admin_only, credentials_of, data, not_found, query_int
-from lambdarouter.http.models import catalog_of
 from lambdarouter.store import GenerationRecord, InvalidCursor, KeyStore
 
 # Default periods: a day of hours, or thirty days.

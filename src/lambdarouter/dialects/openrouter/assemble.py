@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdarouter.core.events import (
     Finish,
@@ -25,17 +25,13 @@ from lambdarouter.core.events import (
     UpstreamInfo,
     UsageReport,
 )
-from lambdarouter.dialects.openrouter.chat import (
-    ChatCompletion,
-    Choice,
-    CompletionTokensDetails,
-    GeneratedImage,
-    ImageURL,
-    PromptTokensDetails,
-    ResponseMessage,
-    Usage,
-)
-from lambdarouter.dialects.openrouter.messages import FunctionCall, ToolCall
+
+if TYPE_CHECKING:
+    from lambdarouter.dialects.openrouter.chat import ChatCompletion, GeneratedImage, ResponseMessage, Usage
+
+# The chat schemas are imported by the functions that build an answer, not with this module: every operation's
+# books use the `Accumulator` (embeddings and images too), and a function that serves no chat route should not
+# build those schemas at its start (tests/test_function_imports.py).
 
 
 @dataclass(slots=True)
@@ -95,6 +91,9 @@ class Accumulator:
             self.produced_output = True
 
     def message(self) -> ResponseMessage:
+        from lambdarouter.dialects.openrouter.chat import ResponseMessage
+        from lambdarouter.dialects.openrouter.messages import FunctionCall, ToolCall
+
         calls = [
             ToolCall(id=parts.id, function=FunctionCall(name=parts.name, arguments="".join(parts.arguments)))
             for _, parts in sorted(self.tool_calls.items())
@@ -110,10 +109,14 @@ class Accumulator:
 
 
 def _image(url: str) -> GeneratedImage:
+    from lambdarouter.dialects.openrouter.chat import GeneratedImage, ImageURL
+
     return GeneratedImage(image_url=ImageURL(url=url))
 
 
 def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
+    from lambdarouter.dialects.openrouter.chat import CompletionTokensDetails, PromptTokensDetails, Usage
+
     return Usage(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
@@ -138,6 +141,8 @@ class Identity:
 
 
 def completion(identity: Identity, acc: Accumulator, cost: Decimal) -> ChatCompletion:
+    from lambdarouter.dialects.openrouter.chat import ChatCompletion, Choice
+
     finish = acc.finish or Finish("stop")
     return ChatCompletion(
         id=identity.id, created=identity.created, model=identity.model, provider=identity.provider,

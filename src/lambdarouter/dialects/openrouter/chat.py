@@ -33,6 +33,7 @@ from lambdarouter.dialects.openrouter.plugins import (
     check_variants,
 )
 from lambdarouter.dialects.openrouter.preferences import MaxPrice, ProviderPreferences, SortConfig
+from lambdarouter.dialects.openrouter.wire import MAX_TOKEN_COUNT
 
 __all__ = ["MaxPrice", "ProviderPreferences", "SortConfig"]  # re-exported: their home was this module
 
@@ -46,7 +47,6 @@ MAX_IMAGES = 500
 MAX_STOP_SEQUENCES = 16
 # Token counts past int32 are a typo or an attack: no provider takes them (Gemini's maxOutputTokens and topK, and
 # Bedrock's maxTokens, are int32 fields), and they would reach the reservation's arithmetic first.
-MAX_TOKEN_COUNT = 2**31 - 1
 TokenCount = Annotated[int, Field(ge=1, le=MAX_TOKEN_COUNT)]
 # OpenAI: "values between -100 and 100" (https://platform.openai.com/docs/api-reference/chat/create#logit_bias).
 LogitBias = Annotated[float, Field(ge=-100, le=100)]

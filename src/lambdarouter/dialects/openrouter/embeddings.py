@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.core.errors import bad_request
-from lambdarouter.dialects.openrouter.chat import MAX_TOKEN_COUNT, ProviderPreferences
+from lambdarouter.dialects.openrouter.preferences import ProviderPreferences
+from lambdarouter.dialects.openrouter.wire import MAX_TOKEN_COUNT
 
 
 class EmbeddingPart(BaseModel):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lambdarouter.dialects.openrouter.chat import ProviderPreferences
+from lambdarouter.dialects.openrouter.preferences import ProviderPreferences
 
 # The most images any supported provider makes in one call (OpenAI: n is 1 to 10).
 MAX_IMAGES = 10

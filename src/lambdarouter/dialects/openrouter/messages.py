@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class WireModel(BaseModel):
-    """Base for inbound wire objects: keep unknown fields so pass-through loses nothing."""
-
-    model_config = ConfigDict(extra="allow")
+from lambdarouter.dialects.openrouter.wire import WireModel as WireModel  # re-exported: the chat schemas use it
 
 
 class CacheControl(WireModel):

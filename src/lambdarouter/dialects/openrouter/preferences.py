@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from lambdarouter.dialects.openrouter.messages import WireModel
+from lambdarouter.dialects.openrouter.wire import WireModel
 
 SortBy = Literal["price", "throughput", "latency", "exacto"]
 

@@ -8,8 +8,10 @@ Lambda container serves one request at a time.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from functools import cache
 
 import httpx
 
@@ -27,6 +29,14 @@ def _neutral_errors() -> Iterator[None]:
         raise TransportError(type(exc).__name__, timed_out=True) from None
     except httpx.HTTPError as exc:
         raise TransportError(type(exc).__name__, timed_out=False) from None
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context, as httpx builds it for `verify=True` (certifi's CA bundle): loading the
+    bundle costs ~25 ms of CPU, paid once (a Lambda function pays it in its init, http/function.py), not again by
+    the client of each event loop."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _timeout(timeouts: Timeouts) -> httpx.Timeout:
@@ -58,7 +68,8 @@ class HttpxBackend:
         loop_id = id(asyncio.get_running_loop())
         existing = self._clients.get(loop_id)
         if existing is None or existing.is_closed:
-            existing = self._clients[loop_id] = httpx.AsyncClient(limits=LIMITS, trust_env=False)
+            existing = self._clients[loop_id] = httpx.AsyncClient(limits=LIMITS, trust_env=False,
+                                                                          verify=tls_context())
         return existing
 
     async def aclose(self) -> None:
