@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-import select
-import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ import pytest
 from tests.accounting import new_key, wait_for_records
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, RunningGateway
+from tests.node_scenarios import NodeScenarios, node_scenarios
 from tests.wire_formats import WIRE_FORMATS, ToolCall, WireFormat
 
 JS = Path(__file__).parent / "js"
@@ -32,50 +30,19 @@ CLIENTS = ("orsdk", "vercel", "openai")
 CALL = ToolCall("call_paris_1", "get_weather", {"city": "Paris"})
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 WIRES = sorted(WIRE_FORMATS)
-SCENARIO_SECONDS = 60
 
 
-class Scenarios:
-    """The node process running scenarios.mjs: one JSON line in, one JSON line out, each within a deadline."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
+class Scenarios(NodeScenarios):
+    """The node process running tests/js/scenarios.mjs, each scenario for one of the clients."""
 
     def run(self, client: str, scenario: str, payload: dict[str, Any]) -> Any:
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        stdin.write(json.dumps({"client": client, "scenario": scenario, "input": payload}) + "\n")
-        stdin.flush()
-        ready, _, _ = select.select([stdout], [], [], SCENARIO_SECONDS)
-        line = stdout.readline() if ready else ""
-        if not line:
-            self.process.kill()
-            pytest.fail(f"{client} {scenario}: no answer from node within {SCENARIO_SECONDS} s")
-        answer = json.loads(line)
-        if "error" in answer:
-            pytest.fail(f"{client} {scenario} failed:\n{answer['error']}")
-        return answer["ok"]
+        return self.ask({"client": client, "scenario": scenario, "input": payload}, f"{client} {scenario}")
 
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[Scenarios]:
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed: the JS clients cannot run")
-    if not (JS / "node_modules" / "@openrouter" / "sdk").is_dir():
-        pytest.fail("tests/js/node_modules is missing: ./scripts/test installs it (npm ci --prefix tests/js)")
-    process = subprocess.Popen([found, "scenarios.mjs"], cwd=JS, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               text=True, encoding="utf-8")
-    try:
-        yield Scenarios(process)
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()  # the loop over stdin ends: node exits by itself
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with node_scenarios(JS, "@openrouter/sdk", "the JS clients") as scenarios:
+        yield Scenarios(scenarios.process)
 
 
 def run(node: Scenarios, gateway: RunningGateway, client: str, scenario: str, **extra: Any) -> Any:

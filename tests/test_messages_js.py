@@ -7,10 +7,6 @@ back as JSON). Installed by ./scripts/test (`npm ci`).
 
 from __future__ import annotations
 
-import json
-import select
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,9 +33,9 @@ from tests.messages_cases import (
     cost_of,
     invoke_stream,
 )
+from tests.node_scenarios import NodeScenarios, node_scenarios
 
 CLIENTS = Path(__file__).parent / "clients-anthropic"
-SCENARIO_SECONDS = 60
 WEATHER = {"name": "get_weather", "description": "Weather in a city.",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
@@ -71,45 +67,18 @@ HOSTS = [Host("anthropic", ANTHROPIC_HOSTED, OPUS_5_5, MESSAGES_PATH, MESSAGES_P
          Host("bedrock", BEDROCK_HOSTED, SONNET_4, BEDROCK_INVOKE, BEDROCK_STREAM)]
 
 
-class Node:
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
+class Node(NodeScenarios):
+    """The node process running tests/clients-anthropic/scenarios.mjs (Anthropic's TypeScript SDK); amounts
+    read as Decimal, as the ledger keeps them."""
 
     def run(self, scenario: str, **payload: Any) -> Any:
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        stdin.write(json.dumps({"scenario": scenario, "input": payload}) + "\n")
-        stdin.flush()
-        ready, _, _ = select.select([stdout], [], [], SCENARIO_SECONDS)
-        line = stdout.readline() if ready else ""
-        if not line:
-            self.process.kill()
-            pytest.fail(f"{scenario}: no answer from node within {SCENARIO_SECONDS} s")
-        answer = json.loads(line, parse_float=Decimal)
-        if "error" in answer:
-            pytest.fail(f"{scenario} failed:\n{answer['error']}")
-        return answer["ok"]
+        return self.ask({"scenario": scenario, "input": payload}, scenario)
 
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[Node]:
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed: the TypeScript SDK cannot run")
-    if not (CLIENTS / "node_modules" / "@anthropic-ai" / "sdk").is_dir():
-        pytest.fail("tests/clients-anthropic/node_modules is missing: ./scripts/test installs it (npm ci)")
-    process = subprocess.Popen([found, "scenarios.mjs"], cwd=CLIENTS, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               text=True, encoding="utf-8")
-    try:
-        yield Node(process)
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with node_scenarios(CLIENTS, "@anthropic-ai/sdk", "the TypeScript SDK", parse_float=Decimal) as scenarios:
+        yield Node(scenarios.process, Decimal)
 
 
 def call(node: Node, gateway: RunningGateway, scenario: str, model: str, key: str | None = None,
