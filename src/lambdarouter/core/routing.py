@@ -91,7 +91,7 @@ def input_parts(request: ChatRequest) -> dict[str, str]:
 def format_kind(request: ChatRequest) -> str | None:
     """"json_schema" | "json_object" | "grammar" | "python", or None."""
     fmt, kinds = request.output, {JsonSchemaFormat: "json_schema", JsonObjectFormat: "json_object"}
-    return fmt.kind if isinstance(fmt, GrammarFormat) else kinds.get(type(fmt)) if fmt is not None else None
+    return fmt.kind if isinstance(fmt, GrammarFormat) else kinds.get(type(fmt))
 
 
 @dataclass(frozen=True, slots=True)
