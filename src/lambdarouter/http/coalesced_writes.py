@@ -1,17 +1,15 @@
-"""One socket write per loop iteration and connection for `lambdarouter serve`, instead of one per ASGI message.
+"""An answer's head and body in one socket write for `lambdarouter serve`, instead of one write per ASGI message.
 
 uvicorn writes each ASGI message as it comes: a non-streamed answer is two `send` system calls, the status line
 and headers (`http.response.start`), then the body. Both arrive in the same step of the route's task, so holding
 the first until the second comes (or the loop iteration ends) and writing both at once costs no latency and saves
 a system call per answer: of the request path's three socket writes (the upstream request, the answer's head, its
 body), one (strace: 3.0 -> 2.0 `write` calls per request). Measured on `lambdarouter serve` under load (py-spy,
-docs/performance.md "The request path"), the socket writes were 14 % of the event loop's busy time. A stream's
-head leaves with its first chunk; each later chunk at the end of the iteration that produced it. The one write a
-step ends on waits for the rest of that step: a stream's last write (usage chunk, `[DONE]`) waits for the relay's
-settle, which runs in the same step (http/sse.py `background`; tens of microseconds on SQLite).
+docs/performance.md "The request path"), the socket writes were 14 % of the event loop's busy time. Only an
+answer's head is held (a stream's leaves with its first chunk): every other write goes at once, so a stream's
+chunks cost nothing more than before.
 
-Back-pressure is kept: what is held counts in `get_write_buffer_size`, and more than `FLUSH_BYTES` held is written
-at once, so uvicorn's flow control (pause_writing from the real transport) sees what it would have seen.
+Back-pressure is kept: a held head counts in `get_write_buffer_size`, and one of `FLUSH_BYTES` or more is not held.
 """
 
 from __future__ import annotations
@@ -28,30 +26,30 @@ class CoalescedWrites:
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport, self._loop = transport, loop
-        self._held: list[bytes] = []
-        self._size = 0
-        self._flush_due = False
+        self._held: bytes | None = None
+        self._hold_next = False
+
+    def hold_next(self) -> None:
+        """The next write starts an answer (its head): hold it for the write that follows."""
+        self._hold_next = True
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Held until the next write or the end of this loop iteration, whichever comes first: the second write
-        of a step (an answer's body after its head) sends both at once, so nothing waits on the rest of the step."""
+        """An answer's head is held until the next write or the end of this loop iteration, whichever comes
+        first, so that nothing waits on the rest of the step; every other write goes at once (with the head)."""
         if not data:
             return
-        self._held.append(bytes(data))
-        self._size += len(data)
-        if len(self._held) > 1 or self._size >= FLUSH_BYTES:
-            self.flush()
-        elif not self._flush_due:
-            self._flush_due = True
+        hold, self._hold_next = self._hold_next, False
+        if hold and len(data) < FLUSH_BYTES:
+            self._held = bytes(data)
             self._loop.call_soon(self.flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
 
     def flush(self) -> None:
-        self._flush_due = False
-        if not self._held:
-            return
-        held = self._held[0] if len(self._held) == 1 else b"".join(self._held)
-        self._held, self._size = [], 0
-        if not self._transport.is_closing():
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
             self._transport.write(held)
 
     def close(self) -> None:
@@ -59,7 +57,7 @@ class CoalescedWrites:
         self._transport.close()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + self._size
+        return self._transport.get_write_buffer_size() + (len(self._held) if self._held is not None else 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -67,11 +65,19 @@ class CoalescedWrites:
 
 class CoalescingProtocol(asyncio.Protocol):
     """Mixed in before uvicorn's HTTP protocol class (http/header_timeout.py `header_timeout_protocol`): its
-    transport, once uvicorn has it, is wrapped in `CoalescedWrites`."""
+    transport, once uvicorn has it, is wrapped in `CoalescedWrites`, told when a request's answer is next (both of
+    uvicorn's parsers, httptools and h11, make a new `cycle` for each request while they read its head)."""
 
     loop: asyncio.AbstractEventLoop  # set by uvicorn's protocol class
     transport: Any
+    cycle: Any
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.transport = CoalescedWrites(self.transport, self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before and isinstance(self.transport, CoalescedWrites):
+            self.transport.hold_next()
