@@ -72,9 +72,12 @@ NOT_NEEDED: dict[str, tuple[str, ...]] = {
     # The catalog: no store, no AWS client, no key handling beyond what an optional key needs.
     MODELS: (*INFERENCE, "lambdarouter.store.dynamodb", "boto3", "botocore.client", "lambdarouter.admin.usage",
              "aws_lambda_powertools.utilities.parameters"),
-    MANAGEMENT: INFERENCE,
-    # /key and /generation read no secret.
-    KEY: (*INFERENCE, "aws_lambda_powertools.utilities.parameters", "lambdarouter.admin.usage"),
+    # pydantic (~100 ms of CPU to import): only POST and PATCH /keys parse a body (admin/key_body.py, imported by the
+    # first of them) and only /hosts reads the catalog (http/catalog.py), so the GETs never load it.
+    MANAGEMENT: (*INFERENCE, "pydantic", "pydantic_core", "lambdarouter.admin.key_body", "lambdarouter.core.catalog"),
+    # /key and /generation read no secret and parse no body.
+    KEY: (*INFERENCE, "aws_lambda_powertools.utilities.parameters", "lambdarouter.admin.usage", "pydantic",
+          "pydantic_core", "lambdarouter.admin.key_body", "lambdarouter.core.catalog"),
 }
 # What the init builds (http/function.py): present at start, or the init failed.
 BUILT_AT_INIT: dict[str, tuple[str, ...]] = {

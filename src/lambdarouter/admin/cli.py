@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from lambdarouter.admin.keys import KeyBody, iso, key_data, parse_time
+from lambdarouter.admin.key_body import KeyBody
+from lambdarouter.admin.keys import iso, key_data, parse_time
 from lambdarouter.admin.usage import by_group
 from lambdarouter.core.config import Settings
 from lambdarouter.http.errors import validation_error

@@ -7,9 +7,8 @@ pays for the store only.
 from __future__ import annotations
 
 import time
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -19,7 +18,10 @@ from lambdarouter.gateway.auth import authenticate_key, require_admin
 from lambdarouter.http.errors import validation_error
 from lambdarouter.store import KeyRecord, Store, shared_store
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic is imported by the first body parsed: GET /key and /generation never load it
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def store_of(request: Request) -> Store:
@@ -59,6 +61,8 @@ async def calling_key(request: Request) -> tuple[Store, KeyRecord]:
 
 
 async def json_body(request: Request, model: type[M]) -> M:
+    from pydantic import ValidationError
+
     raw = await request.body()
     try:
         return model.model_validate_json(raw or b"{}")

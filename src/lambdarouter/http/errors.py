@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.store.errors import StoreUnavailable
+
+if TYPE_CHECKING:  # the control functions never import pydantic (their routes parse no body, or parse it late)
+    from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
 

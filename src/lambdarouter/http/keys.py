@@ -2,6 +2,9 @@
 
 Shapes follow OpenRouter's key management API (https://openrouter.ai/docs/features/provisioning-api-keys):
 `{"data": key}` / `{"data": [keys]}`, the plaintext once in `"key"` on create, `{"deleted": true}`.
+
+Only POST and PATCH parse a body (pydantic, admin/key_body.py): it is imported by the first of them, so the
+GETs the dashboard sends first do not pay for it in the management function's cold start.
 """
 
 from __future__ import annotations
@@ -9,15 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lambdarouter.admin.keys import KeyBody, key_data
+from lambdarouter.admin.keys import key_data
 from lambdarouter.core.errors import bad_request
 from lambdarouter.http.control import admin_only, data, json_body, not_found, query_int
 from lambdarouter.store import Store
+
+if TYPE_CHECKING:
+    from lambdarouter.admin.key_body import KeyBody
 
 PAGE_SIZE = 100
 ZERO_SPEND: Mapping[str, Decimal] = {"daily": Decimal(0), "weekly": Decimal(0), "monthly": Decimal(0)}  # a new key
@@ -29,9 +36,15 @@ async def spend_per_key(store: Store, key_hashes: list[str], now: float) -> dict
     return {key_hash: await store.period_spend(key_hash, now) for key_hash in key_hashes}
 
 
+async def key_body(request: Request) -> KeyBody:
+    from lambdarouter.admin.key_body import KeyBody
+
+    return await json_body(request, KeyBody)
+
+
 async def create_key(request: Request) -> Response:
     store = await admin_only(request)
-    body = await json_body(request, KeyBody)
+    body = await key_body(request)
     try:
         settings = body.settings()
     except ValueError as exc:
@@ -63,7 +76,7 @@ async def get_key(request: Request) -> Response:
 
 async def update_key(request: Request) -> Response:
     store = await admin_only(request)
-    body = await json_body(request, KeyBody)
+    body = await key_body(request)
     if "name" in body.model_fields_set and not body.name:
         raise bad_request("Invalid request: name: a key needs a name")
     now = time.time()
