@@ -87,8 +87,8 @@ def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
 def _content_only(chunk: Mapping[str, Any]) -> str | None:
     """The text of the commonest chunk, read without building anything on the way: one choice whose `delta` is
     `{"content": "..."}` alone, with no finish reason, log probabilities or usage (what OpenAI sends for every
-    token after the first chunk: recordings/openai-chat-stream). None for any other chunk, which `_chunk` reads in
-    full; the two agree on every chunk this reads (tests/test_openai_stream_fast.py)."""
+    token after the first chunk: tests/recordings/openai/text-stream.json). None for any other chunk, which
+    `_chunk` reads in full; the two agree on every chunk this reads (tests/test_openai_stream_fast.py)."""
     choices = chunk.get("choices")
     if type(choices) is not list or len(choices) != 1 or chunk.get("usage"):
         return None
