@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the cold starts in the AWS configuration (moto server for DynamoDB and Secrets Manager)")
     add("--cost-requests", type=int, help="in-process requests timed for the cost model (1000; quick 200)")
     add("--profile-requests", type=int, help="requests profiled under cProfile, 0 for none (3000; quick 0)")
+    add("--profile-streamed", action="store_true", help="profile streamed requests instead of non-streamed ones")
+    add("--profile-concurrency", type=int, default=1, help="workers sending the profiled requests (1)")
     add("--stream-chunks", type=int, default=16, help="content chunks per streamed answer (16)")
     add("--no-litellm", action="store_true", help="skip LiteLLM (no install, no comparison)")
     add("--litellm-venv", type=Path, default=litellm_proxy.DEFAULT_VENV, help="its environment (made if missing)")
@@ -98,7 +100,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             value = quick if args.quick else full
             setattr(args, name, _ints(value) if name == "memory_checkpoints" else value)
     for name in ("pairs", "stream_pairs", "concurrent_pairs", "throughput_requests", "stream_throughput_requests",
-                 "repeats", "cold_runs", "cost_requests", "stream_chunks", "concurrency", "memory_concurrency"):
+                 "repeats", "cold_runs", "cost_requests", "stream_chunks", "concurrency", "memory_concurrency",
+                 "profile_concurrency"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("warmup", "stream_warmup", "concurrent_warmup", "profile_requests", "memory_stream_every"):

@@ -18,13 +18,15 @@ from bench.peers import gateway, gateway_env
 
 def measure_profile(args: argparse.Namespace, workdir: Path, upstream_base: str) -> dict[str, Any]:
     dump = workdir / "gateway.prof"
+    workers = args.profile_concurrency
+    streamed = 1 if args.profile_streamed else 0  # `load` streams one request in `streamed`: every one, or none
 
     async def drive(target: Target, pid: int) -> None:
-        async with latency.new_client(8) as client:
-            await latency.load(client, target, max(50, args.profile_requests // 10), 1)
+        async with latency.new_client(max(8, workers)) as client:
+            await latency.load(client, target, max(50, args.profile_requests // 10), workers, streamed)
             os.kill(pid, signal.SIGUSR1)  # the launcher starts profiling now
             await asyncio.sleep(0.05)
-            result = await latency.load(client, target, args.profile_requests, 1)
+            result = await latency.load(client, target, args.profile_requests, workers, streamed)
             if result.errors:
                 raise RuntimeError(f"profiled requests failed: {result.first_error}")
 
@@ -33,8 +35,9 @@ def measure_profile(args: argparse.Namespace, workdir: Path, upstream_base: str)
         asyncio.run(drive(target, process.pid))
     if not dump.exists():
         raise RuntimeError("the profiled gateway wrote no profile")
-    return {"method": "cProfile in the `lambdarouter serve` process (event-loop thread), concurrency 1, "
-                      "non-streamed, after a warm-up; self time per request by component",
+    kind = "streamed" if streamed else "non-streamed"
+    return {"method": f"cProfile in the `lambdarouter serve` process (event-loop thread), concurrency {workers}, "
+                      f"{kind}, after a warm-up; self time per request by component",
             **profiling.aggregate(dump, args.profile_requests)}
 
 

@@ -52,7 +52,7 @@ def smallest_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, An
             "--memory-concurrency", "2", "--memory-stream-every", "5", "--cold-runs", "2", "--coldstart-from", "venv",
             "--no-coldstart-aws",
             "--cost-requests", "10",
-            "--profile-requests", "20", "--output", str(output)]
+            "--profile-requests", "20", "--profile-streamed", "--profile-concurrency", "2", "--output", str(output)]
     # Its own session, so a hung run can be stopped with the servers it started (they also die with it).
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
@@ -144,6 +144,7 @@ def test_coldstart_cost_and_profile_sections(smallest_run: tuple[dict[str, Any],
     assert model["idle_per_month"]["lambda"]["usd"] == 0.0
     prof = result["profile"]
     assert prof["requests"] == 20
+    assert "concurrency 2, streamed" in prof["method"]  # --profile-streamed, --profile-concurrency
     assert prof["busy_ms_per_request"] > 0
     assert prof["by_component"] and prof["top_functions"]
     names = {t["target"] for t in result["targets"]}

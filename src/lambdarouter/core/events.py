@@ -67,14 +67,19 @@ class TokenUsage:
     web_fetch_requests: int = 0
 
     def __post_init__(self) -> None:
-        for spec in fields(self):
-            value = getattr(self, spec.name)
+        for name in USAGE_FIELDS:
+            value = getattr(self, name)
             if not (type(value) is int and value >= 0):
-                raise MalformedEvent(f"usage {spec.name} is not a non-negative integer")
+                raise MalformedEvent(f"usage {name} is not a non-negative integer")
 
     def merge(self, other: TokenUsage) -> TokenUsage:
         """Later reports win field by field where they are non-zero (providers report usage in pieces)."""
-        return TokenUsage(*(getattr(other, spec.name) or getattr(self, spec.name) for spec in fields(self)))
+        return TokenUsage(*(getattr(other, name) or getattr(self, name) for name in USAGE_FIELDS))
+
+
+# Its fields' names, once: `dataclasses.fields` builds a tuple on every call, and a usage is built several times a
+# request (the provider's report, the books' merge, the priced usage).
+USAGE_FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(TokenUsage))
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,24 @@ def _logprobs(choice: Mapping[str, Any]) -> list[StreamEvent]:
     return [LogprobsDelta(tuple(content))] if isinstance(content, list) and content else []
 
 
+def _content_only(chunk: Mapping[str, Any]) -> str | None:
+    """The text of the commonest chunk, read without building anything on the way: one choice whose `delta` is
+    `{"content": "..."}` alone, with no finish reason, log probabilities or usage (what OpenAI sends for every
+    token after the first chunk: tests/recordings/openai/text-stream.json). None for any other chunk, which
+    `_chunk` reads in full; the two agree on every chunk this reads (tests/test_openai_stream_fast.py)."""
+    choices = chunk.get("choices")
+    if type(choices) is not list or len(choices) != 1 or chunk.get("usage"):
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("finish_reason") or choice.get("logprobs"):
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or len(delta) != 1:
+        return None
+    content = delta.get("content")
+    return content if type(content) is str else None
+
+
 def _info(data: Mapping[str, Any]) -> UpstreamInfo:
     return UpstreamInfo(model=data.get("model"), system_fingerprint=data.get("system_fingerprint"), id=data.get("id"))
 
@@ -131,7 +149,10 @@ class OpenAIStreamDecoder(SSEStreamDecoder):
         if data == "[DONE]":
             self._done = True
             return []
-        return self._chunk(self._json_object(data, "stream chunk"))
+        chunk = self._json_object(data, "stream chunk")
+        if self._seen_info and (text := _content_only(chunk)) is not None:
+            return [TextDelta(text)] if text else []
+        return self._chunk(chunk)
 
     def _chunk(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
         if "error" in chunk and not chunk.get("choices"):
