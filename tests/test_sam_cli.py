@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,26 +26,21 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.layer_pins import (
+    LAYER_HASHES,
+    RUNTIME_PROVIDED,
+    canonical,
+    hashed_wheels,
+    lock_pins,
+    runtime_dependencies,
+    source_version,
+)
 from tests.sam_template import FUNCTION_DIRS, FUNCTIONS, ROOT, STACK_NAME, TEMPLATE, WEB_ADAPTER_FUNCTIONS, source
 
 BUILD_TIMEOUT = 600
 DEPLOY_TIMEOUT = 180
 MANAGED_STACK = "aws-sam-cli-managed-default"  # where SAM keeps its artifact bucket (resolve_s3)
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}  # the Lambda runtime's own; the layer leaves them out
 LAYER_PYTHON = "3.12"
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def lock_pins(lock: Path) -> dict[str, str]:
-    pins = {}
-    for line in lock.read_text().splitlines():
-        name, sep, version = line.split("#", 1)[0].strip().partition("==")
-        if sep:
-            pins[canonical(name)] = version
-    return pins
 
 
 def sam_cli() -> str:
@@ -162,12 +156,12 @@ def test_the_built_layer_installs_exactly_the_lock(built: Path) -> None:
     layer = built / "LambdarouterLayer" / "python"
     installed = {canonical(d.metadata["Name"]): d.version for d in distributions(path=[str(layer)])}
     assert installed.pop("lambdarouter") == source_version()
-    pins = lock_pins(ROOT / "requirements.lock")
+    pins = lock_pins()
     assert {name: version for name, version in installed.items() if pins.get(name) != version} == {}
-    runtime = {canonical(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0])
-               for requirement in project_dependencies()}
-    assert runtime - RUNTIME_PROVIDED <= installed.keys(), "every runtime dependency ships in the layer"
+    assert runtime_dependencies() - RUNTIME_PROVIDED <= installed.keys(), "every runtime dependency ships in the layer"
     assert not installed.keys() & RUNTIME_PROVIDED, "the Lambda runtime provides these"
+    # ... and exactly the hashed files' distributions: nothing pip resolved on its own at build time.
+    assert installed == {wheel.name: wheel.version for wheel in hashed_wheels(LAYER_HASHES.read_text())}
 
 
 def test_the_built_layer_ships_bytecode_for_python_3_12(built: Path) -> None:
@@ -184,19 +178,6 @@ def test_each_built_function_is_its_entry_point(built: Path) -> None:
         assert files == ({"app.py", "run.sh"} if function in WEB_ADAPTER_FUNCTIONS else {"app.py"}), function
         assert (built / function / "app.py").read_text() == (
             ROOT / "functions" / FUNCTION_DIRS[function] / "app.py").read_text()
-
-
-def source_version() -> str:
-    match = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
-    assert match
-    return match.group(1)
-
-
-def project_dependencies() -> list[str]:
-    import tomllib
-
-    dependencies: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return dependencies
 
 
 # -- sam deploy -----------------------------------------------------------------------------------------------

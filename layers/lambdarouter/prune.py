@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Iterable, Mapping
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
 
@@ -22,10 +23,10 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirements(dist: Distribution) -> set[str]:
-    """Names `dist` needs whatever extras are chosen."""
+def requirements(requires: Iterable[str] | None) -> set[str]:
+    """Names a distribution with these `Requires-Dist` lines needs whatever extras are chosen."""
     needed: set[str] = set()
-    for requirement in dist.requires or ():
+    for requirement in requires or ():
         spec, _, marker = requirement.partition(";")
         match = _NAME.match(spec)
         if match and not _EXTRA.search(marker):
@@ -33,17 +34,18 @@ def requirements(dist: Distribution) -> set[str]:
     return needed
 
 
-def removable(installed: dict[str, Distribution], roots: set[str]) -> set[str]:
-    """`roots` and every installed distribution nothing outside the removed set still requires."""
-    removed = roots & installed.keys()
+def removable(needs: Mapping[str, set[str]], roots: set[str]) -> set[str]:
+    """`roots` and every distribution nothing outside the removed set still requires (`needs`: each installed
+    distribution's canonical name to the names it requires)."""
+    removed = roots & needs.keys()
     while True:
-        kept = installed.keys() - removed
-        still_needed = set().union(*(requirements(installed[name]) for name in kept))
+        kept = needs.keys() - removed
+        still_needed = set().union(*(needs[name] for name in kept))
         orphans = {
             dep
             for name in removed
-            for dep in requirements(installed[name])
-            if dep in installed and dep not in removed and dep not in still_needed
+            for dep in needs[name]
+            if dep in needs and dep not in removed and dep not in still_needed
         }
         if not orphans:
             return removed
@@ -67,7 +69,8 @@ def remove_empty_dirs(target: Path) -> None:
 def prune(target: Path, drop: set[str]) -> list[str]:
     target = target.resolve()
     installed = {canonical(d.metadata["Name"]): d for d in distributions(path=[str(target)])}
-    gone = sorted(removable(installed, {canonical(name) for name in drop}))
+    needs = {name: requirements(dist.requires) for name, dist in installed.items()}
+    gone = sorted(removable(needs, {canonical(name) for name in drop}))
     for name in gone:
         delete(installed[name], target)
     remove_empty_dirs(target)
