@@ -75,9 +75,13 @@ class HeaderDeadline(asyncio.Protocol):
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's own HTTP protocol class (httptools when installed, else h11) with the header deadline."""
+    """uvicorn's own HTTP protocol class (httptools when installed, else h11) with the header deadline, writing
+    through `CoalescedWrites` (http/coalesced_writes.py)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from lambdarouter.http.coalesced_writes import CoalescingProtocol
 
     if seconds <= 0:
         raise ValueError("the header timeout must be a positive number of seconds")
-    return type("HeaderDeadlineProtocol", (HeaderDeadline, AutoHTTPProtocol), {"header_timeout": seconds})
+    return type("HeaderDeadlineProtocol", (HeaderDeadline, CoalescingProtocol, AutoHTTPProtocol),
+                {"header_timeout": seconds})

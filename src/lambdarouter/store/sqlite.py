@@ -110,7 +110,11 @@ SETTING_COLUMNS = ("name", "label", "disabled", "limit_usd", "limit_reset", "exp
                    "allowed_models", "updated_at")
 # Statements built once from the column constants above; every value is a bound parameter.
 INSERT_KEY = f"INSERT INTO keys ({KEY_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
-SELECT_KEY = f"SELECT {KEY_COLUMNS} FROM keys WHERE hash = ?"  # noqa: S608
+# A key and its holds in one statement (a row per hold; one row with NULL hold columns when it has none): the
+# request path reads a key on every request (authentication) and inside every reservation.
+SELECT_KEY = (f"SELECT {', '.join('keys.' + c for c in KEY_COLUMNS.split(', '))}, holds.id, holds.amount, "  # noqa: S608
+              "holds.expires_at FROM keys LEFT JOIN holds ON holds.key_hash = keys.hash WHERE keys.hash = ? "
+              "ORDER BY holds.id")
 SELECT_KEYS = f"SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, hash LIMIT ? OFFSET ?"  # noqa: S608
 UPDATE_SETTINGS = (f"UPDATE keys SET {', '.join(c + ' = ?' for c in SETTING_COLUMNS)}, "  # noqa: S608
                    "remaining = ? WHERE hash = ?")
@@ -212,8 +216,10 @@ class SQLiteStore:
         return tuple(Hold(r[0], Decimal(r[1]), r[2]) for r in rows)
 
     def _load(self, db: sqlite3.Connection, key_hash: str) -> KeyRecord | None:
-        row = db.execute(SELECT_KEY, (key_hash,)).fetchone()
-        return _key(row, self._holds(db, key_hash)) if row else None
+        rows = db.execute(SELECT_KEY, (key_hash,)).fetchall()
+        if not rows:
+            return None
+        return _key(rows[0], tuple(Hold(r[15], Decimal(r[16]), r[17]) for r in rows if r[15] is not None))
 
     # -- budget -----------------------------------------------------------------------------------------
     @on_loop
@@ -227,7 +233,7 @@ class SQLiteStore:
             current = period_start(stored.limit_reset, now)
             if start < current:  # the period rolled over: its spend no longer counts
                 remaining, period_usage, start = remaining + period_usage, ZERO, current
-            remaining += self._sweep(db, key_hash, now)
+            remaining += self._sweep(db, stored, now)
             ok = remaining >= hold.amount
             if ok:
                 db.execute("INSERT INTO holds (key_hash, id, amount, expires_at) VALUES (?, ?, ?, ?)",
@@ -237,12 +243,13 @@ class SQLiteStore:
             return ReserveResult(ok, remaining)
 
     @staticmethod
-    def _sweep(db: sqlite3.Connection, key_hash: str, now: float) -> Decimal:
-        """Delete expired holds; what they held goes back to `remaining`."""
-        rows = db.execute("SELECT amount FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now))
-        released = sum((Decimal(r[0]) for r in rows.fetchall()), ZERO)
-        db.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (key_hash, now))
-        return released
+    def _sweep(db: sqlite3.Connection, stored: KeyRecord, now: float) -> Decimal:
+        """Delete expired holds (`stored` was read in this transaction: its holds are all there are); what they
+        held goes back to `remaining`."""
+        expired = [h.amount for h in stored.holds if h.expires_at <= now]
+        if expired:
+            db.execute("DELETE FROM holds WHERE key_hash = ? AND expires_at <= ?", (stored.hash, now))
+        return sum(expired, ZERO)
 
     # -- rate windows -----------------------------------------------------------------------------------
     @on_loop

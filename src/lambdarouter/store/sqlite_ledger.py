@@ -33,12 +33,11 @@ def settle(db: sqlite3.Connection, record: GenerationRecord, hold: Hold | None) 
     if row is None:
         return True  # the key was deleted meanwhile: the ledger still has the row
     remaining = Decimal(row[0]) - record.cost
-    if hold is not None:
-        held = db.execute("SELECT amount FROM holds WHERE key_hash = ? AND id = ?",
-                          (record.key_hash, hold.id)).fetchone()
-        if held is not None:  # still held (not swept as expired): give it back
-            remaining += Decimal(held[0])
-            db.execute("DELETE FROM holds WHERE key_hash = ? AND id = ?", (record.key_hash, hold.id))
+    # Still held (not swept as expired): give it back. The row holds `hold.amount` as reserve wrote it (decimal
+    # text of the same Decimal), so the deleted row's count says all that is needed.
+    if hold is not None and db.execute("DELETE FROM holds WHERE key_hash = ? AND id = ?",
+                                       (record.key_hash, hold.id)).rowcount:
+        remaining += hold.amount
     db.execute("UPDATE keys SET remaining = ?, usage = ?, period_usage = ? WHERE hash = ?",
                (str(remaining), str(Decimal(row[1]) + record.cost), str(Decimal(row[2]) + record.cost),
                 record.key_hash))
