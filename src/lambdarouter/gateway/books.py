@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import anyio
 
-from lambdarouter.core.budget import PromptSize, fill_usage
+from lambdarouter.core.budget import PromptSize, Quote, fill_usage
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent, TokenUsage
 from lambdarouter.core.health import HealthBoard
@@ -55,6 +55,9 @@ class Generation:
     operation: Operation[Any, Any]
     streamed: bool
     candidates: list[Candidate]
+    # Each candidate's quote, in `candidates`' order, as admission reserved the dearest of them: the served one's
+    # is the ceiling of its charge, taken from here rather than quoted a second time.
+    quotes: list[Quote] = field(default_factory=list)
     hold: Hold | None = None
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -120,8 +123,15 @@ class Generation:
         self.usage, self.estimated = priced.usage, filled is not None or priced.estimated
         if not charged:
             return
-        charge = bounded(priced.cost, self.operation.quote(served).amount)
+        charge = bounded(priced.cost, self.quote_of(served).amount)
         self.cost, self.anomaly = charge.cost, charge.anomaly
+
+    def quote_of(self, candidate: Candidate) -> Quote:
+        """The candidate's quote as admission computed it (quoted now only for one admission never saw)."""
+        for known, quote in zip(self.candidates, self.quotes, strict=False):
+            if known is candidate:
+                return quote
+        return self.operation.quote(candidate)
 
     def receipt(self) -> Receipt:
         assert self.served_by is not None, "a receipt is for a generation an endpoint answered"
