@@ -178,3 +178,23 @@ def test_each_candidate_is_quoted_once_per_request(client: TestClient, store: Fl
     [record] = ledger_rows(store, key_hash)
     assert quoted and len(quoted) == len(set(quoted))
     assert record.cost == told > 0
+
+
+def test_an_answers_books_are_priced_once(client: TestClient, store: FlakyStore, fake_upstream: FakeUpstream,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The books closed before the answer was built are those the ledger gets: not priced again when written."""
+    priced: list[bool] = []
+    original = books.Generation.close_books
+
+    def counted(self: books.Generation, charged: bool = True) -> None:
+        priced.append(charged)
+        original(self, charged)
+
+    monkeypatch.setattr(books.Generation, "close_books", counted)
+    auth, key_hash = limited_key(store)
+    fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
+    response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
+    assert response.status_code == 200
+    [record] = ledger_rows(store, key_hash)
+    assert priced == [True]
+    assert record.cost == Decimal(exact_json(response.text)["usage"]["cost"]) > 0

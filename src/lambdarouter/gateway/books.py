@@ -68,6 +68,7 @@ class Generation:
     acc: Accumulator = field(default_factory=Accumulator)
     images: int = 0  # images an operation produced apart from image events (an image API's)
     finished: bool = False
+    priced_as: bool | None = None  # the `charged` its books were last closed with (None: not yet)
     # Final once finished: what the ledger and the client both get.
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost: Decimal = Decimal(0)
@@ -112,7 +113,7 @@ class Generation:
         """Fix the usage and cost: the provider's report, completed by estimates where it never came, priced by
         the operation and bounded by what was reserved. Not `charged` (the client was told an error, not a
         cost): the usage is kept for the record and nothing is booked."""
-        self.usage, self.cost, self.anomaly = self.acc.usage, Decimal(0), None
+        self.usage, self.cost, self.anomaly, self.priced_as = self.acc.usage, Decimal(0), None, charged
         served = self.served_by
         if served is None:
             return  # no endpoint answered: nothing was produced, nothing is charged
@@ -172,8 +173,10 @@ class Books:
         if generation.finished:
             return
         generation.finished = True
+        charged = status == "success" or generation.streamed
         try:
-            generation.close_books(charged=status == "success" or generation.streamed)
+            if generation.priced_as is not charged:  # a non-streamed answer's books were closed before it was sent
+                generation.close_books(charged=charged)
         except Exception:  # a fault of the gateway's own: the row is still written and the hold released
             logger.exception("the books of %s could not be priced; recorded at no cost", generation.id)
             generation.cost, generation.anomaly = Decimal(0), None
