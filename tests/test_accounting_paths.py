@@ -154,3 +154,47 @@ def test_a_stream_never_read_is_recorded_as_aborted(gateway: Gateway, store: Fla
     assert record.id == generation_id and record.status == "aborted"
     after = wait(store.find_key(key_hash))
     assert after is not None and after.holds == () and after.usage == record.cost
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_each_candidate_is_quoted_once_per_request(client: TestClient, store: FlakyStore, fake_upstream: FakeUpstream,
+                                                   monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
+    """Admission's quote of the served endpoint is also its charge's ceiling: never computed a second time."""
+    quoted: list[int] = []
+    original = ChatOperation.quote
+
+    def counted(self: ChatOperation, candidate: Any) -> Any:
+        quoted.append(id(candidate))
+        return original(self, candidate)
+
+    monkeypatch.setattr(ChatOperation, "quote", counted)
+    auth, key_hash = limited_key(store)
+    reply = spaced_stream(["alpha ", "beta"], delay=0.0) if stream else Reply.json(completion_body(5, 6))
+    fake_upstream.reply(reply, path=PATH)
+    response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO, "stream": stream},
+                           headers=auth)
+    assert response.status_code == 200
+    told = streamed_cost(response.text) if stream else Decimal(exact_json(response.text)["usage"]["cost"])
+    [record] = ledger_rows(store, key_hash)
+    assert quoted and len(quoted) == len(set(quoted))
+    assert record.cost == told > 0
+
+
+def test_an_answers_books_are_priced_once(client: TestClient, store: FlakyStore, fake_upstream: FakeUpstream,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The books closed before the answer was built are those the ledger gets: not priced again when written."""
+    priced: list[bool] = []
+    original = books.Generation.close_books
+
+    def counted(self: books.Generation, charged: bool = True) -> None:
+        priced.append(charged)
+        original(self, charged)
+
+    monkeypatch.setattr(books.Generation, "close_books", counted)
+    auth, key_hash = limited_key(store)
+    fake_upstream.reply(Reply.json(completion_body(5, 6)), path=PATH)
+    response = client.post("/chat/completions", json={"model": "openai/gpt-4o", "messages": HELLO}, headers=auth)
+    assert response.status_code == 200
+    [record] = ledger_rows(store, key_hash)
+    assert priced == [True]
+    assert record.cost == Decimal(exact_json(response.text)["usage"]["cost"]) > 0

@@ -137,3 +137,18 @@ def test_only_missing_credentials_is_503_naming_the_variable() -> None:
     error = refused({"model": "c/model"})
     assert error.status == 503
     assert "NOKEY_KEY" in error.message or "NOKEY_URL" in error.message
+
+
+def test_a_plan_resolves_each_requested_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks before the candidates (modalities, input parts) read the models the plan resolved: one catalog
+    lookup per requested model per request."""
+    looked_up: list[str] = []
+    original = Catalog.resolve
+
+    def counted(self: Catalog, requested: str) -> Any:
+        looked_up.append(requested)
+        return original(self, requested)
+
+    monkeypatch.setattr(Catalog, "resolve", counted)
+    assert hosts({"model": "a/model", "models": ["b/model"], "provider": {"sort": "price"}})
+    assert sorted(looked_up) == ["a/model", "b/model"]

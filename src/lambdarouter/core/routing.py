@@ -312,16 +312,17 @@ def plan(request: ChatRequest, model_ids: Sequence[str], prefs: ProviderPreferen
     endpoint left"): output modalities belong to the model, whichever host serves it.
     """
     needs = Needs.of(request, size)
-    _refuse_unanswerable(model_ids, needs, catalog)
-    _refuse_untakeable(model_ids, input_parts(request), catalog)
-    return _candidates(model_ids, prefs or ProviderPreferences(), needs, catalog, credentials, health, rng)
+    resolved = [catalog.resolve(model_id) for model_id in model_ids]  # once: the checks below all read them
+    models = [r.model for r in resolved]
+    _refuse_unanswerable(model_ids, models, needs)
+    _refuse_untakeable(models, input_parts(request))
+    return _candidates(resolved, prefs or ProviderPreferences(), needs, catalog, credentials, health, rng)
 
 
-def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalog) -> None:
+def _refuse_unanswerable(model_ids: Sequence[str], models: Sequence[ModelSpec], needs: Needs) -> None:
     """400 when no requested model could answer this chat request on any host: the client's mistake, decided
     by the models themselves (their output modalities, the text APIs their endpoints serve), not the 404 of
     "no endpoint left"."""
-    models = [catalog.resolve(model_id).model for model_id in model_ids]
     if needs.outputs != ("text",):
         reasons = [(model.id, lacks_output(model, needs.outputs)) for model in models]
         if all(why is not None for _, why in reasons):
@@ -331,10 +332,9 @@ def _refuse_unanswerable(model_ids: Sequence[str], needs: Needs, catalog: Catalo
         raise bad_request(f"{', '.join(model_ids)} cannot answer /chat/completions: {COMPLETIONS_ONLY}.")
 
 
-def _refuse_untakeable(model_ids: Sequence[str], parts: Mapping[str, str], catalog: Catalog) -> None:
+def _refuse_untakeable(models: Sequence[ModelSpec], parts: Mapping[str, str]) -> None:
     """400 when a part of the conversation is content no requested model takes (audio for a text model, a
     video...): the client's mistake, named with the part and the models, not the 404 of "no endpoint left"."""
-    models = [catalog.resolve(model_id).model for model_id in model_ids]
     for modality, where in parts.items():
         if all(modality not in model.input_modalities for model in models):
             takes = "; ".join(f"{m.id} takes {', '.join(m.input_modalities)}" for m in models)
@@ -342,10 +342,9 @@ def _refuse_untakeable(model_ids: Sequence[str], parts: Mapping[str, str], catal
                               param=where.split(" ")[0])
 
 
-def _candidates(model_ids: Sequence[str], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
+def _candidates(resolved: Sequence[ResolvedModel], prefs: ProviderPreferences, needs: Needs, catalog: Catalog,
                 credentials: Credentials, health: HealthBoard | None, rng: random.Random | None) -> list[Candidate]:
     board, draw = health or HealthBoard(), rng or _DRAW
-    resolved = [catalog.resolve(model_id) for model_id in model_ids]
     candidates: list[Candidate] = []
     removed: list[tuple[str, bool]] = []  # (reason, was it only missing credentials)
     for model in resolved:
@@ -396,5 +395,5 @@ def plan_operation(model_ids: Sequence[str], prefs: ProviderPreferences | None, 
     if not model_ids:
         raise bad_request("Request must name a model (`model` or `models`).")
     needs = Needs(False, frozenset(), None, tokens, frozenset(), (output,), api=None)
-    return _candidates(list(dict.fromkeys(model_ids)), prefs or ProviderPreferences(), needs, catalog, credentials,
-                       health, rng)
+    resolved = [catalog.resolve(model_id) for model_id in dict.fromkeys(model_ids)]
+    return _candidates(resolved, prefs or ProviderPreferences(), needs, catalog, credentials, health, rng)

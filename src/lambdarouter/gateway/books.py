@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import anyio
 
-from lambdarouter.core.budget import PromptSize, fill_usage
+from lambdarouter.core.budget import PromptSize, Quote, fill_usage
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import StreamEvent, TokenUsage
 from lambdarouter.core.health import HealthBoard
@@ -55,6 +55,9 @@ class Generation:
     operation: Operation[Any, Any]
     streamed: bool
     candidates: list[Candidate]
+    # Each candidate's quote, in `candidates`' order, as admission reserved the dearest of them: the served one's
+    # is the ceiling of its charge, taken from here rather than quoted a second time.
+    quotes: list[Quote] = field(default_factory=list)
     hold: Hold | None = None
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -65,6 +68,7 @@ class Generation:
     acc: Accumulator = field(default_factory=Accumulator)
     images: int = 0  # images an operation produced apart from image events (an image API's)
     finished: bool = False
+    priced_as: bool | None = None  # the `charged` its books were last closed with (None: not yet)
     # Final once finished: what the ledger and the client both get.
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost: Decimal = Decimal(0)
@@ -109,7 +113,7 @@ class Generation:
         """Fix the usage and cost: the provider's report, completed by estimates where it never came, priced by
         the operation and bounded by what was reserved. Not `charged` (the client was told an error, not a
         cost): the usage is kept for the record and nothing is booked."""
-        self.usage, self.cost, self.anomaly = self.acc.usage, Decimal(0), None
+        self.usage, self.cost, self.anomaly, self.priced_as = self.acc.usage, Decimal(0), None, charged
         served = self.served_by
         if served is None:
             return  # no endpoint answered: nothing was produced, nothing is charged
@@ -120,8 +124,15 @@ class Generation:
         self.usage, self.estimated = priced.usage, filled is not None or priced.estimated
         if not charged:
             return
-        charge = bounded(priced.cost, self.operation.quote(served).amount)
+        charge = bounded(priced.cost, self.quote_of(served).amount)
         self.cost, self.anomaly = charge.cost, charge.anomaly
+
+    def quote_of(self, candidate: Candidate) -> Quote:
+        """The candidate's quote as admission computed it (quoted now only for one admission never saw)."""
+        for known, quote in zip(self.candidates, self.quotes, strict=False):
+            if known is candidate:
+                return quote
+        return self.operation.quote(candidate)
 
     def receipt(self) -> Receipt:
         assert self.served_by is not None, "a receipt is for a generation an endpoint answered"
@@ -162,8 +173,10 @@ class Books:
         if generation.finished:
             return
         generation.finished = True
+        charged = status == "success" or generation.streamed
         try:
-            generation.close_books(charged=status == "success" or generation.streamed)
+            if generation.priced_as is not charged:  # a non-streamed answer's books were closed before it was sent
+                generation.close_books(charged=charged)
         except Exception:  # a fault of the gateway's own: the row is still written and the hold released
             logger.exception("the books of %s could not be priced; recorded at no cost", generation.id)
             generation.cost, generation.anomaly = Decimal(0), None

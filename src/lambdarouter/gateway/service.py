@@ -143,7 +143,8 @@ class Gateway:
         candidates = operation.plan(self.catalog, self.credentials, self.health)
         generation = Generation(new_generation_id(), key, operation, streamed, candidates)
         await self._rate(generation)
-        worst = max((operation.quote(c) for c in candidates), key=lambda quote: quote.amount)
+        generation.quotes = [operation.quote(c) for c in candidates]
+        worst = max(generation.quotes, key=lambda quote: quote.amount)
         if (available := await self._reserve(generation, worst.amount)) is not None:
             raise insufficient_credits(worst, available)
         return generation
