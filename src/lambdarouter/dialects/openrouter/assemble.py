@@ -8,9 +8,10 @@ client's `usage` come from the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from lambdarouter.core.events import (
     Finish,
@@ -34,15 +35,13 @@ if TYPE_CHECKING:
 # build those schemas at its start (tests/test_function_imports.py).
 
 
-@dataclass(slots=True)
-class _ToolCallParts:
+class _ToolCallParts(Struct):
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Accumulator:
+class Accumulator(Struct):
     text: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
@@ -130,8 +129,7 @@ def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(Struct, frozen=True):
     """What every chunk and completion of one generation carries."""
 
     id: str
