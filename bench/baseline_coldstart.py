@@ -7,7 +7,8 @@ from its sources by this Makefile with this requirements.lock (same dependency v
 code differs), or from this venv with its `src` first on PYTHONPATH (`--coldstart-from venv`). Either way the
 harness first checks that `import lambdarouter` there is the old tree's. Without a function in common, the
 import of `lambdarouter.http.app` (what every function builds on) is compared instead. The deployed
-configuration is not measured for the baseline (the old template's environments and stack data differ).
+configuration is measured for the baseline too (bench/coldstart_phase.py), from its layer, where its template and
+`functions/` files are this tree's (else the environments and the entry points would differ, not only the code).
 """
 
 from __future__ import annotations

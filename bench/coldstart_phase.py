@@ -8,6 +8,7 @@ import argparse
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bench import baseline, coldstart, coldstart_deployed, cost, layer, litellm_
 from bench.baseline_coldstart import baseline_probes
 from bench.peers import ADMIN_KEY, create_key, gateway_env
 from bench.phase import say
-from bench.procs import child_env, free_port, python, server
+from bench.procs import ROOT, child_env, free_port, python, server
 
 
 @contextmanager
@@ -56,8 +57,10 @@ def _functions(args: argparse.Namespace, workdir: Path,
 
 
 def _deployed(args: argparse.Namespace, workdir: Path, upstream_base: str, host: tuple[Path, str] | None,
-              stack: ExitStack) -> tuple[list[coldstart.Probe], str]:
-    """The functions in the deployed configuration (a moto server that lives as long as `stack`), and a note."""
+              stack: ExitStack, old: baseline.Baseline | None = None,
+              old_host: tuple[Path, str] | None = None) -> tuple[list[coldstart.Probe], str]:
+    """The functions in the deployed configuration (a moto server that lives as long as `stack`), and a note;
+    with `old_host` (the baseline's layer), the baseline's functions too, named `... (deployed)@<rev>`."""
     if not args.coldstart_aws:
         return [], "skipped (--coldstart-aws off)"
     try:
@@ -67,6 +70,11 @@ def _deployed(args: argparse.Namespace, workdir: Path, upstream_base: str, host:
         aws_dir = workdir / "aws-events"
         aws_dir.mkdir(exist_ok=True)
         probes = coldstart.deployed_probes(environments, aws_keys, aws_dir, host)
+        if old is not None and old_host is not None and _same_deployment(old.tree):
+            old_dir = aws_dir / "baseline"
+            old_dir.mkdir(exist_ok=True)
+            probes += [replace(p, name=f"{p.name}@{old.short}")
+                       for p in coldstart.deployed_probes(environments, aws_keys, old_dir, old_host, old.tree)]
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         return [], f"skipped: {exc}"[:1500]
     return probes, ("deployed configuration (bench/coldstart_deployed.py): the layer as its Makefile builds it, run "
@@ -76,6 +84,22 @@ def _deployed(args: argparse.Namespace, workdir: Path, upstream_base: str, host:
                     "Manager and S3 served by a local moto server")
 
 
+def _same_deployment(tree: Path) -> bool:
+    """The baseline's functions run as this tree's are deployed (this template's environments, this tree's
+    `run.sh`): a fair comparison only where its template and function files are this tree's."""
+    mine = [ROOT / "template.yaml", *sorted((ROOT / "functions").glob("*/*"))]
+    return all((tree / f.relative_to(ROOT)).is_file() and (tree / f.relative_to(ROOT)).read_bytes() == f.read_bytes()
+               for f in mine if f.is_file())
+
+
+def _layer_of(probes: list[coldstart.Probe]) -> tuple[Path, str] | None:
+    """The layer the baseline's entry probes import from (its python directory, its interpreter), if any."""
+    for probe in probes:
+        if "PYTHONPATH" in probe.env and "-S" in probe.flags:
+            return Path(probe.env["PYTHONPATH"]), probe.python
+    return None
+
+
 def measure_coldstart(args: argparse.Namespace, workdir: Path, upstream_base: str,
                       lite: litellm_proxy.LiteLLMEnv | None, old: baseline.Baseline | None = None) -> dict[str, Any]:
     probes, built = _functions(args, workdir, upstream_base)
@@ -83,14 +107,16 @@ def measure_coldstart(args: argparse.Namespace, workdir: Path, upstream_base: st
     if lite is not None:
         probes.append(coldstart.litellm_probe(lite.python, litellm_proxy.import_environment()))
     older: dict[str, Any] = {}
+    old_host: tuple[Path, str] | None = None
     if old is not None:
         try:
             more, older = baseline_probes(args, workdir, upstream_base, old, probes)
             probes += more
+            old_host = _layer_of(more) if args.coldstart_from == "layer" else None
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             older = {**old.describe(), "error": f"{type(exc).__name__}: {exc}"[-4000:]}
     with ExitStack() as stack:
-        deployed, aws_note = _deployed(args, workdir, upstream_base, host, stack)
+        deployed, aws_note = _deployed(args, workdir, upstream_base, host, stack, old, old_host)
         result = coldstart.measure([*probes, *deployed], args.cold_runs, workdir)
     result["aws_configuration"] = aws_note
     result["functions_from"] = (f"this venv ({python()}): no layer: {built}"

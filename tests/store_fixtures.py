@@ -3,7 +3,6 @@ that takes `store` runs against SQLite and against DynamoDB under moto."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import msgspec
 import pytest
 from moto import mock_aws
 
@@ -82,4 +82,4 @@ def generation(key_hash: str, gen_id: str, cost: str, created_at: float = NOW, *
         cache_write_tokens=0, reasoning_tokens=0, cost=Decimal(cost), latency_ms=12, first_token_ms=5,
         attempts=(("openai", 200, 12),),
     )
-    return dataclasses.replace(record, **changes)
+    return msgspec.structs.replace(record, **changes)

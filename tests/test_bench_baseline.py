@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from bench import baseline, coldstart, harness, machine, options, report
 from bench.baseline_coldstart import baseline_probes
+from bench.coldstart_phase import _layer_of, _same_deployment
 from bench.peers import ADMIN_KEY, create_key, gateway_env
 from bench.procs import ROOT, child_env, python
 
@@ -132,3 +133,28 @@ def test_the_worktree_is_removed_when_the_run_fails(tmp_path: Path) -> None:
     assert str(tree) not in _worktrees()
     with pytest.raises(RuntimeError, match="not a commit"), baseline.checkout("no-such-revision-0123", tmp_path):
         pass
+
+
+def test_the_baseline_runs_deployed_only_where_its_deployment_is_this_trees(tmp_path: Path) -> None:
+    """`--baseline` adds the old tree's functions in the deployed configuration (bench/coldstart_phase.py) from its
+    layer, and only where its template.yaml and functions/ are this tree's: the deployed probes run this tree's
+    `run.sh` in this template's environments, so anything else would compare deployments, not code."""
+    assert _same_deployment(ROOT)
+    copy = tmp_path / "tree"
+    for file in [ROOT / "template.yaml", *(ROOT / "functions").glob("*/*")]:
+        if file.is_file():
+            target = copy / file.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.read_bytes())
+    assert _same_deployment(copy)
+    (copy / "functions" / "chat_completions" / "run.sh").write_text("#!/bin/sh\nexit 1\n")
+    assert not _same_deployment(copy)
+    (copy / "functions" / "chat_completions" / "run.sh").unlink()
+    assert not _same_deployment(copy)
+
+    layer = tmp_path / "layer"
+    from_layer = coldstart.Probe("key", "entry", "/usr/bin/python3.12", ("entry",), {"PYTHONPATH": str(layer)},
+                                 flags=("-S",))
+    from_venv = coldstart.Probe("key", "entry", python(), ("entry",), {})
+    assert _layer_of([from_venv, from_layer]) == (layer, "/usr/bin/python3.12")
+    assert _layer_of([from_venv]) is None

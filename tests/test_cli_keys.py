@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from lambdarouter.admin import cli
@@ -72,9 +72,9 @@ def test_usage_sums_requests_tokens_and_cost(db: Path, capsys: pytest.CaptureFix
         prompt_tokens=10, completion_tokens=5, cached_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
         cost=Decimal("0.0001"), latency_ms=1, first_token_ms=1, attempts=(),
     )
-    rows = [dataclasses.replace(base, id="g1"),
-            dataclasses.replace(base, id="g2", created_at=1_700_086_400.0, cost=Decimal("0.00025")),
-            dataclasses.replace(base, id="g3", key_hash=b.hash, model="anthropic/claude-sonnet-4.5",
+    rows = [msgspec.structs.replace(base, id="g1"),
+            msgspec.structs.replace(base, id="g2", created_at=1_700_086_400.0, cost=Decimal("0.00025")),
+            msgspec.structs.replace(base, id="g3", key_hash=b.hash, model="anthropic/claude-sonnet-4.5",
                                 provider="anthropic", cost=Decimal("0.003"))]
     for row in rows:
         wait(store.settle(row, None, row.created_at))

@@ -56,10 +56,12 @@ LAMBDA_SETS = {"AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function", "LAMBDA_TASK
 
 # On AWS the store is DynamoDB: nothing of SQLite; the OpenAPI document is built by its route's first GET; the
 # CLI, the aiohttp transport (`lambdarouter serve`) and the Bedrock/Gemini/Vertex adapters (imported by the request
-# that needs one) never at start.
+# that needs one) never at start; nor the chat answer's pydantic models (the answer and its chunks are written
+# straight to bytes: dialects/openrouter/answer.py, chunks.py; only the OpenAPI document and /completions use them).
 NEVER = ("sqlite3", "lambdarouter.store.sqlite", "lambdarouter.admin.cli", "lambdarouter.http.openapi", "aiohttp",
          "lambdarouter.providers.transport.aiohttp_backend", "lambdarouter.providers.bedrock",
-         "lambdarouter.providers.gemini", "lambdarouter.providers.vertex")
+         "lambdarouter.providers.gemini", "lambdarouter.providers.vertex",
+         "lambdarouter.dialects.openrouter.answer_schema")
 # The inference path: providers, the service, the upstream HTTP client.
 INFERENCE = ("httpx", "httpcore", "lambdarouter.gateway.service", "lambdarouter.providers", "lambdarouter.core.routing",
              "lambdarouter.dialects.anthropic", "lambdarouter.dialects.openrouter.chat")

@@ -9,6 +9,7 @@ from lambdarouter.core.budget import TOKENS_PER_OUTPUT_IMAGE, fill_image_tokens
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.events import ImageDelta, TextDelta, TokenUsage, UsageReport
 from lambdarouter.core.pricing import generation_cost
+from lambdarouter.dialects.openrouter.answer import message_body
 from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
 from lambdarouter.dialects.openrouter.chunks import ChunkWriter
 from lambdarouter.providers.gemini.stream import ResponseTranslator
@@ -49,7 +50,7 @@ def test_fold_and_chunk_carry_images() -> None:
     acc = Accumulator()
     for event in (TextDelta("a"), ImageDelta(URL)):
         acc.add(event)
-    message = acc.message().model_dump(exclude_none=True)
+    message = message_body(acc)
     assert message["images"] == [{"type": "image_url", "image_url": {"url": URL}}] and message["content"] == "a"
     out = ChunkWriter(Identity("gen-1", 1, "m", "h")).events([ImageDelta(URL)], first=False)
     assert json.loads(out.removeprefix(b"data: "))["choices"][0]["delta"] == {

@@ -148,7 +148,7 @@ def test_generation_metrics_have_low_cardinality_dimensions(on_aws: None,
 
 
 def test_generation_metrics_of_a_failure_without_provider(on_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     observability.emit_generation_metrics(replace(a_generation("f" * 64), provider=None, status="error",
                                                   streamed=False))

@@ -25,8 +25,8 @@ from lambdarouter.core.events import (
     UpstreamInfo,
     UsageReport,
 )
-from lambdarouter.dialects.openrouter.assemble import Identity, error_type, usage_body
-from lambdarouter.dialects.openrouter.chat import (
+from lambdarouter.dialects.openrouter.answer import usage_body
+from lambdarouter.dialects.openrouter.answer_schema import (
     ChatCompletionChunk,
     ChunkChoice,
     ChunkError,
@@ -34,10 +34,12 @@ from lambdarouter.dialects.openrouter.chat import (
     GeneratedImage,
     ImageURL,
     ToolCallFunctionDelta,
+    Usage,
 )
-from lambdarouter.dialects.openrouter.chat import (
+from lambdarouter.dialects.openrouter.answer_schema import (
     ToolCallDelta as ModelToolCall,
 )
+from lambdarouter.dialects.openrouter.assemble import Identity, error_type
 from lambdarouter.dialects.openrouter.chunks import ChunkWriter
 from tests.openrouter_contract import validate_chunk
 
@@ -131,7 +133,7 @@ def test_the_usage_and_error_chunks() -> None:
     usage, cost = TokenUsage(12, 5, cached_tokens=3), Decimal("0.000123")
     assert writer.usage(usage, cost) == _data(ChatCompletionChunk(
         id=IDENTITY.id, created=IDENTITY.created, model=IDENTITY.model, provider=IDENTITY.provider, choices=[],
-        usage=usage_body(usage, cost)))
+        usage=Usage.model_validate(usage_body(usage, cost))))
     error = GatewayError(502, "OpenAI: overloaded", metadata={"provider_name": "OpenAI", "error_type": "Throttling"})
     failed = _model([ChunkChoice(delta=Delta(content=""), finish_reason="error")])
     failed.error = ChunkError(code=502, message="OpenAI: overloaded", metadata={

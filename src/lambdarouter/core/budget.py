@@ -27,12 +27,13 @@ count apart are charged as TOKENS_PER_OUTPUT_IMAGE image tokens each (`fill_imag
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from lambdarouter.core import conversation as canonical
 from lambdarouter.core.catalog.spec import EndpointSpec
@@ -64,8 +65,7 @@ TOKENS_PER_WEB_SEARCH = 10_000  # one search's results (about ten pages' titles,
 TOKENS_PER_WEB_FETCH = 25_000  # one fetched page, when the tool sets no `max_content_tokens`
 
 
-@dataclass(frozen=True, slots=True)
-class ServerTools:
+class ServerTools(Struct, frozen=True):
     """The most the server tools a request enables may do: web searches (each billed its fee), and the input
     tokens every use's results may add."""
 
@@ -76,8 +76,7 @@ class ServerTools:
         return self.web_searches * endpoint.web_search + self.result_tokens * prompt_price(endpoint)
 
 
-@dataclass(frozen=True, slots=True)
-class PromptSize:
+class PromptSize(Struct, frozen=True):
     """What the reservation is priced from, measured once per request."""
 
     text_bytes: int
@@ -143,8 +142,7 @@ def output_limit(request: ChatRequest, endpoint: EndpointSpec) -> int:
     return request.max_output_tokens or endpoint.max_output_tokens or endpoint.context_length
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(Struct, frozen=True):
     """The worst case of a request on one endpoint (or over every candidate, the dearest), and what it is
     made of: what is reserved before the call, the most the call may be charged after it, and the 402."""
 
@@ -199,7 +197,7 @@ def fill_usage(usage: TokenUsage, size: PromptSize, output_chars: int, output_pi
         completion = max(math.ceil(output_chars / CHARS_PER_TOKEN_CHARGED), output_pieces)
     if (prompt, completion) == (usage.prompt_tokens, usage.completion_tokens):
         return None
-    return dataclasses.replace(usage, prompt_tokens=prompt, completion_tokens=completion)
+    return replace(usage, prompt_tokens=prompt, completion_tokens=completion)
 
 
 def fill_image_tokens(usage: TokenUsage, reported: TokenUsage, images: int) -> TokenUsage | None:
@@ -210,5 +208,5 @@ def fill_image_tokens(usage: TokenUsage, reported: TokenUsage, images: int) -> T
         return None
     estimate = images * TOKENS_PER_OUTPUT_IMAGE
     if reported.completion_tokens:
-        return dataclasses.replace(usage, image_tokens=min(estimate, usage.completion_tokens))
-    return dataclasses.replace(usage, completion_tokens=usage.completion_tokens + estimate, image_tokens=estimate)
+        return replace(usage, image_tokens=min(estimate, usage.completion_tokens))
+    return replace(usage, completion_tokens=usage.completion_tokens + estimate, image_tokens=estimate)

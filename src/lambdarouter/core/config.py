@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 PACKAGE = "lambdarouter"
 # Every variable `Settings.from_env` reads (tests/test_settings.py checks the list is complete).
@@ -32,8 +33,7 @@ NAMES = (
 DEFAULT_SECRET_TTL = 300
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(Struct, frozen=True):
     db_path: Path
     config_path: Path | None
     admin_key: str | None

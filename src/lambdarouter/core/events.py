@@ -13,8 +13,9 @@ fault (a 502 another endpoint may answer) instead of an error somewhere downstre
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
+
+from msgspec import Struct
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 FINISH_REASONS: frozenset[str] = frozenset(get_args(FinishReason))
@@ -43,8 +44,7 @@ def _text(value: Any, name: str, optional: bool = False) -> None:
         raise MalformedEvent(f"{name} is not a string")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
+class TokenUsage(Struct, frozen=True):
     """Provider-reported token counts in OpenAI's semantics, and the server-tool uses billed per use.
 
     `prompt_tokens` includes cached reads and cache writes (Anthropic and Bedrock report them apart;
@@ -77,29 +77,26 @@ class TokenUsage:
         return TokenUsage(*(getattr(other, name) or getattr(self, name) for name in USAGE_FIELDS))
 
 
-# Its fields' names, once: `dataclasses.fields` builds a tuple on every call, and a usage is built several times a
-# request (the provider's report, the books' merge, the priced usage).
-USAGE_FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(TokenUsage))
+# Its fields' names, kept on the class by msgspec (a usage is built several times a request: the provider's
+# report, the books' merge, the priced usage).
+USAGE_FIELDS: tuple[str, ...] = TokenUsage.__struct_fields__
 
 
-@dataclass(frozen=True, slots=True)
-class TextDelta:
+class TextDelta(Struct, frozen=True):
     text: str
 
     def __post_init__(self) -> None:
         _text(self.text, "text content")
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalDelta:
+class RefusalDelta(Struct, frozen=True):
     text: str
 
     def __post_init__(self) -> None:
         _text(self.text, "a refusal")
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
+class ReasoningDelta(Struct, frozen=True):
     """Reasoning text and/or one OpenRouter `reasoning_details` entry (signatures, encrypted blobs)."""
 
     text: str | None = None
@@ -111,8 +108,7 @@ class ReasoningDelta:
             raise MalformedEvent("a reasoning detail is not an object")
 
 
-@dataclass(frozen=True, slots=True)
-class ImageDelta:
+class ImageDelta(Struct, frozen=True):
     """One whole image the model generated, as a URL (a `data:` URL of its bytes): OpenRouter's
     `message.images[]` / `delta.images[]` entry (https://openrouter.ai/docs/features/multimodal/image-generation)."""
 
@@ -122,8 +118,7 @@ class ImageDelta:
         _text(self.url, "an image URL")
 
 
-@dataclass(frozen=True, slots=True)
-class LogprobsDelta:
+class LogprobsDelta(Struct, frozen=True):
     """Log probabilities of output tokens, in OpenAI's shape: `{"token", "logprob", "bytes", "top_logprobs"}`
     per token (https://platform.openai.com/docs/api-reference/chat/object, `choices[].logprobs.content`)."""
 
@@ -135,8 +130,7 @@ class LogprobsDelta:
             raise MalformedEvent("a log probability is not a token with a number")
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
+class ToolCallDelta(Struct, frozen=True):
     """A piece of a tool call; `index` is dense and 0-based across the response (see toolcalls.py)."""
 
     index: int
@@ -152,8 +146,7 @@ class ToolCallDelta:
         _text(self.arguments, "tool call arguments")
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(Struct, frozen=True):
     reason: FinishReason
     native: str | None = None
 
@@ -163,8 +156,7 @@ class Finish:
         _text(self.native, "a finish reason", optional=True)
 
 
-@dataclass(frozen=True, slots=True)
-class UsageReport:
+class UsageReport(Struct, frozen=True):
     usage: TokenUsage
 
     def __post_init__(self) -> None:
@@ -172,8 +164,7 @@ class UsageReport:
             raise MalformedEvent("a usage report is not a usage")
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamInfo:
+class UpstreamInfo(Struct, frozen=True):
     """Metadata from the upstream response that is not content (its own id, model, fingerprint)."""
 
     model: str | None = None

@@ -12,8 +12,9 @@ format authenticates, and where its credentials come from.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 # How a host's credentials are found: an API key (or none, `auth = "none"`), the AWS credential chain, or a
 # Google service account key exchanged for OAuth access tokens.
@@ -21,8 +22,7 @@ Credentials = Literal["api-key", "aws", "google-service-account"]
 Capability = Literal["chat", "embeddings", "images", "completions"]
 
 
-@dataclass(frozen=True, slots=True)
-class WireFormat:
+class WireFormat(Struct, frozen=True):
     name: str
     package: str
     parameters: tuple[str, ...]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from msgspec import Struct
 
 # An endpoint whose latest outcome is a failure within this window is tried after the healthy ones.
 FAILURE_WINDOW_SECONDS = 60.0
@@ -25,8 +26,7 @@ def endpoint_key(host: str, upstream_id: str) -> EndpointKey:
     return f"{host}/{upstream_id}"
 
 
-@dataclass(slots=True)
-class EndpointStats:
+class EndpointStats(Struct):
     """Moving averages and the time of the latest success and failure (wall clock, to merge across hosts)."""
 
     latency_ms: float | None = None
@@ -52,7 +52,7 @@ class EndpointStats:
         self.last_failure = max(self.last_failure, other.last_failure)
 
 
-STAT_FIELDS = tuple(f.name for f in fields(EndpointStats))
+STAT_FIELDS = EndpointStats.__struct_fields__
 
 
 def _average(old: float | None, new: float | None) -> float | None:
@@ -93,7 +93,7 @@ class HealthBoard:
         return time.monotonic() - self.last_sync >= SYNC_SECONDS
 
     def snapshot(self) -> dict[EndpointKey, dict[str, float | None]]:
-        return {key: asdict(stats) for key, stats in self.stats.items()}
+        return {key: {name: getattr(stats, name) for name in STAT_FIELDS} for key, stats in self.stats.items()}
 
     def merge(self, rows: Mapping[EndpointKey, Mapping[str, Any]]) -> None:
         """Fold in the view other instances published (rows as `snapshot()` writes them)."""

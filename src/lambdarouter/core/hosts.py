@@ -9,8 +9,9 @@ Default base URLs come from each host's own API reference.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Literal
+
+from msgspec import Struct, field
 
 from lambdarouter.core.credentials import Credentials
 from lambdarouter.core.errors import GatewayError
@@ -22,8 +23,7 @@ WireFormat = str
 AuthStyle = Literal["bearer", "api-key-header", "x-api-key", "x-goog-api-key", "sigv4", "google-oauth", "none"]
 
 
-@dataclass(frozen=True, slots=True)
-class HostSpec:
+class HostSpec(Struct, frozen=True):
     name: str
     display_name: str
     wire_format: WireFormat
@@ -48,8 +48,7 @@ class HostSpec:
     options_env: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedHost:
+class ResolvedHost(Struct, frozen=True):
     """A host with its credentials looked up: everything an adapter needs to send a request."""
 
     spec: HostSpec

@@ -8,8 +8,9 @@ translation, as OpenRouter does (https://openrouter.ai/docs/api-reference/parame
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields, replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from lambdarouter.core.conversation import OPENAI_CHAT, ChatRequest, Sampling
 
@@ -26,7 +27,7 @@ PARAMETER_OF_FIELD: Mapping[str, str] = {
     "include_reasoning": "include_reasoning", "prediction": "prediction",
 }
 # Every `Sampling` field is the parameter of its own name.
-SAMPLING_PARAMETERS = tuple(f.name for f in fields(Sampling))
+SAMPLING_PARAMETERS = Sampling.__struct_fields__
 
 
 def offered(request: ChatRequest, supported: frozenset[str]) -> ChatRequest:

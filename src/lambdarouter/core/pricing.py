@@ -8,8 +8,9 @@ could have cost is not believed: the reservation is booked, and the claim kept a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.events import TokenUsage
@@ -47,8 +48,7 @@ def generation_cost(usage: TokenUsage, endpoint: EndpointSpec) -> Decimal:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(Struct, frozen=True):
     """What one generation is booked at (and the client told), and what its usage claimed when that was more
     than the ceiling allowed (None when the usage was believed)."""
 

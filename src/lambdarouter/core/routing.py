@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
+
+from msgspec import Struct
 
 from lambdarouter.core.budget import PromptSize
 from lambdarouter.core.catalog import Catalog, ResolvedModel
@@ -40,8 +41,7 @@ MILLION = Decimal(1_000_000)
 _DRAW = random.Random()  # noqa: S311 - load balancing, not crypto
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Struct, frozen=True):
     requested: str  # the model id this candidate serves (one entry of `model` + `models`)
     model: ModelSpec
     endpoint: EndpointSpec
@@ -90,12 +90,14 @@ def input_parts(request: ChatRequest) -> dict[str, str]:
 
 def format_kind(request: ChatRequest) -> str | None:
     """"json_schema" | "json_object" | "grammar" | "python", or None."""
-    fmt, kinds = request.output, {JsonSchemaFormat: "json_schema", JsonObjectFormat: "json_object"}
-    return fmt.kind if isinstance(fmt, GrammarFormat) else kinds.get(type(fmt))
+    fmt = request.output
+    return fmt.kind if isinstance(fmt, GrammarFormat) else _FORMAT_KINDS.get(type(fmt))
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
+_FORMAT_KINDS: dict[type, str] = {JsonSchemaFormat: "json_schema", JsonObjectFormat: "json_object"}
+
+
+class Needs(Struct, frozen=True):
     """What the request asks of an endpoint, measured once."""
 
     tools: bool
@@ -113,8 +115,7 @@ class Needs:
                    size.charged_tokens + output, asked(request), chat_outputs(request))
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(Struct, frozen=True):
     """One endpoint under consideration, with what the filters read about it."""
 
     endpoint: EndpointSpec

@@ -15,11 +15,11 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 import anyio
+from msgspec import Struct, field
 
 from lambdarouter.core.budget import PromptSize, Quote, fill_usage
 from lambdarouter.core.errors import GatewayError
@@ -46,8 +46,7 @@ def _ms(since: float) -> int:
     return int((time.monotonic() - since) * 1000)
 
 
-@dataclass(slots=True)
-class Generation:
+class Generation(Struct):
     """The bookkeeping of one admitted request, from arrival to its ledger record."""
 
     id: str

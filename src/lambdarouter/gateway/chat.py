@@ -16,9 +16,9 @@ from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import ReasoningDelta, StreamEvent, TokenUsage
 from lambdarouter.core.health import HealthBoard
 from lambdarouter.core.routing import Candidate, plan, requested_models
-from lambdarouter.dialects.openrouter import assemble
+from lambdarouter.dialects.openrouter.answer import completion_bytes
 from lambdarouter.dialects.openrouter.assemble import Identity
-from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.chunks import ChunkWriter
 from lambdarouter.dialects.openrouter.inbound import to_canonical
 from lambdarouter.gateway.image_fetch import inline_remote_images
@@ -28,9 +28,9 @@ from lambdarouter.providers import adapter_for, transport
 from lambdarouter.providers.base import UpstreamCall, WireAdapter, decoded_batches
 
 
-class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, list[StreamEvent], bytes]):
-    """Streamed, a piece is what one upstream read decoded to, and its chunk is the bytes of its events' `data:`
-    lines (dialects/openrouter/chunks.py)."""
+class ChatOperation(StreamingOperation[list[StreamEvent], bytes, list[StreamEvent], bytes]):
+    """The answer is its JSON bytes (dialects/openrouter/answer.py). Streamed, a piece is what one upstream read
+    decoded to, and its chunk is the bytes of its events' `data:` lines (dialects/openrouter/chunks.py)."""
 
     def __init__(self, request: ChatCompletionRequest) -> None:
         self.request = request
@@ -82,10 +82,8 @@ class ChatOperation(StreamingOperation[list[StreamEvent], ChatCompletion, list[S
     def outcome(self, result: list[StreamEvent]) -> tuple[Sequence[StreamEvent], int]:
         return result, 0  # generated images are events (ImageDelta): the books count them as they come
 
-    async def answer(self, result: list[StreamEvent], receipt: Receipt) -> ChatCompletion:
-        completion = assemble.completion(receipt.identity(), receipt.produced, receipt.cost)
-        completion.usage = assemble.usage_body(receipt.usage, receipt.cost)
-        return completion
+    async def answer(self, result: list[StreamEvent], receipt: Receipt) -> bytes:
+        return completion_bytes(receipt.identity(), receipt.produced, receipt.usage, receipt.cost)
 
     async def open(self, candidate: Candidate) -> Opened[list[StreamEvent]]:
         adapter, call = await self._call(candidate, stream=True)

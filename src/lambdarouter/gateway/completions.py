@@ -32,7 +32,9 @@ from lambdarouter.core.events import (
     UsageReport,
 )
 from lambdarouter.core.routing import Candidate
-from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity, usage_body
+from lambdarouter.dialects.openrouter.answer import usage_body
+from lambdarouter.dialects.openrouter.answer_schema import Usage
+from lambdarouter.dialects.openrouter.assemble import Accumulator, Identity
 from lambdarouter.dialects.openrouter.completions import (
     CompletionChoice,
     CompletionRequest,
@@ -127,7 +129,7 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
 
     async def answer(self, result: TextPiece, receipt: Receipt) -> TextCompletion:
         answer = _completion(receipt.identity(), result.choices, result.system_fingerprint)
-        answer.usage = usage_body(receipt.usage, receipt.cost)
+        answer.usage = Usage.model_validate(usage_body(receipt.usage, receipt.cost))
         return answer
 
     async def open(self, candidate: Candidate) -> Opened[TextPiece]:
@@ -157,7 +159,7 @@ class TextCompletionOperation(StreamingOperation[TextPiece, TextCompletion, Text
     def ending(self, identity: Identity, usage: TokenUsage, cost: Decimal,
                error: GatewayError | None) -> Sequence[TextCompletion]:
         last = _completion(identity, [], None)
-        last.usage = usage_body(usage, cost)
+        last.usage = Usage.model_validate(usage_body(usage, cost))
         if error is None:
             return [last]
         failed = _completion(identity, [CompletionChoice(text="", finish_reason="error")], None)

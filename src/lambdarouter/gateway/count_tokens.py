@@ -12,8 +12,9 @@ model allow-list applies (403) as on every route that names a model.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.routing import Candidate, plan_operation
@@ -33,8 +34,7 @@ logger = logging.getLogger(__name__)
 COUNT_MAX_TOKENS = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Count:
+class Count(Struct, frozen=True):
     input_tokens: int
     source: Literal["provider", "estimate"]
 

@@ -12,7 +12,8 @@ import asyncio
 import base64
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from lambdarouter.core.budget import (
     BYTES_PER_TOKEN_RESERVED,
@@ -36,8 +37,7 @@ from lambdarouter.providers.family import embedding_adapter_for
 CONCURRENT_BATCHES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Embedded:
+class Embedded(Struct, frozen=True):
     vectors: list[list[float]]
     prompt_tokens: int  # 0 when the provider did not say
 

@@ -14,8 +14,9 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
+
+from msgspec import Struct
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.health import HealthBoard
@@ -27,8 +28,7 @@ Attempt = tuple[str, int, int]  # (provider, status, latency ms): OpenRouter's p
 _JITTER = random.Random()  # noqa: S311 - jitter, not crypto
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     deadline_seconds: float = 120.0  # to the first byte (streams) or the whole answer
     rounds: int = 3  # the first try of every candidate, then two retry rounds
     base_backoff: float = 0.25

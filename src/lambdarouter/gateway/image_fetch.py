@@ -13,10 +13,10 @@ import asyncio
 import base64
 import ipaddress
 import socket
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from msgspec import Struct
 
 from lambdarouter.core import config
 from lambdarouter.core.conversation import ChatRequest, image_urls, with_image_urls
@@ -83,8 +83,7 @@ def _allowed_hosts() -> frozenset[str]:
     return config.current().image_fetch_allow
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(Struct, frozen=True):
     url: str  # with the checked IP address in place of the name
     host_header: str
     sni_hostname: str

@@ -11,7 +11,6 @@ answer: OpenAI's image object (`ImageGenerationOperation`), OpenRouter's (`OpenR
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -169,4 +168,4 @@ async def _each(call: Callable[[], Awaitable[ImageBatch]], calls: int) -> ImageB
 
 
 def _total(usages: list[TokenUsage]) -> TokenUsage:
-    return TokenUsage(*(sum(getattr(u, f.name) for u in usages) for f in dataclasses.fields(TokenUsage)))
+    return TokenUsage(*(sum(getattr(u, f) for u in usages) for f in TokenUsage.__struct_fields__))

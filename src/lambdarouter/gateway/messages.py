@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from lambdarouter.core.budget import Quote, prompt_price
 from lambdarouter.core.catalog import Catalog
@@ -58,8 +60,7 @@ def way(candidate: Candidate) -> Way:
     return "translated"
 
 
-@dataclass(frozen=True, slots=True)
-class Answered:
+class Answered(Struct, frozen=True):
     """One endpoint's whole answer: the provider's own Messages answer (None when translated) and its events."""
 
     message: dict[str, Any] | None

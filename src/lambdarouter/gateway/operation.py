@@ -14,9 +14,10 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, TypeVar
+
+from msgspec import Struct
 
 from lambdarouter.core.budget import PromptSize, Quote, fill_image_tokens
 from lambdarouter.core.catalog import Catalog
@@ -37,8 +38,7 @@ C = TypeVar("C")  # the chunks it sends the client
 Opened = tuple[AsyncExitStack, AsyncIterator[P]]
 
 
-@dataclass(frozen=True, slots=True)
-class Priced:
+class Priced(Struct, frozen=True):
     """An answer's usage as charged (estimates filled in where the provider said nothing) and its cost."""
 
     usage: TokenUsage
@@ -46,8 +46,7 @@ class Priced:
     estimated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(Struct, frozen=True):
     """What the books say of a generation once they are closed: what the client's answer reports."""
 
     id: str
@@ -146,8 +145,7 @@ def token_priced_images(usage: TokenUsage, reported: TokenUsage, images: int, en
     return Priced(usage, generation_cost(usage, endpoint), estimated=counted is not None)
 
 
-@dataclass(frozen=True, slots=True)
-class Done(Generic[A]):
+class Done(Struct, Generic[A], frozen=True):
     """A non-streamed generation's answer, once its books are closed."""
 
     id: str

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct
 
 from lambdarouter.core.budget import Quote, output_price, prompt_price
 from lambdarouter.core.conversation import (
@@ -83,8 +84,7 @@ def native(candidate: Candidate) -> bool:
     return candidate.endpoint.host in NATIVE_HOSTS
 
 
-@dataclass(frozen=True, slots=True)
-class Frames:
+class Frames(Struct, frozen=True):
     """Responses stream events as they go out: `event: <type>` and `data: <json>` each."""
 
     body: bytes

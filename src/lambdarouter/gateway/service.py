@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import anyio
+from msgspec import Struct
 
 from lambdarouter.core.budget import insufficient_credits
 from lambdarouter.core.catalog import Catalog
@@ -48,8 +48,7 @@ HOLD_SLACK_SECONDS = 5 * 60.0
 READ_TIMEOUT_SECONDS = 300.0  # LAMBDAROUTER_READ_TIMEOUT's default (core/config.py)
 
 
-@dataclass(frozen=True, slots=True)
-class Streamed:
+class Streamed(Struct, frozen=True):
     id: str
     relay: Relay[Any, Any]
     headers: dict[str, str]

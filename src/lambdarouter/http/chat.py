@@ -59,7 +59,7 @@ async def answered_once(request: Request, gateway: Gateway, key: KeyRecord, body
 
 async def _complete(gateway: Gateway, body: ChatCompletionRequest, key: KeyRecord) -> Response:
     done = await gateway.run(ChatOperation(body), key)
-    return Response(done.answer.model_dump_json(), media_type="application/json",
+    return Response(done.answer, media_type="application/json",
                     headers={**done.headers, "x-generation-id": done.id})
 
 

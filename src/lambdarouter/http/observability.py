@@ -27,13 +27,13 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
 from functools import cache
 from importlib import util as importlib_util
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -199,8 +199,7 @@ def instrument(app: Starlette) -> None:
 # -- per request -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RequestIds:
+class RequestIds(Struct, frozen=True):
     correlation_id: str | None  # API Gateway's request id
     lambda_request_id: str | None
     trace_header: str | None  # the invocation's X-Ray header, where the process must be told (Web Adapter)

@@ -13,7 +13,8 @@ from pydantic.json_schema import models_json_schema
 from lambdarouter import __version__
 from lambdarouter.dialects.anthropic.answer import AnthropicError, MessageAnswer, MessageStreamEvent, TokenCount
 from lambdarouter.dialects.anthropic.request import CountTokensRequest, MessagesRequest
-from lambdarouter.dialects.openrouter.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from lambdarouter.dialects.openrouter.answer_schema import ChatCompletion, ChatCompletionChunk
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest
 from lambdarouter.dialects.openrouter.completions import CompletionRequest, TextCompletion
 from lambdarouter.dialects.openrouter.embeddings import EmbeddingRequest, EmbeddingResponse
 from lambdarouter.dialects.openrouter.errors import ErrorResponse

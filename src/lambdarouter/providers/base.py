@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+
+from msgspec import Struct
+from msgspec.structs import force_setattr
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.conversation import ChatRequest
@@ -20,8 +22,7 @@ from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.core.parameters import offered
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamCall:
+class UpstreamCall(Struct, frozen=True):
     """One attempt: the canonical request, the endpoint chosen for it and the host's credentials.
 
     `request` holds only what the endpoint takes: the options whose parameter the endpoint does not list
@@ -35,7 +36,7 @@ class UpstreamCall:
     stream: bool
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "request", offered(self.request, self.supported_parameters))
+        force_setattr(self, "request", offered(self.request, self.supported_parameters))
 
 
 def host_of(call: UpstreamCall | None) -> str | None:
@@ -54,8 +55,7 @@ class Authorizer(Protocol):
     async def __call__(self, fetch: Fetch) -> Mapping[str, str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(Struct, frozen=True):
     method: str
     url: str
     headers: dict[str, str]

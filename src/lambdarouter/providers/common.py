@@ -11,9 +11,10 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
+
+from msgspec import Struct
 
 from lambdarouter.core.conversation import Part, TextPart
 from lambdarouter.core.errors import GatewayError
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class DataURL:
+class DataURL(Struct, frozen=True):
     media_type: str
     data: str  # standard base64, as every provider's inline-bytes field takes it
 

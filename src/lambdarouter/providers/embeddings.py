@@ -8,8 +8,9 @@ into batches of at most `batch_limit` and reassembles the vectors in input order
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
+
+from msgspec import Struct
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
@@ -17,8 +18,7 @@ from lambdarouter.core.hosts import ResolvedHost
 from lambdarouter.providers.base import HttpRequest
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingBatch:
+class EmbeddingBatch(Struct, frozen=True):
     """One upstream call's worth of inputs: strings, or token arrays where the format takes them."""
 
     texts: list[str] | None
@@ -32,8 +32,7 @@ class EmbeddingBatch:
         return len(self.texts if self.texts is not None else self.tokens or [])
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingResult:
+class EmbeddingResult(Struct, frozen=True):
     vectors: list[list[float]]
     prompt_tokens: int  # 0 when the provider does not say (the service then estimates)
 

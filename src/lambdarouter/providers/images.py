@@ -13,9 +13,10 @@ APIs of different shapes, e.g. Imagen and Gemini's image models on Google.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from math import gcd
 from typing import Protocol
+
+from msgspec import Struct, field
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
@@ -25,15 +26,13 @@ from lambdarouter.dialects.openrouter.images import ImageGenerationRequest
 from lambdarouter.providers.base import HttpRequest
 
 
-@dataclass(frozen=True, slots=True)
-class ImageJob:
+class ImageJob(Struct, frozen=True):
     request: ImageGenerationRequest
     endpoint: EndpointSpec
     host: ResolvedHost
 
 
-@dataclass(frozen=True, slots=True)
-class GeneratedImage:
+class GeneratedImage(Struct, frozen=True):
     b64: str
     mime: str
     revised_prompt: str | None = None
@@ -44,8 +43,7 @@ class GeneratedImage:
             raise MalformedEvent("an image is not base64 text with a media type and an optional revised prompt")
 
 
-@dataclass(frozen=True, slots=True)
-class ImageBatch:
+class ImageBatch(Struct, frozen=True):
     """What one upstream call returned: its images and, where the provider reports one, its token usage."""
 
     images: list[GeneratedImage]

@@ -12,8 +12,9 @@ import codecs
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from lambdarouter.core.events import StreamEvent
 from lambdarouter.providers.common import ErrorAfterEvents, malformed
@@ -33,8 +34,7 @@ def json_value(text: str) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(Struct, frozen=True):
     event: str | None
     data: str
 

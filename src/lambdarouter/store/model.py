@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Literal, cast, get_args
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 LimitReset = Literal["daily", "weekly", "monthly"]
 LIMIT_RESETS: tuple[str, ...] = get_args(LimitReset)
@@ -59,8 +61,7 @@ def parse_limit_reset(value: str | None) -> LimitReset | None:
     return cast(LimitReset, value)
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimit:
+class RateLimit(Struct, frozen=True):
     """`requests` per fixed window of `interval` seconds (reported as OpenRouter did: `{"requests", "interval"}`)."""
 
     requests: int
@@ -107,8 +108,7 @@ class RateLimit:
         return start, start + interval
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(Struct, frozen=True):
     """Money set aside for one in-flight generation (its id is the generation id)."""
 
     id: str
@@ -116,8 +116,7 @@ class Hold:
     expires_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class KeySettings:
+class KeySettings(Struct, frozen=True):
     """What an operator sets on a key; `None` means "not set" (no limit, never expires, any model)."""
 
     name: str
@@ -135,8 +134,7 @@ SETTING_FIELDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
+class KeyRecord(Struct, frozen=True):
     """A stored key: settings, the hash (never the plaintext) and a snapshot of its counters."""
 
     hash: str
@@ -197,8 +195,7 @@ def apply_changes(record: KeyRecord, changes: Mapping[str, Any], now: float) -> 
     return updated
 
 
-@dataclass(frozen=True, slots=True)
-class RateDecision:
+class RateDecision(Struct, frozen=True):
     """The outcome of counting one request against its key's current window."""
 
     allowed: bool
@@ -207,14 +204,12 @@ class RateDecision:
     reset_at: float  # epoch seconds when the window ends
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveResult:
+class ReserveResult(Struct, frozen=True):
     ok: bool
     available: Decimal  # what the key could afford when asked (before this hold)
 
 
-@dataclass(frozen=True, slots=True)
-class GenerationRecord:
+class GenerationRecord(Struct, frozen=True):
     """One ledger row per generation, written once, whatever happened."""
 
     id: str
@@ -253,8 +248,7 @@ class GenerationRecord:
     web_fetch_requests: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
+class StoredResponse(Struct, frozen=True):
     """A response kept for idempotent replay."""
 
     status: int
@@ -265,14 +259,12 @@ class StoredResponse:
 IdempotencyState = Literal["started", "completed", "in_progress", "mismatch"]
 
 
-@dataclass(frozen=True, slots=True)
-class IdempotencyClaim:
+class IdempotencyClaim(Struct, frozen=True):
     state: IdempotencyState
     response: StoredResponse | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GenerationPage:
+class GenerationPage(Struct, frozen=True):
     """A page of the request log, newest first; `next_cursor` continues it (None: nothing older)."""
 
     records: list[GenerationRecord]

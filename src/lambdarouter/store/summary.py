@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal, get_args
+
+from msgspec import Struct, field
 
 from lambdarouter.store.model import GenerationRecord, period_start
 
@@ -68,8 +69,7 @@ def _add_counts(into: dict[int, int], counts: Mapping[int, int]) -> None:
         into[value] = into.get(value, 0) + count
 
 
-@dataclass(slots=True)
-class Counters:
+class Counters(Struct):
     """Sums over a set of ledger rows."""
 
     requests: int = 0
@@ -104,8 +104,7 @@ def record_group(record: GenerationRecord) -> tuple[str, str]:
     return record.model or record.model_requested, record.provider or ""
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
+class UsageRow(Struct, frozen=True):
     """One aggregate: the counters of a key's generations on one model and provider in one hour or day."""
 
     bucket: str  # "hour" | "day"

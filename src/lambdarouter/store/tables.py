@@ -7,22 +7,21 @@ boto3 in a development account or any DynamoDB-compatible endpoint (`AWS_ENDPOIN
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 USAGE_BY_KEY_INDEX = "by_key"
 LOG_INDEX = "by_month"  # every key's generations, newest first (store/dynamodb_ledger.py)
 
 
-@dataclass(frozen=True, slots=True)
-class Index:
+class Index(Struct, frozen=True):
     name: str
     hash_key: str
     range_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TableDef:
+class TableDef(Struct, frozen=True):
     logical_id: str  # the template's resource name
     env_var: str  # where the functions read the table name
     default_name: str  # what `store init` creates when the variable is unset

@@ -7,12 +7,12 @@ add hosts, add or replace models (same id) and add aliases.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from msgspec import Struct, field
 from pydantic import ValidationError
 
 from lambdarouter.core.catalog.spec import (
@@ -32,8 +32,7 @@ Variant = Literal["floor", "nitro"]
 VARIANTS: frozenset[str] = frozenset(get_args(Variant))
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedModel:
+class ResolvedModel(Struct, frozen=True):
     """A requested model id after alias and variant resolution."""
 
     requested: str
@@ -41,8 +40,7 @@ class ResolvedModel:
     variant: Variant | None
 
 
-@dataclass(slots=True, eq=False)  # identity-hashed: rendered answers are cached per catalog
-class Catalog:
+class Catalog(Struct, eq=False):
     models: dict[str, ModelSpec]
     aliases: dict[str, str]
     hosts: dict[str, HostSpec]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
@@ -99,15 +100,13 @@ def message_shell(message_id: str, model: str) -> dict[str, Any]:
             "stop_reason": None, "stop_sequence": None, "usage": usage_body(TokenUsage(), None)}
 
 
-@dataclass(slots=True)
-class _Open:
+class _Open(Struct):
     kind: str  # text | thinking | tool_use
     index: int
     tool: int | None = None  # the gateway's tool-call index of a tool_use block
 
 
-@dataclass(slots=True)
-class MessageRenderer:
+class MessageRenderer(Struct):
     """One answer's events → its Messages stream events, in order. Not thread-safe; one per answer."""
 
     message_id: str

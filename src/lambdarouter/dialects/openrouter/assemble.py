@@ -1,6 +1,6 @@
-"""Events → one completion (the non-streamed answer is the fold); what every answer and chunk carries.
+"""Events → what one answer holds (the non-streamed answer is the fold); what every answer and chunk carries.
 
-(The streamed chunks are written straight to bytes: chunks.py.)
+(The answer and the streamed chunks are written straight to bytes: answer.py, chunks.py.)
 
 `Accumulator` watches every event of a generation whichever way it is delivered, so the ledger and the
 client's `usage` come from the same numbers.
@@ -8,9 +8,9 @@ client's `usage` come from the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from msgspec import Struct, field
 
 from lambdarouter.core.events import (
     Finish,
@@ -26,23 +26,14 @@ from lambdarouter.core.events import (
     UsageReport,
 )
 
-if TYPE_CHECKING:
-    from lambdarouter.dialects.openrouter.chat import ChatCompletion, GeneratedImage, ResponseMessage, Usage
 
-# The chat schemas are imported by the functions that build an answer, not with this module: every operation's
-# books use the `Accumulator` (embeddings and images too), and a function that serves no chat route should not
-# build those schemas at its start (tests/test_function_imports.py).
-
-
-@dataclass(slots=True)
-class _ToolCallParts:
+class _ToolCallParts(Struct):
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Accumulator:
+class Accumulator(Struct):
     text: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
@@ -90,66 +81,14 @@ class Accumulator:
         if not isinstance(event, (UsageReport, UpstreamInfo, Finish, LogprobsDelta)):
             self.produced_output = True
 
-    def message(self) -> ResponseMessage:
-        from lambdarouter.dialects.openrouter.chat import ResponseMessage
-        from lambdarouter.dialects.openrouter.messages import FunctionCall, ToolCall
 
-        calls = [
-            ToolCall(id=parts.id, function=FunctionCall(name=parts.name, arguments="".join(parts.arguments)))
-            for _, parts in sorted(self.tool_calls.items())
-        ]
-        return ResponseMessage(
-            content="".join(self.text) if self.text or not calls else None,
-            refusal="".join(self.refusal) or None,
-            tool_calls=calls or None,
-            reasoning="".join(self.reasoning) or None,
-            reasoning_details=self.reasoning_details or None,
-            images=[_image(url) for url in self.images] or None,
-        )
-
-
-def _image(url: str) -> GeneratedImage:
-    from lambdarouter.dialects.openrouter.chat import GeneratedImage, ImageURL
-
-    return GeneratedImage(image_url=ImageURL(url=url))
-
-
-def usage_body(usage: TokenUsage, cost: Decimal) -> Usage:
-    from lambdarouter.dialects.openrouter.chat import CompletionTokensDetails, PromptTokensDetails, Usage
-
-    return Usage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.prompt_tokens + usage.completion_tokens,
-        prompt_tokens_details=PromptTokensDetails(
-            cached_tokens=usage.cached_tokens, cache_write_tokens=usage.cache_write_tokens
-        ),
-        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens,
-                                                          image_tokens=usage.image_tokens),
-        cost=float(cost),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(Struct, frozen=True):
     """What every chunk and completion of one generation carries."""
 
     id: str
     created: int
     model: str
     provider: str
-
-
-def completion(identity: Identity, acc: Accumulator, cost: Decimal) -> ChatCompletion:
-    from lambdarouter.dialects.openrouter.chat import ChatCompletion, Choice
-
-    finish = acc.finish or Finish("stop")
-    return ChatCompletion(
-        id=identity.id, created=identity.created, model=identity.model, provider=identity.provider,
-        choices=[Choice(message=acc.message(), finish_reason=finish.reason, native_finish_reason=finish.native,
-                        logprobs={"content": acc.logprobs, "refusal": None} if acc.logprobs else None)],
-        usage=usage_body(acc.usage, cost), system_fingerprint=acc.system_fingerprint,
-    )
 
 
 # HTTP status of the error → OpenRouter's `ApiErrorType` (components/schemas/ApiErrorType of its OpenAPI

@@ -4,7 +4,7 @@ Every chunk of one generation starts the same way (`id`, `object`, `created`, `m
 head is encoded once per stream; per event only its choice is encoded, and a text delta, most of any stream,
 is one string escape between two constant byte strings. Building each chunk as pydantic models and calling
 `model_dump_json` cost more than everything else the gateway did per chunk (issue 20's profile). The bytes
-are exactly what `ChatCompletionChunk` (the documented shape, http/openapi.py) serializes to without its null
+are exactly what `ChatCompletionChunk` (the documented shape, answer_schema.py) serializes to without its null
 fields, `finish_reason` kept: tests/test_stream_chunks.py holds the two together for every kind of event.
 """
 
@@ -27,7 +27,8 @@ from lambdarouter.core.events import (
     TokenUsage,
     ToolCallDelta,
 )
-from lambdarouter.dialects.openrouter.assemble import Identity, error_type, usage_body
+from lambdarouter.dialects.openrouter.answer import encode, usage_body
+from lambdarouter.dialects.openrouter.assemble import Identity, error_type
 
 # Raw UTF-8, as pydantic writes it and providers send it; `ensure_ascii` escapes only what UTF-8 cannot carry.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -120,8 +121,7 @@ class ChunkWriter:
 
     def usage(self, usage: TokenUsage, cost: Decimal) -> bytes:
         """The last data chunk of every stream: no choices, the usage and its cost."""
-        body = usage_body(usage, cost).model_dump_json(exclude_none=True)
-        return self._head + b'[],"usage":' + body.encode() + b"}\n\n"
+        return self._head + b'[],"usage":' + encode(usage_body(usage, cost)) + b"}\n\n"
 
     def error(self, error: GatewayError) -> bytes:
         """How a stream ends when the upstream fails after the first byte (OpenRouter's shape: the choice

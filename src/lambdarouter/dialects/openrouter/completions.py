@@ -17,13 +17,8 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lambdarouter.core.errors import GatewayError, bad_request
-from lambdarouter.dialects.openrouter.chat import (
-    ChatCompletionRequest,
-    ChunkError,
-    ProviderPreferences,
-    TokenCount,
-    Usage,
-)
+from lambdarouter.dialects.openrouter.answer_schema import ChunkError, Usage
+from lambdarouter.dialects.openrouter.chat import ChatCompletionRequest, ProviderPreferences, TokenCount
 
 # Fields copied as they are onto a chat request (same meaning in both APIs).
 SHARED_FIELDS = ("model", "models", "max_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty",

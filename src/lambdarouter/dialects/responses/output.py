@@ -8,8 +8,9 @@ response). Shapes: https://platform.openai.com/docs/api-reference/responses-stre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field
 
 from lambdarouter.dialects.responses.reasoning import carry
 
@@ -17,8 +18,7 @@ Event = dict[str, Any]
 ItemStatus = Literal["completed", "incomplete"]
 
 
-@dataclass(slots=True)
-class Item:
+class Item(Struct):
     index: int  # output_index
     id: str
 
@@ -36,8 +36,7 @@ class Item:
         return {"item_id": self.id, "output_index": self.index}
 
 
-@dataclass(slots=True)
-class _Part:
+class _Part(Struct):
     kind: Literal["output_text", "refusal"]
     pieces: list[str] = field(default_factory=list)
 
@@ -47,7 +46,6 @@ class _Part:
         return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-@dataclass(slots=True)
 class Message(Item):
     parts: list[_Part] = field(default_factory=list)
 
@@ -86,7 +84,6 @@ class Message(Item):
         return {**self.added(), "status": status, "content": content}
 
 
-@dataclass(slots=True)
 class Reasoning(Item):
     """Another provider's reasoning text as the item's one summary part, and its signed `reasoning_details`
     carried in `encrypted_content`.
@@ -130,7 +127,6 @@ class Reasoning(Item):
         return item
 
 
-@dataclass(slots=True)
 class FunctionCall(Item):
     call_id: str = ""
     name: str = ""

@@ -11,7 +11,8 @@ travels as an `openai-chat` extension: an OpenAI-format host takes it as chat's 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from lambdarouter.core.conversation import (
     NO_EXTENSIONS,
@@ -75,8 +76,7 @@ NAMESPACE_SEPARATOR = "__"
 ONLY_OPENAI = "only OpenAI's own Responses API runs it; choose an OpenAI model (e.g. openai/gpt-5)"
 
 
-@dataclass(frozen=True, slots=True)
-class Translation:
+class Translation(Struct, frozen=True):
     request: ChatRequest
     tool_names: ToolNames
 
@@ -167,8 +167,7 @@ def _reasoning(request: ResponsesRequest) -> Reasoning | None:
 
 
 # -- items -------------------------------------------------------------------------------------------------------
-@dataclass(slots=True)
-class _AssistantTurn:
+class _AssistantTurn(Struct):
     """Consecutive assistant items, as one assistant message (its parts in the items' order)."""
 
     parts: list[Part] = field(default_factory=list)

@@ -10,7 +10,8 @@ of it (the `AnthropicStreamDecoder` chat uses, so both count Anthropic's usage t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from lambdarouter.core.events import StreamEvent
 from lambdarouter.core.hosts import ResolvedHost
@@ -24,8 +25,7 @@ from lambdarouter.providers.sse import SSEDecoder, SSEEvent
 NOT_RELAYED = frozenset({"error"})
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHeaders:
+class ClientHeaders(Struct, frozen=True):
     """What of the client's request headers a Messages provider receives."""
 
     version: str | None
@@ -61,8 +61,7 @@ def forwarded(body: bytes, host: ResolvedHost, upstream_id: str, client: ClientH
                        with_value(body, "model", upstream_id))
 
 
-@dataclass(frozen=True, slots=True)
-class Relayed:
+class Relayed(Struct, frozen=True):
     """A piece of a Messages stream on its way: the provider's events to hand on, and what the books count of them.
 
     Each piece carries at least one counted event (the relay shows only pieces that produced something); events

@@ -13,10 +13,11 @@ what the client sends back) is emitted once, when the block stops.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from lambdarouter.core.events import (
     ReasoningDelta,
@@ -44,8 +45,7 @@ from lambdarouter.providers.toolcalls import ToolCallIndexer
 SERVER_TOOL_RESULTS = {"web_search_tool_result": "web_search_requests", "web_fetch_tool_result": "web_fetch_requests"}
 
 
-@dataclass(slots=True)
-class _Block:
+class _Block(Struct):
     kind: str
     tool_index: int | None = None
     has_arguments: bool = False
@@ -183,7 +183,7 @@ class AnthropicStreamDecoder(SSEStreamDecoder):
         reported = usage_from(self._usage)
         if self._tool_uses:  # before message_delta's count (or without one), the results seen are the count
             seen = {count: max(uses, getattr(reported, count)) for count, uses in self._tool_uses.items()}
-            reported = dataclasses.replace(reported, **seen)
+            reported = replace(reported, **seen)
         return [UsageReport(reported)]
 
     def _next_detail(self) -> int:

@@ -18,8 +18,9 @@ in us-east-1 and us-west-2 with no Legacy or EOL mark (that page marks Nova Canv
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
@@ -55,8 +56,7 @@ def refuse_titan_size(width: int, height: int) -> str | None:
     return f"does not make size {width}x{height} (Titan Image Generator takes e.g. 1024x1024, 1152x768, 768x1152)"
 
 
-@dataclass(frozen=True, slots=True)
-class TextImageModel:
+class TextImageModel(Struct, frozen=True):
     name: str
     max_prompt_chars: int
     refuse_size: Callable[[int, int], str | None]

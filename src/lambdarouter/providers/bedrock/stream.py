@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
+from msgspec import Struct, field
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.core.events import (
@@ -108,8 +108,7 @@ def parse_converse(body: bytes, provider: str | None = None) -> list[StreamEvent
     return BedrockStreamDecoder(provider).whole(data)
 
 
-@dataclass(slots=True)
-class _Reasoning:
+class _Reasoning(Struct):
     """One streamed reasoning block: its text so far and its signature, released at contentBlockStop."""
 
     index: int

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdarouter.core.conversation import (
     AudioPart,
@@ -45,8 +46,7 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 FILE_URI_PREFIXES = ("gs://", "https://generativelanguage.googleapis.com/")
 
 
-@dataclass(slots=True)
-class Translated:
+class Translated(Struct):
     contents: list[dict[str, Any]] = field(default_factory=list)
     system: list[dict[str, Any]] = field(default_factory=list)
     # Function names the history calls, for the declarations a request without `tools` still needs.

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
@@ -33,8 +34,7 @@ from lambdarouter.providers.sse import SSEDecoder
 LEGACY_FIELDS = {"suffix": "suffix", "echo": "echo", "best_of": "best_of"}
 
 
-@dataclass(frozen=True, slots=True)
-class NativeCall:
+class NativeCall(Struct, frozen=True):
     """One attempt at a native /completions endpoint."""
 
     request: CompletionRequest
@@ -44,8 +44,7 @@ class NativeCall:
     stream: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TextPiece:
+class TextPiece(Struct, frozen=True):
     """A whole legacy answer, or one piece of a stream: choices (deltas when streamed), usage if reported."""
 
     choices: list[CompletionChoice] = field(default_factory=list)

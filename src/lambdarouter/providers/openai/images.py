@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.dialects.openrouter.images import MAX_IMAGES, ImageGenerationRequest
@@ -29,8 +30,7 @@ from lambdarouter.providers.images import GeneratedImage, ImageBatch, ImageJob, 
 from lambdarouter.providers.openai.family import FAMILY
 
 
-@dataclass(frozen=True, slots=True)
-class ImageModel:
+class ImageModel(Struct, frozen=True):
     most: int
     sizes: frozenset[str]
     options: Mapping[str, frozenset[str] | None]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from lambdarouter.core.catalog.spec import EndpointSpec
 from lambdarouter.core.errors import GatewayError
@@ -59,8 +60,7 @@ FAILED_STATUS: Mapping[str, tuple[int, bool]] = {"rate_limit_exceeded": (429, Tr
 ERRORS = FAMILY  # transport's error mapping: the OpenAI family's, the same on every API of it
 
 
-@dataclass(frozen=True, slots=True)
-class ResponsesCall:
+class ResponsesCall(Struct, frozen=True):
     body: Mapping[str, Any]  # the client's request body, as parsed
     endpoint: EndpointSpec
     host: ResolvedHost
@@ -85,8 +85,7 @@ def _carried_reasoning(item: Any) -> bool:
     return isinstance(item, dict) and item.get("type") == "reasoning" and is_carried(item.get("encrypted_content"))
 
 
-@dataclass(frozen=True, slots=True)
-class NativeAnswer:
+class NativeAnswer(Struct, frozen=True):
     """OpenAI's whole answer, and what the books count of it."""
 
     body: dict[str, Any]
@@ -175,8 +174,7 @@ def failure(error: Any, provider: str) -> GatewayError:
                         retryable=retryable, origin="upstream")
 
 
-@dataclass(frozen=True, slots=True)
-class NativeEvent:
+class NativeEvent(Struct, frozen=True):
     """One event of OpenAI's stream: its type, its JSON as sent and as parsed, and what the books count of it
     (read as the stream is decoded, so that an odd shape is the provider's fault like any other)."""
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Protocol
+
+from msgspec import Struct
 
 from lambdarouter.providers.base import HttpRequest
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(Struct, frozen=True):
     """Seconds to connect (TCP and TLS), and to wait for each read of the response."""
 
     connect: float
@@ -28,8 +28,7 @@ class TransportError(Exception):
         self.timed_out = timed_out
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(Struct, frozen=True):
     status: int
     headers: Mapping[str, str]
     body: bytes

@@ -16,9 +16,10 @@ import base64
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+from msgspec import Struct
 
 from lambdarouter.core.errors import GatewayError
 from lambdarouter.providers.base import Authorizer, Fetch, HttpRequest
@@ -30,8 +31,7 @@ ASSERTION_LIFETIME = 3600  # seconds: the most Google accepts for `exp - iat`
 REFRESH_MARGIN = 300  # a token is replaced this long before it expires
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceAccount:
+class ServiceAccount(Struct, frozen=True):
     client_email: str
     private_key: str  # PEM
     private_key_id: str | None
