@@ -205,14 +205,14 @@ async def probe(request):
             await client.get("http://127.0.0.1:9/nothing-listens-here")
         except httpx.HTTPError:
             pass
-    import boto3
-    from botocore.config import Config
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-                            aws_access_key_id="x", aws_secret_access_key="x",
-                            config=Config(retries={"total_max_attempts": 1}, connect_timeout=1))
+    from lambdarouter.aws.client import AwsError
+    from lambdarouter.aws.dynamodb import dynamodb
+    from lambdarouter.aws.sigv4 import Credentials
+    table = dynamodb(region="us-east-1", endpoint="http://127.0.0.1:9", credentials=lambda: Credentials("x", "x"),
+                     sleep=lambda seconds: None)  # the gateway's client: nothing listens, every retry fails at once
     try:
-        dynamodb.get_item(TableName="keys", Key={"hash": {"S": "h"}})
-    except Exception:
+        table.get_item(TableName="keys", Key={"hash": {"S": "h"}})
+    except AwsError:
         pass
     return PlainTextResponse("the response body")
 
