@@ -50,17 +50,10 @@ class AtomicCalls(DynamoDB):
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """One moto server on loopback for the session; `moto_aws` resets it before each test."""
-    from moto.server import ThreadedMotoServer
+    from tests.fakes.fixtures import running_moto
 
-    from tests.gateway import free_port
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with running_moto() as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import socket
 import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,26 @@ THROTTLED = {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "
 SERVER_ERROR = {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "Internal error"}
 
 
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` answering on a loopback port, in a thread, until the block ends: the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]) -> None:
+    handler.send_response(status)
+    for name, value in {"Content-Length": str(len(data)), **headers}.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class Fake:
     """An AWS JSON endpoint on loopback answering a script of (status, body[, headers]) in order (then `{}`),
     keeping every request it received and counting the connections it accepted."""
@@ -59,19 +80,13 @@ class Fake:
                 fake.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status, answer, headers = fake.script.pop(0) if fake.script else (200, {}, {})
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, data, {"Content-Type": "application/x-amz-json-1.0", **headers})
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.handler = Handler
+        self.url = ""
 
     def answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self.script.append((status, body, headers or {}))
@@ -80,11 +95,8 @@ class Fake:
 @pytest.fixture
 def fake() -> Iterator[Fake]:
     server = Fake()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with serving(server.handler) as server.url:
+        yield server
 
 
 class Sleeps(list[float]):
@@ -272,31 +284,24 @@ class ContainerEndpoint:
                 endpoint.authorizations.append(self.headers.get("Authorization"))
                 data = json.dumps({"AccessKeyId": f"ASIA{endpoint.asked}", "SecretAccessKey": "secret",
                                    "Token": f"token-{endpoint.asked}", "Expiration": endpoint.expiration}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, 200, data, {})
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/2018-06-01/credentials"
+        self.handler = Handler
 
 
 @pytest.fixture
 def container(monkeypatch: pytest.MonkeyPatch) -> Iterator[ContainerEndpoint]:
     endpoint = ContainerEndpoint("2031-03-12T16:00:00Z")
-    thread = threading.Thread(target=endpoint.server.serve_forever, daemon=True)
-    thread.start()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url)
     monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "auth-token")
-    yield endpoint
-    endpoint.server.shutdown()
-    endpoint.server.server_close()
+    with serving(endpoint.handler) as url:
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"{url}/2018-06-01/credentials")
+        yield endpoint
 
 
 def test_container_credentials_are_kept_until_near_expiry(container: ContainerEndpoint) -> None:

@@ -13,6 +13,7 @@ Enable them in a conftest.py or a test module with::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -55,9 +56,9 @@ def own_upstream(own_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     yield from _fresh(own_upstream_server)
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...) for processes that reach AWS by URL."""
+@contextmanager
+def running_moto() -> Iterator[str]:
+    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...): its URL."""
     from moto.server import ThreadedMotoServer  # only the modules that use it pay its import
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
@@ -67,3 +68,10 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A moto server for a module's processes that reach AWS by URL."""
+    with running_moto() as url:
+        yield url
