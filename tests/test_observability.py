@@ -257,6 +257,9 @@ def test_tracing_in_lambda_sends_subsegments_without_bodies(tmp_path: Path) -> N
     assert {"## request", "127.0.0.1", "dynamodb"} <= names, documents
     [dynamodb] = [d for d in documents if d["name"] == "dynamodb"]
     assert dynamodb["aws"]["operation"] == "GetItem" and dynamodb["aws"]["table_name"] == "keys"
+    # Nothing listened: a fault, with the error's code and not its text (the gateway's own AWS client's subsegment).
+    assert dynamodb["fault"] is True and dynamodb["aws"]["error_code"] == "ConnectionRefusedError"
+    assert "cause" not in dynamodb
     for document in documents:
         assert document["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert "the response body" not in json.dumps(documents)
