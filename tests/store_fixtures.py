@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
 from lambdarouter.aws.client import JsonClient
@@ -26,6 +25,7 @@ from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store.dynamodb import DynamoDBStore
 from lambdarouter.store.sqlite import SQLiteStore
 from lambdarouter.store.tables import create_tables, table_names
+from tests.fakes.fixtures import reset_moto, running_moto
 
 NOW = datetime(2031, 3, 12, 15, 30, tzinfo=UTC).timestamp()  # a Wednesday, after any key here is created
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
@@ -50,8 +50,6 @@ class AtomicCalls(DynamoDB):
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """One moto server on loopback for the session; `moto_aws` resets it before each test."""
-    from tests.fakes.fixtures import running_moto
-
     with running_moto() as url:
         yield url
 
@@ -60,7 +58,7 @@ def aws_endpoint() -> Iterator[str]:
 def moto_aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh moto (every table and secret gone), the environment pointing every AWS client at it, and the
     process's clients built anew; the endpoint."""
-    httpx.post(f"{aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    reset_moto(aws_endpoint)
     for name, value in {**AWS, "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,
                         "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws_endpoint, "AWS_ENDPOINT_URL_S3": aws_endpoint}.items():
         monkeypatch.setenv(name, value)
@@ -68,6 +66,7 @@ def moto_aws(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     clear_secret_cache()
     yield aws_endpoint
     clear_secret_cache()
+    reset_moto(aws_endpoint)  # moto's backends are the process's: nothing left for another module's server
 
 
 def boto3_client(service: str, endpoint: str) -> Any:

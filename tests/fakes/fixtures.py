@@ -58,16 +58,27 @@ def own_upstream(own_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
 
 @contextmanager
 def running_moto() -> Iterator[str]:
-    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...): its URL."""
+    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...): its URL. Empty at the start: moto's
+    backends live in the process, shared by every server and `mock_aws` in it, so what an earlier test left there
+    is reset away."""
     from moto.server import ThreadedMotoServer  # only the modules that use it pay its import
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    reset_moto(url)
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
+
+
+def reset_moto(url: str) -> None:
+    """Every resource of the moto server at `url` gone (its `/moto-api/reset`)."""
+    import httpx
+
+    httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
 
 
 @pytest.fixture(scope="module")
