@@ -8,8 +8,9 @@ coldstart_child.py, no HTTP server), N non-streamed and N/4 streamed requests ag
 after a warm-up; per request: wall time and process CPU time (every thread). This is the proxy for the
 billed Lambda duration of the gateway's own work (the upstream's time is billed too, and is separate).
 
-`dynamodb`: the same app on the DynamoDB store, in moto's in-memory AWS (tables from
-lambdarouter.store.tables), counting every DynamoDB call the store's client makes for one request, with
+`dynamodb`: the same app on the DynamoDB store, against a moto server on loopback (tables from
+lambdarouter.store.tables), counting every DynamoDB call the store's client (lambdarouter/aws) makes for one
+request, with
 the request units each would bill from the item sizes before and after it (DynamoDB's published rules:
 reads per 4 KB, strongly consistent 1, eventually 0.5; writes per 1 KB of the larger of the old and new
 item; transactional x2; a table's GSI write per 1 KB of the projected item). Three keys: no limits, a
@@ -17,7 +18,8 @@ credit limit (reserve + settle), a credit limit and a rate limit. The steady sta
 request of each). Then the first byte (issue 20): for `--first-byte-requests` more requests of each kind, what
 the gateway did before the upstream request left (the key check, the rate window, the reservation, routing):
 the DynamoDB round trips in that time, and its milliseconds, split into the time inside those calls (moto's
-in-process answers here; DynamoDB's in-region latency on AWS) and the gateway's own; medians.
+answers over loopback here, signing and parsing included; DynamoDB's in-region latency on AWS) and the
+gateway's own; medians.
 
 `aws-setup` (used by the cold-start phase): against a moto server at $AWS_ENDPOINT_URL, create the
 tables (lambdarouter.store.tables), one key in them, the provider secret, the management key's secret and the
@@ -182,12 +184,11 @@ class Recorder:
         described = self.raw.describe_table(TableName=table)["Table"]["KeySchema"]
         return [k["AttributeName"] for k in described]
 
-    def before(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
-        writes = self._writes(params, model.name)
+    def before(self, params: Mapping[str, Any], operation: str) -> None:
+        writes = self._writes(params, operation)
         self._before.images = [(t, k, new, self._image(t, k)) for t, k, new in writes]
 
-    def after(self, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
-        operation = model.name
+    def after(self, parsed: Mapping[str, Any], operation: str) -> None:
         failed = "Error" in parsed
         call: dict[str, Any] = {"operation": operation, "failed": failed}
         if operation == "GetItem":
@@ -214,18 +215,29 @@ class Recorder:
             call.update(write_units=writes, gsi_write_units=gsi, item_bytes=sizes)
         self.calls.append(call)
 
-    def consistent(self, params: Mapping[str, Any], **_: Any) -> None:
-        self._last_consistent = bool(params.get("ConsistentRead", False))
-
     def attach(self, client: Any) -> None:
-        client.meta.events.register("provide-client-params.dynamodb.*", self.before)
-        client.meta.events.register("provide-client-params.dynamodb.GetItem", self.consistent)
-        client.meta.events.register("after-call.dynamodb.*", self.after)
+        """Every call of the store's client (lambdarouter/aws `DynamoDB.call`, which each operation goes through)
+        counted, failed ones too."""
+        from lambdarouter.aws.client import AwsError
+
+        real = client.call
+
+        def counted(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+            self.before(params, operation)
+            if operation == "GetItem":
+                self._last_consistent = bool(params.get("ConsistentRead", False))
+            try:
+                parsed: dict[str, Any] = real(operation, params)
+            except AwsError as exc:
+                self.after({"Error": {"Code": exc.code}}, operation)
+                raise
+            self.after(parsed, operation)
+            return parsed
+
+        client.call = counted
 
     def detach(self, client: Any) -> None:
-        client.meta.events.unregister("provide-client-params.dynamodb.*", self.before)
-        client.meta.events.unregister("provide-client-params.dynamodb.GetItem", self.consistent)
-        client.meta.events.unregister("after-call.dynamodb.*", self.after)
+        del client.call  # the instance attribute goes: the class's method shows through again
 
 
 class FirstByte:
@@ -236,13 +248,6 @@ class FirstByte:
         self.client = client
         self.spans: list[tuple[str, float, float]] = []  # (operation, started, ended)
         self.upstream_at: float | None = None
-        self._started: float | None = None
-
-    def _begin(self, **_: Any) -> None:
-        self._started = time.perf_counter()
-
-    def _end(self, model: Any, **_: Any) -> None:
-        self.spans.append((model.name, self._started or time.perf_counter(), time.perf_counter()))
 
     def __enter__(self) -> FirstByte:
         from lambdarouter.providers import transport
@@ -251,15 +256,23 @@ class FirstByte:
         self._backend, self._methods = backend, {name: getattr(backend, name) for name in ("send", "stream")}
         for name, method in self._methods.items():
             setattr(backend, name, self._marking(method))
-        self.client.meta.events.register("provide-client-params.dynamodb.*", self._begin)
-        self.client.meta.events.register("after-call.dynamodb.*", self._end)
+        real = self.client.call
+
+        def timed(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+            started = time.perf_counter()
+            try:
+                answer: dict[str, Any] = real(operation, params)
+                return answer
+            finally:
+                self.spans.append((operation, started, time.perf_counter()))
+
+        self.client.call = timed
         return self
 
     def __exit__(self, *_: object) -> None:
         for name in self._methods:
             delattr(self._backend, name)  # the instance attributes go: the class's methods show through again
-        self.client.meta.events.unregister("provide-client-params.dynamodb.*", self._begin)
-        self.client.meta.events.unregister("after-call.dynamodb.*", self._end)
+        del self.client.call
 
     def _marking(self, method: Callable[..., Any]) -> Callable[..., Any]:
         def marked(*args: Any, **kwargs: Any) -> Any:
@@ -305,7 +318,7 @@ def _env(values: Mapping[str, str]) -> Iterator[None]:
 
 def dynamodb(first_byte_requests: int = 30) -> dict[str, Any]:
     import boto3
-    from moto import mock_aws
+    from moto.server import ThreadedMotoServer
 
     from lambdarouter.store import KeySettings, RateLimit, shared_store
     from lambdarouter.store import dynamodb as store_dynamodb
@@ -314,8 +327,12 @@ def dynamodb(first_byte_requests: int = 30) -> dict[str, Any]:
     aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
            "AWS_DEFAULT_REGION": "us-east-1"}
     names = {t.env_var: t.default_name for t in TABLES}
-    with _env({**aws, **names}), mock_aws():
-        raw = boto3.client("dynamodb", region_name="us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with _env({**aws, **names, "AWS_ENDPOINT_URL_DYNAMODB": endpoint}):
+        raw = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         create_tables(raw, table_names())
         gsi_keys = {table_names()[t.logical_id]: [i.hash_key for i in t.indexes] for t in TABLES if t.indexes}
         gsi_tables = set(gsi_keys)
@@ -352,6 +369,7 @@ def dynamodb(first_byte_requests: int = 30) -> dict[str, Any]:
                     scenarios[name]["first_byte"] = await first.measure(app, key, stream, first_byte_requests)
 
         asyncio.run(run())
+    server.stop()
     return {"scenarios": scenarios, "tables": sorted(names.values()), "gsi_tables": sorted(gsi_tables)}
 
 

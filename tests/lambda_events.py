@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from lambdarouter.aws import client as aws_client
 from lambdarouter.http import observability
 from lambdarouter.store import GenerationRecord, KeySettings, Store
 from lambdarouter.store.tables import create_tables
@@ -116,6 +117,7 @@ def reset_observability() -> None:
     package.propagate = True
     observability.powertools_logger.cache_clear()
     observability.tracer.cache_clear()
+    aws_client.span = None  # the X-Ray hook of the gateway's own AWS client
 
 
 # -- the stack's data under moto ---------------------------------------------------------------------------

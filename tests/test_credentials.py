@@ -1,39 +1,29 @@
-"""Provider keys from one JSON secret (moto Secrets Manager): cached, rotated, and a clear 503 when broken."""
+"""Provider keys from one JSON secret (moto's Secrets Manager in server mode, read by the gateway's own client):
+cached, rotated, and a clear 503 when broken."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from typing import Any
 
-import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
-from lambdarouter.core.credentials import EnvCredentials, SecretCredentials, credentials_from_env, secrets_provider
+from lambdarouter.core.credentials import EnvCredentials, SecretCredentials, credentials_from_env
 from lambdarouter.core.errors import GatewayError
+from tests.store_fixtures import boto3_client
 
 SECRET = "lambdarouter/providers"
 
 
 @pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        secrets_provider.cache_clear()  # the process's provider, and with it its cached values
-        client = boto3.client("secretsmanager", region_name="us-east-1")
-        yield client
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        secrets_provider.cache_clear()
+def secrets(moto_aws: str) -> Any:
+    """A boto3 client at a fresh moto (`moto_aws` also drops the process's client and the secrets it read)."""
+    return boto3_client("secretsmanager", moto_aws)
 
 
-def test_fields_come_from_the_secret_and_the_rest_from_env(secrets: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = boto3.client("secretsmanager", region_name="us-east-1")
-    client.create_secret(Name=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "sk-from-secret"}))
+def test_fields_come_from_the_secret_and_the_rest_from_env(secrets: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets.create_secret(Name=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "sk-from-secret"}))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://bedrock.local")
     creds = SecretCredentials(SECRET)
@@ -42,12 +32,11 @@ def test_fields_come_from_the_secret_and_the_rest_from_env(secrets: object, monk
     assert creds.get("ANTHROPIC_API_KEY") is None
 
 
-def test_rotation_is_seen_after_the_ttl(secrets: object) -> None:
-    client = boto3.client("secretsmanager", region_name="us-east-1")
-    client.create_secret(Name=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "old"}))
+def test_rotation_is_seen_after_the_ttl(secrets: Any) -> None:
+    secrets.create_secret(Name=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "old"}))
     creds = SecretCredentials(SECRET, max_age=3)  # room for two calls on a busy machine
     assert creds.get("OPENAI_API_KEY") == "old"
-    client.put_secret_value(SecretId=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "new"}))
+    secrets.put_secret_value(SecretId=SECRET, SecretString=json.dumps({"OPENAI_API_KEY": "new"}))
     assert creds.get("OPENAI_API_KEY") == "old"  # within the TTL: served from the cache
     time.sleep(3.1)
     assert creds.get("OPENAI_API_KEY") == "new"  # past it: the rotated value
@@ -55,9 +44,9 @@ def test_rotation_is_seen_after_the_ttl(secrets: object) -> None:
 
 @pytest.mark.parametrize(("secret_string", "why"), [("not json", "not a JSON object"), ("[1, 2]", "not a JSON object"),
                                                     (None, "cannot be read")])
-def test_missing_or_malformed_secret_is_a_clear_503(secrets: object, secret_string: str | None, why: str) -> None:
+def test_missing_or_malformed_secret_is_a_clear_503(secrets: Any, secret_string: str | None, why: str) -> None:
     if secret_string is not None:
-        boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=SECRET, SecretString=secret_string)
+        secrets.create_secret(Name=SECRET, SecretString=secret_string)
     with pytest.raises(GatewayError) as raised:
         SecretCredentials(SECRET).get("OPENAI_API_KEY")
     assert raised.value.status == 503

@@ -54,6 +54,11 @@ print(json.dumps(sorted(sys.modules)))
 LAMBDA_SETS = {"AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function", "LAMBDA_TASK_ROOT": "/var/task",
                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
 
+# The AWS SDK: DynamoDB and Secrets Manager go through lambdarouter/aws (~170 ms of cold start less, issue 19);
+# botocore's clients are for rare paths (Bedrock, S3 images, Idempotency-Key's Powertools layer), imported by the
+# request that needs one. (Powertools imports botocore's top package alone, for its user agent: ~1 ms.)
+AWS_SDK = ("boto3", "botocore.client", "botocore.session", "botocore.auth", "botocore.endpoint", "s3transfer",
+           "aws_lambda_powertools.utilities.parameters", "aws_lambda_powertools.utilities.idempotency")
 # On AWS the store is DynamoDB: nothing of SQLite; the OpenAPI document is built by its route's first GET; the
 # CLI, the aiohttp transport (`lambdarouter serve`) and the Bedrock/Gemini/Vertex adapters (imported by the request
 # that needs one) never at start; nor the chat answer's pydantic models (the answer and its chunks are written
@@ -61,7 +66,7 @@ LAMBDA_SETS = {"AWS_LAMBDA_FUNCTION_NAME": "lambdarouter-Function", "LAMBDA_TASK
 NEVER = ("sqlite3", "lambdarouter.store.sqlite", "lambdarouter.admin.cli", "lambdarouter.http.openapi", "aiohttp",
          "lambdarouter.providers.transport.aiohttp_backend", "lambdarouter.providers.bedrock",
          "lambdarouter.providers.gemini", "lambdarouter.providers.vertex",
-         "lambdarouter.dialects.openrouter.answer_schema")
+         "lambdarouter.dialects.openrouter.answer_schema", *AWS_SDK)
 # The inference path: providers, the service, the upstream HTTP client.
 INFERENCE = ("httpx", "httpcore", "lambdarouter.gateway.service", "lambdarouter.providers", "lambdarouter.core.routing",
              "lambdarouter.dialects.anthropic", "lambdarouter.dialects.openrouter.chat")
@@ -72,23 +77,23 @@ NOT_NEEDED: dict[str, tuple[str, ...]] = {
                  "lambdarouter.dialects.responses", "lambdarouter.dialects.openrouter.chat",
                  "lambdarouter.dialects.openrouter.messages", "lambdarouter.gateway.chat"),
     # The catalog: no store, no AWS client, no key handling beyond what an optional key needs.
-    MODELS: (*INFERENCE, "lambdarouter.store.dynamodb", "boto3", "botocore.client", "lambdarouter.admin.usage",
-             "aws_lambda_powertools.utilities.parameters"),
+    MODELS: (*INFERENCE, "lambdarouter.store.dynamodb", "lambdarouter.aws", "lambdarouter.admin.usage"),
     # pydantic (~100 ms of CPU to import): only POST and PATCH /keys parse a body (admin/key_body.py, imported by the
     # first of them) and only /hosts reads the catalog (http/catalog.py), so the GETs never load it.
     MANAGEMENT: (*INFERENCE, "pydantic", "pydantic_core", "lambdarouter.admin.key_body", "lambdarouter.core.catalog"),
     # /key and /generation read no secret and parse no body.
-    KEY: (*INFERENCE, "aws_lambda_powertools.utilities.parameters", "lambdarouter.admin.usage", "pydantic",
+    KEY: (*INFERENCE, "lambdarouter.aws.secretsmanager", "lambdarouter.admin.usage", "pydantic",
           "pydantic_core", "lambdarouter.admin.key_body", "lambdarouter.core.catalog"),
 }
 # What the init builds (http/function.py): present at start, or the init failed.
 BUILT_AT_INIT: dict[str, tuple[str, ...]] = {
-    CHAT: ("lambdarouter.gateway.service", "lambdarouter.store.dynamodb", "botocore.client",
-           "aws_lambda_powertools.utilities.parameters"),
-    EMBEDDINGS: ("lambdarouter.gateway.service", "lambdarouter.store.dynamodb", "botocore.client"),
+    CHAT: ("lambdarouter.gateway.service", "lambdarouter.store.dynamodb", "lambdarouter.aws.dynamodb",
+           "lambdarouter.aws.secretsmanager"),
+    EMBEDDINGS: ("lambdarouter.gateway.service", "lambdarouter.store.dynamodb", "lambdarouter.aws.dynamodb",
+                 "lambdarouter.aws.secretsmanager"),
     MODELS: (),
-    MANAGEMENT: ("lambdarouter.store.dynamodb", "botocore.client", "aws_lambda_powertools.utilities.parameters"),
-    KEY: ("lambdarouter.store.dynamodb", "botocore.client"),
+    MANAGEMENT: ("lambdarouter.store.dynamodb", "lambdarouter.aws.dynamodb", "lambdarouter.aws.secretsmanager"),
+    KEY: ("lambdarouter.store.dynamodb", "lambdarouter.aws.dynamodb"),
 }
 
 

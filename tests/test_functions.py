@@ -1,4 +1,5 @@
-"""The Mangum functions, driven the way Lambda drives them, with the events in `events/`, under moto.
+"""The Mangum functions, driven the way Lambda drives them, with the events in `events/`, against moto in server
+mode (the functions' own AWS client, lambdarouter/aws, over loopback).
 
 Each handler (`functions/<name>/app.py`) is imported by path in the environment the template gives it
 (table names, secret id, Powertools settings; nothing from the developer's shell), with moto serving the
@@ -17,13 +18,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from lambdarouter import __version__
-from lambdarouter.core.aws import aws_session
-from lambdarouter.core.credentials import secrets_provider
+from lambdarouter.aws.client import JsonClient
+from lambdarouter.core.credentials import clear_secret_cache
 from lambdarouter.http import observability
 from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
@@ -56,6 +55,7 @@ from tests.sam_template import (
     function_environment,
     transformed_template,
 )
+from tests.store_fixtures import boto3_client
 from tests.stores import wait
 from tests.test_template_security import granted_actions
 
@@ -144,19 +144,16 @@ def _fresh_clients() -> None:
     """Clients and caches a warm Lambda would keep, dropped so each test starts from its own moto state."""
     dynamodb_module._client = None
     shared_store.cache_clear()
-    secrets_provider.cache_clear()  # with it, the secrets' cached values
-    aws_session.cache_clear()
+    clear_secret_cache()  # the client, and the secrets' cached values
 
 
 @pytest.fixture
-def world(handlers: dict[str, Handler]) -> Iterator[AwsWorld]:
+def world(handlers: dict[str, Handler], moto_aws: str) -> Iterator[AwsWorld]:
     _fresh_clients()
-    with mock_aws():
-        secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-        admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
-        create_stack_data(boto3.client("dynamodb", region_name="us-east-1"), secretsmanager, secret_template(),
-                          admin_key)
-        yield populate(open_store(), secretsmanager, admin_key)
+    secretsmanager = boto3_client("secretsmanager", moto_aws)
+    admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
+    create_stack_data(boto3_client("dynamodb", moto_aws), secretsmanager, secret_template(), admin_key)
+    yield populate(open_store(), secretsmanager, admin_key)
     _fresh_clients()
 
 
@@ -311,7 +308,8 @@ def test_a_rotated_management_key_is_read_once_the_cache_expires(
     assert invoke(handlers, load_event("keys-list"), after).status == 200
 
 
-def test_every_aws_call_is_one_its_role_allows(handlers: dict[str, Handler], world: AwsWorld) -> None:
+def test_every_aws_call_is_one_its_role_allows(handlers: dict[str, Handler], world: AwsWorld,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """moto does not check IAM: each AWS call a function makes while serving every event is held to what the
     template's role for it allows (test_template_security.py holds the roles to exactly their listed actions)."""
     transformed = transformed_template()
@@ -319,21 +317,23 @@ def test_every_aws_call_is_one_its_role_allows(handlers: dict[str, Handler], wor
     made: dict[str, set[tuple[str, str]]] = {}
     serving: list[str] = []
 
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+    real_call = JsonClient.call
+
+    def record(client: JsonClient, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         calls = made.setdefault(serving[-1], set())
-        if model.name == "TransactWriteItems":
+        if operation == "TransactWriteItems":
             for item in params["TransactItems"]:
                 for kind, body in item.items():
                     calls.add((f"dynamodb:{TRANSACT_ACTIONS[kind]}", logical[body["TableName"]]))
-        elif model.service_model.service_name == "dynamodb":
+        elif client.signing_name == "dynamodb":
             index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
-            calls.add((f"dynamodb:{model.name}", logical[params["TableName"]] + index))
+            calls.add((f"dynamodb:{operation}", logical[params["TableName"]] + index))
         else:
             secret = logical.get(str(params.get("SecretId")), "?")
-            calls.add((f"{model.service_model.signing_name}:{model.name}", secret))
+            calls.add((f"{client.signing_name}:{operation}", secret))
+        return real_call(client, operation, params)
 
-    _fresh_clients()  # clients made from here on carry the recorder
-    aws_session().events.register("before-parameter-build", record)
+    monkeypatch.setattr(JsonClient, "call", record)
     for name in sorted(EXPECTED_STATUS, key=lambda n: n == "keys-delete"):  # delete the key last
         event = load_event(name)
         serving.append(event_function(event))

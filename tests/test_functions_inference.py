@@ -57,6 +57,7 @@ from tests.sam_template import (
     event_function,
     function_environment,
 )
+from tests.store_fixtures import atomic_client
 from tests.stores import wait
 
 STARTUP_TIMEOUT = 60.0  # a bound for a busy machine, not a timing claim
@@ -133,7 +134,7 @@ def functions(tmp_path_factory: pytest.TempPathFactory, moto_server: str) -> Ite
         admin_key = admin_secret()["LAMBDAROUTER_ADMIN_KEY"]
         create_stack_data(dynamodb, secretsmanager, secret, admin_key)
         store = DynamoDBStore(RESOURCE_NAMES["KeysTable"], RESOURCE_NAMES["UsageTable"], RESOURCE_NAMES["SummaryTable"],
-                              RESOURCE_NAMES["IdempotencyTable"], client=dynamodb)
+                              RESOURCE_NAMES["IdempotencyTable"], client=atomic_client(moto_server))
         key, record = wait(store.create_key("t"))
         # A clean environment, as Lambda's is: the template's variables and the runtime's; `python3` is this
         # interpreter, as it is the runtime's on Lambda.

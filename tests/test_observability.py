@@ -205,14 +205,14 @@ async def probe(request):
             await client.get("http://127.0.0.1:9/nothing-listens-here")
         except httpx.HTTPError:
             pass
-    import boto3
-    from botocore.config import Config
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
-                            aws_access_key_id="x", aws_secret_access_key="x",
-                            config=Config(retries={"total_max_attempts": 1}, connect_timeout=1))
+    from lambdarouter.aws.client import AwsError
+    from lambdarouter.aws.dynamodb import dynamodb
+    from lambdarouter.aws.sigv4 import Credentials
+    table = dynamodb(region="us-east-1", endpoint="http://127.0.0.1:9", credentials=lambda: Credentials("x", "x"),
+                     sleep=lambda seconds: None)  # the gateway's client: nothing listens, every retry fails at once
     try:
-        dynamodb.get_item(TableName="keys", Key={"hash": {"S": "h"}})
-    except Exception:
+        table.get_item(TableName="keys", Key={"hash": {"S": "h"}})
+    except AwsError:
         pass
     return PlainTextResponse("the response body")
 
@@ -257,6 +257,9 @@ def test_tracing_in_lambda_sends_subsegments_without_bodies(tmp_path: Path) -> N
     assert {"## request", "127.0.0.1", "dynamodb"} <= names, documents
     [dynamodb] = [d for d in documents if d["name"] == "dynamodb"]
     assert dynamodb["aws"]["operation"] == "GetItem" and dynamodb["aws"]["table_name"] == "keys"
+    # Nothing listened: a fault, with the error's code and not its text (the gateway's own AWS client's subsegment).
+    assert dynamodb["fault"] is True and dynamodb["aws"]["error_code"] == "ConnectionRefusedError"
+    assert "cause" not in dynamodb
     for document in documents:
         assert document["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert "the response body" not in json.dumps(documents)

@@ -16,7 +16,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lambdarouter"
 # Where the environment may still be touched: the settings; credentials looked up by name (a host's key);
 # the X-Ray trace header the tracer reads from the environment (a write, not configuration).
 ALLOWED = {"core/config.py": "settings", "core/credentials.py": "credentials by name",
-           "http/observability.py": "_X_AMZN_TRACE_ID"}
+           "http/observability.py": "_X_AMZN_TRACE_ID",
+           # The AWS SDKs' own variables, read as boto3 reads them: credentials at each call (they rotate),
+           # the endpoint and region overrides when the client is built.
+           "aws/credentials.py": "AWS credentials", "aws/client.py": "AWS endpoints and region"}
 
 
 class Recording(dict[str, str]):

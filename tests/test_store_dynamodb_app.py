@@ -1,4 +1,5 @@
-"""The DynamoDB side end to end, in process under moto: `store init`, the CLI, and the app on DynamoDB.
+"""The DynamoDB side end to end, in process against moto in server mode (loopback): `store init`, the CLI, and
+the app on DynamoDB.
 
 (The subprocess gateway tests run on SQLite; here the same routes run against DynamoDB tables.)
 """
@@ -13,14 +14,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from starlette.testclient import TestClient
 
 from lambdarouter.admin import cli
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
-from lambdarouter.store import dynamodb as dynamodb_module
 from lambdarouter.store import open_store, shared_store
 from lambdarouter.store.dynamodb import DynamoDBStore
 from lambdarouter.store.dynamodb_ledger import ledger_put
@@ -37,14 +36,11 @@ TABLE_ENV = {"LAMBDAROUTER_KEYS_TABLE": "t-keys", "LAMBDAROUTER_USAGE_TABLE": "t
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", **TABLE_ENV}.items():
+def aws(moto_aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fresh moto server (`moto_aws`: every AWS client pointed at it) and the tables' names."""
+    for name, value in TABLE_ENV.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    monkeypatch.setattr(dynamodb_module, "_client", None)  # a client created inside the mock
-    with mock_aws():
-        yield
+    yield
     shared_store.cache_clear()
 
 

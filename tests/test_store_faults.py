@@ -1,8 +1,9 @@
 """DynamoDB faults during auth, reservation, settlement and ledger writes (moto, with injected errors).
 
-The DynamoDB client the store uses is wrapped so chosen operations raise what botocore raises once its own retries
-are spent: `ThrottlingException` / `ProvisionedThroughputExceededException` (HTTP 400) or `InternalServerError`
-(HTTP 500) (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html). What must
+The DynamoDB client the store uses (lambdarouter/aws, over loopback to moto in server mode) is wrapped so
+chosen operations raise what it raises once its own retries are spent: `ThrottlingException` /
+`ProvisionedThroughputExceededException` (HTTP 400) or `InternalServerError` (HTTP 500)
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html). What must
 hold: auth fails closed, a failed reservation is a clean error with nothing charged and nothing sent upstream, and
 settlement is retried until the books are right: one ledger row per answer, charged exactly once, equal to what
 the client was told.
@@ -16,13 +17,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
-from moto import mock_aws
 from starlette.testclient import TestClient
 
 from lambdarouter.admin import cli
+from lambdarouter.aws.client import AwsError
 from lambdarouter.core.catalog import load_catalog
 from lambdarouter.gateway.service import Gateway
 from lambdarouter.http.app import create_app
@@ -32,6 +31,7 @@ from lambdarouter.store.dynamodb import DynamoDBStore
 from tests.accounting import HELLO, completion_body, exact_json
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway import ADMIN_KEY, EXTRA_MODELS, UPSTREAM_KEY
+from tests.store_fixtures import atomic_client
 from tests.stores import ledger_rows, wait
 from tests.test_store_dynamodb_app import TABLE_ENV, Env
 
@@ -42,8 +42,8 @@ CHAT = {"model": "openai/gpt-4o", "messages": HELLO, "max_tokens": 500}
 
 
 class FaultyClient:
-    """Delegates to the moto client; `fail(op, n, code)` makes the next n calls of `op` raise (before or, with
-    `after=True`, after the real call went through: the write happened but its answer was lost)."""
+    """Delegates to the store's client at moto; `fail(op, n, code)` makes the next n calls of `op` raise (before
+    or, with `after=True`, after the real call went through: the write happened but its answer was lost)."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
@@ -66,22 +66,18 @@ class FaultyClient:
             if after:
                 attribute(*args, **kwargs)
             self.raised[name] = self.raised.get(name, 0) + 1
-            raise ClientError({"Error": {"Code": code, "Message": "injected"},
-                               "ResponseMetadata": {"HTTPStatusCode": FAULTS[code]}}, name)
+            raise AwsError(name, code, FAULTS[code], "injected", {"__type": code, "message": "injected"})
         return call
 
 
 @pytest.fixture
-def faulty(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyClient]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", **TABLE_ENV}.items():
+def faulty(moto_aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyClient]:
+    for name, value in TABLE_ENV.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    with mock_aws():
-        client = FaultyClient(boto3.client("dynamodb", region_name="us-east-1"))
-        monkeypatch.setattr(dynamodb_module, "_client", client)
-        assert cli.main(["store", "init", "--json"]) == 0
-        yield client
+    client = FaultyClient(atomic_client(moto_aws))
+    monkeypatch.setattr(dynamodb_module, "_client", client)
+    assert cli.main(["store", "init", "--json"]) == 0
+    yield client
     shared_store.cache_clear()
 
 

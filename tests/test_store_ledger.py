@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from lambdarouter.aws.client import AwsError
 from lambdarouter.store import InvalidCursor, Store, StoreUnavailable
 from lambdarouter.store.codec import encode_generation
 from lambdarouter.store.cursor import encode_cursor
@@ -198,7 +198,7 @@ def write_raw_row(store: Store, key_hash: str, gen_id: str, created_at: float, r
 
 
 class Throttled:
-    """A DynamoDB client whose next `times` transactions fail as botocore raises them once its retries are spent."""
+    """A DynamoDB client whose next `times` transactions fail as the client raises them once its retries are spent."""
 
     def __init__(self, client: Any, times: int) -> None:
         self.client, self.times = client, times
@@ -211,7 +211,7 @@ class Throttled:
         def call(**kwargs: Any) -> Any:
             if self.times > 0:
                 self.times -= 1
-                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, name)
+                raise AwsError("TransactWriteItems", "ThrottlingException", 400, "Rate exceeded")
             return attribute(**kwargs)
 
         return call
@@ -233,7 +233,7 @@ async def test_a_store_fault_is_store_unavailable_and_a_retry_settles_exactly(st
         store._client = Throttled(store.client, 1)
     with pytest.raises(StoreUnavailable) as raised:
         await store.settle(row, hold, NOW)
-    assert isinstance(raised.value.__cause__, sqlite3.OperationalError | ClientError)
+    assert isinstance(raised.value.__cause__, sqlite3.OperationalError | AwsError)
     if blocker is not None:
         blocker.execute("ROLLBACK")
     assert await store.settle(row, hold, NOW)

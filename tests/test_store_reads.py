@@ -1,20 +1,16 @@
 """Issue 19: GET /usage, /generations and /key on DynamoDB read a bounded number of items, whatever the size of
 the ledger. The same hours, keys and models hold one row each, then four: what each route reads from the ledger
-and the aggregates is counted on the store's own boto3 client (botocore's event hooks see every page of every
-paginated query), under moto."""
+and the aggregates is counted on the store's own client (every page of every paginated query is one call),
+over loopback to moto in server mode."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from starlette.testclient import TestClient
 
 from lambdarouter.http.app import create_app
@@ -23,7 +19,7 @@ from lambdarouter.store.dynamodb import DynamoDBStore
 from lambdarouter.store.dynamodb_summary import SHARDS, summary_update
 from lambdarouter.store.summary import summarize
 from tests.gateway import ADMIN_KEY
-from tests.store_fixtures import AWS, dynamodb_store, generation
+from tests.store_fixtures import AtomicCalls, dynamodb_store, gateway_client, generation
 from tests.stores import wait
 
 HOURS = 12
@@ -31,36 +27,28 @@ MODELS = [("openai/gpt-4o", "openai"), ("anthropic/claude-sonnet-4.5", "anthropi
 PAGE = 20
 
 
-class ReadCounter:
-    """Items returned and operations called, per table, from botocore's before-call / after-call events."""
+class ReadCounter(AtomicCalls):
+    """The store's client, counting the items returned and the operations called, per table."""
 
-    def __init__(self, client: Any) -> None:
-        self.items: Counter[str] = Counter()
-        self.calls: Counter[tuple[str, str]] = Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._before)
-        client.meta.events.register("after-call.dynamodb.*", self._after)
-
-    def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["table"] = json.loads(params["body"] or b"{}").get("TableName", "")
-
-    def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        table = context.get("table", "")
-        self.calls[(model.name, table)] += 1
-        self.items[table] += int(parsed.get("Count", 0)) + ("Item" in parsed)
+    items: Counter[str]
+    calls: Counter[tuple[str, str]]
 
     def reset(self) -> None:
-        self.items.clear()
-        self.calls.clear()
+        self.items, self.calls = Counter(), Counter()
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        parsed = super().call(operation, params)
+        table = params.get("TableName", "")
+        self.calls[(operation, table)] += 1
+        self.items[table] += int(parsed.get("Count", 0)) + ("Item" in parsed)
+        return parsed
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[DynamoDBStore, ReadCounter]]:
-    for name, value in AWS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        yield dynamodb_store(client), ReadCounter(client)
+def aws(moto_aws: str) -> tuple[DynamoDBStore, ReadCounter]:
+    counter = ReadCounter(gateway_client(moto_aws))
+    counter.reset()
+    return dynamodb_store(moto_aws, counter), counter
 
 
 def fill(store: DynamoDBStore, keys: list[str], per_cell: int, now: float, first: int) -> int:

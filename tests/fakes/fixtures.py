@@ -13,6 +13,7 @@ Enable them in a conftest.py or a test module with::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -55,15 +56,33 @@ def own_upstream(own_upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     yield from _fresh(own_upstream_server)
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...) for processes that reach AWS by URL."""
+@contextmanager
+def running_moto() -> Iterator[str]:
+    """A moto server on loopback (DynamoDB, Secrets Manager, S3 ...): its URL. Empty at the start: moto's
+    backends live in the process, shared by every server and `mock_aws` in it, so what an earlier test left there
+    is reset away."""
     from moto.server import ThreadedMotoServer  # only the modules that use it pay its import
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    reset_moto(url)
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
+
+
+def reset_moto(url: str) -> None:
+    """Every resource of the moto server at `url` gone (its `/moto-api/reset`)."""
+    import httpx
+
+    httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A moto server for a module's processes that reach AWS by URL."""
+    with running_moto() as url:
+        yield url

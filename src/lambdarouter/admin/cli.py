@@ -160,11 +160,11 @@ async def usage(args: argparse.Namespace) -> int:
 
 
 def store_init(args: argparse.Namespace) -> int:
-    from lambdarouter.store.dynamodb import dynamodb_client
+    from lambdarouter.store.dynamodb import boto3_dynamodb_client
     from lambdarouter.store.tables import TABLES, create_tables, table_names
 
     names = table_names()
-    done = create_tables(dynamodb_client(), names)
+    done = create_tables(boto3_dynamodb_client(), names)
     if args.json:
         print(json.dumps({"tables": [{"name": n, "status": s} for n, s in done]}))
         return 0

@@ -50,7 +50,7 @@ class Settings(Struct, frozen=True):
     usage_table: str | None = None
     idempotency_table: str | None = None
     summary_table: str | None = None  # the usage aggregates (store/summary.py)
-    dynamodb_endpoint: str | None = None  # AWS_ENDPOINT_URL_DYNAMODB (boto3 honours it itself; shown in logs)
+    dynamodb_endpoint: str | None = None  # AWS_ENDPOINT_URL_DYNAMODB (the client reads it itself; shown in logs)
     aws_region: str | None = None  # AWS_REGION (what Lambda sets), else AWS_DEFAULT_REGION
     # Provider keys from one Secrets Manager secret (on AWS), cached this many seconds.
     secret_id: str | None = None

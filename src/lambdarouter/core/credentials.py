@@ -1,24 +1,32 @@
 """Provider credentials by the design's variable names.
 
 Locally they come from the environment. On AWS (`LAMBDAROUTER_SECRET_ID` set) the same names are the
-fields of one JSON secret in Secrets Manager, read through Powertools parameters with a TTL cache, so a
-rotated provider key reaches warm functions within `LAMBDAROUTER_SECRET_TTL` seconds; names the secret
-does not hold (region, endpoint overrides) still come from the environment. The management key has a secret
-of its own on AWS (`LAMBDAROUTER_ADMIN_SECRET_ID`), which only the management function may read.
+fields of one JSON secret in Secrets Manager, read with GetSecretValue (lambdarouter/aws) and cached per
+secret for the process, so a rotated provider key reaches warm functions within `LAMBDAROUTER_SECRET_TTL`
+seconds; names the secret does not hold (region, endpoint overrides) still come from the environment. The
+management key has a secret of its own on AWS (`LAMBDAROUTER_ADMIN_SECRET_ID`), which only the management
+function may read.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdarouter.core import config
 from lambdarouter.core.errors import GatewayError, not_configured
 
+if TYPE_CHECKING:
+    from lambdarouter.aws.secretsmanager import SecretsManager
+
 logger = logging.getLogger(__name__)
 DEFAULT_SECRET_TTL = 300
+# secret id → (when it was read, its fields): one read per secret per TTL, whichever reader asks.
+_read: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 class Credentials(Protocol):
@@ -48,18 +56,24 @@ class SecretCredentials:
         return os.environ.get(name) or None
 
     def fields(self) -> dict[str, Any]:
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+        cached = _read.get(self.secret_id)
+        if cached is not None and time.monotonic() - cached[0] < self.max_age:
+            return cached[1]
+        from lambdarouter.aws.client import AwsError
 
         try:
-            value = secrets_provider().get(self.secret_id, transform="json", max_age=self.max_age)
-        except TransformParameterError:
-            raise self._unavailable("is not a JSON object") from None
-        except GetParameterError as exc:
+            text = secrets_client().get_secret_string(self.secret_id)
+        except AwsError as exc:
             # The reason (not found, access denied, throttled) helps the operator; it holds no secret.
-            logger.error("cannot read secret %s: %s", self.secret_id, type(exc.__cause__ or exc).__name__)
+            logger.error("cannot read secret %s: %s", self.secret_id, exc.code)
             raise self._unavailable("cannot be read") from None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise self._unavailable("is not a JSON object") from None
         if not isinstance(value, dict):
             raise self._unavailable("is not a JSON object")
+        _read[self.secret_id] = (time.monotonic(), value)
         return value
 
     def _unavailable(self, why: str) -> GatewayError:
@@ -67,15 +81,18 @@ class SecretCredentials:
 
 
 @cache
-def secrets_provider() -> Any:
-    """Powertools' Secrets Manager provider (its cache keeps each secret for the caller's `max_age`), on the
-    process's one boto3 session. Built on first use: boto3 and Powertools cost ~80 ms of import, which local runs
-    and the functions that read no secret never pay."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+def secrets_client() -> SecretsManager:
+    """The process's Secrets Manager client (AWS_ENDPOINT_URL_SECRETS_MANAGER honoured), built on first use: local
+    runs and the functions that read no secret never import it."""
+    from lambdarouter.aws.secretsmanager import secretsmanager
 
-    from lambdarouter.core.aws import aws_session
+    return secretsmanager(region=config.current().aws_region)
 
-    return SecretsProvider(boto3_client=aws_session().client("secretsmanager"))
+
+def clear_secret_cache() -> None:
+    """Forget every secret read and the client (tests; a process never needs to)."""
+    _read.clear()
+    secrets_client.cache_clear()
 
 
 def credentials_from_env() -> Credentials:

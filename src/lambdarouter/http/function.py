@@ -5,8 +5,8 @@ Adapter, until the readiness check answers) before it hands over the first reque
 sees is init + first request either way. So whatever every request of the function needs and costs only CPU is
 built here, in the init, not on the first request's path:
 
-- the store and its DynamoDB client (botocore's client: its service model, endpoint rules and credentials,
-  ~60 ms), and the Secrets Manager client where the function reads a secret;
+- the store and its DynamoDB client (lambdarouter/aws: the endpoint, the credentials chain, the TLS context),
+  and the Secrets Manager client where the function reads a secret;
 - for the inference functions, the gateway (catalog, credentials, retry policy) and the TLS context of the
   upstream client (the CA bundle, ~25 ms).
 
@@ -84,7 +84,8 @@ def _prepare_store() -> None:
 
     store = shared_store()
     client = getattr(store, "client", None)  # DynamoDB: the property builds the process's client once
-    del client
+    if client is not None:
+        client.json_client.pool.prepare()  # its TLS context (the CA store), not a connection
 
 
 def _prepare_secrets(groups: frozenset[str]) -> None:
@@ -94,6 +95,6 @@ def _prepare_secrets(groups: frozenset[str]) -> None:
     reads_secret = (groups & INFERENCE_GROUPS and settings.secret_id) or (
         groups & ADMIN_GROUPS and (settings.admin_secret_id or settings.secret_id))
     if reads_secret:
-        from lambdarouter.core.credentials import secrets_provider
+        from lambdarouter.core.credentials import secrets_client
 
-        secrets_provider()
+        secrets_client()

@@ -12,7 +12,8 @@
   - emits the EMF metrics `Requests` and `RequestLatency` by status class (the route as a property, not a
     dimension); the Web Adapter's readiness probe is not an invocation and is left alone;
   - opens an X-Ray subsegment when tracing is on (the Lambda runtime, Active tracing); Powertools Tracer
-    patches httpx (the provider calls) and botocore (DynamoDB, Secrets Manager) beforehand.
+    patches httpx (the provider calls) and botocore (Bedrock, S3, the idempotency table) beforehand, and the
+    gateway's own AWS client (DynamoDB, Secrets Manager: lambdarouter/aws) opens a subsegment per call.
 
 Off AWS nothing of Powertools or X-Ray is imported: `lambdarouter serve` keeps uvicorn's own logs and pays
 no start-up cost for them. `emit_generation_metrics` is what the service calls once per ledger record.
@@ -56,9 +57,10 @@ CORS_METHODS = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
 MAX_LOGGED_BODY = 64 * 1024
 UNMATCHED = "unmatched"
 # X-Ray patch → the module whose import means the process uses it (Powertools imports botocore's top package
-# for its user agent alone; clients come with botocore.client). httpx: provider calls; botocore: DynamoDB and
-# Secrets Manager.
-TRACED_MODULES = {"httpx": "httpx", "botocore": "botocore.client"}
+# for its user agent alone; clients come with botocore.client). httpx: provider calls; botocore: Bedrock, S3 and
+# the idempotency table; `AWS_CLIENT`: DynamoDB and Secrets Manager (lambdarouter/aws, traced by its own hook).
+AWS_CLIENT = "lambdarouter.aws.client"
+TRACED_MODULES = {"httpx": "httpx", "botocore": "botocore.client", AWS_CLIENT: AWS_CLIENT}
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +129,8 @@ def tracer() -> Tracer | None:
         # Not `patch_modules=`: Powertools reads an empty list as "patch everything".
         active = Tracer(service=service_name(), auto_patch=False)
         present = [patch for patch, module in TRACED_MODULES.items() if module in sys.modules]
-        if present:
-            active.patch(present)
+        for patch in present:
+            _patch(active, patch)
         waiting = {module: patch for patch, module in TRACED_MODULES.items() if patch not in present}
         if waiting:
             sys.meta_path.insert(0, _PatchOnImport(active, waiting))
@@ -136,6 +138,16 @@ def tracer() -> Tracer | None:
     except Exception:  # tracing must never take a function down
         logger.warning("X-Ray tracing could not start", exc_info=True)
         return None
+
+
+def _patch(active: Tracer, patch: str) -> None:
+    if patch == AWS_CLIENT:
+        from lambdarouter.aws import client
+        from lambdarouter.aws.tracing import xray_subsegment
+
+        client.span = xray_subsegment
+    else:
+        active.patch([patch])
 
 
 class _PatchOnImport:
@@ -162,7 +174,7 @@ class _PatchOnImport:
             if parent:  # what the import system does next; the patch reaches the module through its parent
                 setattr(sys.modules[parent], child, module)
             try:
-                self.active.patch([patch])
+                _patch(self.active, patch)
             except Exception:
                 logger.warning("X-Ray could not patch %s", patch, exc_info=True)
 

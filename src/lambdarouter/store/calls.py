@@ -6,7 +6,7 @@ Two placements, chosen per method by the store that knows its costs:
   tens of microseconds, no network and no fsync (store/sqlite_wal.py moves those to a thread of their
   own), so a thread hop would cost more than the call (bench: -0.4 ms per request at concurrency 1).
 - `in_thread`: the call runs in a worker thread (`anyio.to_thread`). For network round trips (every
-  DynamoDB call: boto3 is synchronous) and for reads that can be long (pages of the ledger, usage reports,
+  DynamoDB call: its client is synchronous) and for reads that can be long (pages of the ledger, usage reports,
   key lists), so that they never stall the loop.
 
 Either way, the database's own exceptions leave the store as `StoreUnavailable` (the store class names

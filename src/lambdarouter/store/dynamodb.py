@@ -24,16 +24,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
+from lambdarouter.aws.client import AwsError
+from lambdarouter.aws.dynamodb import DynamoDB, dynamodb
 from lambdarouter.core import config
-from lambdarouter.core.aws import aws_session
 from lambdarouter.store import dynamodb_ledger, dynamodb_summary
 from lambdarouter.store.calls import in_thread
 from lambdarouter.store.dynamodb_idempotency import PowertoolsIdempotency
 from lambdarouter.store.dynamodb_items import SETTING_ATTRS, aliases, key_item, plain, record_of, value
-from lambdarouter.store.dynamodb_ledger import MAX_TRIES, Tables, code_of
+from lambdarouter.store.dynamodb_ledger import MAX_TRIES, Tables
 from lambdarouter.store.errors import StoreUnavailable
 from lambdarouter.store.keymaterial import mint_key
 from lambdarouter.store.model import (
@@ -54,33 +52,42 @@ from lambdarouter.store.model import (
 from lambdarouter.store.protocols import IDEMPOTENCY_IN_PROGRESS_TTL
 from lambdarouter.store.summary import UsageRow
 
-_client: Any = None
+_client: DynamoDB | None = None
+# Losing a race to another writer: the condition no longer holds, or a transaction holds the item for a moment.
+RACES = ("ConditionalCheckFailedException", "TransactionConflictException")
 
 # Not a generation id (those are `gen-…`), so /generation can never return it.
 HEALTH_ITEM_ID = "_endpoint-health"
 
 
-def dynamodb_client() -> Any:
-    """The process-wide client, created on first use (AWS_ENDPOINT_URL_DYNAMODB is honoured by boto3)."""
+def dynamodb_client() -> DynamoDB:
+    """The process-wide client (lambdarouter/aws), created on first use and kept across warm invocations;
+    AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL are honoured as boto3 honours them."""
     global _client
     if _client is None:
-        _client = aws_session().client("dynamodb", region_name=config.current().aws_region,
-                                       config=Config(retries={"mode": "standard", "max_attempts": 5},
-                                                     connect_timeout=3, read_timeout=10))
+        _client = dynamodb(region=config.current().aws_region)
     return _client
 
 
-class DynamoDBStore:
-    """Every call is a network round trip (boto3 is synchronous): each runs in a worker thread (`in_thread`)."""
+def boto3_dynamodb_client() -> Any:
+    """A botocore client, for what needs one and is rare: Powertools' idempotency layer (Idempotency-Key
+    requests) and `lambdarouter store init` (its waiter). boto3 is imported by the first such call only."""
+    from lambdarouter.core.aws import aws_session
 
-    faults: ClassVar[tuple[type[Exception], ...]] = (ClientError, BotoCoreError)
+    return aws_session().client("dynamodb", region_name=config.current().aws_region)
+
+
+class DynamoDBStore:
+    """Every call is a network round trip (the client is synchronous): each runs in a worker thread (`in_thread`)."""
+
+    faults: ClassVar[tuple[type[Exception], ...]] = (AwsError,)
 
     def __init__(self, keys_table: str, usage_table: str, summary_table: str, idempotency_table: str | None = None,
                  client: Any = None) -> None:
         self.keys_table, self.usage_table, self.summary_table = keys_table, usage_table, summary_table
         self.tables = Tables(keys_table, usage_table, summary_table)
         self._client = client
-        self._idempotency = PowertoolsIdempotency(idempotency_table, lambda: self.client)
+        self._idempotency = PowertoolsIdempotency(idempotency_table, boto3_dynamodb_client)
 
     @property
     def client(self) -> Any:
@@ -157,8 +164,8 @@ class DynamoDBStore:
                 expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
             try:
                 self._update(key_hash, expression, "#version = :v", values, names)
-            except ClientError as exc:
-                if code_of(exc) in ("ConditionalCheckFailedException", "TransactionConflictException"):
+            except AwsError as exc:
+                if exc.code in RACES:
                     continue  # changed under us: read again
                 raise
             return self._find(key_hash)
@@ -191,12 +198,12 @@ class DynamoDBStore:
                     f"#remaining >= :amt AND #period_start >= :p AND {same_policy}", values,
                     {"#id": hold.id, "#limit_reset": "limit_reset"},
                     ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            except ClientError as exc:
-                if code_of(exc) == "TransactionConflictException":
+            except AwsError as exc:
+                if exc.code == "TransactionConflictException":
                     continue
-                if code_of(exc) != "ConditionalCheckFailedException":
+                if exc.code != "ConditionalCheckFailedException":
                     raise
-                if not (item := plain(exc.response.get("Item", {}))):
+                if not (item := plain(exc.body.get("Item", {}))):
                     return ReserveResult(False, ZERO)  # the key is gone
                 latest = record_of(item)
                 if latest.limit_reset != reset:  # the operator changed the period meanwhile
@@ -219,8 +226,8 @@ class DynamoDBStore:
         """Run a conditional housekeeping update; losing the race to another writer is fine."""
         try:
             action(*args)
-        except ClientError as exc:
-            if code_of(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+        except AwsError as exc:
+            if exc.code not in RACES:
                 raise
 
     def _roll(self, key_hash: str, old_start: float, new_start: float) -> None:
@@ -245,12 +252,12 @@ class DynamoDBStore:
                                     ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
                 count = int(plain(done["Attributes"])["rate_count"])
                 return RateDecision(True, limit.requests, limit.requests - count, end)
-            except ClientError as exc:
-                if code_of(exc) == "TransactionConflictException":
+            except AwsError as exc:
+                if exc.code == "TransactionConflictException":
                     continue  # a settle's transaction holds the item for a moment
-                if code_of(exc) != "ConditionalCheckFailedException":
+                if exc.code != "ConditionalCheckFailedException":
                     raise
-                old = plain(exc.response.get("Item", {}))
+                old = plain(exc.body.get("Item", {}))
             if not old:
                 return RateDecision(False, limit.requests, 0, end)  # no such key
             if old.get("rate_window") is not None and float(old["rate_window"]) >= start:
@@ -260,8 +267,8 @@ class DynamoDBStore:
                              "attribute_exists(#h) AND (attribute_not_exists(#rate_window) OR #rate_window < :w)",
                              {":w": start, ":one": 1}, {"#h": "hash"})
                 return RateDecision(True, limit.requests, limit.requests - 1, end)
-            except ClientError as exc:
-                if code_of(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+            except AwsError as exc:
+                if exc.code not in RACES:
                     raise  # else another request started the window first: count in it
         return RateDecision(False, limit.requests, 0, end)
 

@@ -6,21 +6,36 @@ persistence layer underneath does (its `save_inprogress` / `get_record` / `save_
 `delete_record` are the documented extension points), so this class drives it directly: the records,
 the conditional writes, the payload validation and the table layout are Powertools' own. The same
 semantics on SQLite live in store/sqlite.py; tests/test_store_contract.py runs both.
+
+The layer needs a botocore client (the store's own calls use lambdarouter/aws): built with the layer, by the
+first request that sends Idempotency-Key. Its failures leave as `StoreUnavailable`, as the store's do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lambdarouter.store import IDEMPOTENCY_TTL
 from lambdarouter.store.codec import decode_response, encode_response
+from lambdarouter.store.errors import StoreUnavailable
 from lambdarouter.store.model import IdempotencyClaim, StoredResponse
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 KEY_PREFIX = "lambdarouter#chat-completions"
+
+
+@contextmanager
+def botocore_faults() -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise StoreUnavailable(f"idempotency table: {type(exc).__name__}") from exc
 
 
 class PowertoolsIdempotency:
@@ -47,6 +62,12 @@ class PowertoolsIdempotency:
         return self._layer
 
     def claim(self, scope: str, key: str, body_hash: str, in_progress_ttl: float) -> IdempotencyClaim:
+        layer = self.layer()
+        with botocore_faults():
+            return self._claim(layer, scope, key, body_hash, in_progress_ttl)
+
+    def _claim(self, layer: DynamoDBPersistenceLayer, scope: str, key: str, body_hash: str,
+               in_progress_ttl: float) -> IdempotencyClaim:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyItemAlreadyExistsError,
             IdempotencyItemNotFoundError,
@@ -55,7 +76,6 @@ class PowertoolsIdempotency:
         from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
         data = {"scope": scope, "key": key, "body": body_hash}
-        layer = self.layer()
         for _ in range(3):
             try:
                 # The in-progress claim expires on its own, so a function killed mid-request frees the key.
@@ -77,8 +97,12 @@ class PowertoolsIdempotency:
         return IdempotencyClaim("in_progress")
 
     def complete(self, scope: str, key: str, body_hash: str, response: StoredResponse) -> None:
-        self.layer().save_success({"scope": scope, "key": key, "body": body_hash}, result=encode_response(response))
+        layer = self.layer()
+        with botocore_faults():
+            layer.save_success({"scope": scope, "key": key, "body": body_hash}, result=encode_response(response))
 
     def release(self, scope: str, key: str, body_hash: str) -> None:
-        self.layer().delete_record({"scope": scope, "key": key, "body": body_hash},
-                                   exception=RuntimeError("request failed; claim released"))
+        layer = self.layer()
+        with botocore_faults():
+            layer.delete_record({"scope": scope, "key": key, "body": body_hash},
+                                exception=RuntimeError("request failed; claim released"))

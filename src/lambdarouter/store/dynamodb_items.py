@@ -1,4 +1,4 @@
-"""DynamoDB items ↔ records for the keys table (attribute values via boto3's Decimal-based serializer)."""
+"""DynamoDB items ↔ records for the keys table (attribute values: lambdarouter/aws/attributes.py, boto3's mapping)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
+from lambdarouter.aws.attributes import deserialize, serialize
 from lambdarouter.store.codec import decode_rate, encode_rate
 from lambdarouter.store.model import ZERO, Hold, KeyRecord
 
-_SERIALIZE = TypeSerializer().serialize
-_DESERIALIZE = TypeDeserializer().deserialize
 _ALIAS = re.compile(r"#(\w+)")
 # Attribute names are always aliased: several (usage, name, hash, limit) are DynamoDB reserved words.
 _ATTRS = frozenset({"remaining", "usage", "period_usage", "period_start", "holds", "rate_window", "rate_count",
@@ -25,11 +22,11 @@ SETTING_ATTRS = ("name", "label", "disabled", "limit", "limit_reset", "expires_a
 def value(python: Any) -> dict[str, Any]:
     if isinstance(python, float):
         python = Decimal(repr(python))  # repr round-trips: the float read back is the same float
-    return _SERIALIZE(python)  # type: ignore[no-any-return]
+    return serialize(python)
 
 
 def plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _DESERIALIZE(v) for name, v in item.items()}
+    return {name: deserialize(v) for name, v in item.items()}
 
 
 def aliases(expressions: str, names: Mapping[str, str] | None) -> dict[str, str]:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from lambdarouter.aws.client import AwsError
 from lambdarouter.store.codec import decode_generation, encode_generation
 from lambdarouter.store.cursor import decode_cursor, encode_cursor
 from lambdarouter.store.dynamodb_items import aliases, value
@@ -40,10 +39,6 @@ class Tables:
     keys: str
     usage: str
     summary: str
-
-
-def code_of(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def log_month(record: GenerationRecord) -> str:
@@ -86,10 +81,10 @@ def transact(client: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]] |
     """None when the transaction went through, else why each item cancelled it."""
     try:
         client.transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if code_of(exc) != "TransactionCanceledException":
+    except AwsError as exc:
+        if exc.code != "TransactionCanceledException":
             raise
-        reasons: list[dict[str, Any]] = exc.response.get("CancellationReasons") or []
+        reasons: list[dict[str, Any]] = exc.body.get("CancellationReasons") or []
         return reasons + [{}] * (len(items) - len(reasons))
     return None
 

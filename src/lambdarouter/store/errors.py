@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 class StoreUnavailable(Exception):
-    """The store could not do what was asked: a DynamoDB error left after botocore's retries (throttling, 5xx,
+    """The store could not do what was asked: a DynamoDB error left after the client's retries (throttling, 5xx,
     a conflict that kept repeating), a SQLite file locked by another process or unreadable.
 
     Raised by every store method in place of the database's own exceptions (the original is its `__cause__`),
-    so callers never import sqlite3 or botocore to recognise a store fault. The HTTP layer answers 503 with
+    so callers never import sqlite3 or lambdarouter.aws to recognise a store fault. The HTTP layer answers 503 with
     `Retry-After`: the request may succeed in a moment, and nothing was charged for it.
     """
 
