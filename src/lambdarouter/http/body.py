@@ -38,9 +38,8 @@ async def while_connected(request: Request, work: Awaitable[T]) -> T:
 
     The watcher (a task reading that next message) starts only once the work has run `WATCH_AFTER_SECONDS`: a
     disconnect is recorded by the server as it happens, so a watcher started late still finds it at once, and an
-    answer back sooner (a fast upstream, an error) costs a timer instead of a task started and cancelled (and
-    its await on the connection's event): 0.08 M instructions, 3 % of a non-streamed request (bench.instructions),
-    that 1115e96 did not pay."""
+    answer back sooner (a fast upstream, an error) costs a timer instead of a task started and cancelled, with
+    its await on the connection's event (docs/performance.md, "Concurrency 1")."""
     loop = asyncio.get_running_loop()
     watchers: list[asyncio.Task[None]] = []
     with anyio.CancelScope() as scope:
