@@ -29,13 +29,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import latency
+from bench import latency, trees
 from bench.peers import gateway
-from bench.procs import ROOT, child_env, free_port, python, server
 
 WARMUP = 300
 LOOP_WAITS = "loop futex waits"
@@ -49,8 +47,7 @@ def count(src: str, requests: int, concurrency: int, workdir: Path, upstream_bas
     thread's futex waits (`LOOP_WAITS`) and those that timed out (`LOOP_TIMEOUTS`, a count, not per request)."""
     tag = f"traced-{abs(hash(src))}"
     out = workdir / f"{tag}.strace"
-    extra = {} if src == "." else {"PYTHONPATH": str(Path(src).resolve())}
-    with gateway(workdir, tag, upstream_base, extra_env=extra) as (process, target):
+    with gateway(workdir, tag, upstream_base, extra_env=trees.tree_env(src)) as (process, target):
         async def drive() -> None:
             async with latency.new_client(concurrency) as client:
                 await latency.load(client, target, WARMUP, concurrency)
@@ -105,18 +102,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.syscalls", description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--src", action="append", help="another tree's src (repeat; '.' is this tree)")
+    trees.add_src_argument(parser)
     args = parser.parse_args(argv)
     if not shutil.which("strace"):
         print("strace is not installed", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="bench-syscalls-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        argv_upstream = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(port)]
-        with server("upstream", argv_upstream, child_env({}), f"http://127.0.0.1:{port}/health", workdir):
-            tables = {src: count(src, args.requests, args.concurrency, workdir, f"http://127.0.0.1:{port}/v1")
-                      for src in args.src or ["."]}
+    with trees.upstream("bench-syscalls-") as (workdir, upstream_base):
+        tables = {src: count(src, args.requests, args.concurrency, workdir, upstream_base)
+                  for src in trees.sources(args)}
     names = sorted({n for t in tables.values() for n in t} - {LOOP_WAITS, LOOP_TIMEOUTS},
                    key=lambda n: (n not in SHOWN, n))
     print(f"{'system call':<16}" + "".join(f"{src[-24:]:>26}" for src in tables))

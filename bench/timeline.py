@@ -17,12 +17,10 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-from bench import latency
+from bench import latency, trees
 from bench.peers import gateway
-from bench.procs import ROOT, child_env, free_port, python, server
 
 LAUNCHER = Path(__file__).resolve().parent / "timeline_launcher.py"
 OUTPUT_ENV = "LAMBDAROUTER_BENCH_TIMELINE_OUT"
@@ -34,7 +32,7 @@ def record(src: str, requests: int, workdir: Path, upstream_base: str) -> list[t
     """The events of a server whose code is `src` ("." for this tree), from the first measured request on."""
     tag = f"timeline-{abs(hash(src))}"
     out = workdir / f"{tag}.json"
-    extra = {OUTPUT_ENV: str(out), **({} if src == "." else {"PYTHONPATH": str(Path(src).resolve())})}
+    extra = {OUTPUT_ENV: str(out), **trees.tree_env(src)}
     with gateway(workdir, tag, upstream_base, LAUNCHER, extra) as (_, target):
         async def drive() -> None:
             async with latency.new_client(1) as client:
@@ -72,16 +70,11 @@ def report(events: list[tuple[str, float, float]]) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.timeline", description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=6000)
-    parser.add_argument("--src", action="append", help="another tree's src (repeat; '.' is this tree)")
+    trees.add_src_argument(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-timeline-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        argv_upstream = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(port)]
-        with server("upstream", argv_upstream, child_env({}), f"http://127.0.0.1:{port}/health", workdir):
-            for src in args.src or ["."]:
-                print(src, *report(record(src, args.requests, workdir, f"http://127.0.0.1:{port}/v1")),
-                      sep="\n", flush=True)
+    with trees.upstream("bench-timeline-") as (workdir, upstream_base):
+        for src in trees.sources(args):
+            print(src, *report(record(src, args.requests, workdir, upstream_base)), sep="\n", flush=True)
     return 0
 
 
