@@ -21,22 +21,21 @@ import asyncio
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench import latency, procs
+from bench import latency, procs, trees
 from bench.peers import gateway
-from bench.procs import ROOT, child_env, free_port, python, server
 
 LAUNCHER = Path(__file__).resolve().parent / "callgrind_launcher.py"
 OUTPUT_ENV = "LAMBDAROUTER_BENCH_CALLGRIND_OUT"
 WARMUP = 300
 
 
-def count(src: str, requests: int, concurrency: int, workdir: Path, upstream_base: str) -> float:
-    """Instructions per request (millions) of the gateway whose code is `src` ("." for this tree)."""
+def count(src: str, requests: int, concurrency: int, workdir: Path, upstream_base: str) -> dict[str, float]:
+    """Instructions per request (millions) of the gateway whose code is `src` ("." for this tree), by thread: the
+    event loop's (the request path) and each other one (SQLite's checkpointer, worker threads)."""
     dump = workdir / f"callgrind-{abs(hash(src))}.out"
-    extra = {OUTPUT_ENV: str(dump), **({} if src == "." else {"PYTHONPATH": str(Path(src).resolve())})}
+    extra = {OUTPUT_ENV: str(dump), **trees.tree_env(src)}
     with gateway(workdir, f"counted-{abs(hash(src))}", upstream_base, LAUNCHER, extra) as (process, target):
         async def drive() -> None:
             async with latency.new_client(concurrency) as client:
@@ -48,7 +47,11 @@ def count(src: str, requests: int, concurrency: int, workdir: Path, upstream_bas
                     raise RuntimeError(f"counted requests failed: {result.first_error}")
 
         asyncio.run(drive())
-    return _totals(dump) / requests / 1e6
+    threads = {path.name.rsplit("-", 1)[-1]: _totals(path) / requests / 1e6
+               for path in sorted(workdir.glob(f"{dump.name}-*"))}
+    if not threads:
+        raise RuntimeError(f"callgrind wrote no {dump}-NN (see {workdir}/counted-*.log)")
+    return {("loop" if number == "01" else f"thread {number}"): value for number, value in threads.items()}
 
 
 def _control(*args: object) -> None:
@@ -56,10 +59,13 @@ def _control(*args: object) -> None:
 
 
 def _totals(dump: Path) -> int:
-    """The `totals:` of the dump callgrind writes when the server exits (instrumentation was on only while counting)."""
-    for line in dump.read_text(errors="replace").splitlines():
-        if line.startswith("totals:"):
-            return int(line.split()[1])
+    """The `totals:` of one thread's dump callgrind writes when the server exits (instrumentation was on only
+    while counting); a thread that ran nothing counted has only its header's `summary:`."""
+    lines = dump.read_text(errors="replace").splitlines()
+    for prefix in ("totals:", "summary:"):
+        for line in lines:
+            if line.startswith(prefix):
+                return int(line.split()[1])
     raise RuntimeError(f"no totals in {dump}")
 
 
@@ -67,20 +73,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--src", action="append", help="another tree's src (repeat; '.' is this tree)")
+    trees.add_src_argument(parser)
     args = parser.parse_args(argv)
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         print("valgrind (callgrind) is not installed", file=sys.stderr)
         return 2
     procs.STARTUP_TIMEOUT = max(procs.STARTUP_TIMEOUT, 300.0)  # imports run ~5x slower under valgrind
-    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        argv_upstream = [python(), str(ROOT / "bench" / "upstream.py"), "--port", str(port)]
-        with server("upstream", argv_upstream, child_env({}), f"http://127.0.0.1:{port}/health", workdir):
-            for src in args.src or ["."]:
-                per_request = count(src, args.requests, args.concurrency, workdir, f"http://127.0.0.1:{port}/v1")
-                print(f"{per_request:.3f} M instructions per request  ({src})", flush=True)
+    procs.STOP_TIMEOUT = max(procs.STOP_TIMEOUT, 120.0)  # and the dumps are written at exit: no SIGKILL before
+    with trees.upstream("bench-instructions-") as (workdir, upstream_base):
+        for src in trees.sources(args):
+            threads = count(src, args.requests, args.concurrency, workdir, upstream_base)
+            split = ", ".join(f"{name} {value:.3f}" for name, value in threads.items() if value >= 0.0005)
+            print(f"{sum(threads.values()):.3f} M instructions per request ({split})  ({src})", flush=True)
     return 0
 
 

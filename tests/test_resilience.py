@@ -9,6 +9,8 @@ an OpenAI-compatible host (groq) behind it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.accounting import as_key, new_key, wait_for_records
+from tests.accounting import as_key, new_key, wait_for_records, wait_until
 from tests.fakes.recordings import load_recording
 from tests.fakes.upstream import GATE_LIMIT, HEADERS, NEVER, FakeUpstream, Reply
 from tests.gateway import RunningGateway, running_gateway
@@ -240,3 +242,23 @@ def test_client_disconnect_cancels_the_upstream_request(gateway: RunningGateway,
     [record] = wait_for_records(gateway, key[1], 1)
     assert record.status == "aborted"
     assert 3 <= record.completion_tokens < 30
+
+
+def test_client_leaving_a_non_streamed_request_cancels_the_upstream_request(
+        gateway: RunningGateway, fake_upstream: FakeUpstream, key: tuple[str, str]) -> None:
+    """The upstream holds its answer until its client (the gateway) leaves; the gateway's client leaves once the
+    upstream has the request: the disconnect watcher (http/body.py, started once the work has run a while)
+    cancels the call, and the generation is booked `aborted`."""
+    before, sent = fake_upstream.disconnects, threading.Event()
+    fake_upstream.reply(dataclasses.replace(Reply.from_recording(load_recording("openai/text-basic")),
+                                            gates={HEADERS: NEVER}, sent=sent), path="/v1/chat/completions")
+    body = json.dumps({"model": "openai/gpt-4o", "messages": HELLO, "provider": {"only": ["openai"]}}).encode()
+    host, port = gateway.url.removeprefix("http://").split("/", 1)[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=GATE_LIMIT) as client:
+        client.sendall(b"POST /api/v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n"
+                       b"authorization: Bearer %s\r\ncontent-length: %d\r\n\r\n%s" % (key[0].encode(), len(body), body))
+        assert wait_until(lambda: fake_upstream.pending() == 0)  # the upstream has the request
+    assert sent.wait(GATE_LIMIT / 2)  # the hold ended because the gateway closed its upstream connection
+    assert fake_upstream.disconnects > before
+    [record] = wait_for_records(gateway, key[1], 1)
+    assert record.status == "aborted"

@@ -13,7 +13,8 @@ from typing import Any
 import anyio
 import pytest
 
-from lambdarouter.store import Hold, KeySettings, StoreUnavailable
+from lambdarouter.store import Hold, KeySettings, StoreUnavailable, sqlite_summary
+from lambdarouter.store.codec import decode_generation
 from lambdarouter.store.sqlite import BUSY_TIMEOUT_MS, SQLiteStore
 from lambdarouter.store.sqlite_wal import wal_generation
 from tests.store_fixtures import NOW, generation
@@ -138,3 +139,32 @@ def test_by_default_the_first_write_after_a_checkpoint_restarts_the_wal(tmp_path
     before = wal_generation(path)
     db.execute("INSERT INTO t VALUES (2)")
     assert wal_generation(path) != before
+
+
+def test_the_checkpointers_roll_up_hands_the_gil_back_every_few_rows(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checkpointer's upkeep decodes the new ledger rows in Python, in its own thread, while the event loop
+    serves: between two of its SQLite calls a waiting loop thread gets the GIL only after the interpreter's switch
+    interval (5 ms), unless the upkeep hands it over itself, which it does every `SLICE_ROWS` rows."""
+    decoded: list[int] = [0]
+    between: list[int] = []
+
+    def counting_decode(text: str) -> Any:
+        decoded[0] += 1
+        return decode_generation(text)
+
+    def recording_hand_over() -> None:
+        between.append(decoded[0])
+        decoded[0] = 0
+
+    monkeypatch.setattr(sqlite_summary, "decode_generation", counting_decode)
+    monkeypatch.setattr(sqlite_summary, "hand_over", recording_hand_over)
+    store = SQLiteStore(tmp_path / "upkeep.sqlite3", checkpoint_commits=41)
+    _, key = wait(store.create_key("k"))
+    with store.checkpointer.done:
+        for i in range(40):  # the 41st commit wakes the checkpointer
+            assert wait(store.settle(generation(key.hash, f"gen-{i}", "0.01"), None, NOW))
+        assert store.checkpointer.done.wait_for(lambda: store.checkpointer.cycles >= 1, timeout=30)
+    assert store._scans.execute("SELECT value FROM summary_state").fetchone() == (40,)  # all folded
+    assert sum(between) + decoded[0] == 40
+    assert len(between) >= 40 // sqlite_summary.SLICE_ROWS and max(between) <= sqlite_summary.SLICE_ROWS

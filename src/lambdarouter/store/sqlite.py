@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -149,7 +149,7 @@ class SQLiteStore:
         # Each checkpoint cycle also folds the new ledger rows into the aggregates, so that a report (or a key's
         # GET /key) never finds more than a cycle's rows to fold on its own.
         self.checkpointer = sqlite_wal.Checkpointer(lambda: _connect(path), self._lock, checkpoint_commits,
-                                                    maintain=lambda: self._rolled_up(sqlite_summary.BACKGROUND_BATCH))
+                                                    maintain=self._rolled_up_in_background)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -282,10 +282,14 @@ class SQLiteStore:
         with self._scan_lock:
             return sqlite_ledger.page(self._scans, key_hash, limit, cursor)
 
-    def _rolled_up(self, batch: int = sqlite_summary.BATCH) -> None:
+    def _rolled_up(self, batch: int = sqlite_summary.BATCH, pause: Callable[[], object] | None = None) -> None:
         """The aggregates brought up to the ledger's last committed row (store/sqlite_summary.py)."""
         with self._roll_lock, self._scan_lock:
-            sqlite_summary.roll_up(self._scans, self._tx, batch)
+            sqlite_summary.roll_up(self._scans, self._tx, batch, pause)
+
+    def _rolled_up_in_background(self) -> None:
+        """The checkpointer's upkeep: small transactions, the GIL handed back to the event loop as it goes."""
+        self._rolled_up(sqlite_summary.BACKGROUND_BATCH, sqlite_summary.hand_over)
 
     @in_thread
     def usage(self, since: float, until: float, bucket: str) -> list[UsageRow]:

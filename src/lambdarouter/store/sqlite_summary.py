@@ -12,10 +12,12 @@ of the period asked, not the ledger.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from lambdarouter.store.codec import decode_counters, decode_generation, encode_counters
+from lambdarouter.store.model import GenerationRecord
 from lambdarouter.store.summary import UsageRow, bucket_start, summarize
 
 SCHEMA = """
@@ -44,9 +46,18 @@ _PUT = ("INSERT OR REPLACE INTO usage_summary (bucket, start, key_hash, model, p
         "VALUES (?, ?, ?, ?, ?, ?)")
 _ROWS = "SELECT bucket, start, key_hash, model, provider, counters FROM usage_summary"
 BATCH = 2000  # ledger rows decoded per transaction: the write lock is held only while their sums are added
-# In the checkpointer's thread: small batches, each a few milliseconds of Python between SQLite calls (which
-# let the event loop's thread take the GIL), so the upkeep never holds the loop for long.
+# In the checkpointer's thread: small transactions, and the GIL handed to the event loop's thread every
+# `SLICE_ROWS` rows decoded (`hand_over`), so the upkeep never holds the loop for long.
 BACKGROUND_BATCH = 200
+# Rows decoded and summed between two hand-overs: ~40 us each on this machine, so the loop's thread waits at most
+# ~0.3 ms for the GIL instead of up to the interpreter's switch interval (5 ms). Without them a cycle's roll-up
+# (~1,000 rows, every 1,000 commits) held the GIL in 5 ms turns, and the requests it overlapped were a third to a
+# half of concurrency 1's slowest 1 % (docs/performance.md, "Concurrency 1").
+SLICE_ROWS = 8
+# Long enough for the waiting thread, woken when the GIL is released, to take it: a release followed at once by
+# the same thread's re-acquire (a SQLite call, `time.sleep(0)`) usually wins the race against a thread still
+# being woken, and the waiter goes back to waiting its switch interval.
+HAND_OVER_SECONDS = 0.0002
 
 Writing = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -56,11 +67,19 @@ def _mark(db: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def roll_up(reader: sqlite3.Connection, writing: Writing, batch: int = BATCH) -> int:
+def hand_over() -> None:
+    """Release the GIL long enough for a thread waiting for it (the event loop's) to take it."""
+    time.sleep(HAND_OVER_SECONDS)
+
+
+def roll_up(reader: sqlite3.Connection, writing: Writing, batch: int = BATCH,
+            pause: Callable[[], object] | None = None) -> int:
     """Fold every ledger row not yet counted into the aggregates; returns how many were folded.
 
     `reader` reads the new rows outside the write lock; `writing()` is the store's write transaction,
     where the counters and the mark change together (or not at all, when another roll-up got there first).
+    `pause`, when given, runs after every `SLICE_ROWS` rows decoded (outside the write lock): `hand_over` in a
+    background thread.
     """
     folded = 0
     while True:
@@ -68,7 +87,7 @@ def roll_up(reader: sqlite3.Connection, writing: Writing, batch: int = BATCH) ->
         rows = reader.execute(_NEW_ROWS, (mark, batch)).fetchall()
         if not rows:
             return folded
-        increments = summarize(decode_generation(text) for _, text in rows)
+        increments = summarize(_decoded(rows, pause))
         with writing() as db:
             if _mark(db) != mark:
                 continue  # another process or thread folded these meanwhile: read again from its mark
@@ -79,6 +98,13 @@ def roll_up(reader: sqlite3.Connection, writing: Writing, batch: int = BATCH) ->
                 db.execute(_PUT, (*identity, encode_counters(counters)))
             db.execute(_SET_MARK, (rows[-1][0],))
         folded += len(rows)
+
+
+def _decoded(rows: Sequence[tuple[int, str]], pause: Callable[[], object] | None) -> Iterator[GenerationRecord]:
+    for index, (_, text) in enumerate(rows, 1):
+        yield decode_generation(text)
+        if pause is not None and index % SLICE_ROWS == 0:
+            pause()
 
 
 def _rows(cursor: Iterator[tuple[str, float, str, str, str, str]]) -> list[UsageRow]:
